@@ -1,0 +1,134 @@
+//! The catalogue of `RUMI-<CAT>-<NNN>` error codes.
+//!
+//! Codes are API: operators grep for them and scripts match on them. A code is never
+//! renumbered or reused; a new failure gets a new number. `docs/error-codes.md` lists
+//! them and a unit test keeps the two in step.
+
+use std::fmt;
+
+/// One stable error code, such as `RUMI-PACK-005`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Code(&'static str);
+
+impl Code {
+    /// The code as written in responses, logs and docs.
+    pub const fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl serde::Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
+}
+
+macro_rules! codes {
+    ($($(#[$doc:meta])* $name:ident = $code:literal;)*) => {
+        $( $(#[$doc])* pub const $name: Code = Code($code); )*
+        /// Every code, in catalogue order.
+        pub const ALL: &[Code] = &[$($name),*];
+    };
+}
+
+codes! {
+    /// The bearer token does not match the instance's token.
+    AUTH_TOKEN_INVALID = "RUMI-AUTH-001";
+    /// Reserved by the original for expired tokens; Rumi tokens do not expire.
+    AUTH_TOKEN_EXPIRED = "RUMI-AUTH-002";
+    /// The caller is authenticated but not allowed to do this.
+    AUTH_PERMISSION_DENIED = "RUMI-AUTH-003";
+    /// No `Authorization: Bearer` header was sent.
+    AUTH_TOKEN_MISSING = "RUMI-AUTH-004";
+
+    /// A pack id does not match `[A-Za-z0-9_-]{1,64}`.
+    PACK_ID_INVALID = "RUMI-PACK-001";
+    /// A pack's `ecosystem.json` is missing, unreadable or invalid.
+    PACK_MANIFEST_INVALID = "RUMI-PACK-002";
+    /// `ecosystem.json` names a different pack id than its directory.
+    PACK_ID_MISMATCH = "RUMI-PACK-003";
+    /// Reserved by the original (`${ctx}` reference outside `connectivity`).
+    PACK_CONNECTIVITY = "RUMI-PACK-004";
+    /// No installed pack has this id.
+    PACK_NOT_FOUND = "RUMI-PACK-005";
+    /// The pack cannot be approved in its current state (for example, its manifest is broken).
+    PACK_NOT_APPROVABLE = "RUMI-PACK-006";
+    /// The pack's files could not be hashed.
+    PACK_HASH_FAILED = "RUMI-PACK-007";
+    /// The pack is not approved, or changed since it was approved.
+    PACK_NOT_APPROVED = "RUMI-PACK-008";
+    /// The pack uses the legacy `ecosystem/packs/` location and
+    /// `RUMI_DEPRECATION_LEVEL=error` refuses it.
+    PACK_LEGACY_REFUSED = "RUMI-PACK-009";
+
+    /// A required value is empty.
+    VAL_EMPTY = "RUMI-VAL-001";
+    /// A value does not match its pattern or is too long.
+    VAL_PATTERN = "RUMI-VAL-002";
+    /// A path escapes its base directory.
+    VAL_PATH_TRAVERSAL = "RUMI-VAL-003";
+    /// A symlink was found where none is allowed.
+    VAL_SYMLINK = "RUMI-VAL-004";
+    /// An entrypoint is not in `file:func` form.
+    VAL_ENTRYPOINT = "RUMI-VAL-005";
+    /// A file does not exist.
+    VAL_FILE_NOT_FOUND = "RUMI-VAL-006";
+    /// The request body is larger than `RUMI_MAX_REQUEST_BODY_BYTES`.
+    VAL_BODY_TOO_LARGE = "RUMI-VAL-007";
+    /// The request body is not valid JSON, or not the expected shape.
+    VAL_MALFORMED_JSON = "RUMI-VAL-008";
+    /// The request body must be JSON (`Content-Type: application/json`).
+    VAL_CONTENT_TYPE = "RUMI-VAL-009";
+
+    /// Something failed inside Rumi; the log line with the same request id has the detail.
+    SYS_INTERNAL = "RUMI-SYS-001";
+    /// The configuration is invalid.
+    SYS_CONFIG = "RUMI-SYS-002";
+    /// A required directory is missing.
+    SYS_DIRECTORY_MISSING = "RUMI-SYS-003";
+    /// No endpoint exists at this path.
+    SYS_NO_ROUTE = "RUMI-SYS-004";
+    /// The endpoint exists but not for this HTTP method.
+    SYS_METHOD_NOT_ALLOWED = "RUMI-SYS-005";
+    /// A signed state file failed verification; it is treated as absent.
+    SYS_STATE_TAMPERED = "RUMI-SYS-006";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_and_well_formed() {
+        let mut seen = HashSet::new();
+        for code in ALL {
+            let s = code.as_str();
+            assert!(seen.insert(s), "duplicate code {s}");
+            let parts: Vec<&str> = s.split('-').collect();
+            assert_eq!(parts.len(), 3, "{s}");
+            assert_eq!(parts[0], "RUMI");
+            assert!((2..=5).contains(&parts[1].len()), "{s}");
+            assert!(parts[1].bytes().all(|b| b.is_ascii_uppercase()), "{s}");
+            assert_eq!(parts[2].len(), 3, "{s}");
+            assert!(parts[2].bytes().all(|b| b.is_ascii_digit()), "{s}");
+        }
+    }
+
+    #[test]
+    fn every_code_is_documented() {
+        let doc = include_str!("../../docs/error-codes.md");
+        for code in ALL {
+            assert!(
+                doc.contains(code.as_str()),
+                "{code} missing from docs/error-codes.md"
+            );
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Validated identifiers. Past the edge of the system no code handles a raw pack id string.
+
+use std::fmt;
+
+/// Longest pack id accepted (the original's `^[a-zA-Z0-9_-]{1,64}$`).
+pub const MAX_PACK_ID_LEN: usize = 64;
+
+/// A pack id: 1–64 characters of `[A-Za-z0-9_-]`.
+///
+/// # Security
+/// The charset keeps a pack id safe to use as a file name (`{id}.json`, `{id}.sock`) and in
+/// audit lines: no separators, no dots, no control characters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct PackId(String);
+
+/// Why a string is not a valid [`PackId`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PackIdError {
+    #[error("pack id is empty")]
+    Empty,
+    #[error("pack id is longer than {MAX_PACK_ID_LEN} characters")]
+    TooLong,
+    #[error("pack id may only contain letters, digits, '_' and '-'")]
+    BadCharacter,
+}
+
+impl PackId {
+    /// Validates `s` as a pack id.
+    ///
+    /// # Errors
+    /// [`PackIdError`] when `s` is empty, too long or has a character outside `[A-Za-z0-9_-]`.
+    pub fn parse(s: &str) -> Result<Self, PackIdError> {
+        if s.is_empty() {
+            return Err(PackIdError::Empty);
+        }
+        if s.len() > MAX_PACK_ID_LEN {
+            return Err(PackIdError::TooLong);
+        }
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(PackIdError::BadCharacter);
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The id as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PackId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for PackId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pack_ids_are_validated() {
+        for ok in ["a", "hello", "my-pack_2", &"x".repeat(64)] {
+            assert!(PackId::parse(ok).is_ok(), "{ok}");
+        }
+        let bad: [(&str, PackIdError); 9] = [
+            ("", PackIdError::Empty),
+            (&"x".repeat(65), PackIdError::TooLong),
+            ("..", PackIdError::BadCharacter),
+            ("a/b", PackIdError::BadCharacter),
+            ("a.b", PackIdError::BadCharacter),
+            ("a b", PackIdError::BadCharacter),
+            ("a\nb", PackIdError::BadCharacter),
+            ("é", PackIdError::BadCharacter),
+            ("a\0", PackIdError::BadCharacter),
+        ];
+        for (s, want) in bad {
+            assert_eq!(PackId::parse(s), Err(want), "{s:?}");
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Mechanism shared by the Rumi binaries (`rumid`, `rumi-ctl`, and later the helpers).
+//!
+//! This crate holds no policy: it never decides whether something is allowed. It offers
+//! the stable error-code catalogue ([`code`]), validated identifiers ([`ids`]), typed
+//! environment parsing ([`env`]), crash-safe file writes ([`fs`]), the tracing setup
+//! ([`telemetry`]) and the derivation of the API token from the HMAC key ([`token`]).
+#![forbid(unsafe_code)]
+
+pub mod code;
+pub mod env;
+pub mod fs;
+pub mod ids;
+pub mod telemetry;
+pub mod token;

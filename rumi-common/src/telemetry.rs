@@ -1,0 +1,89 @@
+//! Tracing setup shared by the Rumi daemons: JSON or text lines on stderr (journald
+//! captures them under systemd), level from `RUMI_LOG_LEVEL`.
+//!
+//! Audit is not logging: audit events go to their own JSONL files (see rumid's `audit`).
+
+use tracing::level_filters::LevelFilter;
+
+/// Output format of log lines (`RUMI_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line (the default).
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+impl LogFormat {
+    /// Parses `json` or `text` (any case).
+    ///
+    /// # Errors
+    /// A message naming the accepted values.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "json" => Ok(Self::Json),
+            "text" => Ok(Self::Text),
+            _ => Err("expected json or text".to_owned()),
+        }
+    }
+}
+
+/// Minimum level of log lines (`RUMI_LOG_LEVEL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogLevel(LevelFilter);
+
+impl LogLevel {
+    /// `INFO`, the default.
+    pub const INFO: Self = Self(LevelFilter::INFO);
+
+    /// Parses the guide's names `DEBUG`, `INFO`, `WARNING`, `ERROR`, `CRITICAL` (any case), plus
+    /// `TRACE` and `WARN`. `CRITICAL` maps to `ERROR`, the most severe level tracing has.
+    ///
+    /// # Errors
+    /// A message naming the accepted values.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let level = match s.to_ascii_uppercase().as_str() {
+            "TRACE" => LevelFilter::TRACE,
+            "DEBUG" => LevelFilter::DEBUG,
+            "INFO" => LevelFilter::INFO,
+            "WARNING" | "WARN" => LevelFilter::WARN,
+            "ERROR" | "CRITICAL" => LevelFilter::ERROR,
+            _ => return Err("expected DEBUG, INFO, WARNING, ERROR or CRITICAL".to_owned()),
+        };
+        Ok(Self(level))
+    }
+}
+
+/// Installs the global subscriber. Calling it twice keeps the first one.
+pub fn init(format: LogFormat, level: LogLevel) {
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level.0)
+        .with_target(true);
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+        LogFormat::Text => builder.with_ansi(false).try_init(),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guide_level_names_parse() {
+        assert_eq!(LogLevel::parse("warning"), Ok(LogLevel(LevelFilter::WARN)));
+        assert_eq!(
+            LogLevel::parse("CRITICAL"),
+            Ok(LogLevel(LevelFilter::ERROR))
+        );
+        assert!(LogLevel::parse("verbose").is_err());
+        assert_eq!(LogFormat::parse("TEXT"), Ok(LogFormat::Text));
+        assert!(LogFormat::parse("xml").is_err());
+    }
+}

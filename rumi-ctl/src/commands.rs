@@ -1,0 +1,56 @@
+//! One function per command group.
+
+mod packs;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+use crate::client::{self, Client};
+use crate::output;
+
+pub fn run(cli: &Cli) -> Result<()> {
+    match &cli.command {
+        Command::Token => token(cli),
+        Command::Health => health(cli),
+        Command::Packs(cmd) => packs::run(cli, cmd),
+    }
+}
+
+#[allow(clippy::print_stdout)]
+fn token(cli: &Cli) -> Result<()> {
+    let token = client::token(cli)?;
+    if cli.json {
+        output::json(&serde_json::json!({ "token": token }));
+    } else {
+        println!("{token}");
+    }
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+fn health(cli: &Cli) -> Result<()> {
+    let data = Client::new(cli)?.call("GET", "/api/health", None)?;
+    if cli.json {
+        output::json(&data);
+    } else {
+        println!("status: {}", output::field(&data, "status"));
+        if let Some(probes) = data["probes"].as_object() {
+            let rows: Vec<Vec<String>> = probes
+                .iter()
+                .map(|(name, p)| {
+                    vec![
+                        name.clone(),
+                        output::field(p, "status"),
+                        output::field(p, "message"),
+                    ]
+                })
+                .collect();
+            output::table(&["PROBE", "STATUS", "MESSAGE"], &rows);
+        }
+    }
+    if data["status"] == "UP" {
+        Ok(())
+    } else {
+        anyhow::bail!("instance is {}", output::field(&data, "status"))
+    }
+}

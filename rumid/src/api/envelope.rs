@@ -1,0 +1,90 @@
+//! The JSON envelope, the JSON extractor that answers in it, and the body-size guard.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::{AppState, current_request_id};
+use crate::error::Error;
+
+/// `{"success": true, "data": data}` with status 200.
+pub fn ok<T: Serialize>(data: T) -> Response {
+    axum::Json(json!({ "success": true, "data": data })).into_response()
+}
+
+/// 200 with a pre-rendered `data` value.
+pub fn ok_raw(data_json: &[u8]) -> Response {
+    let mut body = Vec::with_capacity(data_json.len() + 32);
+    body.extend_from_slice(br#"{"success":true,"data":"#);
+    body.extend_from_slice(data_json);
+    body.push(b'}');
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The error envelope. 5xx responses carry a generic message; the detail is logged with
+/// the request id.
+pub fn error_response(err: &Error) -> Response {
+    let request_id = current_request_id();
+    let message = if err.is_internal() {
+        tracing::error!(error = %err, code = %err.code(), "request failed");
+        "internal error; the log has the detail under this request id".to_owned()
+    } else {
+        err.to_string()
+    };
+    let body = json!({
+        "success": false,
+        "error": {
+            "code": err.code(),
+            "message": message,
+            "suggestion": err.suggestion(),
+            "request_id": request_id,
+        }
+    });
+    (err.status(), axum::Json(body)).into_response()
+}
+
+/// `axum::Json`, but malformed or oversized bodies answer with the RUMI envelope.
+pub struct AppJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for AppJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Self(v)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(Error::ContentType),
+            Err(JsonRejection::BytesRejection(r))
+                if r.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                Err(Error::BodyTooLarge)
+            }
+            Err(e) => Err(Error::MalformedJson {
+                detail: e.body_text(),
+            }),
+        }
+    }
+}
+
+/// Refuses bodies whose declared length exceeds `RUMI_MAX_REQUEST_BODY_BYTES` before any
+/// byte is read. Chunked bodies are bounded by `DefaultBodyLimit` in the extractors.
+pub async fn limit_body(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let limit = state.config.max_request_body_bytes;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return error_response(&Error::BodyTooLarge);
+    }
+    next.run(req).await
+}

@@ -1,0 +1,370 @@
+//! The audit log: typed events, one writer.
+//!
+//! Events go to `user_data/audit/{category}_{YYYY-MM-DD}.jsonl`, one JSON object per line,
+//! with every non-ASCII character escaped (`\uXXXX`) so no field can forge or split a line.
+//! A single writer thread owns the files; callers send events over a channel and
+//! [`Audit::record`] returns once the line is written and fsynced, so an acknowledged API
+//! call always has its audit line on disk. Concurrent callers never interleave.
+//!
+//! Audit is not logging: it is the operator's record of security-relevant decisions. It
+//! never contains secrets, tokens or request bodies.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::thread;
+
+use chrono::{SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use tokio::sync::{mpsc, oneshot};
+
+/// Queue length between callers and the writer; callers wait when it is full.
+const QUEUE_DEPTH: usize = 4096;
+/// Most events written per fsync.
+const MAX_BATCH: usize = 512;
+/// Mode of audit files: readable by the rumi user only.
+const AUDIT_FILE_MODE: u32 = 0o600;
+
+/// Audit category (the file name prefix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    FlowExecution,
+    ModifierApplication,
+    PythonFileCall,
+    Approval,
+    Permission,
+    Network,
+    Security,
+    System,
+}
+
+impl Category {
+    /// The name used in file names and the `category` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FlowExecution => "flow_execution",
+            Self::ModifierApplication => "modifier_application",
+            Self::PythonFileCall => "python_file_call",
+            Self::Approval => "approval",
+            Self::Permission => "permission",
+            Self::Network => "network",
+            Self::Security => "security",
+            Self::System => "system",
+        }
+    }
+}
+
+/// Audit severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+    Critical,
+}
+
+/// One audit entry. Fields that are `None` are omitted from the line.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEvent {
+    pub ts: String,
+    pub category: Category,
+    pub severity: Severity,
+    pub action: String,
+    pub success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_pack: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modifier_id: Option<String>,
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub details: Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejection_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+// === impl AuditEvent ===
+
+impl AuditEvent {
+    /// A successful `info` event stamped now.
+    pub fn new(category: Category, action: impl Into<String>) -> Self {
+        Self {
+            ts: Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
+            category,
+            severity: Severity::Info,
+            action: action.into(),
+            success: true,
+            flow_id: None,
+            step_id: None,
+            phase: None,
+            owner_pack: None,
+            modifier_id: None,
+            details: Map::new(),
+            error: None,
+            error_type: None,
+            rejection_reason: None,
+            execution_mode: None,
+            request_id: None,
+        }
+    }
+
+    /// Marks the event as a refusal or failure with the given severity and error.
+    pub fn failed(
+        mut self,
+        severity: Severity,
+        error_type: &str,
+        error: impl Into<String>,
+    ) -> Self {
+        self.success = false;
+        self.severity = severity;
+        self.error_type = Some(error_type.to_owned());
+        self.error = Some(error.into());
+        self
+    }
+
+    pub fn severity(mut self, severity: Severity) -> Self {
+        self.severity = severity;
+        self
+    }
+
+    pub fn owner_pack(mut self, pack: impl Into<String>) -> Self {
+        self.owner_pack = Some(pack.into());
+        self
+    }
+
+    pub fn detail(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.details.insert(key.to_owned(), value.into());
+        self
+    }
+
+    pub fn rejection_reason(mut self, reason: impl Into<String>) -> Self {
+        self.rejection_reason = Some(reason.into());
+        self
+    }
+
+    /// Tags the event with the HTTP request id in scope, if any.
+    pub fn in_request(mut self) -> Self {
+        self.request_id = crate::api::current_request_id();
+        self
+    }
+
+    fn file_date(&self) -> &str {
+        // `ts` always starts with YYYY-MM-DD.
+        self.ts.get(..10).unwrap_or("unknown")
+    }
+}
+
+/// Serialises an event as one line with every non-ASCII character escaped.
+pub fn to_line(event: &AuditEvent) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, AsciiFormatter);
+    // Serialising plain data into a Vec cannot fail.
+    if event.serialize(&mut ser).is_err() {
+        out.clear();
+        out.extend_from_slice(b"{\"error\":\"unserialisable audit event\"}");
+    }
+    out.push(b'\n');
+    out
+}
+
+/// A compact JSON formatter that escapes non-ASCII characters, like Python's `ensure_ascii`.
+struct AsciiFormatter;
+
+impl serde_json::ser::Formatter for AsciiFormatter {
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut start = 0;
+        for (i, ch) in fragment.char_indices() {
+            if ch.is_ascii() {
+                continue;
+            }
+            w.write_all(&fragment.as_bytes()[start..i])?;
+            let mut buf = [0u16; 2];
+            for unit in ch.encode_utf16(&mut buf) {
+                write!(w, "\\u{unit:04x}")?;
+            }
+            start = i + ch.len_utf8();
+        }
+        w.write_all(&fragment.as_bytes()[start..])
+    }
+}
+
+type Job = (AuditEvent, Option<oneshot::Sender<()>>);
+
+/// Handle to the audit writer. Cheap to clone.
+#[derive(Clone)]
+pub struct Audit {
+    tx: mpsc::Sender<Job>,
+}
+
+impl Audit {
+    /// Starts the writer thread for `dir` (created if missing, mode 0700).
+    ///
+    /// # Errors
+    /// When the directory cannot be created or the thread cannot start.
+    ///
+    /// The thread ends when the last handle is dropped. Nothing is buffered past an
+    /// acknowledgement, so there is nothing to flush at exit.
+    pub fn spawn(dir: &Path) -> io::Result<Self> {
+        rumi_common::fs::ensure_dir(dir, 0o700)?;
+        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        let dir = dir.to_path_buf();
+        thread::Builder::new()
+            .name("rumi-audit".into())
+            .spawn(move || writer_loop(dir, rx))?;
+        Ok(Self { tx })
+    }
+
+    /// Writes `event` and waits until it is on disk.
+    pub async fn record(&self, event: AuditEvent) {
+        let (ack, done) = oneshot::channel();
+        if self.tx.send((event, Some(ack))).await.is_err() {
+            tracing::error!("audit writer is gone; event lost");
+            return;
+        }
+        let _ = done.await;
+    }
+
+    /// Writes `event` from synchronous code, waiting until it is on disk.
+    /// Must not be called from an async task (use [`Audit::record`] there).
+    pub fn record_blocking(&self, event: AuditEvent) {
+        let (ack, done) = oneshot::channel();
+        if self.tx.blocking_send((event, Some(ack))).is_err() {
+            tracing::error!("audit writer is gone; event lost");
+            return;
+        }
+        let _ = done.blocking_recv();
+    }
+}
+
+fn writer_loop(dir: PathBuf, mut rx: mpsc::Receiver<Job>) {
+    let mut files: HashMap<(Category, String), File> = HashMap::new();
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        // Group lines per file so each file gets one write and one fsync per batch.
+        let mut pending: HashMap<(Category, String), Vec<u8>> = HashMap::new();
+        for (event, _) in &batch {
+            let key = (event.category, event.file_date().to_owned());
+            pending
+                .entry(key)
+                .or_default()
+                .extend_from_slice(&to_line(event));
+        }
+        for (key, bytes) in pending {
+            if let Err(err) = append(&dir, &mut files, &key, &bytes) {
+                tracing::error!(category = key.0.as_str(), %err, "audit write failed");
+                files.remove(&key);
+            }
+        }
+        for (_, ack) in batch.drain(..) {
+            if let Some(ack) = ack {
+                let _ = ack.send(());
+            }
+        }
+        // Keep only today's handles open.
+        if files.len() > 16 {
+            files.clear();
+        }
+    }
+}
+
+fn append(
+    dir: &Path,
+    files: &mut HashMap<(Category, String), File>,
+    key: &(Category, String),
+    bytes: &[u8],
+) -> io::Result<()> {
+    let file = match files.entry(key.clone()) {
+        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::hash_map::Entry::Vacant(e) => {
+            let path = dir.join(format!("{}_{}.jsonl", key.0.as_str(), key.1));
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(AUDIT_FILE_MODE)
+                .open(path)?;
+            e.insert(f)
+        }
+    };
+    file.write_all(bytes)?;
+    file.sync_data()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_escape_non_ascii_and_control_characters() {
+        let ev = AuditEvent::new(Category::Security, "x")
+            .owner_pack("evil\n{\"forged\":true}")
+            .detail("name", "日本\u{1F600}");
+        let line = to_line(&ev);
+        let text = std::str::from_utf8(&line).unwrap();
+        assert!(text.is_ascii());
+        assert_eq!(text.matches('\n').count(), 1, "exactly one line: {text}");
+        let back: Value = serde_json::from_str(text.trim_end()).unwrap();
+        assert_eq!(back["owner_pack"], "evil\n{\"forged\":true}");
+        assert_eq!(back["details"]["name"], "日本\u{1F600}");
+        assert!(back.get("flow_id").is_none(), "null fields are omitted");
+    }
+
+    #[test]
+    fn concurrent_writers_never_lose_or_interleave_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = Audit::spawn(dir.path()).unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let audit = audit.clone();
+                thread::spawn(move || {
+                    for i in 0..200 {
+                        audit.record_blocking(
+                            AuditEvent::new(Category::System, "t")
+                                .detail("n", format!("{t}-{i}-{}", "x".repeat(300))),
+                        );
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let mut lines = 0;
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            for line in text.lines() {
+                let v: Value = serde_json::from_str(line).unwrap();
+                assert_eq!(v["action"], "t");
+                lines += 1;
+            }
+        }
+        assert_eq!(lines, 1600);
+    }
+}

@@ -1,0 +1,516 @@
+//! Every setting of rumid, read in one place.
+//!
+//! [`Config::load`] parses the command line and every `RUMI_*` variable of the operations
+//! guide's reference table into typed values, collects every problem, and fails once with
+//! all of them (rumid then exits with code 2). Nothing is bound or written here. No other
+//! module reads the environment.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use axum::http::{HeaderValue, Uri};
+use base64::Engine as _;
+use clap::Parser;
+use rumi_common::env::{self, Collector, EnvError, Strings};
+use rumi_common::telemetry::{LogFormat, LogLevel};
+
+/// Root directory holding `flows/`, `ecosystem/` and `user_data/`. Default: the working directory.
+pub const ENV_HOME: &str = "RUMI_HOME";
+/// TCP port of the HTTP API. Default [`DEFAULT_API_PORT`]; `0` picks a free port.
+pub const ENV_API_PORT: &str = "RUMI_API_PORT";
+/// Default API port, as in the guide.
+pub const DEFAULT_API_PORT: u16 = 8765;
+/// Address the API binds to. Default `127.0.0.1`. Anything else exposes the API to the network.
+pub const ENV_API_BIND_ADDRESS: &str = "RUMI_API_BIND_ADDRESS";
+/// `strict` (default; pack code only in Docker) or `permissive` (host execution allowed, for development).
+pub const ENV_SECURITY_MODE: &str = "RUMI_SECURITY_MODE";
+/// `DEBUG`, `INFO` (default), `WARNING`, `ERROR` or `CRITICAL`.
+pub const ENV_LOG_LEVEL: &str = "RUMI_LOG_LEVEL";
+/// `json` (default) or `text`.
+pub const ENV_LOG_FORMAT: &str = "RUMI_LOG_FORMAT";
+/// What using a deprecated location does: `warn` (default), `error`, `silent` or `log`.
+pub const ENV_DEPRECATION_LEVEL: &str = "RUMI_DEPRECATION_LEVEL";
+/// Fernet key for secrets (url-safe base64 of 32 bytes). Secret: never echoed.
+pub const ENV_SECRETS_KEY: &str = "RUMI_SECRETS_KEY";
+/// `auto` (default), `true` or `false`: whether secrets may be stored unencrypted.
+pub const ENV_SECRETS_ALLOW_PLAINTEXT: &str = "RUMI_SECRETS_ALLOW_PLAINTEXT";
+/// Largest flow result or egress response, in bytes. Default [`DEFAULT_MAX_RESPONSE_BYTES`].
+pub const ENV_MAX_RESPONSE_BYTES: &str = "RUMI_MAX_RESPONSE_BYTES";
+/// Default response limit: 4 MiB, as in the guide.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 4 * 1024 * 1024;
+/// Most flows running at once. Default [`DEFAULT_MAX_CONCURRENT_FLOWS`].
+pub const ENV_MAX_CONCURRENT_FLOWS: &str = "RUMI_MAX_CONCURRENT_FLOWS";
+/// Default flow concurrency, as in the guide.
+pub const DEFAULT_MAX_CONCURRENT_FLOWS: u64 = 10;
+/// Largest HTTP request body, in bytes. Default [`DEFAULT_MAX_REQUEST_BODY_BYTES`].
+pub const ENV_MAX_REQUEST_BODY_BYTES: &str = "RUMI_MAX_REQUEST_BODY_BYTES";
+/// Default request body limit: 1 MiB (DECISIONS.md #9).
+pub const DEFAULT_MAX_REQUEST_BODY_BYTES: u64 = 1024 * 1024;
+/// Comma-separated origins allowed by CORS. Default: none (no CORS headers at all).
+pub const ENV_CORS_ORIGINS: &str = "RUMI_CORS_ORIGINS";
+/// `true` replaces the instance key at this start; the old API token stops working.
+pub const ENV_HMAC_ROTATE: &str = "RUMI_HMAC_ROTATE";
+/// `true` adds detail (paths, probe messages) to diagnostics.
+pub const ENV_DIAGNOSTICS_VERBOSE: &str = "RUMI_DIAGNOSTICS_VERBOSE";
+/// Group id given to egress sockets, so containers can reach them with `--group-add`.
+pub const ENV_EGRESS_SOCKET_GID: &str = "RUMI_EGRESS_SOCKET_GID";
+/// Group id given to capability sockets.
+pub const ENV_CAPABILITY_SOCKET_GID: &str = "RUMI_CAPABILITY_SOCKET_GID";
+/// Mode of egress sockets, octal. Default `0660`.
+pub const ENV_EGRESS_SOCKET_MODE: &str = "RUMI_EGRESS_SOCKET_MODE";
+/// Mode of capability sockets, octal. Default `0660`.
+pub const ENV_CAPABILITY_SOCKET_MODE: &str = "RUMI_CAPABILITY_SOCKET_MODE";
+/// Default socket mode for both helpers.
+pub const DEFAULT_SOCKET_MODE: u32 = 0o660;
+/// Directory of per-pack egress sockets. Default [`DEFAULT_EGRESS_SOCK_DIR`].
+pub const ENV_EGRESS_SOCK_DIR: &str = "RUMI_EGRESS_SOCK_DIR";
+/// Default egress socket directory, as in the guide.
+pub const DEFAULT_EGRESS_SOCK_DIR: &str = "/run/rumi/egress/packs";
+/// Directory of per-principal capability sockets. Default [`DEFAULT_CAPABILITY_SOCK_DIR`].
+pub const ENV_CAPABILITY_SOCK_DIR: &str = "RUMI_CAPABILITY_SOCK_DIR";
+/// Default capability socket directory, as in the guide.
+pub const DEFAULT_CAPABILITY_SOCK_DIR: &str = "/run/rumi/capability/principals";
+/// `secrets.get` calls allowed per minute per pack. Default 60.
+pub const ENV_SECRET_GET_RATE_LIMIT: &str = "RUMI_SECRET_GET_RATE_LIMIT";
+/// Egress requests allowed per minute per pack. Default 60 (DECISIONS.md #2).
+pub const ENV_EGRESS_RATE_LIMIT: &str = "RUMI_EGRESS_RATE_LIMIT";
+/// Default per-minute rate limits.
+pub const DEFAULT_RATE_LIMIT_PER_MIN: u64 = 60;
+/// `off` (default) or `require_approval`: whether legacy `ecosystem/flows/` is read.
+pub const ENV_LOCAL_PACK_MODE: &str = "RUMI_LOCAL_PACK_MODE";
+
+/// Upper bound for byte limits: 1 GiB. Larger values are almost certainly a typo.
+const MAX_BYTES_SETTING: u64 = 1024 * 1024 * 1024;
+
+/// Command line of `rumid`.
+#[derive(Debug, Parser, Default)]
+#[command(
+    name = "rumid",
+    version,
+    about = "Rumi core daemon: pack approval and the operator API"
+)]
+pub struct Cli {
+    /// Root directory (flows/, ecosystem/, user_data/). Overrides RUMI_HOME.
+    #[arg(long, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// API port (0 picks a free one). Overrides RUMI_API_PORT.
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+    /// Allow pack code on the host without Docker (development only). Same as RUMI_SECURITY_MODE=permissive.
+    #[arg(long)]
+    pub permissive: bool,
+    /// Run without interactive output (no token banner on a terminal).
+    #[arg(long)]
+    pub headless: bool,
+    /// Probe the running instance (or this host), print JSON, exit 0 only when UP.
+    #[arg(long, conflicts_with = "validate")]
+    pub health: bool,
+    /// Validate every pack's metadata, print findings, exit non-zero on errors.
+    #[arg(long)]
+    pub validate: bool,
+}
+
+/// What this invocation of rumid does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Serve the API until shutdown.
+    Run,
+    /// `--health`.
+    Health,
+    /// `--validate`.
+    Validate,
+}
+
+/// `RUMI_SECURITY_MODE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecurityMode {
+    /// Pack code runs only in Docker.
+    Strict,
+    /// Pack code may run on the host (development).
+    Permissive,
+}
+
+/// `RUMI_DEPRECATION_LEVEL`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeprecationLevel {
+    /// Log a warning (default).
+    Warn,
+    /// Refuse the deprecated use.
+    Error,
+    /// Say nothing.
+    Silent,
+    /// Log a warning (the original's `logging` variant).
+    Log,
+}
+
+/// `RUMI_SECRETS_ALLOW_PLAINTEXT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlaintextPolicy {
+    /// Plaintext only when no key is available.
+    Auto,
+    /// Always allowed.
+    Allow,
+    /// Never: without a key, storing is refused.
+    Deny,
+}
+
+/// `RUMI_LOCAL_PACK_MODE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalPackMode {
+    /// Legacy local flows are ignored.
+    Off,
+    /// Legacy local flows load, with approval (deprecated).
+    RequireApproval,
+}
+
+/// A Fernet key from the environment. `Debug` never shows it.
+#[derive(Clone)]
+pub struct SecretsKey(String);
+
+impl SecretsKey {
+    /// The key text (url-safe base64), for handing to the secrets helper.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretsKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretsKey(<redacted>)")
+    }
+}
+
+/// The validated configuration of one rumid invocation.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub command: Command,
+    pub home: PathBuf,
+    pub bind_address: IpAddr,
+    pub port: u16,
+    pub security_mode: SecurityMode,
+    pub headless: bool,
+    pub log_level: LogLevel,
+    pub log_format: LogFormat,
+    pub deprecation_level: DeprecationLevel,
+    pub secrets_key: Option<SecretsKey>,
+    pub secrets_plaintext: PlaintextPolicy,
+    pub max_response_bytes: u64,
+    pub max_concurrent_flows: u32,
+    pub max_request_body_bytes: usize,
+    pub cors_origins: Vec<HeaderValue>,
+    pub hmac_rotate: bool,
+    pub diagnostics_verbose: bool,
+    pub egress_socket_gid: Option<u32>,
+    pub capability_socket_gid: Option<u32>,
+    pub egress_socket_mode: u32,
+    pub capability_socket_mode: u32,
+    pub egress_sock_dir: PathBuf,
+    pub capability_sock_dir: PathBuf,
+    pub secret_get_rate_limit: u32,
+    pub egress_rate_limit: u32,
+    pub local_pack_mode: LocalPackMode,
+}
+
+impl Config {
+    /// Builds the configuration from the command line and an environment source.
+    /// Precedence: flag > environment > default.
+    ///
+    /// # Errors
+    /// Every variable that failed to parse, each named with its value (redacted for secrets).
+    pub fn load(cli: &Cli, src: &dyn Strings) -> Result<Self, Vec<EnvError>> {
+        let mut c = Collector::new(src);
+
+        let home = match &cli.home {
+            Some(h) => h.clone(),
+            None => c
+                .raw(ENV_HOME)
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(".")),
+        };
+        let port = cli
+            .port
+            .or_else(|| {
+                c.opt(ENV_API_PORT, |s| {
+                    env::parse_bounded(s, 0, 65535).map(|n| n as u16)
+                })
+            })
+            .unwrap_or(DEFAULT_API_PORT);
+        let bind_address = c
+            .opt(ENV_API_BIND_ADDRESS, |s| {
+                s.parse::<IpAddr>()
+                    .map_err(|_| "expected an IP address such as 127.0.0.1".to_owned())
+            })
+            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        let env_mode = c.opt(ENV_SECURITY_MODE, |s| {
+            match s.to_ascii_lowercase().as_str() {
+                "strict" => Ok(SecurityMode::Strict),
+                "permissive" => Ok(SecurityMode::Permissive),
+                _ => Err("expected strict or permissive".to_owned()),
+            }
+        });
+        let security_mode = if cli.permissive {
+            SecurityMode::Permissive
+        } else {
+            env_mode.unwrap_or(SecurityMode::Strict)
+        };
+        let log_level = c
+            .opt(ENV_LOG_LEVEL, LogLevel::parse)
+            .unwrap_or(LogLevel::INFO);
+        let log_format = c
+            .opt(ENV_LOG_FORMAT, LogFormat::parse)
+            .unwrap_or(LogFormat::Json);
+        let deprecation_level = c
+            .opt(ENV_DEPRECATION_LEVEL, |s| {
+                match s.to_ascii_lowercase().as_str() {
+                    "warn" => Ok(DeprecationLevel::Warn),
+                    "error" => Ok(DeprecationLevel::Error),
+                    "silent" => Ok(DeprecationLevel::Silent),
+                    "log" => Ok(DeprecationLevel::Log),
+                    _ => Err("expected warn, error, silent or log".to_owned()),
+                }
+            })
+            .unwrap_or(DeprecationLevel::Warn);
+        let secrets_key = c.opt_secret(ENV_SECRETS_KEY, parse_fernet_key);
+        let secrets_plaintext = c
+            .opt(ENV_SECRETS_ALLOW_PLAINTEXT, |s| {
+                match s.to_ascii_lowercase().as_str() {
+                    "auto" => Ok(PlaintextPolicy::Auto),
+                    "true" => Ok(PlaintextPolicy::Allow),
+                    "false" => Ok(PlaintextPolicy::Deny),
+                    _ => Err("expected auto, true or false".to_owned()),
+                }
+            })
+            .unwrap_or(PlaintextPolicy::Auto);
+        let max_response_bytes = c
+            .opt(ENV_MAX_RESPONSE_BYTES, |s| {
+                env::parse_bounded(s, 1024, MAX_BYTES_SETTING)
+            })
+            .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
+        let max_concurrent_flows = c
+            .opt(ENV_MAX_CONCURRENT_FLOWS, |s| {
+                env::parse_bounded(s, 1, 10_000)
+            })
+            .unwrap_or(DEFAULT_MAX_CONCURRENT_FLOWS) as u32;
+        let max_request_body_bytes =
+            c.opt(ENV_MAX_REQUEST_BODY_BYTES, |s| {
+                env::parse_bounded(s, 1024, MAX_BYTES_SETTING)
+            })
+            .unwrap_or(DEFAULT_MAX_REQUEST_BODY_BYTES) as usize;
+        let cors_origins = c.opt(ENV_CORS_ORIGINS, parse_origins).unwrap_or_default();
+        let hmac_rotate = c.opt(ENV_HMAC_ROTATE, env::parse_bool).unwrap_or(false);
+        let diagnostics_verbose = c
+            .opt(ENV_DIAGNOSTICS_VERBOSE, env::parse_bool)
+            .unwrap_or(false);
+        let gid = |s: &str| env::parse_bounded(s, 0, u32::MAX as u64 - 1).map(|n| n as u32);
+        let egress_socket_gid = c.opt(ENV_EGRESS_SOCKET_GID, gid);
+        let capability_socket_gid = c.opt(ENV_CAPABILITY_SOCKET_GID, gid);
+        let egress_socket_mode = c
+            .opt(ENV_EGRESS_SOCKET_MODE, env::parse_mode)
+            .unwrap_or(DEFAULT_SOCKET_MODE);
+        let capability_socket_mode = c
+            .opt(ENV_CAPABILITY_SOCKET_MODE, env::parse_mode)
+            .unwrap_or(DEFAULT_SOCKET_MODE);
+        let egress_sock_dir = c
+            .opt(ENV_EGRESS_SOCK_DIR, parse_socket_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_EGRESS_SOCK_DIR));
+        let capability_sock_dir = c
+            .opt(ENV_CAPABILITY_SOCK_DIR, parse_socket_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CAPABILITY_SOCK_DIR));
+        let rate = |s: &str| env::parse_bounded(s, 1, 100_000);
+        let secret_get_rate_limit = c
+            .opt(ENV_SECRET_GET_RATE_LIMIT, rate)
+            .unwrap_or(DEFAULT_RATE_LIMIT_PER_MIN) as u32;
+        let egress_rate_limit = c
+            .opt(ENV_EGRESS_RATE_LIMIT, rate)
+            .unwrap_or(DEFAULT_RATE_LIMIT_PER_MIN) as u32;
+        let local_pack_mode = c
+            .opt(ENV_LOCAL_PACK_MODE, |s| {
+                match s.to_ascii_lowercase().as_str() {
+                    "off" => Ok(LocalPackMode::Off),
+                    "require_approval" => Ok(LocalPackMode::RequireApproval),
+                    _ => Err("expected off or require_approval".to_owned()),
+                }
+            })
+            .unwrap_or(LocalPackMode::Off);
+
+        if home.exists() && !home.is_dir() {
+            c.error(ENV_HOME, &home.display().to_string(), "not a directory");
+        }
+        c.finish()?;
+
+        let command = if cli.health {
+            Command::Health
+        } else if cli.validate {
+            Command::Validate
+        } else {
+            Command::Run
+        };
+        Ok(Self {
+            command,
+            home,
+            bind_address,
+            port,
+            security_mode,
+            headless: cli.headless,
+            log_level,
+            log_format,
+            deprecation_level,
+            secrets_key,
+            secrets_plaintext,
+            max_response_bytes,
+            max_concurrent_flows,
+            max_request_body_bytes,
+            cors_origins,
+            hmac_rotate,
+            diagnostics_verbose,
+            egress_socket_gid,
+            capability_socket_gid,
+            egress_socket_mode,
+            capability_socket_mode,
+            egress_sock_dir,
+            capability_sock_dir,
+            secret_get_rate_limit,
+            egress_rate_limit,
+            local_pack_mode,
+        })
+    }
+
+    /// A configuration for tests: defaults, permissive, the given home, port 0.
+    pub fn for_tests(home: &Path) -> Self {
+        let cli = Cli {
+            home: Some(home.to_path_buf()),
+            port: Some(0),
+            permissive: true,
+            ..Cli::default()
+        };
+        Self::load(&cli, &env::MapEnv::default()).expect("defaults are valid")
+    }
+}
+
+fn parse_fernet_key(s: &str) -> Result<SecretsKey, String> {
+    let bytes = base64::engine::general_purpose::URL_SAFE
+        .decode(s)
+        .map_err(|_| "expected url-safe base64 (a Fernet key)".to_owned())?;
+    if bytes.len() != 32 {
+        return Err("a Fernet key is 32 bytes of url-safe base64 (44 characters)".to_owned());
+    }
+    Ok(SecretsKey(s.to_owned()))
+}
+
+fn parse_origins(s: &str) -> Result<Vec<HeaderValue>, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|o| {
+            let uri: Uri = o.parse().map_err(|_| format!("{o:?} is not an origin"))?;
+            let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+            let path_ok = matches!(uri.path(), "" | "/") && uri.query().is_none();
+            if !scheme_ok || uri.authority().is_none() || !path_ok || o.ends_with('/') {
+                return Err(format!("{o:?} is not an origin like http://localhost:3000"));
+            }
+            HeaderValue::from_str(o).map_err(|_| format!("{o:?} is not a valid header value"))
+        })
+        .collect()
+}
+
+fn parse_socket_dir(s: &str) -> Result<PathBuf, String> {
+    let p = PathBuf::from(s);
+    if !p.is_absolute() {
+        return Err("expected an absolute path".to_owned());
+    }
+    // A Unix socket path must fit in sun_path (108 bytes) with room for "<64-char id>.sock".
+    if s.len() > 108 - 70 {
+        return Err("too long: socket paths must fit in 108 bytes with the socket name".to_owned());
+    }
+    Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rumi_common::env::MapEnv;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, Vec<EnvError>> {
+        Config::load(&Cli::default(), &MapEnv::from_pairs(pairs.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_follow_the_guide() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.port, 8765);
+        assert_eq!(c.bind_address.to_string(), "127.0.0.1");
+        assert_eq!(c.security_mode, SecurityMode::Strict);
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.max_request_body_bytes, 1024 * 1024);
+        assert_eq!(c.max_response_bytes, 4 * 1024 * 1024);
+        assert_eq!(c.max_concurrent_flows, 10);
+        assert_eq!(c.egress_socket_mode, 0o660);
+        assert_eq!(c.egress_sock_dir, PathBuf::from("/run/rumi/egress/packs"));
+        assert!(c.cors_origins.is_empty());
+        assert!(!c.hmac_rotate);
+    }
+
+    #[test]
+    fn every_bad_variable_is_reported_at_once() {
+        let errs = load(&[
+            (ENV_API_PORT, "70000"),
+            (ENV_SECURITY_MODE, "lax"),
+            (ENV_LOG_FORMAT, "xml"),
+            (ENV_MAX_REQUEST_BODY_BYTES, "-1"),
+            (ENV_CORS_ORIGINS, "http://ok:1,javascript:alert(1)"),
+            (ENV_EGRESS_SOCKET_MODE, "999"),
+            (ENV_EGRESS_SOCK_DIR, "relative/dir"),
+            (ENV_SECRETS_KEY, "not-a-key"),
+            (ENV_HMAC_ROTATE, "sometimes"),
+        ])
+        .unwrap_err();
+        let vars: Vec<&str> = errs.iter().map(|e| e.var.as_str()).collect();
+        assert_eq!(
+            vars,
+            [
+                ENV_API_PORT,
+                ENV_SECURITY_MODE,
+                ENV_LOG_FORMAT,
+                ENV_SECRETS_KEY,
+                ENV_MAX_REQUEST_BODY_BYTES,
+                ENV_CORS_ORIGINS,
+                ENV_HMAC_ROTATE,
+                ENV_EGRESS_SOCKET_MODE,
+                ENV_EGRESS_SOCK_DIR,
+            ]
+        );
+        assert!(errs.iter().all(|e| !e.value.contains("not-a-key")));
+    }
+
+    #[test]
+    fn flags_beat_environment() {
+        let cli = Cli {
+            port: Some(9000),
+            permissive: true,
+            ..Cli::default()
+        };
+        let env = MapEnv::from_pairs([(ENV_API_PORT, "9100"), (ENV_SECURITY_MODE, "strict")]);
+        let c = Config::load(&cli, &env).unwrap();
+        assert_eq!(c.port, 9000);
+        assert_eq!(c.security_mode, SecurityMode::Permissive);
+    }
+
+    #[test]
+    fn origins_and_keys_parse() {
+        let c = load(&[
+            (
+                ENV_CORS_ORIGINS,
+                "http://localhost:3000, https://ops.example",
+            ),
+            (
+                ENV_SECRETS_KEY,
+                "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(c.cors_origins.len(), 2);
+        assert!(c.secrets_key.is_some());
+        assert!(!format!("{c:?}").contains("cw_0x689"));
+    }
+}

@@ -1,0 +1,153 @@
+//! rumid's error type and its mapping to RUMI codes, HTTP statuses and suggestions.
+//!
+//! [`Error::code`], [`Error::status`] and [`Error::suggestion`] are exhaustive matches: a
+//! new variant does not compile until someone decides how the operator sees it.
+
+use std::io;
+use std::path::PathBuf;
+
+use axum::http::StatusCode;
+use rumi_common::code::{self, Code};
+use rumi_common::ids::{PackId, PackIdError};
+
+/// Result with rumid's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in rumid.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("missing bearer token")]
+    AuthMissing,
+    #[error("invalid bearer token")]
+    AuthInvalid,
+    #[error("invalid pack id: {0}")]
+    InvalidPackId(#[from] PackIdError),
+    #[error("pack {pack_id} is not installed")]
+    PackNotFound { pack_id: PackId },
+    #[error("pack {pack_id} cannot be approved: {reason}")]
+    PackNotApprovable { pack_id: PackId, reason: String },
+    #[error("pack {pack_id} is not approved (state {state})")]
+    PackNotApproved {
+        pack_id: PackId,
+        state: &'static str,
+    },
+    #[error("cannot hash pack {pack_id}: {reason}")]
+    HashFailed { pack_id: PackId, reason: String },
+    #[error("request body is larger than RUMI_MAX_REQUEST_BODY_BYTES")]
+    BodyTooLarge,
+    #[error("malformed JSON body: {detail}")]
+    MalformedJson { detail: String },
+    #[error("request body must be JSON (Content-Type: application/json)")]
+    ContentType,
+    #[error("{field} must not be empty")]
+    EmptyValue { field: &'static str },
+    #[error("{field} is longer than {max} characters")]
+    TooLong { field: &'static str, max: usize },
+    #[error("no endpoint at this path")]
+    NoRoute,
+    #[error("method not allowed on this endpoint")]
+    MethodNotAllowed,
+    #[error("{context} {path}: {source}")]
+    Io {
+        context: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("background task failed: {0}")]
+    Task(String),
+}
+
+impl Error {
+    /// Wraps an I/O error with what was being done and to which path.
+    pub fn io(context: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Self {
+        let path = path.into();
+        move |source| Self::Io {
+            context,
+            path,
+            source,
+        }
+    }
+
+    /// The stable RUMI code.
+    pub fn code(&self) -> Code {
+        match self {
+            Self::AuthMissing => code::AUTH_TOKEN_MISSING,
+            Self::AuthInvalid => code::AUTH_TOKEN_INVALID,
+            Self::InvalidPackId(_) => code::PACK_ID_INVALID,
+            Self::PackNotFound { .. } => code::PACK_NOT_FOUND,
+            Self::PackNotApprovable { .. } => code::PACK_NOT_APPROVABLE,
+            Self::PackNotApproved { .. } => code::PACK_NOT_APPROVED,
+            Self::HashFailed { .. } => code::PACK_HASH_FAILED,
+            Self::BodyTooLarge => code::VAL_BODY_TOO_LARGE,
+            Self::MalformedJson { .. } => code::VAL_MALFORMED_JSON,
+            Self::ContentType => code::VAL_CONTENT_TYPE,
+            Self::EmptyValue { .. } => code::VAL_EMPTY,
+            Self::TooLong { .. } => code::VAL_PATTERN,
+            Self::NoRoute => code::SYS_NO_ROUTE,
+            Self::MethodNotAllowed => code::SYS_METHOD_NOT_ALLOWED,
+            Self::Io { .. } | Self::Task(_) => code::SYS_INTERNAL,
+        }
+    }
+
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::AuthMissing | Self::AuthInvalid => StatusCode::UNAUTHORIZED,
+            Self::InvalidPackId(_)
+            | Self::MalformedJson { .. }
+            | Self::EmptyValue { .. }
+            | Self::TooLong { .. } => StatusCode::BAD_REQUEST,
+            Self::PackNotFound { .. } | Self::NoRoute => StatusCode::NOT_FOUND,
+            Self::PackNotApprovable { .. } | Self::PackNotApproved { .. } => StatusCode::CONFLICT,
+            Self::HashFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Io { .. } | Self::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// What the operator can do about it.
+    pub fn suggestion(&self) -> &'static str {
+        match self {
+            Self::AuthMissing => {
+                "send 'Authorization: Bearer <token>'; `rumi-ctl token` prints the token"
+            }
+            Self::AuthInvalid => {
+                "the token is wrong or was rotated; `rumi-ctl token --home <dir>` prints the current one"
+            }
+            Self::InvalidPackId(_) => {
+                "pack ids are 1-64 characters of letters, digits, '_' and '-'"
+            }
+            Self::PackNotFound { .. } => {
+                "`rumi-ctl packs list` shows installed packs; run a scan after adding one"
+            }
+            Self::PackNotApprovable { .. } => {
+                "fix the pack's ecosystem.json (`rumid --validate` lists the problems), then scan and approve again"
+            }
+            Self::PackNotApproved { .. } => {
+                "approve the pack (`rumi-ctl packs approve <id>`) after reviewing it"
+            }
+            Self::HashFailed { .. } => {
+                "packs may hold only regular files, directories and symlinks; remove special files and retry"
+            }
+            Self::BodyTooLarge => "send a smaller body or raise RUMI_MAX_REQUEST_BODY_BYTES",
+            Self::MalformedJson { .. } => {
+                "send a JSON object matching the endpoint's documented shape"
+            }
+            Self::ContentType => "set 'Content-Type: application/json'",
+            Self::EmptyValue { .. } => "provide a non-empty value",
+            Self::TooLong { .. } => "shorten the value",
+            Self::NoRoute => "see docs/api.md for the list of endpoints",
+            Self::MethodNotAllowed => "see docs/api.md for the methods each endpoint accepts",
+            Self::Io { .. } | Self::Task(_) => {
+                "see rumid's log for the line with this request id; check disk space and permissions under RUMI_HOME"
+            }
+        }
+    }
+
+    /// Whether the detail must stay out of responses (5xx: generic message, detail in the log).
+    pub fn is_internal(&self) -> bool {
+        self.status().is_server_error()
+    }
+}

@@ -1,0 +1,135 @@
+//! Health probes and their aggregation.
+//!
+//! Aggregation (DECISIONS.md #8): every probe UP → UP; every probe DOWN → DOWN; anything
+//! else (some DOWN, or any DEGRADED) → DEGRADED. `rumid --health` exits 0 only on UP.
+
+use std::path::Path;
+use std::time::Instant;
+
+use chrono::{SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+/// Disk usage at or above this percentage makes the disk probe DEGRADED.
+const DISK_DEGRADED_PERCENT: u64 = 90;
+
+/// Status of one probe or of the whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Status {
+    Up,
+    Degraded,
+    Down,
+}
+
+/// The result of one probe.
+#[derive(Debug, Clone, Serialize)]
+pub struct Probe {
+    pub status: Status,
+    pub message: String,
+    pub duration_ms: f64,
+}
+
+/// Combines probe statuses.
+pub fn aggregate<'a>(statuses: impl IntoIterator<Item = &'a Status>) -> Status {
+    let (mut up, mut down, mut total) = (0, 0, 0);
+    for s in statuses {
+        total += 1;
+        match s {
+            Status::Up => up += 1,
+            Status::Down => down += 1,
+            Status::Degraded => {}
+        }
+    }
+    if up == total {
+        Status::Up
+    } else if down == total {
+        Status::Down
+    } else {
+        Status::Degraded
+    }
+}
+
+fn timed(f: impl FnOnce() -> (Status, String)) -> Probe {
+    let start = Instant::now();
+    let (status, message) = f();
+    Probe {
+        status,
+        message,
+        duration_ms: (start.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+    }
+}
+
+/// Free space of the file system holding `path`.
+pub fn probe_disk(path: &Path) -> Probe {
+    timed(|| match nix::sys::statvfs::statvfs(path) {
+        Ok(st) => {
+            let total = st.blocks();
+            let avail = st.blocks_available();
+            if total == 0 {
+                return (Status::Up, "no block accounting".into());
+            }
+            let used_pct = 100 - avail * 100 / total;
+            let status = if used_pct >= DISK_DEGRADED_PERCENT {
+                Status::Degraded
+            } else {
+                Status::Up
+            };
+            (status, format!("{used_pct}% used"))
+        }
+        Err(e) => (Status::Down, format!("statvfs failed: {e}")),
+    })
+}
+
+/// Whether a file can be created and written in `dir`.
+pub fn probe_writable(dir: &Path) -> Probe {
+    timed(|| match tempfile::NamedTempFile::new_in(dir) {
+        Ok(mut f) => match std::io::Write::write_all(&mut f, b"ok") {
+            Ok(()) => (Status::Up, "writable".into()),
+            Err(e) => (Status::Down, format!("write failed: {e}")),
+        },
+        Err(e) => (Status::Down, format!("cannot create a file: {e}")),
+    })
+}
+
+/// A health report: `{status, timestamp, probes{name:{status,message,duration_ms}}}`.
+pub fn report(probes: Vec<(&str, Probe)>, verbose: bool) -> Value {
+    let status = aggregate(probes.iter().map(|(_, p)| &p.status));
+    let mut map = Map::new();
+    for (name, p) in probes {
+        let mut v = json!({"status": p.status, "duration_ms": p.duration_ms});
+        if verbose || p.status != Status::Up {
+            v["message"] = Value::String(p.message);
+        }
+        map.insert(name.to_owned(), v);
+    }
+    json!({
+        "status": status,
+        "timestamp": Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
+        "probes": map,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Status::*;
+
+    #[test]
+    fn aggregation_follows_decision_8() {
+        assert_eq!(aggregate(&[Up, Up]), Up);
+        assert_eq!(aggregate(&[Up, Down]), Degraded);
+        assert_eq!(aggregate(&[Up, Degraded]), Degraded);
+        assert_eq!(aggregate(&[Down, Down]), Down);
+        assert_eq!(aggregate(&[Down, Degraded]), Degraded);
+        assert_eq!(aggregate(&[]), Up);
+    }
+
+    #[test]
+    fn probes_report_unwritable_directories() {
+        assert_eq!(probe_writable(Path::new("/nonexistent/dir")).status, Down);
+        let tmp = tempfile::tempdir().unwrap();
+        assert_eq!(probe_writable(tmp.path()).status, Up);
+        assert_ne!(probe_disk(tmp.path()).status, Down);
+    }
+}

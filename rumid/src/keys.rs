@@ -1,0 +1,110 @@
+//! The instance key file: creation on first start, and rotation.
+//!
+//! `user_data/settings/.hmac_key` (mode 0600) is created on first start. The API token and
+//! the state signing key are derived from it (`rumi_common::token`).
+//!
+//! Rotation (`RUMI_HMAC_ROTATE=true`) must not orphan the signed state: the new key is first
+//! written to `.hmac_key.next`, every signed file that verifies under the old key is
+//! re-signed under the new one, and only then is `.hmac_key.next` renamed over `.hmac_key`.
+//! If rumid dies half-way, the next start finds `.hmac_key.next` and finishes the job, so
+//! a crash never leaves approvals signed by a key that no longer exists.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rumi_common::token::{InstanceKey, KEY_FILE_MODE};
+
+use crate::audit::{Audit, AuditEvent, Category, Severity};
+
+/// File name of the instance key inside `user_data/settings/`.
+pub const KEY_FILE: &str = ".hmac_key";
+const NEXT_KEY_FILE: &str = ".hmac_key.next";
+
+/// Why the key could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyLoadError {
+    #[error(transparent)]
+    Key(#[from] rumi_common::token::KeyError),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Loads the instance key from `settings`, creating it on first start, finishing an
+/// interrupted rotation, and rotating when `rotate` is set.
+///
+/// # Errors
+/// [`KeyLoadError`] when the key file is unreadable, malformed or too permissive, or a
+/// write fails. rumid refuses to start then: silently generating a new key would make
+/// every approval look tampered.
+pub fn load_or_create(
+    settings: &Path,
+    rotate: bool,
+    audit: &Audit,
+) -> Result<InstanceKey, KeyLoadError> {
+    let path = settings.join(KEY_FILE);
+    let next = settings.join(NEXT_KEY_FILE);
+    let write = |p: &Path, k: &InstanceKey| {
+        rumi_common::fs::write_atomic(p, k.to_file_contents().as_bytes(), KEY_FILE_MODE).map_err(
+            |source| KeyLoadError::Write {
+                path: p.to_path_buf(),
+                source,
+            },
+        )
+    };
+
+    if !path.exists() {
+        let key = InstanceKey::generate();
+        write(&path, &key)?;
+        tracing::info!(path = %path.display(), "created instance key");
+        audit.record_blocking(AuditEvent::new(Category::Security, "hmac_key_created"));
+        let _ = fs::remove_file(&next);
+        return Ok(key);
+    }
+    let mut key = InstanceKey::read(&path)?;
+
+    if next.exists() {
+        let new = InstanceKey::read(&next)?;
+        tracing::warn!("finishing an interrupted key rotation");
+        key = finish_rotation(settings, &key, new, &path, &next)?;
+        audit.record_blocking(
+            AuditEvent::new(Category::Security, "hmac_key_rotated")
+                .severity(Severity::Warning)
+                .detail("resumed", true),
+        );
+    }
+    if rotate {
+        let new = InstanceKey::generate();
+        write(&next, &new)?;
+        key = finish_rotation(settings, &key, new, &path, &next)?;
+        tracing::warn!("instance key rotated; the previous API token no longer works");
+        audit.record_blocking(
+            AuditEvent::new(Category::Security, "hmac_key_rotated").severity(Severity::Warning),
+        );
+    }
+    Ok(key)
+}
+
+fn finish_rotation(
+    settings: &Path,
+    old: &InstanceKey,
+    new: InstanceKey,
+    path: &Path,
+    next: &Path,
+) -> Result<InstanceKey, KeyLoadError> {
+    let resigned = crate::signed::resign_tree(settings, &old.signing_key(), &new.signing_key())
+        .map_err(|source| KeyLoadError::Write {
+            path: settings.to_path_buf(),
+            source,
+        })?;
+    fs::rename(next, path)
+        .and_then(|()| rumi_common::fs::sync_dir(settings))
+        .map_err(|source| KeyLoadError::Write {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    tracing::info!(files = resigned, "re-signed state files under the new key");
+    Ok(new)
+}

@@ -1,0 +1,223 @@
+//! rumid, the core daemon of Rumi.
+//!
+//! rumid owns policy: which packs are approved (and whether their files still match), the
+//! audit log, and the operator HTTP API. It never runs pack code itself.
+//!
+//! Layout of the crate:
+//! - [`config`]: every setting, parsed once at start (the only reader of the environment);
+//! - [`api`]: the HTTP router, its layers and handlers (the only module that knows axum);
+//! - [`approval`]: pack discovery, hashing and the signed approval records;
+//! - [`audit`]: the single audit writer;
+//! - [`keys`] and [`signed`]: the instance key and HMAC-signed state files;
+//! - [`health`], [`metrics`], [`pending`]: what operators and tools observe;
+//! - [`validate`] and [`probe`]: the `--validate` and `--health` commands.
+//!
+//! [`run`] is the one entry point shared by `main` and the tests: it binds, serves until
+//! the shutdown future resolves, then returns.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod approval;
+pub mod audit;
+pub mod config;
+pub mod error;
+pub mod health;
+pub mod keys;
+pub mod metrics;
+pub mod pending;
+pub mod probe;
+pub mod signed;
+pub mod validate;
+
+use std::future::Future;
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::api::AppState;
+use crate::approval::{Packs, Paths};
+use crate::audit::{Audit, AuditEvent, Category, Severity};
+use crate::config::{Config, SecurityMode};
+use crate::metrics::Metrics;
+
+/// Where rumid records the address it bound, for `rumi-ctl`, `--health` and tests.
+pub const ADDR_FILE: &str = "user_data/run/api.addr";
+
+/// Why rumid could not start or keep running.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot prepare {path}: {source}")]
+    Layout {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Key(#[from] keys::KeyLoadError),
+    #[error(transparent)]
+    State(#[from] error::Error),
+    #[error("cannot bind the API to {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("API server failed: {0}")]
+    Serve(std::io::Error),
+    #[error("start-up task failed: {0}")]
+    Task(String),
+}
+
+/// Creates the directories of a Rumi home (owner-only where they hold state).
+fn prepare_layout(home: &Path) -> Result<(), RunError> {
+    let dirs: [(&str, u32); 8] = [
+        ("flows", 0o755),
+        ("ecosystem", 0o755),
+        ("user_data", 0o750),
+        ("user_data/settings", 0o700),
+        ("user_data/audit", 0o700),
+        ("user_data/pending", 0o750),
+        ("user_data/run", 0o750),
+        ("user_data/shared/flows", 0o750),
+    ];
+    for (rel, mode) in dirs {
+        let path = home.join(rel);
+        let exists = path.is_dir();
+        let res = if exists {
+            Ok(())
+        } else {
+            rumi_common::fs::ensure_dir(&path, mode)
+        };
+        res.map_err(|source| RunError::Layout { path, source })?;
+    }
+    Ok(())
+}
+
+/// Runs rumid until `shutdown` resolves.
+///
+/// # Errors
+/// [`RunError`] when the home cannot be prepared, the key is unusable, or the API cannot bind.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let config = Arc::new(config);
+    let home = config.home.clone();
+    prepare_layout(&home)?;
+    let audit = Audit::spawn(&home.join("user_data/audit")).map_err(|source| RunError::Layout {
+        path: home.join("user_data/audit"),
+        source,
+    })?;
+    let metrics = Arc::new(Metrics::new());
+
+    let (key, packs) = {
+        let config = config.clone();
+        let audit = audit.clone();
+        let metrics = metrics.clone();
+        tokio::task::spawn_blocking(move || -> Result<_, RunError> {
+            let settings = config.home.join("user_data/settings");
+            let key = keys::load_or_create(&settings, config.hmac_rotate, &audit)?;
+            let pending_path = config.home.join("user_data/pending/summary.json");
+            let on_change = Box::new(move |snap: &approval::Snapshot| {
+                pending::write(&pending_path, snap);
+                metrics.observe_packs(snap);
+            });
+            let packs = Packs::load(
+                Paths::under(&config.home),
+                key.signing_key(),
+                config.deprecation_level,
+                audit,
+                on_change,
+            )?;
+            Ok((key, packs))
+        })
+        .await
+        .map_err(|e| RunError::Task(e.to_string()))??
+    };
+    let token = key.api_token();
+
+    let addr = SocketAddr::new(config.bind_address, config.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| RunError::Bind { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| RunError::Bind { addr, source })?;
+    let addr_file = home.join(ADDR_FILE);
+    rumi_common::fs::write_atomic(&addr_file, format!("{bound}\n").as_bytes(), 0o640).map_err(
+        |source| RunError::Layout {
+            path: addr_file.clone(),
+            source,
+        },
+    )?;
+
+    let snap = packs.snapshot();
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        mode = ?config.security_mode,
+        home = %home.display(),
+        api = %bound,
+        packs = snap.packs.len(),
+        pending = snap.packs.iter().filter(|p| p.status.is_pending()).count(),
+        "rumid started"
+    );
+    if config.security_mode == SecurityMode::Permissive {
+        tracing::warn!(
+            "permissive mode: pack code may run on the host without Docker; do not use in production"
+        );
+    }
+    if !config.bind_address.is_loopback() {
+        tracing::warn!(bind = %config.bind_address, "API bound to a non-loopback address; it is reachable from the network");
+    }
+    announce_token(&token, bound, config.headless);
+    audit
+        .record(
+            AuditEvent::new(Category::System, "rumid_started")
+                .detail("version", env!("CARGO_PKG_VERSION"))
+                .detail(
+                    "security_mode",
+                    format!("{:?}", config.security_mode).to_lowercase(),
+                )
+                .detail("api", bound.to_string()),
+        )
+        .await;
+    if config.security_mode == SecurityMode::Permissive {
+        audit
+            .record(
+                AuditEvent::new(Category::Security, "permissive_mode").severity(Severity::Warning),
+            )
+            .await;
+    }
+
+    let state = AppState {
+        config: config.clone(),
+        token: Arc::new(token),
+        packs: Arc::new(packs),
+        audit: audit.clone(),
+        metrics,
+    };
+    let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    let _ = std::fs::remove_file(&addr_file);
+    audit
+        .record(AuditEvent::new(Category::System, "rumid_stopped"))
+        .await;
+    tracing::info!("rumid stopped");
+    served.map_err(RunError::Serve)
+}
+
+/// Tells the operator the token: in full on an interactive terminal, otherwise only a
+/// fingerprint (logs are often shipped elsewhere; `rumi-ctl token` prints the full token).
+#[allow(clippy::print_stdout)]
+fn announce_token(token: &rumi_common::token::ApiToken, bound: SocketAddr, headless: bool) {
+    if std::io::stdout().is_terminal() && !headless {
+        println!("Rumi API on http://{bound}");
+        println!("API token: {}", token.expose());
+    } else {
+        println!(
+            "Rumi API on http://{bound}; token {}… (run `rumi-ctl token` for the full token)",
+            token.fingerprint()
+        );
+    }
+}

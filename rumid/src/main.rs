@@ -1,0 +1,88 @@
+//! `rumid` binary: parse the configuration, set up logging, call the library.
+//!
+//! Exit codes: 0 clean stop or success; 1 start-up or runtime failure (`--health`: not UP,
+//! `--validate`: errors found); 2 invalid configuration.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use rumi_common::env::ProcessEnv;
+use rumid::config::{Cli, Command, Config};
+
+#[allow(clippy::print_stdout, clippy::print_stderr)]
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(&cli, &ProcessEnv) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("rumid: invalid configuration:");
+            for e in errors {
+                eprintln!("  {e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    rumi_common::telemetry::init(config.log_format, config.log_level);
+
+    match config.command {
+        Command::Validate => {
+            let f = rumid::validate::validate(&config.home, config.deprecation_level);
+            for line in &f.lines {
+                println!("{line}");
+            }
+            if f.errors == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Command::Health => {
+            let (report, up) = rumid::probe::check(&config);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            if up {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Command::Run => {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("rumid: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(rumid::run(config, shutdown_signal())) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "rumid failed");
+                    eprintln!("rumid: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop rumid with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+}

@@ -1,0 +1,59 @@
+//! `rumid --health`: asks the running instance, or probes this host when none answers.
+//!
+//! The instance is found through `user_data/run/api.addr` (written at bind), else the
+//! configured address. When it does not answer, the local probes (disk, writable `/tmp`)
+//! run and an `instance` probe reports DOWN, so the result is never UP for a stopped rumid.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::config::Config;
+use crate::health::{self, Status};
+
+/// How long to wait for the instance.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The health report and whether it is UP.
+pub fn check(config: &Config) -> (Value, bool) {
+    let addr = std::fs::read_to_string(config.home.join(crate::ADDR_FILE))
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| format!("{}:{}", config.bind_address, config.port));
+    let url = format!("http://{addr}/health");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(PROBE_TIMEOUT))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    if let Ok(mut resp) = agent.get(&url).call()
+        && let Ok(mut body) = resp.body_mut().read_json::<Value>()
+    {
+        let up = body["status"] == json!(Status::Up);
+        body["source"] = json!("instance");
+        body["instance"] = json!(url);
+        return (body, up);
+    }
+    let mut report = health::report(
+        vec![
+            (
+                "instance",
+                health::Probe {
+                    status: Status::Down,
+                    message: format!("no rumid answered at {url}"),
+                    duration_ms: 0.0,
+                },
+            ),
+            ("disk", health::probe_disk(&config.home)),
+            (
+                "writable_tmp",
+                health::probe_writable(std::path::Path::new("/tmp")),
+            ),
+        ],
+        true,
+    );
+    report["source"] = json!("local");
+    let up = report["status"] == json!(Status::Up);
+    (report, up)
+}

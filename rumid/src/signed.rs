@@ -1,0 +1,245 @@
+//! HMAC-signed JSON state files.
+//!
+//! A signed file is a JSON object with one extra key, `_hmac_signature`: the lowercase hex
+//! HMAC-SHA256, under the state signing key (see `rumi_common::token`), of the object's
+//! **canonical form** with every key starting with `_hmac` removed. The canonical form is
+//! compact JSON (no whitespace) with object keys sorted by their UTF-8 bytes at every
+//! depth, and numbers and strings as `serde_json` writes them.
+//!
+//! # Security
+//! A file that is not JSON, has no signature, or whose signature does not verify is never
+//! trusted: callers treat it as absent (fail closed) and audit a security event.
+
+use std::fs;
+use std::path::Path;
+
+use hmac::{Hmac, Mac};
+use serde_json::{Map, Value};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The signature key inside a signed object.
+pub const SIGNATURE_FIELD: &str = "_hmac_signature";
+/// Largest signed file read; bigger files are treated as tampered.
+pub const MAX_SIGNED_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Why a signed file was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("unreadable: {0}")]
+    Unreadable(String),
+    #[error("not a JSON object")]
+    NotAnObject,
+    #[error("no signature")]
+    Unsigned,
+    #[error("signature does not match")]
+    BadSignature,
+}
+
+/// The canonical bytes of `value` (sorted keys, compact), without `_hmac*` keys at the top.
+pub fn canonical(value: &Map<String, Value>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    let mut keys: Vec<&String> = value.keys().filter(|k| !k.starts_with("_hmac")).collect();
+    keys.sort();
+    out.push(b'{');
+    for (i, k) in keys.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_canonical(&Value::String(k.clone()), &mut out);
+        out.push(b':');
+        write_canonical(&value[k], &mut out);
+    }
+    out.push(b'}');
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push(b'{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(&Value::String(k.clone()), out);
+                out.push(b':');
+                write_canonical(&map[k], out);
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(b']');
+        }
+        scalar => {
+            // Scalars serialise the same in every mode; this cannot fail for a Value.
+            let _ = serde_json::to_writer(&mut *out, scalar);
+        }
+    }
+}
+
+fn mac(key: &[u8; 32], object: &Map<String, Value>) -> HmacSha256 {
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC accepts keys of any length");
+    mac.update(&canonical(object));
+    mac
+}
+
+/// Adds (or replaces) the signature of `object`.
+pub fn sign(object: &mut Map<String, Value>, key: &[u8; 32]) {
+    let sig = hex::encode(mac(key, object).finalize().into_bytes());
+    object.insert(SIGNATURE_FIELD.to_owned(), Value::String(sig));
+}
+
+/// Checks the signature of `object` in constant time.
+///
+/// # Errors
+/// [`VerifyError::Unsigned`] or [`VerifyError::BadSignature`].
+pub fn verify(object: &Map<String, Value>, key: &[u8; 32]) -> Result<(), VerifyError> {
+    let sig = object
+        .get(SIGNATURE_FIELD)
+        .and_then(Value::as_str)
+        .ok_or(VerifyError::Unsigned)?;
+    let sig = hex::decode(sig).map_err(|_| VerifyError::BadSignature)?;
+    mac(key, object)
+        .verify_slice(&sig)
+        .map_err(|_| VerifyError::BadSignature)
+}
+
+/// Reads `path` and verifies it; returns the object without its signature.
+///
+/// # Errors
+/// [`VerifyError`] for unreadable, oversized, non-object, unsigned or mis-signed files.
+pub fn read_verified(path: &Path, key: &[u8; 32]) -> Result<Map<String, Value>, VerifyError> {
+    let mut object = read_object(path)?;
+    verify(&object, key)?;
+    object.remove(SIGNATURE_FIELD);
+    Ok(object)
+}
+
+fn read_object(path: &Path) -> Result<Map<String, Value>, VerifyError> {
+    let meta =
+        fs::symlink_metadata(path).map_err(|e| VerifyError::Unreadable(e.kind().to_string()))?;
+    if !meta.is_file() {
+        return Err(VerifyError::Unreadable("not a regular file".into()));
+    }
+    if meta.len() > MAX_SIGNED_FILE_BYTES {
+        return Err(VerifyError::Unreadable("too large".into()));
+    }
+    let bytes = fs::read(path).map_err(|e| VerifyError::Unreadable(e.kind().to_string()))?;
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) | Err(_) => Err(VerifyError::NotAnObject),
+    }
+}
+
+/// Serialises a signed object for writing (pretty, so operators can read it).
+pub fn to_file_bytes(object: &Map<String, Value>) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(object).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
+}
+
+/// Re-signs every signed `*.json` file below `dir` that verifies under `old` or already
+/// under `new`, with `new`. Files that verify under neither are left untouched (they stay
+/// tampered). Returns how many files were re-signed.
+///
+/// # Errors
+/// I/O errors while walking or writing.
+pub fn resign_tree(dir: &Path, old: &[u8; 32], new: &[u8; 32]) -> std::io::Result<usize> {
+    let mut count = 0;
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(0);
+    };
+    for entry in entries {
+        let entry = entry?;
+        let path = entry.path();
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            count += resign_tree(&path, old, new)?;
+            continue;
+        }
+        if !kind.is_file() || path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let Ok(mut object) = read_object(&path) else {
+            continue;
+        };
+        if verify(&object, new).is_ok() || verify(&object, old).is_err() {
+            continue;
+        }
+        sign(&mut object, new);
+        rumi_common::fs::write_atomic(&path, &to_file_bytes(&object), 0o600)?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn canonical_form_sorts_keys_and_ignores_hmac_fields() {
+        let a = obj(
+            json!({"b": 1, "a": {"z": [1, {"y": 2, "x": 1}], "c": "é"}, "_hmac_signature": "x"}),
+        );
+        assert_eq!(
+            String::from_utf8(canonical(&a)).unwrap(),
+            r#"{"a":{"c":"é","z":[1,{"x":1,"y":2}]},"b":1}"#
+        );
+    }
+
+    #[test]
+    fn tampering_is_detected() {
+        let key = [7u8; 32];
+        let mut o = obj(json!({"pack_id": "p", "status": "blocked"}));
+        sign(&mut o, &key);
+        assert_eq!(verify(&o, &key), Ok(()));
+        let mut edited = o.clone();
+        edited.insert("status".into(), json!("approved"));
+        assert_eq!(verify(&edited, &key), Err(VerifyError::BadSignature));
+        assert_eq!(verify(&o, &[8u8; 32]), Err(VerifyError::BadSignature));
+        let mut unsigned = o.clone();
+        unsigned.remove(SIGNATURE_FIELD);
+        assert_eq!(verify(&unsigned, &key), Err(VerifyError::Unsigned));
+        let mut garbage = o;
+        garbage.insert(SIGNATURE_FIELD.into(), json!("zz"));
+        assert_eq!(verify(&garbage, &key), Err(VerifyError::BadSignature));
+    }
+
+    #[test]
+    fn resign_tree_moves_valid_files_to_the_new_key_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let (old, new) = ([1u8; 32], [2u8; 32]);
+        let mut good = obj(json!({"a": 1}));
+        sign(&mut good, &old);
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        fs::write(dir.path().join("sub/good.json"), to_file_bytes(&good)).unwrap();
+        let mut bad = obj(json!({"a": 2}));
+        sign(&mut bad, &[9u8; 32]);
+        fs::write(dir.path().join("bad.json"), to_file_bytes(&bad)).unwrap();
+        assert_eq!(resign_tree(dir.path(), &old, &new).unwrap(), 1);
+        assert!(read_verified(&dir.path().join("sub/good.json"), &new).is_ok());
+        assert!(read_verified(&dir.path().join("bad.json"), &new).is_err());
+        // Running again (a resumed rotation) changes nothing.
+        assert_eq!(resign_tree(dir.path(), &old, &new).unwrap(), 0);
+    }
+}

@@ -1,0 +1,262 @@
+//! Bad input gets a RUMI code, the right status, and changes nothing.
+
+use rumi_tests::{Rumid, TestHome};
+use serde_json::json;
+
+/// method, path, body, content type, expected status, expected code
+type Case<'a> = (
+    &'a str,
+    &'a str,
+    Option<&'a [u8]>,
+    Option<&'a str>,
+    u16,
+    &'a str,
+);
+
+#[test]
+fn bad_requests_get_rumi_codes_and_leave_state_alone() {
+    let home = TestHome::with_packs(&["alpha"]);
+    let rumid = Rumid::builder(&home)
+        .env("RUMI_MAX_REQUEST_BODY_BYTES", "4096")
+        .spawn()
+        .unwrap();
+    let token = rumid.token.clone();
+    let t = Some(token.as_str());
+    let cases: Vec<Case> = vec![
+        (
+            "POST",
+            "/api/packs/alpha/reject",
+            Some(b"{not json"),
+            Some("application/json"),
+            400,
+            "RUMI-VAL-008",
+        ),
+        (
+            "POST",
+            "/api/packs/alpha/reject",
+            Some(b"[1,2]"),
+            Some("application/json"),
+            400,
+            "RUMI-VAL-008",
+        ),
+        (
+            "POST",
+            "/api/packs/alpha/reject",
+            Some(b"{}"),
+            Some("application/json"),
+            400,
+            "RUMI-VAL-008",
+        ),
+        (
+            "POST",
+            "/api/packs/alpha/reject",
+            Some(br#"{"reason":"x","extra":1}"#),
+            Some("application/json"),
+            400,
+            "RUMI-VAL-008",
+        ),
+        (
+            "POST",
+            "/api/packs/alpha/reject",
+            Some(br#"{"reason":"   "}"#),
+            Some("application/json"),
+            400,
+            "RUMI-VAL-001",
+        ),
+        (
+            "POST",
+            "/api/packs/alpha/reject",
+            Some(br#"{"reason":"x"}"#),
+            Some("text/plain"),
+            415,
+            "RUMI-VAL-009",
+        ),
+        (
+            "POST",
+            "/api/packs/alpha/reject",
+            Some(&[b'{'; 5000]),
+            Some("application/json"),
+            413,
+            "RUMI-VAL-007",
+        ),
+        (
+            "POST",
+            "/api/packs/scan",
+            Some(&[b' '; 5000]),
+            Some("application/json"),
+            413,
+            "RUMI-VAL-007",
+        ),
+        (
+            "GET",
+            "/api/packs/nope/status",
+            None,
+            None,
+            404,
+            "RUMI-PACK-005",
+        ),
+        (
+            "POST",
+            "/api/packs/nope/approve",
+            None,
+            None,
+            404,
+            "RUMI-PACK-005",
+        ),
+        (
+            "POST",
+            "/api/packs/nope/reject",
+            Some(br#"{"reason":"x"}"#),
+            Some("application/json"),
+            404,
+            "RUMI-PACK-005",
+        ),
+        (
+            "DELETE",
+            "/api/packs/nope",
+            None,
+            None,
+            404,
+            "RUMI-PACK-005",
+        ),
+        (
+            "GET",
+            "/api/packs/..%2F..%2Fetc/status",
+            None,
+            None,
+            400,
+            "RUMI-PACK-001",
+        ),
+        (
+            "POST",
+            "/api/packs/a.b/approve",
+            None,
+            None,
+            400,
+            "RUMI-PACK-001",
+        ),
+        (
+            "DELETE",
+            "/api/packs/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            None,
+            None,
+            400,
+            "RUMI-PACK-001",
+        ),
+        ("GET", "/api/nothing-here", None, None, 404, "RUMI-SYS-004"),
+        ("PUT", "/api/packs", None, None, 405, "RUMI-SYS-005"),
+    ];
+    let reason_too_long = serde_json::to_vec(&json!({"reason": "x".repeat(1025)})).unwrap();
+    let mut all = cases;
+    all.push((
+        "POST",
+        "/api/packs/alpha/reject",
+        Some(&reason_too_long),
+        Some("application/json"),
+        400,
+        "RUMI-VAL-002",
+    ));
+    for (method, path, body, ct, status, code) in all {
+        let r = rumid.request(method, path, t, body, ct);
+        assert_eq!(r.status, status, "{method} {path}: {:?}", r.body);
+        assert_eq!(r.body["success"], false, "{method} {path}");
+        assert_eq!(r.code(), code, "{method} {path}: {:?}", r.body);
+        assert!(!r.body["error"]["message"].as_str().unwrap().is_empty());
+        assert!(!r.body["error"]["suggestion"].as_str().unwrap().is_empty());
+        assert_eq!(
+            r.body["error"]["request_id"].as_str(),
+            r.request_id.as_deref(),
+            "{method} {path}"
+        );
+    }
+    assert_eq!(rumid.pack_state("alpha"), "installed");
+    assert!(
+        !home
+            .path()
+            .join("user_data/settings/approvals/alpha.json")
+            .exists()
+    );
+    // A valid body just under the limit is accepted.
+    let ok = rumid.post(
+        "/api/packs/alpha/reject",
+        Some(&json!({"reason": "y".repeat(1000)})),
+    );
+    assert_eq!(ok.status, 200);
+}
+
+#[test]
+fn cors_answers_only_configured_origins() {
+    let home = TestHome::new();
+    let rumid = Rumid::builder(&home)
+        .env("RUMI_CORS_ORIGINS", "http://console.local:3000")
+        .spawn()
+        .unwrap();
+    let preflight = |origin: &str| {
+        rumid.request_with(
+            "OPTIONS",
+            "/api/packs",
+            None,
+            None,
+            None,
+            &[
+                ("Origin", origin),
+                ("Access-Control-Request-Method", "GET"),
+                ("Access-Control-Request-Headers", "authorization"),
+            ],
+        )
+    };
+    let allowed = preflight("http://console.local:3000");
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("http://console.local:3000")
+    );
+    let other = preflight("http://evil.example");
+    assert_eq!(other.header("access-control-allow-origin"), None);
+    // Without configuration there are no CORS headers at all.
+    let home2 = TestHome::new();
+    let plain = Rumid::start(&home2);
+    let r = plain.request_with(
+        "GET",
+        "/api/packs",
+        Some(&plain.token.clone()),
+        None,
+        None,
+        &[("Origin", "http://console.local:3000")],
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("access-control-allow-origin"), None);
+}
+
+#[test]
+fn health_detail_and_metrics_need_the_token_and_report_state() {
+    let home = TestHome::with_packs(&["alpha", "beta"]);
+    let rumid = Rumid::start(&home);
+    assert_eq!(rumid.post("/api/packs/alpha/approve", None).status, 200);
+    let h = rumid.get("/api/health");
+    assert_eq!(h.status, 200);
+    assert_eq!(h.body["data"]["status"], "UP");
+    assert_eq!(h.body["data"]["probes"]["writable_state"]["status"], "UP");
+    assert_eq!(h.body["data"]["packs"]["pending"], 1);
+    let m = rumid.get("/metrics");
+    assert_eq!(m.status, 200);
+    let text = {
+        let r = rumid.request("GET", "/metrics", Some(&rumid.token.clone()), None, None);
+        assert!(r.header("content-type").unwrap().contains("openmetrics"));
+        r
+    };
+    let _ = text;
+    // The body is not JSON; fetch it raw.
+    let body = ureq::get(&format!("{}/metrics", rumid.base))
+        .header("Authorization", &format!("Bearer {}", rumid.token))
+        .call()
+        .unwrap()
+        .into_body()
+        .read_to_string()
+        .unwrap();
+    assert!(body.contains(r#"rumi_packs{state="approved"} 1"#), "{body}");
+    assert!(
+        body.contains(r#"rumi_packs{state="installed"} 1"#),
+        "{body}"
+    );
+    assert!(body.contains("rumi_http_requests_total{"), "{body}");
+}

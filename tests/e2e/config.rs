@@ -1,0 +1,88 @@
+//! Configuration errors, `--validate` and `--health`.
+
+use rumi_tests::{Rumid, TestHome};
+
+#[test]
+fn bad_variables_stop_rumid_with_exit_code_2_naming_each() {
+    let home = TestHome::new();
+    let out = home.rumid_once(
+        &[],
+        &[
+            ("RUMI_API_PORT", "99999"),
+            ("RUMI_LOG_LEVEL", "loud"),
+            ("RUMI_SECRETS_KEY", "sekrit-value"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("RUMI_API_PORT") && err.contains("99999"),
+        "{err}"
+    );
+    assert!(err.contains("RUMI_LOG_LEVEL"), "{err}");
+    assert!(
+        err.contains("RUMI_SECRETS_KEY") && !err.contains("sekrit-value"),
+        "{err}"
+    );
+    assert!(
+        !home.path().join("user_data").exists(),
+        "nothing is written before the config is valid"
+    );
+}
+
+#[test]
+fn validate_exit_code_follows_findings() {
+    let good = TestHome::with_packs(&["alpha", "beta"]);
+    let out = good.rumid_once(&["--validate"], &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("ok       alpha"), "{text}");
+    assert!(
+        !good.path().join("user_data").exists(),
+        "--validate writes nothing"
+    );
+
+    let bad = TestHome::with_packs(&["alpha", "mismatch", "broken"]);
+    let out = bad.rumid_once(&["--validate"], &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("RUMI-PACK-003"), "{text}");
+    assert!(text.contains("RUMI-PACK-002"), "{text}");
+    assert!(text.contains("2 error(s)"), "{text}");
+}
+
+#[test]
+fn health_probes_the_instance_and_fails_without_one() {
+    let home = TestHome::new();
+    let rumid = Rumid::start(&home);
+    let out = home.rumid_once(&["--health"], &[]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert_eq!(report["status"], "UP");
+    assert_eq!(report["source"], "instance");
+    rumid.stop();
+    assert!(
+        !home.path().join("user_data/run/api.addr").exists(),
+        "a clean stop removes the address file"
+    );
+
+    let out = home.rumid_once(&["--health", "--port", "1"], &[]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert_eq!(report["source"], "local");
+    assert_eq!(report["probes"]["instance"]["status"], "DOWN");
+    assert_eq!(report["probes"]["disk"]["status"], "UP");
+    assert_eq!(report["probes"]["writable_tmp"]["status"], "UP");
+    assert_eq!(report["status"], "DEGRADED");
+}
+
+#[test]
+fn an_unsafe_key_file_stops_rumid() {
+    let home = TestHome::new();
+    Rumid::start(&home).stop();
+    let key = home.path().join("user_data/settings/.hmac_key");
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let err = Rumid::builder(&home).spawn().err().expect("must refuse");
+    let text = format!("{err:#}");
+    assert!(text.contains("chmod 600"), "{text}");
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests: the real `rumid` and `rumi-ctl` binaries on temp homes.
+// This whole crate is tests; the lint is meant for unit tests inside library modules.
+#![allow(clippy::tests_outside_test_module)]
+
+mod api_errors;
+mod approval;
+mod auth;
+mod cli;
+mod concurrency;
+mod config;
+mod security_tamper;

@@ -1,0 +1,475 @@
+//! Harness for Rumi's end-to-end tests and benchmarks.
+//!
+//! [`TestHome`] is a short temp directory (Unix socket paths must fit in 108 bytes) with
+//! fixture packs copied in; fixtures are never edited in place. [`Rumid`] starts the real
+//! `rumid` binary on it with a port picked by the kernel, waits until it serves, and kills
+//! it on drop, printing its log if the test failed. Binaries come from `RUMI_BIN_DIR` or the
+//! target directory next to the test executable; the README's test command builds them.
+#![forbid(unsafe_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+/// How long a daemon may take to start (tunable with `RUMI_TEST_PATIENCE_SECS`).
+pub fn patience() -> Duration {
+    #[allow(clippy::disallowed_methods)] // the harness's one knob, read like a config module
+    let secs = std::env::var("RUMI_TEST_PATIENCE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30);
+    Duration::from_secs(secs)
+}
+
+/// Path of one of the project's binaries.
+pub fn bin(name: &str) -> PathBuf {
+    #[allow(clippy::disallowed_methods)]
+    let dir = match std::env::var_os("RUMI_BIN_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => {
+            let exe = std::env::current_exe().expect("test executable path");
+            // target/<profile>/deps/e2e-… → target/<profile>
+            let mut dir = exe.parent().expect("deps dir").to_path_buf();
+            if dir.ends_with("deps") {
+                dir.pop();
+            }
+            dir
+        }
+    };
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the binaries first (`cargo build --workspace --bins`) or set RUMI_BIN_DIR",
+        path.display()
+    );
+    path
+}
+
+/// Polls `f` until it returns `Some`, or fails after `deadline`.
+pub fn eventually<T>(
+    what: &str,
+    deadline: Duration,
+    mut f: impl FnMut() -> Option<T>,
+) -> Result<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return Ok(v);
+        }
+        if start.elapsed() > deadline {
+            bail!("timed out after {deadline:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let dest = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &dest)?;
+        } else {
+            fs::copy(entry.path(), dest)?;
+        }
+    }
+    Ok(())
+}
+
+/// A temporary Rumi home.
+pub struct TestHome {
+    dir: tempfile::TempDir,
+}
+
+impl TestHome {
+    /// An empty home under `/tmp`.
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("rumi-")
+            .tempdir_in("/tmp")
+            .expect("temp home");
+        Self { dir }
+    }
+
+    /// A home with the named fixture packs from `tests/fixtures/packs/` in `ecosystem/`.
+    pub fn with_packs(ids: &[&str]) -> Self {
+        let home = Self::new();
+        for id in ids {
+            home.add_fixture(id, &format!("ecosystem/{id}"));
+        }
+        home
+    }
+
+    /// Copies fixture pack `id` to `rel` under the home.
+    pub fn add_fixture(&self, id: &str, rel: &str) {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/packs")
+            .join(id);
+        copy_tree(&src, &self.path().join(rel)).expect("copy fixture");
+    }
+
+    /// Writes a minimal valid pack `id`.
+    pub fn add_pack(&self, id: &str) {
+        let dir = self.path().join("ecosystem").join(id);
+        fs::create_dir_all(dir.join("backend/blocks")).unwrap();
+        fs::write(
+            dir.join("ecosystem.json"),
+            format!(r#"{{"pack_id":"{id}","pack_identity":"tests/{id}","version":"1.0.0"}}"#),
+        )
+        .unwrap();
+        fs::write(
+            dir.join("backend/blocks/main.py"),
+            format!("def run(i, c):\n    return {{'pack': '{id}'}}\n"),
+        )
+        .unwrap();
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The API token derived from the home's key file.
+    pub fn token(&self) -> String {
+        let key = rumi_common::token::InstanceKey::read(
+            &self.path().join("user_data/settings/.hmac_key"),
+        )
+        .expect("key file");
+        key.api_token().expose().to_owned()
+    }
+
+    /// All audit lines of a category, parsed.
+    pub fn audit(&self, category: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let Ok(entries) = fs::read_dir(self.path().join("user_data/audit")) else {
+            return out;
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                    n.starts_with(&format!("{category}_")) && n.ends_with(".jsonl")
+                })
+            })
+            .collect();
+        paths.sort();
+        for p in paths {
+            for line in fs::read_to_string(p).unwrap_or_default().lines() {
+                out.push(
+                    serde_json::from_str(line)
+                        .unwrap_or_else(|e| panic!("bad audit line {line:?}: {e}")),
+                );
+            }
+        }
+        out
+    }
+
+    /// Audit lines of a category with a given action.
+    pub fn audit_actions(&self, category: &str, action: &str) -> Vec<Value> {
+        self.audit(category)
+            .into_iter()
+            .filter(|v| v["action"] == action)
+            .collect()
+    }
+
+    /// Runs `rumid` with extra arguments to completion (for `--validate`, `--health`).
+    pub fn rumid_once(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+        let mut cmd = Command::new(bin("rumid"));
+        cmd.env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("RUMI_LOG_FORMAT", "text")
+            .arg("--home")
+            .arg(self.path())
+            .args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run rumid")
+    }
+
+    /// Runs `rumi-ctl` against this home.
+    pub fn ctl(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+        let mut cmd = Command::new(bin("rumi-ctl"));
+        cmd.env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .arg("--home")
+            .arg(self.path())
+            .args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run rumi-ctl")
+    }
+}
+
+impl Default for TestHome {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Builder for a [`Rumid`].
+pub struct RumidBuilder<'a> {
+    home: &'a TestHome,
+    env: Vec<(String, String)>,
+    args: Vec<String>,
+}
+
+impl RumidBuilder<'_> {
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.to_owned(), v.to_owned()));
+        self
+    }
+
+    pub fn arg(mut self, a: &str) -> Self {
+        self.args.push(a.to_owned());
+        self
+    }
+
+    /// Starts rumid and waits until `/health` answers.
+    pub fn spawn(self) -> Result<Rumid> {
+        let home = self.home.path().to_path_buf();
+        let addr_file = home.join("user_data/run/api.addr");
+        let _ = fs::remove_file(&addr_file);
+        let log = home.join("rumid.log");
+        let log_file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)?;
+        let mut cmd = Command::new(bin("rumid"));
+        cmd.env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("RUST_BACKTRACE", "1")
+            .env("RUMI_LOG_FORMAT", "text")
+            .env("RUMI_LOG_LEVEL", "DEBUG")
+            .arg("--home")
+            .arg(&home)
+            .arg("--port")
+            .arg("0")
+            .arg("--permissive")
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log_file.try_clone()?))
+            .stderr(Stdio::from(log_file));
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().context("spawn rumid")?;
+        let mut rumid = Rumid {
+            child,
+            base: String::new(),
+            token: String::new(),
+            log,
+            agent: agent(),
+        };
+        let addr = eventually("rumid to bind", patience(), || {
+            if let Ok(Some(status)) = rumid.child.try_wait() {
+                return Some(Err(anyhow::anyhow!("rumid exited with {status}")));
+            }
+            fs::read_to_string(&addr_file)
+                .ok()
+                .filter(|s| s.ends_with('\n'))
+                .map(|s| Ok(s.trim().to_owned()))
+        })
+        .and_then(|r| r)
+        .with_context(|| format!("rumid log:\n{}", rumid.log_text()))?;
+        rumid.base = format!("http://{addr}");
+        rumid.token = self.home.token();
+        Ok(rumid)
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+/// A running `rumid`. Killed (SIGKILL) on drop; its log is printed if the thread panicked.
+pub struct Rumid {
+    child: Child,
+    pub base: String,
+    pub token: String,
+    log: PathBuf,
+    agent: ureq::Agent,
+}
+
+/// A response: status, headers of interest, parsed JSON body (or `Null`).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub body: Value,
+    pub request_id: Option<String>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Resp {
+    /// The RUMI error code of an error envelope.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl Rumid {
+    pub fn builder(home: &TestHome) -> RumidBuilder<'_> {
+        RumidBuilder {
+            home,
+            env: Vec::new(),
+            args: Vec::new(),
+        }
+    }
+
+    /// Starts rumid with defaults on `home`.
+    pub fn start(home: &TestHome) -> Self {
+        Self::builder(home).spawn().expect("start rumid")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A request with the instance token.
+    pub fn get(&self, path: &str) -> Resp {
+        self.request("GET", path, Some(&self.token.clone()), None, None)
+    }
+
+    pub fn post(&self, path: &str, body: Option<&Value>) -> Resp {
+        let bytes = body.map(|b| serde_json::to_vec(b).unwrap());
+        self.request(
+            "POST",
+            path,
+            Some(&self.token.clone()),
+            bytes.as_deref(),
+            Some("application/json"),
+        )
+    }
+
+    pub fn delete(&self, path: &str) -> Resp {
+        self.request("DELETE", path, Some(&self.token.clone()), None, None)
+    }
+
+    /// A raw request: any method, token, body and content type.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&[u8]>,
+        content_type: Option<&str>,
+    ) -> Resp {
+        self.request_with(method, path, token, body, content_type, &[])
+    }
+
+    /// Like [`Rumid::request`] with extra headers.
+    pub fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&[u8]>,
+        content_type: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let url = format!("{}{}", self.base, path);
+        let mut req = ureq::http::Request::builder().method(method).uri(&url);
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        if let Some(ct) = content_type {
+            req = req.header("Content-Type", ct);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let result = match body {
+            Some(b) => self.agent.run(req.body(b.to_vec()).expect("request")),
+            None => self.agent.run(req.body(()).expect("request")),
+        };
+        let mut resp = result
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}\nrumid log:\n{}", self.log_text()));
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+            .collect::<Vec<_>>();
+        let request_id = resp
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            body,
+            request_id,
+            headers,
+        }
+    }
+
+    /// The `status` of a pack as the API reports it.
+    pub fn pack_state(&self, id: &str) -> String {
+        let r = self.get(&format!("/api/packs/{id}/status"));
+        assert_eq!(r.status, 200, "status of {id}: {:?}", r.body);
+        r.body["data"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Sends SIGKILL and waits.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + patience();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                return self.child.wait().expect("wait");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Rumid {
+    #[allow(clippy::print_stderr)]
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "---- rumid log ----\n{}\n-------------------",
+                self.log_text()
+            );
+        }
+    }
+}
