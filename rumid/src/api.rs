@@ -43,6 +43,7 @@ pub struct AppState {
     pub packs: Arc<Packs>,
     pub audit: Audit,
     pub metrics: Arc<Metrics>,
+    pub probe_cache: Arc<health::ProbeCache>,
 }
 
 tokio::task_local! {

@@ -138,6 +138,9 @@ pub struct Snapshot {
     pub invalid: Vec<Invalid>,
     /// The JSON `data` of `GET /api/packs`, rendered once per change.
     pub list_json: Vec<u8>,
+    /// Slot where the API layer caches its full rendered response for this snapshot, so
+    /// the hot list endpoint copies nothing per request.
+    pub rendered: std::sync::OnceLock<bytes::Bytes>,
 }
 
 impl Snapshot {
@@ -459,6 +462,7 @@ impl Packs {
             packs,
             invalid: inner.invalid.clone(),
             list_json,
+            rendered: std::sync::OnceLock::new(),
         };
         (self.on_change)(&snap);
         self.snapshot.store(Arc::new(snap));

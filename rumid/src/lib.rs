@@ -194,8 +194,14 @@ pub async fn run(
         packs: Arc::new(packs),
         audit: audit.clone(),
         metrics,
+        probe_cache: Arc::default(),
     };
     let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    // Small JSON responses on keep-alive connections: send them at once rather than wait
+    // for Nagle's algorithm.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;

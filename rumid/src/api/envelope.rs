@@ -17,12 +17,17 @@ pub fn ok<T: Serialize>(data: T) -> Response {
     axum::Json(json!({ "success": true, "data": data })).into_response()
 }
 
-/// 200 with a pre-rendered `data` value.
-pub fn ok_raw(data_json: &[u8]) -> Response {
+/// The success envelope around an already-serialised `data` value.
+pub fn envelope_raw(data_json: &[u8]) -> bytes::Bytes {
     let mut body = Vec::with_capacity(data_json.len() + 32);
     body.extend_from_slice(br#"{"success":true,"data":"#);
     body.extend_from_slice(data_json);
     body.push(b'}');
+    body.into()
+}
+
+/// 200 with a pre-rendered JSON body.
+pub fn ok_bytes(body: bytes::Bytes) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 

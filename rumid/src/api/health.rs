@@ -3,12 +3,33 @@
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde_json::{Value, json};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use super::{AppState, ok};
 use crate::health::{self, Status};
 
-fn probes(state: &AppState) -> serde_json::Value {
+/// How long a probe report is reused. `/health` is unauthenticated; without this, anyone
+/// could make rumid create files and call statvfs as fast as they can send requests.
+const PROBE_CACHE: Duration = Duration::from_secs(1);
+
+/// The last probe report and when it was taken.
+pub type ProbeCache = Mutex<Option<(Instant, Value)>>;
+
+fn probes(state: &AppState) -> Value {
+    let mut cache = state.probe_cache.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((at, report)) = cache.as_ref()
+        && at.elapsed() < PROBE_CACHE
+    {
+        return report.clone();
+    }
+    let report = run_probes(state);
+    *cache = Some((Instant::now(), report.clone()));
+    report
+}
+
+fn run_probes(state: &AppState) -> Value {
     let home = &state.config.home;
     health::report(
         vec![

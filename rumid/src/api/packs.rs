@@ -6,7 +6,7 @@ use rumi_common::ids::PackId;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::envelope::ok_raw;
+use super::envelope::{envelope_raw, ok_bytes};
 use super::{AppJson, AppState, blocking, ok};
 use crate::error::Error;
 
@@ -14,8 +14,14 @@ fn pack_id(raw: &str) -> Result<PackId, Error> {
     Ok(PackId::parse(raw)?)
 }
 
+/// The hot path: the response is rendered once per snapshot and shared afterwards.
 pub async fn list(State(state): State<AppState>) -> Response {
-    ok_raw(&state.packs.snapshot().list_json)
+    let snap = state.packs.snapshot();
+    ok_bytes(
+        snap.rendered
+            .get_or_init(|| envelope_raw(&snap.list_json))
+            .clone(),
+    )
 }
 
 pub async fn pending(State(state): State<AppState>) -> Response {
