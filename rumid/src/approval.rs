@@ -202,6 +202,8 @@ pub struct Packs {
     inner: Mutex<Inner>,
     snapshot: ArcSwap<Snapshot>,
     on_change: OnChange,
+    /// Packs whose tampered record has been audited since it was last written.
+    tamper_reported: Mutex<std::collections::HashSet<PackId>>,
 }
 
 fn now() -> String {
@@ -239,6 +241,7 @@ impl Packs {
             }),
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             on_change,
+            tamper_reported: Mutex::default(),
         };
         {
             let mut inner = packs.lock();
@@ -337,11 +340,19 @@ impl Packs {
             Loaded::Valid(r) => (Some(*r), None),
             Loaded::Tampered(why) => {
                 tracing::warn!(pack_id = %id, reason = %why, "approval record failed verification; pack treated as not approved");
-                self.audit.record_blocking(
-                    AuditEvent::new(Category::Security, "hmac_verification_failed")
-                        .failed(Severity::Critical, "approval_record_tampered", why.clone())
-                        .owner_pack(id.as_str()),
-                );
+                // One critical audit line per tampered record, not one per read of it.
+                let first = self
+                    .tamper_reported
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(id.clone());
+                if first {
+                    self.audit.record_blocking(
+                        AuditEvent::new(Category::Security, "hmac_verification_failed")
+                            .failed(Severity::Critical, "approval_record_tampered", why.clone())
+                            .owner_pack(id.as_str()),
+                    );
+                }
                 (None, Some(why))
             }
         };
@@ -517,6 +528,10 @@ impl Packs {
         let path = self.record_path(id);
         record::save(&path, &self.signing_key, &rec)
             .map_err(Error::io("cannot write approval record", &path))?;
+        self.tamper_reported
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
         self.refresh(&mut inner, id);
         self.publish(&inner);
         let files = rec.file_hashes.len();
@@ -572,6 +587,10 @@ impl Packs {
         let path = self.record_path(id);
         record::save(&path, &self.signing_key, &rec)
             .map_err(Error::io("cannot write approval record", &path))?;
+        self.tamper_reported
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
         self.refresh(&mut inner, id);
         self.publish(&inner);
         tracing::info!(pack_id = %id, "pack rejected");

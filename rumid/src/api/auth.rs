@@ -19,7 +19,9 @@ use crate::error::Error;
 const MAX_AUDITED_PATH: usize = 256;
 
 pub async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if req.uri().path() == "/health" && req.method() == Method::GET {
+    if req.uri().path() == "/health"
+        && (req.method() == Method::GET || req.method() == Method::HEAD)
+    {
         return next.run(req).await;
     }
     let presented = req

@@ -36,7 +36,7 @@ pub fn ok_bytes(body: bytes::Bytes) -> Response {
 pub fn error_response(err: &Error) -> Response {
     let request_id = current_request_id();
     let message = if err.is_internal() {
-        tracing::error!(error = %err, code = %err.code(), "request failed");
+        tracing::error!(request_id = request_id.as_deref().unwrap_or("-"), error = %err, code = %err.code(), "request failed");
         "internal error; the log has the detail under this request id".to_owned()
     } else {
         err.to_string()

@@ -1,8 +1,10 @@
 //! What an approval covers: the sha256 of every file of the pack.
 //!
 //! The walk never follows symlinks: a symlink is recorded by its target text, so retargeting
-//! it is a change. Caches and VCS metadata (`__pycache__/`, `.git/`, `*.pyc`) are skipped by
-//! path component, not by substring (the original's substring test also skipped `.github`).
+//! it is a change. Nothing is skipped: Python imports a stray `*.pyc` or a cached one in
+//! `__pycache__/` as readily as source, so excluding caches (as the original did) would let
+//! a pack change what runs without becoming `modified`. Pack code never writes into its own
+//! directory (it is mounted read-only; host runs disable bytecode writing).
 //! FIFOs, sockets and devices make the pack unhashable: reading a FIFO would block and a
 //! device has no content an operator could review.
 
@@ -22,7 +24,6 @@ pub type FileHashes = BTreeMap<String, String>;
 pub const MAX_PACK_FILES: usize = 50_000;
 /// Deepest directory nesting walked.
 const MAX_DEPTH: usize = 64;
-const SKIP_DIRS: &[&str] = &["__pycache__", ".git"];
 const READ_BUF: usize = 256 * 1024;
 
 /// Why a pack could not be hashed.
@@ -75,13 +76,7 @@ fn walk(
         };
         let kind = entry.file_type().map_err(io_err(&child_rel))?;
         if kind.is_dir() {
-            if SKIP_DIRS.contains(&name.as_ref()) {
-                continue;
-            }
             walk(&entry.path(), &child_rel, depth + 1, out, buf)?;
-            continue;
-        }
-        if name.ends_with(".pyc") {
             continue;
         }
         if out.len() >= MAX_PACK_FILES {
@@ -196,7 +191,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hashes_cover_files_and_symlinks_and_skip_caches() {
+    fn hashes_cover_every_file_including_caches_and_symlinks() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
         fs::create_dir_all(root.join("backend/blocks/__pycache__")).unwrap();
