@@ -212,7 +212,9 @@ mod tests {
             keys,
             [
                 ".github/ci.yml",
+                "backend/blocks/__pycache__/a.cpython.pyc",
                 "backend/blocks/a.py",
+                "backend/blocks/a.pyc",
                 "ecosystem.json",
                 "link"
             ]
