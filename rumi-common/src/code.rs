@@ -67,6 +67,17 @@ codes! {
     /// `RUMI_DEPRECATION_LEVEL=error` refuses it.
     PACK_LEGACY_REFUSED = "RUMI-PACK-009";
 
+    /// Reserved by the original (connection failed).
+    NET_CONNECTION_FAILED = "RUMI-NET-001";
+    /// Reserved by the original (request timed out).
+    NET_TIMEOUT = "RUMI-NET-002";
+    /// Reserved by the original (proxy error).
+    NET_PROXY_ERROR = "RUMI-NET-003";
+    /// The pack has no network grant.
+    NET_GRANT_NOT_FOUND = "RUMI-NET-004";
+    /// A helper daemon is not available right now.
+    SYS_HELPER_UNAVAILABLE = "RUMI-SYS-007";
+
     /// A required value is empty.
     VAL_EMPTY = "RUMI-VAL-001";
     /// A value does not match its pattern or is too long.

@@ -7,8 +7,11 @@
 #![forbid(unsafe_code)]
 
 pub mod code;
+pub mod domain;
 pub mod env;
+pub mod framing;
 pub mod fs;
 pub mod ids;
 pub mod telemetry;
 pub mod token;
+pub mod uds;

@@ -26,6 +26,14 @@ impl LogFormat {
             _ => Err("expected json or text".to_owned()),
         }
     }
+
+    /// The variable's value for this format (to hand to child processes).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Text => "text",
+        }
+    }
 }
 
 /// Minimum level of log lines (`RUMI_LOG_LEVEL`).
@@ -51,6 +59,17 @@ impl LogLevel {
             _ => return Err("expected DEBUG, INFO, WARNING, ERROR or CRITICAL".to_owned()),
         };
         Ok(Self(level))
+    }
+
+    /// The variable's value for this level (to hand to child processes).
+    pub fn as_str(self) -> &'static str {
+        match self.0 {
+            LevelFilter::TRACE => "TRACE",
+            LevelFilter::DEBUG => "DEBUG",
+            LevelFilter::INFO => "INFO",
+            LevelFilter::WARN => "WARNING",
+            _ => "ERROR",
+        }
     }
 }
 

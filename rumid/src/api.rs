@@ -9,6 +9,7 @@
 mod auth;
 mod envelope;
 mod health;
+mod network;
 mod packs;
 
 use std::cell::RefCell;
@@ -30,7 +31,9 @@ use crate::approval::Packs;
 use crate::audit::Audit;
 use crate::config::Config;
 use crate::error::Error;
+use crate::grants::network::NetworkGrants;
 use crate::metrics::Metrics;
+use crate::supervisor::SupervisorHandle;
 
 /// Response header carrying the request id.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -44,6 +47,8 @@ pub struct AppState {
     pub audit: Audit,
     pub metrics: Arc<Metrics>,
     pub probe_cache: Arc<health::ProbeCache>,
+    pub grants: Arc<NetworkGrants>,
+    pub helpers: Arc<Vec<SupervisorHandle>>,
 }
 
 tokio::task_local! {
@@ -97,6 +102,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/packs/{pack_id}/approve", post(packs::approve))
         .route("/api/packs/{pack_id}/reject", post(packs::reject))
         .route("/api/packs/{pack_id}", delete(packs::uninstall))
+        .route("/api/network/list", get(network::list))
+        .route("/api/network/grant", post(network::grant))
+        .route("/api/network/revoke", post(network::revoke))
+        .route("/api/network/check", post(network::check))
         .fallback(|| async { Error::NoRoute })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))

@@ -43,6 +43,21 @@ pub enum Category {
 }
 
 impl Category {
+    /// Parses a category name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "flow_execution" => Self::FlowExecution,
+            "modifier_application" => Self::ModifierApplication,
+            "python_file_call" => Self::PythonFileCall,
+            "approval" => Self::Approval,
+            "permission" => Self::Permission,
+            "network" => Self::Network,
+            "security" => Self::Security,
+            "system" => Self::System,
+            _ => return None,
+        })
+    }
+
     /// The name used in file names and the `category` field.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -66,6 +81,18 @@ pub enum Severity {
     Warning,
     Error,
     Critical,
+}
+
+impl Severity {
+    /// Parses a severity name; unknown names are `warning`.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "info" => Self::Info,
+            "error" => Self::Error,
+            "critical" => Self::Critical,
+            _ => Self::Warning,
+        }
+    }
 }
 
 /// One audit entry. Fields that are `None` are omitted from the line.
@@ -166,8 +193,11 @@ impl AuditEvent {
     }
 
     fn file_date(&self) -> &str {
-        // `ts` always starts with YYYY-MM-DD.
-        self.ts.get(..10).unwrap_or("unknown")
+        // `ts` starts with YYYY-MM-DD; anything else must never reach a file name.
+        match self.ts.get(..10) {
+            Some(d) if d.bytes().all(|b| b.is_ascii_digit() || b == b'-') => d,
+            _ => "unknown",
+        }
     }
 }
 

@@ -79,6 +79,18 @@ pub const DEFAULT_RATE_LIMIT_PER_MIN: u64 = 60;
 /// `off` (default) or `require_approval`: whether legacy `ecosystem/flows/` is read.
 pub const ENV_LOCAL_PACK_MODE: &str = "RUMI_LOCAL_PACK_MODE";
 
+/// `spawn` (default: rumid starts and supervises the helpers) or `external` (systemd runs
+/// them; rumid only connects). Overridden by `--helpers`.
+pub const ENV_HELPERS: &str = "RUMI_HELPERS";
+/// Control socket of rumi-egressd. Default [`DEFAULT_EGRESSD_SOCKET`].
+pub const ENV_EGRESSD_SOCKET: &str = "RUMI_EGRESSD_SOCKET";
+/// Default control socket of rumi-egressd.
+pub const DEFAULT_EGRESSD_SOCKET: &str = "/run/rumi/egressd.sock";
+/// Directory holding the helper binaries in spawn mode. Default: rumid's own directory.
+pub const ENV_HELPER_BIN_DIR: &str = "RUMI_HELPER_BIN_DIR";
+/// **Dangerous, test-only**, passed to rumi-egressd: CIDRs exempted from the SSRF deny table.
+pub const ENV_EGRESS_ALLOW_CIDRS: &str = "RUMI_EGRESS_ALLOW_CIDRS";
+
 /// Upper bound for byte limits: 1 GiB. Larger values are almost certainly a typo.
 const MAX_BYTES_SETTING: u64 = 1024 * 1024 * 1024;
 
@@ -108,6 +120,28 @@ pub struct Cli {
     /// Validate every pack's metadata, print findings, exit non-zero on errors.
     #[arg(long)]
     pub validate: bool,
+    /// `spawn` to start and supervise the helpers, `external` to connect to helpers run by
+    /// systemd. Overrides RUMI_HELPERS.
+    #[arg(long, value_name = "MODE")]
+    pub helpers: Option<String>,
+}
+
+/// How rumid gets its helper daemons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HelperMode {
+    /// rumid spawns them as children and restarts them.
+    Spawn,
+    /// Something else (systemd) runs them; rumid connects and reconnects.
+    External,
+}
+
+fn parse_helper_mode(s: &str) -> Result<HelperMode, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "spawn" => Ok(HelperMode::Spawn),
+        "external" => Ok(HelperMode::External),
+        _ => Err("expected spawn or external".to_owned()),
+    }
 }
 
 /// What this invocation of rumid does.
@@ -210,6 +244,12 @@ pub struct Config {
     pub secret_get_rate_limit: u32,
     pub egress_rate_limit: u32,
     pub local_pack_mode: LocalPackMode,
+    pub helpers: HelperMode,
+    pub egressd_socket: PathBuf,
+    /// Whether the egress socket directory was set explicitly (else a fallback may apply).
+    pub egress_sock_dir_explicit: bool,
+    pub helper_bin_dir: Option<PathBuf>,
+    pub egress_allow_cidrs: Option<String>,
 }
 
 impl Config {
@@ -334,6 +374,25 @@ impl Config {
             })
             .unwrap_or(LocalPackMode::Off);
 
+        let helpers = match &cli.helpers {
+            Some(m) => match parse_helper_mode(m) {
+                Ok(mode) => mode,
+                Err(e) => {
+                    c.error("--helpers", m, e);
+                    HelperMode::Spawn
+                }
+            },
+            None => c
+                .opt(ENV_HELPERS, parse_helper_mode)
+                .unwrap_or(HelperMode::Spawn),
+        };
+        let egressd_socket = c
+            .opt(ENV_EGRESSD_SOCKET, parse_socket_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_EGRESSD_SOCKET));
+        let egress_sock_dir_explicit = c.raw(ENV_EGRESS_SOCK_DIR).is_some();
+        let helper_bin_dir = c.raw(ENV_HELPER_BIN_DIR).map(PathBuf::from);
+        let egress_allow_cidrs = c.raw(ENV_EGRESS_ALLOW_CIDRS);
+
         if home.exists() && !home.is_dir() {
             c.error(ENV_HOME, &home.display().to_string(), "not a directory");
         }
@@ -373,6 +432,11 @@ impl Config {
             secret_get_rate_limit,
             egress_rate_limit,
             local_pack_mode,
+            helpers,
+            egressd_socket,
+            egress_sock_dir_explicit,
+            helper_bin_dir,
+            egress_allow_cidrs,
         })
     }
 

@@ -43,6 +43,10 @@ pub enum Error {
     EmptyValue { field: &'static str },
     #[error("{field} is longer than {max} characters")]
     TooLong { field: &'static str, max: usize },
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("pack {pack_id} has no network grant")]
+    GrantNotFound { pack_id: PackId },
     #[error("no endpoint at this path")]
     NoRoute,
     #[error("method not allowed on this endpoint")]
@@ -82,7 +86,8 @@ impl Error {
             Self::MalformedJson { .. } => code::VAL_MALFORMED_JSON,
             Self::ContentType => code::VAL_CONTENT_TYPE,
             Self::EmptyValue { .. } => code::VAL_EMPTY,
-            Self::TooLong { .. } => code::VAL_PATTERN,
+            Self::TooLong { .. } | Self::Invalid { .. } => code::VAL_PATTERN,
+            Self::GrantNotFound { .. } => code::NET_GRANT_NOT_FOUND,
             Self::NoRoute => code::SYS_NO_ROUTE,
             Self::MethodNotAllowed => code::SYS_METHOD_NOT_ALLOWED,
             Self::Io { .. } | Self::Task(_) => code::SYS_INTERNAL,
@@ -96,8 +101,11 @@ impl Error {
             Self::InvalidPackId(_)
             | Self::MalformedJson { .. }
             | Self::EmptyValue { .. }
-            | Self::TooLong { .. } => StatusCode::BAD_REQUEST,
-            Self::PackNotFound { .. } | Self::NoRoute => StatusCode::NOT_FOUND,
+            | Self::TooLong { .. }
+            | Self::Invalid { .. } => StatusCode::BAD_REQUEST,
+            Self::PackNotFound { .. } | Self::NoRoute | Self::GrantNotFound { .. } => {
+                StatusCode::NOT_FOUND
+            }
             Self::PackNotApprovable { .. } | Self::PackNotApproved { .. } => StatusCode::CONFLICT,
             Self::HashFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -138,6 +146,8 @@ impl Error {
             Self::ContentType => "set 'Content-Type: application/json'",
             Self::EmptyValue { .. } => "provide a non-empty value",
             Self::TooLong { .. } => "shorten the value",
+            Self::Invalid { .. } => "see docs/api.md for the accepted values",
+            Self::GrantNotFound { .. } => "`rumi-ctl network list` shows existing grants",
             Self::NoRoute => "see docs/api.md for the list of endpoints",
             Self::MethodNotAllowed => "see docs/api.md for the methods each endpoint accepts",
             Self::Io { .. } | Self::Task(_) => {

@@ -21,12 +21,15 @@ pub mod approval;
 pub mod audit;
 pub mod config;
 pub mod error;
+pub mod grants;
 pub mod health;
 pub mod keys;
 pub mod metrics;
 pub mod pending;
+pub mod policy;
 pub mod probe;
 pub mod signed;
+pub mod supervisor;
 pub mod validate;
 
 use std::future::Future;
@@ -38,8 +41,11 @@ use std::sync::Arc;
 use crate::api::AppState;
 use crate::approval::{Packs, Paths};
 use crate::audit::{Audit, AuditEvent, Category, Severity};
-use crate::config::{Config, SecurityMode};
+use crate::config::{Config, HelperMode, SecurityMode};
+use crate::grants::network::NetworkGrants;
 use crate::metrics::Metrics;
+use crate::policy::PolicyHub;
+use crate::supervisor::{HelperSpec, SupervisorHandle};
 
 /// Where rumid records the address it bound, for `rumi-ctl`, `--health` and tests.
 pub const ADDR_FILE: &str = "user_data/run/api.addr";
@@ -109,30 +115,46 @@ pub async fn run(
     })?;
     let metrics = Arc::new(Metrics::new());
 
-    let (key, packs) = {
+    let (hub, policy_rx) = PolicyHub::new(config.egress_rate_limit, config.max_response_bytes);
+    let (key, packs, grants) = {
         let config = config.clone();
         let audit = audit.clone();
         let metrics = metrics.clone();
+        let hub = hub.clone();
         tokio::task::spawn_blocking(move || -> Result<_, RunError> {
             let settings = config.home.join("user_data/settings");
             let key = keys::load_or_create(&settings, config.hmac_rotate, &audit)?;
             let pending_path = config.home.join("user_data/pending/summary.json");
+            let packs_hub = hub.clone();
             let on_change = Box::new(move |snap: &approval::Snapshot| {
                 pending::write(&pending_path, snap);
                 metrics.observe_packs(snap);
+                packs_hub.set_approved(
+                    snap.ids_in(approval::PackState::Approved)
+                        .into_iter()
+                        .map(ToString::to_string)
+                        .collect(),
+                );
             });
             let packs = Packs::load(
                 Paths::under(&config.home),
                 key.signing_key(),
                 config.deprecation_level,
-                audit,
+                audit.clone(),
                 on_change,
             )?;
-            Ok((key, packs))
+            let grants = NetworkGrants::load(
+                settings.join("grants/network"),
+                key.signing_key(),
+                audit,
+                Box::new(move |g| hub.set_grants(g)),
+            )?;
+            Ok((key, packs, grants))
         })
         .await
         .map_err(|e| RunError::Task(e.to_string()))??
     };
+    let helpers = start_helpers(&config, policy_rx, &audit);
     let token = key.api_token();
 
     let addr = SocketAddr::new(config.bind_address, config.port);
@@ -195,6 +217,8 @@ pub async fn run(
         audit: audit.clone(),
         metrics,
         probe_cache: Arc::default(),
+        grants: Arc::new(grants),
+        helpers: Arc::new(helpers),
     };
     let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
     // Small JSON responses on keep-alive connections: send them at once rather than wait
@@ -211,6 +235,76 @@ pub async fn run(
         .await;
     tracing::info!("rumid stopped");
     served.map_err(RunError::Serve)
+}
+
+/// Where the helpers' sockets go. Explicit settings win; otherwise `/run/rumi/…`, falling back
+/// to `/tmp/rumi-<uid>/…` when `/run/rumi` cannot be created (a development machine
+/// without root), so a standalone rumid works out of the box.
+fn runtime_paths(config: &Config) -> (PathBuf, PathBuf) {
+    let mut egress_dir = config.egress_sock_dir.clone();
+    let mut egressd_socket = config.egressd_socket.clone();
+    let run_ok = std::fs::create_dir_all("/run/rumi").is_ok();
+    if !run_ok && config.helpers == HelperMode::Spawn {
+        let base = PathBuf::from(format!("/tmp/rumi-{}", nix::unistd::getuid()));
+        if !config.egress_sock_dir_explicit {
+            egress_dir = base.join("egress/packs");
+        }
+        if egressd_socket == Path::new(config::DEFAULT_EGRESSD_SOCKET) {
+            egressd_socket = base.join("egressd.sock");
+        }
+        tracing::warn!(dir = %base.display(), "/run/rumi is not writable; helper sockets go under a private /tmp directory");
+    }
+    (egress_dir, egressd_socket)
+}
+
+/// Starts the supervisors of the helper daemons.
+fn start_helpers(
+    config: &Config,
+    policy: tokio::sync::watch::Receiver<Arc<rumi_proto::control::PolicySnapshot>>,
+    audit: &Audit,
+) -> Vec<SupervisorHandle> {
+    let (egress_dir, egressd_socket) = runtime_paths(config);
+    let bin_dir = config.helper_bin_dir.clone().unwrap_or_else(|| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| PathBuf::from("."))
+    });
+    let mut env: Vec<(String, String)> = vec![
+        ("RUMI_LOG_LEVEL".into(), config.log_level.as_str().into()),
+        ("RUMI_LOG_FORMAT".into(), config.log_format.as_str().into()),
+        (
+            "RUMI_EGRESSD_SOCKET".into(),
+            egressd_socket.display().to_string(),
+        ),
+        (
+            "RUMI_EGRESS_SOCK_DIR".into(),
+            egress_dir.display().to_string(),
+        ),
+        (
+            "RUMI_EGRESS_SOCKET_MODE".into(),
+            format!("{:o}", config.egress_socket_mode),
+        ),
+        ("RUMI_CONTROL_UID".into(), nix::unistd::getuid().to_string()),
+        (
+            "RUMI_HELPER_PARENT_PID".into(),
+            std::process::id().to_string(),
+        ),
+    ];
+    if let Some(gid) = config.egress_socket_gid {
+        env.push(("RUMI_EGRESS_SOCKET_GID".into(), gid.to_string()));
+    }
+    if let Some(cidrs) = &config.egress_allow_cidrs {
+        env.push(("RUMI_EGRESS_ALLOW_CIDRS".into(), cidrs.clone()));
+    }
+    let spec = HelperSpec {
+        name: "egressd",
+        binary: bin_dir.join("rumi-egressd"),
+        control_socket: egressd_socket,
+        env,
+        mode: config.helpers,
+    };
+    vec![supervisor::spawn(spec, policy, audit.clone())]
 }
 
 /// Tells the operator the token: in full on an interactive terminal, otherwise only a

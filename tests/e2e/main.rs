@@ -8,4 +8,6 @@ mod auth;
 mod cli;
 mod concurrency;
 mod config;
+mod egress;
+mod security_ssrf;
 mod security_tamper;

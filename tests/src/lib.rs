@@ -213,6 +213,32 @@ impl Default for TestHome {
     }
 }
 
+/// Sends one request frame on a pack socket and reads the response frame.
+pub fn frame_call(socket: &Path, request: &Value) -> std::io::Result<Value> {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(socket)?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let payload = serde_json::to_vec(request)?;
+    s.write_all(&(payload.len() as u32).to_be_bytes())?;
+    s.write_all(&payload)?;
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len)?;
+    let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
+    s.read_exact(&mut buf)?;
+    Ok(serde_json::from_slice(&buf)?)
+}
+
+/// Waits until a pack socket exists and answers (a policy push may still be in flight).
+pub fn wait_socket(socket: &Path) -> Result<()> {
+    eventually("pack socket", patience(), || {
+        std::os::unix::net::UnixStream::connect(socket)
+            .ok()
+            .map(|_| ())
+    })
+}
+
+pub mod upstream;
+
 /// Builder for a [`Rumid`].
 pub struct RumidBuilder<'a> {
     home: &'a TestHome,
@@ -252,6 +278,8 @@ impl RumidBuilder<'_> {
             .arg("--port")
             .arg("0")
             .arg("--permissive")
+            .env("RUMI_EGRESS_SOCK_DIR", home.join("run/egress"))
+            .env("RUMI_EGRESSD_SOCKET", home.join("run/egressd.sock"))
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::from(log_file.try_clone()?))
@@ -280,6 +308,7 @@ impl RumidBuilder<'_> {
         .with_context(|| format!("rumid log:\n{}", rumid.log_text()))?;
         rumid.base = format!("http://{addr}");
         rumid.token = self.home.token();
+        rumid.wait_helpers_up()?;
         Ok(rumid)
     }
 }
@@ -434,6 +463,35 @@ impl Rumid {
             .as_str()
             .unwrap_or_default()
             .to_owned()
+    }
+
+    /// Waits until every helper is up and holds a policy; returns their status objects.
+    pub fn wait_helpers_up(&self) -> Result<Value> {
+        eventually("helpers to be up", patience(), || {
+            let h = self.get("/api/health");
+            let helpers = h.body["data"]["helpers"].clone();
+            let all_up = helpers
+                .as_object()
+                .is_some_and(|m| !m.is_empty() && m.values().all(|s| s["state"] == "up"));
+            all_up.then_some(helpers)
+        })
+        .with_context(|| format!("rumid log:\n{}", self.log_text()))
+    }
+
+    /// The egress socket of a pack.
+    pub fn egress_socket(&self, home: &TestHome, pack: &str) -> PathBuf {
+        home.path().join("run/egress").join(format!("{pack}.sock"))
+    }
+
+    /// Approves a pack and grants it network access.
+    pub fn approve_and_grant(&self, pack: &str, domains: &[&str], ports: &[u16]) {
+        let r = self.post(&format!("/api/packs/{pack}/approve"), None);
+        assert_eq!(r.status, 200, "approve {pack}: {:?}", r.body);
+        let r = self.post(
+            "/api/network/grant",
+            Some(&serde_json::json!({"pack_id": pack, "allowed_domains": domains, "allowed_ports": ports})),
+        );
+        assert_eq!(r.status, 200, "grant {pack}: {:?}", r.body);
     }
 
     /// Sends SIGKILL and waits.

@@ -14,37 +14,51 @@ use crate::health::{self, Status};
 /// could make rumid create files and call statvfs as fast as they can send requests.
 const PROBE_CACHE: Duration = Duration::from_secs(1);
 
-/// The last probe report and when it was taken.
-pub type ProbeCache = Mutex<Option<(Instant, Value)>>;
+/// The last file-system probe results and when they were taken.
+pub type ProbeCache = Mutex<Option<(Instant, Vec<(&'static str, health::Probe)>)>>;
 
+/// Every probe: file-system probes (cached for [`PROBE_CACHE`]) and helper status (live;
+/// reading it costs nothing and a stale "down" would mislead).
 fn probes(state: &AppState) -> Value {
-    let mut cache = state.probe_cache.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((at, report)) = cache.as_ref()
-        && at.elapsed() < PROBE_CACHE
-    {
-        return report.clone();
+    let mut probes = {
+        let mut cache = state.probe_cache.lock().unwrap_or_else(|p| p.into_inner());
+        match cache.as_ref() {
+            Some((at, cached)) if at.elapsed() < PROBE_CACHE => cached.clone(),
+            _ => {
+                let home = &state.config.home;
+                let fresh = vec![
+                    ("disk", health::probe_disk(home)),
+                    (
+                        "writable_state",
+                        health::probe_writable(&home.join("user_data")),
+                    ),
+                    (
+                        "writable_tmp",
+                        health::probe_writable(&std::env::temp_dir()),
+                    ),
+                ];
+                *cache = Some((Instant::now(), fresh.clone()));
+                fresh
+            }
+        }
+    };
+    for h in state.helpers.iter() {
+        let s = h.status.load();
+        let status = if s.is_up() { Status::Up } else { Status::Down };
+        let message = s
+            .last_error
+            .clone()
+            .unwrap_or_else(|| format!("{}; policy {}", s.state, s.policy_version));
+        probes.push((
+            h.name,
+            health::Probe {
+                status,
+                message,
+                duration_ms: 0.0,
+            },
+        ));
     }
-    let report = run_probes(state);
-    *cache = Some((Instant::now(), report.clone()));
-    report
-}
-
-fn run_probes(state: &AppState) -> Value {
-    let home = &state.config.home;
-    health::report(
-        vec![
-            ("disk", health::probe_disk(home)),
-            (
-                "writable_state",
-                health::probe_writable(&home.join("user_data")),
-            ),
-            (
-                "writable_tmp",
-                health::probe_writable(&std::env::temp_dir()),
-            ),
-        ],
-        state.config.diagnostics_verbose,
-    )
+    health::report(probes, state.config.diagnostics_verbose)
 }
 
 /// Unauthenticated: only the overall status and a timestamp. 503 when DOWN.
@@ -67,6 +81,12 @@ pub async fn detail(State(state): State<AppState>) -> Response {
     report["version"] = json!(env!("CARGO_PKG_VERSION"));
     report["security_mode"] = json!(state.config.security_mode);
     report["packs"] = json!({"total": snap.packs.len(), "pending": snap.packs.iter().filter(|p| p.status.is_pending()).count()});
+    let helpers: serde_json::Map<String, Value> = state
+        .helpers
+        .iter()
+        .map(|h| (h.name.to_owned(), json!(**h.status.load())))
+        .collect();
+    report["helpers"] = Value::Object(helpers);
     ok(report)
 }
 

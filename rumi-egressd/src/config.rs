@@ -1,0 +1,107 @@
+//! Every setting of rumi-egressd, read in one place (see rumid's config for the shared
+//! variables). Nothing is bound here.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use ipnet::IpNet;
+use rumi_common::env::{self, Collector, EnvError, Strings};
+use rumi_common::telemetry::{LogFormat, LogLevel};
+
+/// Control socket rumid connects to. Default [`DEFAULT_CONTROL_SOCKET`].
+pub const ENV_CONTROL_SOCKET: &str = "RUMI_EGRESSD_SOCKET";
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/rumi/egressd.sock";
+/// Directory of per-pack sockets (shared with rumid's config).
+pub const ENV_SOCK_DIR: &str = "RUMI_EGRESS_SOCK_DIR";
+pub const DEFAULT_SOCK_DIR: &str = "/run/rumi/egress/packs";
+/// Mode of per-pack sockets, octal. Default 0660.
+pub const ENV_SOCKET_MODE: &str = "RUMI_EGRESS_SOCKET_MODE";
+/// Group of per-pack sockets and their directory.
+pub const ENV_SOCKET_GID: &str = "RUMI_EGRESS_SOCKET_GID";
+/// The only uid allowed on the control socket. Default: this process's uid.
+pub const ENV_CONTROL_UID: &str = "RUMI_CONTROL_UID";
+/// **Dangerous, test-only.** Comma-separated CIDRs exempted from the address deny table,
+/// so tests can reach a local upstream. Off by default; logged at `warn` on every start.
+pub const ENV_ALLOW_CIDRS: &str = "RUMI_EGRESS_ALLOW_CIDRS";
+/// When set, the helper exits if this process is not its parent any more (spawned mode).
+pub const ENV_PARENT_PID: &str = "RUMI_HELPER_PARENT_PID";
+pub const ENV_LOG_LEVEL: &str = "RUMI_LOG_LEVEL";
+pub const ENV_LOG_FORMAT: &str = "RUMI_LOG_FORMAT";
+
+#[derive(Debug, Parser, Default)]
+#[command(name = "rumi-egressd", version, about = "Rumi egress helper")]
+pub struct Cli {}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub control_socket: PathBuf,
+    pub sock_dir: PathBuf,
+    pub socket_mode: u32,
+    pub socket_gid: Option<u32>,
+    pub control_uid: u32,
+    pub allow_cidrs: Vec<IpNet>,
+    pub parent_pid: Option<i32>,
+    pub log_level: LogLevel,
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// # Errors
+    /// Every variable that failed to parse.
+    pub fn load(src: &dyn Strings) -> Result<Self, Vec<EnvError>> {
+        let mut c = Collector::new(src);
+        let abs = |s: &str| {
+            let p = PathBuf::from(s);
+            if p.is_absolute() {
+                Ok(p)
+            } else {
+                Err("expected an absolute path".to_owned())
+            }
+        };
+        let control_socket = c
+            .opt(ENV_CONTROL_SOCKET, abs)
+            .unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into());
+        let sock_dir = c
+            .opt(ENV_SOCK_DIR, abs)
+            .unwrap_or_else(|| DEFAULT_SOCK_DIR.into());
+        let socket_mode = c.opt(ENV_SOCKET_MODE, env::parse_mode).unwrap_or(0o660);
+        let id = |s: &str| env::parse_bounded(s, 0, u64::from(u32::MAX - 1)).map(|n| n as u32);
+        let socket_gid = c.opt(ENV_SOCKET_GID, id);
+        let control_uid = c
+            .opt(ENV_CONTROL_UID, id)
+            .unwrap_or_else(|| nix::unistd::getuid().as_raw());
+        let allow_cidrs = c
+            .opt(ENV_ALLOW_CIDRS, |s| {
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|x| !x.is_empty())
+                    .map(|x| {
+                        x.parse::<IpNet>()
+                            .map_err(|_| format!("{x:?} is not a CIDR"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let parent_pid = c.opt(ENV_PARENT_PID, |s| {
+            env::parse_bounded(s, 1, i32::MAX as u64).map(|n| n as i32)
+        });
+        let log_level = c
+            .opt(ENV_LOG_LEVEL, LogLevel::parse)
+            .unwrap_or(LogLevel::INFO);
+        let log_format = c
+            .opt(ENV_LOG_FORMAT, LogFormat::parse)
+            .unwrap_or(LogFormat::Json);
+        c.finish()?;
+        Ok(Self {
+            control_socket,
+            sock_dir,
+            socket_mode,
+            socket_gid,
+            control_uid,
+            allow_cidrs,
+            parent_pid,
+            log_level,
+            log_format,
+        })
+    }
+}

@@ -1,0 +1,177 @@
+//! The control service rumid talks to: policy push, health, audit stream.
+//!
+//! # Security
+//! Only the configured uid (rumid's) may call: the peer's credentials (SO_PEERCRED) are
+//! checked on every call, so the socket's mode is not the only barrier.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwapOption;
+use rumi_proto::control::helper_server::Helper;
+use rumi_proto::control::{
+    AuditRecord, AuditStreamRequest, HealthReply, HealthRequest, PolicySnapshot, PushAck,
+};
+use tokio::sync::{Semaphore, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use crate::audit::AuditBus;
+use crate::config::Config;
+use crate::listener::Listeners;
+use crate::policy::Policy;
+use crate::proxy::Proxy;
+use crate::ssrf::AddrPolicy;
+
+/// Everything the helper holds in memory.
+pub struct State {
+    pub config: Config,
+    pub audit: AuditBus,
+    pub policy: ArcSwapOption<Policy>,
+    pub proxy: Proxy,
+    listeners: Mutex<Listeners>,
+    in_flight: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+/// Requests one pack may have in flight at once; more get `pool_exhausted`.
+pub const MAX_IN_FLIGHT_PER_PACK: usize = 20;
+
+impl State {
+    pub fn new(config: Config, audit: AuditBus) -> Self {
+        let proxy = Proxy::new(AddrPolicy::new(config.allow_cidrs.clone()));
+        Self {
+            config,
+            audit,
+            policy: ArcSwapOption::empty(),
+            proxy,
+            listeners: Mutex::new(Listeners::default()),
+            in_flight: Mutex::default(),
+        }
+    }
+
+    /// The semaphore bounding one pack's concurrent requests.
+    pub fn slots(&self, pack: &str) -> Arc<Semaphore> {
+        let mut map = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(pack.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(MAX_IN_FLIGHT_PER_PACK)))
+            .clone()
+    }
+
+    /// Removes every pack socket.
+    pub fn shutdown(&self) {
+        self.listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .close_all(&self.config.sock_dir);
+    }
+}
+
+pub struct Control {
+    state: Arc<State>,
+}
+
+impl Control {
+    pub fn new(state: Arc<State>) -> Self {
+        Self { state }
+    }
+
+    fn check_peer<T>(&self, req: &Request<T>) -> Result<(), Status> {
+        let uid = req
+            .extensions()
+            .get::<tonic::transport::server::UdsConnectInfo>()
+            .and_then(|i| i.peer_cred)
+            .map(|c| c.uid());
+        if uid == Some(self.state.config.control_uid) {
+            return Ok(());
+        }
+        let mut details = serde_json::Map::new();
+        details.insert(
+            "peer_uid".into(),
+            uid.map_or(serde_json::Value::Null, Into::into),
+        );
+        self.state
+            .audit
+            .security("control_peer_refused", "critical", "", details);
+        tracing::warn!(?uid, "control call from a refused peer");
+        Err(Status::permission_denied("caller is not rumid"))
+    }
+}
+
+#[tonic::async_trait]
+impl Helper for Control {
+    async fn push_policy(&self, req: Request<PolicySnapshot>) -> Result<Response<PushAck>, Status> {
+        self.check_peer(&req)?;
+        let snapshot = req.into_inner();
+        if let Some(current) = self.state.policy.load_full()
+            && snapshot.version < current.version
+        {
+            return Err(Status::failed_precondition(format!(
+                "policy version {} is older than the held {}",
+                snapshot.version, current.version
+            )));
+        }
+        let version = snapshot.version;
+        let policy = Arc::new(Policy::from_snapshot(snapshot));
+        self.state.proxy.set_rate(policy.rate_per_minute);
+        // Install the policy before opening sockets, so a new socket never serves without it;
+        // closing sockets of packs that lost approval happens in the same step.
+        self.state.policy.store(Some(policy.clone()));
+        let sockets = {
+            let mut listeners = self
+                .state
+                .listeners
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            listeners.reconcile(&policy.approved, &self.state)
+        };
+        tracing::info!(policy_version = version, sockets, "policy installed");
+        Ok(Response::new(PushAck {
+            version,
+            sockets: sockets as u32,
+        }))
+    }
+
+    async fn health(&self, req: Request<HealthRequest>) -> Result<Response<HealthReply>, Status> {
+        self.check_peer(&req)?;
+        let policy = self.state.policy.load_full();
+        let sockets = self
+            .state
+            .listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len();
+        Ok(Response::new(HealthReply {
+            has_policy: policy.is_some(),
+            policy_version: policy.map_or(0, |p| p.version),
+            pid: std::process::id(),
+            sockets: sockets as u32,
+        }))
+    }
+
+    type AuditStreamStream = ReceiverStream<Result<AuditRecord, Status>>;
+
+    async fn audit_stream(
+        &self,
+        req: Request<AuditStreamRequest>,
+    ) -> Result<Response<Self::AuditStreamStream>, Status> {
+        self.check_peer(&req)?;
+        let (tx, rx) = mpsc::channel(256);
+        let bus = self.state.audit.rx.clone();
+        tokio::spawn(async move {
+            // One consumer at a time: a new stream waits until the previous one is gone.
+            let mut queue = bus.lock().await;
+            loop {
+                tokio::select! {
+                    rec = queue.recv() => {
+                        let Some(rec) = rec else { break };
+                        if tx.send(Ok(rec)).await.is_err() {
+                            break;
+                        }
+                    }
+                    () = tx.closed() => break,
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}

@@ -1,0 +1,106 @@
+//! rumi-egressd: the only process of Rumi with outbound network.
+//!
+//! It serves one Unix socket per approved pack (`{RUMI_EGRESS_SOCK_DIR}/{pack_id}.sock`); the
+//! socket a request arrives on *is* the pack's identity. Each request is checked in this
+//! order: method allowlist, URL, the pack's network grant, the rate limit, DNS resolution
+//! with every answer checked against the address deny table ([`ssrf`]), then a connection to
+//! the checked address (never a second lookup), with redirects re-checked hop by hop.
+//!
+//! It holds no state on disk. Policy comes from rumid over the control socket
+//! ([`control`]); until the first snapshot arrives no pack socket exists (fail closed).
+//! Audit events go back to rumid over the same control connection ([`audit`]).
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod config;
+pub mod control;
+pub mod listener;
+pub mod policy;
+pub mod proxy;
+pub mod ssrf;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use rumi_proto::control::helper_server::HelperServer;
+use serde_json::json;
+use tokio_stream::wrappers::UnixListenerStream;
+
+use crate::config::Config;
+
+/// Why the helper could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot prepare {what} {path}: {source}")]
+    Socket {
+        what: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("control server failed: {0}")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+/// Runs until `shutdown` resolves.
+///
+/// # Errors
+/// [`RunError`] when a socket cannot be prepared or the control server fails.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let audit = audit::AuditBus::default();
+    let sock_err = |what, path: &std::path::Path| {
+        let path = path.display().to_string();
+        move |source| RunError::Socket { what, path, source }
+    };
+    rumi_common::uds::prepare_dir(&config.sock_dir, config.socket_gid)
+        .map_err(sock_err("socket directory", &config.sock_dir))?;
+    // Sockets left by a previous process serve nobody; remove them so nothing looks alive
+    // before this process holds a policy.
+    listener::clear_dir(&config.sock_dir);
+    if let Some(parent) = config.control_socket.parent() {
+        std::fs::create_dir_all(parent).map_err(sock_err("control directory", parent))?;
+    }
+    let (control_listener, _) = rumi_common::uds::bind(&config.control_socket, 0o660, None)
+        .map_err(sock_err("control socket", &config.control_socket))?;
+
+    if !config.allow_cidrs.is_empty() {
+        let ranges: Vec<String> = config.allow_cidrs.iter().map(ToString::to_string).collect();
+        tracing::warn!(ranges = ?ranges, "RUMI_EGRESS_ALLOW_CIDRS is set: these ranges bypass the SSRF deny table; never use this outside tests");
+        let mut details = serde_json::Map::new();
+        details.insert("ranges".into(), json!(ranges));
+        audit.security("egress_allow_cidrs_set", "critical", "", details);
+    }
+    if let Some(ppid) = config.parent_pid {
+        tokio::spawn(watch_parent(ppid));
+    }
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        control = %config.control_socket.display(),
+        sock_dir = %config.sock_dir.display(),
+        "rumi-egressd started; waiting for policy"
+    );
+
+    let state = Arc::new(control::State::new(config, audit));
+    let svc = control::Control::new(state.clone());
+    tonic::transport::Server::builder()
+        .add_service(HelperServer::new(svc))
+        .serve_with_incoming_shutdown(UnixListenerStream::new(control_listener), shutdown)
+        .await?;
+    state.shutdown();
+    tracing::info!("rumi-egressd stopped");
+    Ok(())
+}
+
+/// Exits the process when the parent that spawned it is gone (standalone mode): a helper
+/// must never outlive the rumid that pushes its policy.
+async fn watch_parent(ppid: i32) {
+    loop {
+        if nix::unistd::getppid().as_raw() != ppid {
+            tracing::error!(ppid, "parent rumid is gone; exiting");
+            std::process::abort();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}

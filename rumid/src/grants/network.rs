@@ -1,0 +1,287 @@
+//! Network grants: which domains and ports a pack may reach through rumi-egressd.
+//!
+//! Files: `user_data/settings/grants/network/<pack_id>.json` (signed). Empty domain or port
+//! lists deny everything; `*` is any domain, port `0` any port. A grant only takes effect
+//! while its pack is approved and unmodified: the policy pushed to rumi-egressd lists the
+//! approved packs, and a pack outside that list has no socket at all.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+
+use chrono::{SecondsFormat, Utc};
+use rumi_common::domain;
+use rumi_common::ids::PackId;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::audit::{Audit, AuditEvent, Category, Severity};
+use crate::error::{Error, Result};
+use crate::signed;
+
+/// Most domains or ports in one grant.
+pub const MAX_ENTRIES: usize = 100;
+/// Longest note or reason.
+pub const MAX_NOTES: usize = 1024;
+
+/// A network grant as stored and shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkGrant {
+    pub pack_id: String,
+    pub enabled: bool,
+    pub allowed_domains: Vec<String>,
+    pub allowed_ports: Vec<u32>,
+    pub granted_at: String,
+    pub updated_at: String,
+    pub granted_by: String,
+    pub notes: Option<String>,
+}
+
+/// Body of `POST /api/network/grant`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantRequest {
+    pub pack_id: String,
+    pub allowed_domains: Vec<String>,
+    pub allowed_ports: Vec<u32>,
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+/// Result of `POST /api/network/check`.
+#[derive(Debug, Serialize)]
+pub struct CheckResult {
+    pub allowed: bool,
+    pub reason: String,
+}
+
+/// Called with every valid grant after each change (feeds the policy snapshot).
+pub type OnChange = Box<dyn Fn(Vec<NetworkGrant>) + Send + Sync>;
+
+pub struct NetworkGrants {
+    dir: PathBuf,
+    key: [u8; 32],
+    audit: Audit,
+    grants: Mutex<BTreeMap<String, NetworkGrant>>,
+    on_change: OnChange,
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+impl NetworkGrants {
+    /// Loads every grant file; files failing verification are skipped and audited.
+    ///
+    /// # Errors
+    /// When the directory cannot be created.
+    pub fn load(dir: PathBuf, key: [u8; 32], audit: Audit, on_change: OnChange) -> Result<Self> {
+        rumi_common::fs::ensure_dir(&dir, 0o700).map_err(Error::io("cannot create", &dir))?;
+        rumi_common::fs::remove_stale_temps(&dir);
+        let mut grants = BTreeMap::new();
+        let entries = std::fs::read_dir(&dir).map_err(Error::io("cannot read", &dir))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Some(stem) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".json"))
+            else {
+                continue;
+            };
+            let loaded = signed::read_verified(&path, &key)
+                .map_err(|e| e.to_string())
+                .and_then(|o| {
+                    serde_json::from_value::<NetworkGrant>(Value::Object(o))
+                        .map_err(|e| e.to_string())
+                })
+                .and_then(|g| {
+                    if g.pack_id == stem {
+                        Ok(g)
+                    } else {
+                        Err("grant file names another pack".into())
+                    }
+                });
+            match loaded {
+                Ok(g) => {
+                    grants.insert(g.pack_id.clone(), g);
+                }
+                Err(why) => {
+                    tracing::warn!(pack_id = stem, reason = %why, "network grant failed verification; ignored");
+                    audit.record_blocking(
+                        AuditEvent::new(Category::Security, "hmac_verification_failed")
+                            .failed(Severity::Critical, "network_grant_tampered", why)
+                            .owner_pack(stem)
+                            .detail("permission_type", "network"),
+                    );
+                }
+            }
+        }
+        let this = Self {
+            dir,
+            key,
+            audit,
+            grants: Mutex::new(grants),
+            on_change,
+        };
+        this.publish(&this.lock());
+        Ok(this)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, NetworkGrant>> {
+        self.grants.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn publish(&self, grants: &BTreeMap<String, NetworkGrant>) {
+        (self.on_change)(grants.values().cloned().collect());
+    }
+
+    fn save(&self, g: &NetworkGrant) -> Result<()> {
+        let path = self.dir.join(format!("{}.json", g.pack_id));
+        let Ok(Value::Object(mut obj)) = serde_json::to_value(g) else {
+            return Err(Error::Task("grant did not serialise".into()));
+        };
+        signed::sign(&mut obj, &self.key);
+        rumi_common::fs::write_atomic(&path, &signed::to_file_bytes(&obj), 0o600)
+            .map_err(Error::io("cannot write network grant", &path))
+    }
+
+    /// All grants.
+    pub fn list(&self) -> Vec<NetworkGrant> {
+        self.lock().values().cloned().collect()
+    }
+
+    /// Grants (or replaces) a pack's network access.
+    ///
+    /// # Errors
+    /// Invalid pack id, domains or ports, or a failed write (nothing changes then).
+    pub fn grant(&self, req: GrantRequest) -> Result<NetworkGrant> {
+        let pack = PackId::parse(&req.pack_id)?;
+        if req.allowed_domains.len() > MAX_ENTRIES || req.allowed_ports.len() > MAX_ENTRIES {
+            return Err(Error::Invalid {
+                field: "allowed_domains/allowed_ports",
+                reason: format!("at most {MAX_ENTRIES} entries each"),
+            });
+        }
+        let mut domains = Vec::with_capacity(req.allowed_domains.len());
+        for d in &req.allowed_domains {
+            let d = domain::validate_pattern(d).map_err(|reason| Error::Invalid {
+                field: "allowed_domains",
+                reason,
+            })?;
+            if !domains.contains(&d) {
+                domains.push(d);
+            }
+        }
+        let mut ports = req.allowed_ports.clone();
+        if let Some(p) = ports.iter().find(|p| **p > 65535) {
+            return Err(Error::Invalid {
+                field: "allowed_ports",
+                reason: format!("{p} is not a port (0 means any)"),
+            });
+        }
+        ports.sort_unstable();
+        ports.dedup();
+        let notes = req
+            .notes
+            .map(|n| n.chars().take(MAX_NOTES).collect::<String>());
+        let mut grants = self.lock();
+        let ts = now();
+        let granted_at = grants
+            .get(pack.as_str())
+            .map_or_else(|| ts.clone(), |g| g.granted_at.clone());
+        let g = NetworkGrant {
+            pack_id: pack.to_string(),
+            enabled: true,
+            allowed_domains: domains,
+            allowed_ports: ports,
+            granted_at,
+            updated_at: ts,
+            granted_by: "user".into(),
+            notes,
+        };
+        self.save(&g)?;
+        grants.insert(g.pack_id.clone(), g.clone());
+        self.publish(&grants);
+        drop(grants);
+        tracing::info!(pack_id = %pack, domains = g.allowed_domains.len(), ports = g.allowed_ports.len(), "network grant set");
+        self.audit.record_blocking(
+            AuditEvent::new(Category::Permission, "permission_grant")
+                .in_request()
+                .owner_pack(pack.as_str())
+                .detail("permission_type", "network")
+                .detail("allowed_domains", g.allowed_domains.clone())
+                .detail("allowed_ports", g.allowed_ports.clone()),
+        );
+        if g.allowed_domains.iter().any(|d| d == "*") {
+            self.audit.record_blocking(
+                AuditEvent::new(Category::Security, "wildcard_domain_warning")
+                    .in_request()
+                    .severity(Severity::Warning)
+                    .owner_pack(pack.as_str()),
+            );
+        }
+        Ok(g)
+    }
+
+    /// Disables a pack's grant, keeping it for the record.
+    ///
+    /// # Errors
+    /// Invalid pack id, an empty reason, no grant, or a failed write.
+    pub fn revoke(&self, pack_id: &str, reason: &str) -> Result<NetworkGrant> {
+        let pack = PackId::parse(pack_id)?;
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(Error::EmptyValue { field: "reason" });
+        }
+        let mut grants = self.lock();
+        let mut g = grants
+            .get(pack.as_str())
+            .cloned()
+            .ok_or(Error::GrantNotFound {
+                pack_id: pack.clone(),
+            })?;
+        g.enabled = false;
+        g.updated_at = now();
+        g.notes = Some(reason.chars().take(MAX_NOTES).collect());
+        self.save(&g)?;
+        grants.insert(g.pack_id.clone(), g.clone());
+        self.publish(&grants);
+        drop(grants);
+        tracing::info!(pack_id = %pack, "network grant revoked");
+        self.audit.record_blocking(
+            AuditEvent::new(Category::Permission, "permission_revoke")
+                .in_request()
+                .owner_pack(pack.as_str())
+                .detail("permission_type", "network")
+                .rejection_reason(reason),
+        );
+        Ok(g)
+    }
+
+    /// Whether `pack` may reach `host:port` now, given whether the pack is approved.
+    pub fn check(&self, pack: &PackId, approved: bool, host: &str, port: u16) -> CheckResult {
+        let deny = |reason: &str| CheckResult {
+            allowed: false,
+            reason: reason.to_owned(),
+        };
+        if !approved {
+            return deny("pack is not approved (or was modified since approval)");
+        }
+        let grants = self.lock();
+        let Some(g) = grants.get(pack.as_str()) else {
+            return deny("no network grant for this pack");
+        };
+        if !g.enabled {
+            return deny("network grant is disabled");
+        }
+        match domain::grant_covers(&g.allowed_domains, &g.allowed_ports, host, port) {
+            Ok(()) => CheckResult {
+                allowed: true,
+                reason: "granted".into(),
+            },
+            Err(domain::GrantMiss::Domain) => deny("domain not granted"),
+            Err(domain::GrantMiss::Port) => deny("port not granted"),
+        }
+    }
+}
