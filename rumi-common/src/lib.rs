@@ -11,6 +11,8 @@ pub mod domain;
 pub mod env;
 pub mod framing;
 pub mod fs;
+#[cfg(feature = "helper")]
+pub mod helper;
 pub mod ids;
 pub mod telemetry;
 pub mod token;

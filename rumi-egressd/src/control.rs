@@ -12,16 +12,16 @@ use rumi_proto::control::helper_server::Helper;
 use rumi_proto::control::{
     AuditRecord, AuditStreamRequest, HealthReply, HealthRequest, PolicySnapshot, PushAck,
 };
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use crate::audit::AuditBus;
 use crate::config::Config;
 use crate::listener::Listeners;
 use crate::policy::Policy;
 use crate::proxy::Proxy;
 use crate::ssrf::AddrPolicy;
+use rumi_common::helper::{self, AuditBus};
 
 /// Everything the helper holds in memory.
 pub struct State {
@@ -76,24 +76,7 @@ impl Control {
     }
 
     fn check_peer<T>(&self, req: &Request<T>) -> Result<(), Status> {
-        let uid = req
-            .extensions()
-            .get::<tonic::transport::server::UdsConnectInfo>()
-            .and_then(|i| i.peer_cred)
-            .map(|c| c.uid());
-        if uid == Some(self.state.config.control_uid) {
-            return Ok(());
-        }
-        let mut details = serde_json::Map::new();
-        details.insert(
-            "peer_uid".into(),
-            uid.map_or(serde_json::Value::Null, Into::into),
-        );
-        self.state
-            .audit
-            .security("control_peer_refused", "critical", "", details);
-        tracing::warn!(?uid, "control call from a refused peer");
-        Err(Status::permission_denied("caller is not rumid"))
+        helper::check_peer(req, self.state.config.control_uid, &self.state.audit)
     }
 }
 
@@ -155,23 +138,6 @@ impl Helper for Control {
         req: Request<AuditStreamRequest>,
     ) -> Result<Response<Self::AuditStreamStream>, Status> {
         self.check_peer(&req)?;
-        let (tx, rx) = mpsc::channel(256);
-        let bus = self.state.audit.rx.clone();
-        tokio::spawn(async move {
-            // One consumer at a time: a new stream waits until the previous one is gone.
-            let mut queue = bus.lock().await;
-            loop {
-                tokio::select! {
-                    rec = queue.recv() => {
-                        let Some(rec) = rec else { break };
-                        if tx.send(Ok(rec)).await.is_err() {
-                            break;
-                        }
-                    }
-                    () = tx.closed() => break,
-                }
-            }
-        });
-        Ok(Response::new(ReceiverStream::new(rx)))
+        Ok(Response::new(helper::audit_stream(&self.state.audit)))
     }
 }

@@ -11,7 +11,6 @@
 //! Audit events go back to rumid over the same control connection ([`audit`]).
 #![forbid(unsafe_code)]
 
-pub mod audit;
 pub mod config;
 pub mod control;
 pub mod listener;
@@ -49,7 +48,7 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let audit = audit::AuditBus::default();
+    let audit = rumi_common::helper::AuditBus::default();
     let sock_err = |what, path: &std::path::Path| {
         let path = path.display().to_string();
         move |source| RunError::Socket { what, path, source }
@@ -73,7 +72,7 @@ pub async fn run(
         audit.security("egress_allow_cidrs_set", "critical", "", details);
     }
     if let Some(ppid) = config.parent_pid {
-        tokio::spawn(watch_parent(ppid));
+        tokio::spawn(rumi_common::helper::watch_parent(ppid));
     }
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
@@ -91,16 +90,4 @@ pub async fn run(
     state.shutdown();
     tracing::info!("rumi-egressd stopped");
     Ok(())
-}
-
-/// Exits the process when the parent that spawned it is gone (standalone mode): a helper
-/// must never outlive the rumid that pushes its policy.
-async fn watch_parent(ppid: i32) {
-    loop {
-        if nix::unistd::getppid().as_raw() != ppid {
-            tracing::error!(ppid, "parent rumid is gone; exiting");
-            std::process::abort();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
 }

@@ -27,10 +27,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use url::Url;
 
-use crate::audit::Event;
 use crate::control::State;
 use crate::policy::{Denial, Policy};
 use crate::ssrf::{AddrPolicy, INTERNAL_IP_BLOCKED};
+use rumi_common::helper::Event;
 
 pub const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"];
 pub const MAX_REDIRECTS: u32 = 3;

@@ -1,0 +1,152 @@
+//! Control-plane plumbing shared by the helper daemons (feature `helper`).
+//!
+//! - [`AuditBus`]: audit events produced by a helper, queued for rumid's `AuditStream` (rumid
+//!   is the one audit writer). The queue is bounded: when rumid is not consuming and it
+//!   fills, new events are dropped and counted, never blocking a pack request.
+//! - [`check_peer`]: only rumid's uid may call the control service (SO_PEERCRED).
+//! - [`audit_stream`]: the server side of `AuditStream`.
+//! - [`watch_parent`]: a spawned helper exits when the rumid that spawned it is gone.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{SecondsFormat, Utc};
+use rumi_proto::control::AuditRecord;
+use serde_json::{Map, Value};
+use tokio::sync::{Mutex, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Status};
+
+/// Events kept while rumid is not connected.
+const QUEUE: usize = 10_000;
+
+#[derive(Clone)]
+pub struct AuditBus {
+    tx: mpsc::Sender<AuditRecord>,
+    pub rx: Arc<Mutex<mpsc::Receiver<AuditRecord>>>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Default for AuditBus {
+    fn default() -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        Self {
+            tx,
+            rx: Arc::new(Mutex::new(rx)),
+            dropped: Arc::default(),
+        }
+    }
+}
+
+/// Fields of one event.
+pub struct Event<'a> {
+    pub category: &'a str,
+    pub severity: &'a str,
+    pub action: &'a str,
+    pub success: bool,
+    pub owner_pack: &'a str,
+    pub details: Map<String, Value>,
+    pub error: Option<String>,
+    pub error_type: Option<&'a str>,
+    pub rejection_reason: Option<String>,
+}
+
+impl AuditBus {
+    pub fn emit(&self, e: Event<'_>) {
+        let record = AuditRecord {
+            category: e.category.to_owned(),
+            severity: e.severity.to_owned(),
+            action: e.action.to_owned(),
+            success: e.success,
+            owner_pack: e.owner_pack.to_owned(),
+            details_json: Value::Object(e.details).to_string(),
+            error: e.error.unwrap_or_default(),
+            error_type: e.error_type.unwrap_or_default().to_owned(),
+            rejection_reason: e.rejection_reason.unwrap_or_default(),
+            ts: Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
+        };
+        if self.tx.try_send(record).is_err() {
+            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::error!(dropped = n, "audit queue full; event dropped");
+        }
+    }
+
+    /// A security event with no pack context.
+    pub fn security(
+        &self,
+        action: &str,
+        severity: &str,
+        owner_pack: &str,
+        details: Map<String, Value>,
+    ) {
+        self.emit(Event {
+            category: "security",
+            severity,
+            action,
+            success: false,
+            owner_pack,
+            details,
+            error: None,
+            error_type: None,
+            rejection_reason: None,
+        });
+    }
+}
+
+/// Refuses a control call unless the peer's uid is `allowed` (audited when refused).
+///
+/// # Errors
+/// `PERMISSION_DENIED` for any other caller, including one whose credentials are unknown.
+///
+/// # Security
+/// The socket's mode is not the only barrier: the kernel-reported uid of the peer is checked
+/// on every call.
+pub fn check_peer<T>(req: &Request<T>, allowed: u32, audit: &AuditBus) -> Result<(), Status> {
+    let uid = req
+        .extensions()
+        .get::<tonic::transport::server::UdsConnectInfo>()
+        .and_then(|i| i.peer_cred)
+        .map(|c| c.uid());
+    if uid == Some(allowed) {
+        return Ok(());
+    }
+    let mut details = Map::new();
+    details.insert("peer_uid".into(), uid.map_or(Value::Null, Into::into));
+    audit.security("control_peer_refused", "critical", "", details);
+    tracing::warn!(?uid, "control call from a refused peer");
+    Err(Status::permission_denied("caller is not rumid"))
+}
+
+/// The server side of `AuditStream`: forwards queued events until the client goes away.
+/// One consumer at a time; a new stream waits until the previous one is gone.
+pub fn audit_stream(bus: &AuditBus) -> ReceiverStream<Result<AuditRecord, Status>> {
+    let (tx, rx) = mpsc::channel(256);
+    let queue = bus.rx.clone();
+    tokio::spawn(async move {
+        let mut queue = queue.lock().await;
+        loop {
+            tokio::select! {
+                rec = queue.recv() => {
+                    let Some(rec) = rec else { break };
+                    if tx.send(Ok(rec)).await.is_err() {
+                        break;
+                    }
+                }
+                () = tx.closed() => break,
+            }
+        }
+    });
+    ReceiverStream::new(rx)
+}
+
+/// Aborts the process once its parent is no longer `ppid` (polling `getppid`; a
+/// parent-death signal would fire when the *thread* that spawned us exits).
+pub async fn watch_parent(ppid: i32) {
+    loop {
+        if nix::unistd::getppid().as_raw() != ppid {
+            tracing::error!(ppid, "parent rumid is gone; exiting");
+            std::process::abort();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
