@@ -136,10 +136,7 @@ mod tests {
     fn every_code_is_documented() {
         let doc = include_str!("../../docs/error-codes.md");
         for code in ALL {
-            assert!(
-                doc.contains(code.as_str()),
-                "{code} missing from docs/error-codes.md"
-            );
+            assert!(doc.contains(code.as_str()), "{code} missing from docs/error-codes.md");
         }
     }
 }

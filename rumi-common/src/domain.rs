@@ -7,10 +7,7 @@
 /// Normalises a host for comparison: lower case, one trailing dot removed, IPv6 brackets removed.
 pub fn normalize(host: &str) -> String {
     let h = host.trim().trim_end_matches('.');
-    let h = h
-        .strip_prefix('[')
-        .and_then(|x| x.strip_suffix(']'))
-        .unwrap_or(h);
+    let h = h.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(h);
     h.to_ascii_lowercase()
 }
 
@@ -45,12 +42,7 @@ pub enum GrantMiss {
 ///
 /// # Errors
 /// Which list did not match.
-pub fn grant_covers(
-    domains: &[String],
-    ports: &[u32],
-    host: &str,
-    port: u16,
-) -> Result<(), GrantMiss> {
+pub fn grant_covers(domains: &[String], ports: &[u32], host: &str, port: u16) -> Result<(), GrantMiss> {
     if !domains.iter().any(|p| matches(p, host)) {
         return Err(GrantMiss::Domain);
     }
@@ -71,9 +63,7 @@ pub fn validate_pattern(pattern: &str) -> Result<String, String> {
     }
     if p == "*" {
         if pattern.trim() != "*" {
-            return Err(format!(
-                "{pattern:?} is not a host name or *.suffix pattern"
-            ));
+            return Err(format!("{pattern:?} is not a host name or *.suffix pattern"));
         }
         return Ok(p);
     }
@@ -93,9 +83,7 @@ pub fn validate_pattern(pattern: &str) -> Result<String, String> {
             && !label.starts_with('-')
             && !label.ends_with('-');
         if !ok {
-            return Err(format!(
-                "{pattern:?} is not a host name or *.suffix pattern"
-            ));
+            return Err(format!("{pattern:?} is not a host name or *.suffix pattern"));
         }
     }
     Ok(p)
@@ -122,10 +110,7 @@ mod tests {
 
     #[test]
     fn patterns_are_validated() {
-        assert_eq!(
-            validate_pattern("API.example.com.").unwrap(),
-            "api.example.com"
-        );
+        assert_eq!(validate_pattern("API.example.com.").unwrap(), "api.example.com");
         assert_eq!(validate_pattern("*.x.org").unwrap(), "*.x.org");
         for bad in [
             "",

@@ -32,12 +32,7 @@ pub struct MapEnv(pub HashMap<String, String>);
 impl MapEnv {
     /// A map from `(name, value)` pairs.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        Self(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
-        )
+        Self(pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
     }
 }
 
@@ -85,11 +80,7 @@ impl<'a> Collector<'a> {
     }
 
     /// Parses `var` with `parse`; `None` when unset, and on error records it and returns `None`.
-    pub fn opt<T>(
-        &mut self,
-        var: &str,
-        parse: impl FnOnce(&str) -> Result<T, String>,
-    ) -> Option<T> {
+    pub fn opt<T>(&mut self, var: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
         let value = self.src.get(var)?;
         match parse(value.trim()) {
             Ok(v) => Some(v),
@@ -105,11 +96,7 @@ impl<'a> Collector<'a> {
     }
 
     /// Like [`Collector::opt`] but never echoes the value in an error (for keys and secrets).
-    pub fn opt_secret<T>(
-        &mut self,
-        var: &str,
-        parse: impl FnOnce(&str) -> Result<T, String>,
-    ) -> Option<T> {
+    pub fn opt_secret<T>(&mut self, var: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
         let value = self.src.get(var)?;
         match parse(value.trim()) {
             Ok(v) => Some(v),
@@ -178,8 +165,7 @@ pub fn parse_bounded(s: &str, min: u64, max: u64) -> Result<u64, String> {
 /// A message when the value is not octal or sets bits beyond the permission bits.
 pub fn parse_mode(s: &str) -> Result<u32, String> {
     let digits = s.strip_prefix("0o").unwrap_or(s);
-    let mode = u32::from_str_radix(digits, 8)
-        .map_err(|_| "expected an octal mode such as 0660".to_owned())?;
+    let mode = u32::from_str_radix(digits, 8).map_err(|_| "expected an octal mode such as 0660".to_owned())?;
     if mode > 0o777 {
         return Err("mode may only set permission bits (at most 0777)".to_owned());
     }
@@ -197,11 +183,7 @@ mod tests {
         assert_eq!(c.opt("A", |s| parse_bounded(s, 1, 5)), None);
         assert_eq!(c.opt("B", |s| parse_bounded(s, 1, 5)), None);
         assert_eq!(c.opt_secret("S", |_| Err::<(), _>("bad".into())), None);
-        assert_eq!(
-            c.opt("E", |s| parse_bounded(s, 1, 5)),
-            None,
-            "empty is unset"
-        );
+        assert_eq!(c.opt("E", |s| parse_bounded(s, 1, 5)), None, "empty is unset");
         assert_eq!(c.opt("MISSING", parse_bool), None);
         let errs = c.finish().unwrap_err();
         assert_eq!(errs.len(), 3);

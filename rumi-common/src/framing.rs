@@ -26,10 +26,7 @@ pub enum FrameError {
 ///
 /// # Errors
 /// [`FrameError`] for oversize, truncated or non-object frames and I/O errors.
-pub async fn read_frame<R: AsyncRead + Unpin>(
-    r: &mut R,
-    max: usize,
-) -> Result<Map<String, Value>, FrameError> {
+pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R, max: usize) -> Result<Map<String, Value>, FrameError> {
     let mut len = [0u8; 4];
     r.read_exact(&mut len).await.map_err(eof_or_io)?;
     let len = u32::from_be_bytes(len) as usize;
@@ -94,12 +91,7 @@ mod tests {
             let got = read_frame(&mut &bytes[..], 1024).await.unwrap();
             assert_eq!(Value::Object(got), v);
             // Empty frame is {}.
-            assert!(
-                read_frame(&mut &[0u8, 0, 0, 0][..], 10)
-                    .await
-                    .unwrap()
-                    .is_empty()
-            );
+            assert!(read_frame(&mut &[0u8, 0, 0, 0][..], 10).await.unwrap().is_empty());
             // Oversize is refused before the payload is read.
             let big = 2_000_000u32.to_be_bytes();
             assert!(matches!(

@@ -29,8 +29,7 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
         .tempfile_in(dir)?;
     tmp.write_all(contents)?;
     // The umask may have narrowed the mode at creation; set it exactly.
-    tmp.as_file()
-        .set_permissions(Permissions::from_mode(mode))?;
+    tmp.as_file().set_permissions(Permissions::from_mode(mode))?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     sync_dir(dir)

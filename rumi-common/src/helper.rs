@@ -72,13 +72,7 @@ impl AuditBus {
     }
 
     /// A security event with no pack context.
-    pub fn security(
-        &self,
-        action: &str,
-        severity: &str,
-        owner_pack: &str,
-        details: Map<String, Value>,
-    ) {
+    pub fn security(&self, action: &str, severity: &str, owner_pack: &str, details: Map<String, Value>) {
         self.emit(Event {
             category: "security",
             severity,
@@ -148,5 +142,129 @@ pub async fn watch_parent(ppid: i32) {
             std::process::abort();
         }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+/// One listening socket per identity (pack or principal), opened and closed as policy
+/// changes.
+///
+/// # Security
+/// The identity of a caller is the socket that accepted the connection, never anything in
+/// the request: each accept loop is bound to one id. A socket exists only while its id is in
+/// the current policy.
+pub struct SocketSet {
+    dir: std::path::PathBuf,
+    mode: u32,
+    gid: Option<u32>,
+    /// Prefix of audit actions, e.g. `egress_proxy`.
+    prefix: &'static str,
+    by_id: std::collections::HashMap<String, (std::path::PathBuf, tokio::task::JoinHandle<()>)>,
+}
+
+impl SocketSet {
+    pub fn new(dir: std::path::PathBuf, mode: u32, gid: Option<u32>, prefix: &'static str) -> Self {
+        Self {
+            dir,
+            mode,
+            gid,
+            prefix,
+            by_id: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Removes every `*.sock` in the directory (at start: nothing may look alive before a
+    /// policy arrives).
+    pub fn clear_dir(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().ends_with(".sock") {
+                let _ = crate::uds::remove_stale(&e.path());
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// Opens sockets for new ids (`id → socket file name`) and closes the others; each
+    /// accepted connection is handed to `serve` with the id of its socket. Returns the number
+    /// of open sockets.
+    pub fn reconcile<F, Fut>(
+        &mut self,
+        wanted: &std::collections::BTreeMap<String, String>,
+        audit: &AuditBus,
+        serve: F,
+    ) -> usize
+    where
+        F: Fn(String, tokio::net::UnixStream) -> Fut + Clone + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let gone: Vec<String> = self
+            .by_id
+            .keys()
+            .filter(|id| !wanted.contains_key(*id))
+            .cloned()
+            .collect();
+        for id in gone {
+            if let Some((path, handle)) = self.by_id.remove(&id) {
+                handle.abort();
+                let _ = crate::uds::remove_stale(&path);
+                tracing::info!(id = %id, "socket closed");
+            }
+        }
+        for (id, file) in wanted {
+            if self.by_id.contains_key(id) {
+                continue;
+            }
+            let path = self.dir.join(file);
+            match crate::uds::bind(&path, self.mode, self.gid) {
+                Ok((listener, stale)) => {
+                    if stale == crate::uds::Stale::Symlink {
+                        let mut d = Map::new();
+                        d.insert("socket".into(), Value::String(path.display().to_string()));
+                        audit.security(&format!("{}_symlink_detected", self.prefix), "warning", id, d);
+                    }
+                    let serve = serve.clone();
+                    let owner = id.clone();
+                    let handle = tokio::spawn(async move {
+                        loop {
+                            match listener.accept().await {
+                                Ok((stream, _)) => {
+                                    tokio::spawn(serve(owner.clone(), stream));
+                                }
+                                Err(e) => {
+                                    tracing::warn!(id = %owner, %e, "accept failed");
+                                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                                }
+                            }
+                        }
+                    });
+                    tracing::info!(id = %id, socket = %path.display(), "socket open");
+                    self.by_id.insert(id.clone(), (path, handle));
+                }
+                Err(e) => {
+                    tracing::error!(id = %id, socket = %path.display(), %e, "cannot bind socket");
+                    let mut d = Map::new();
+                    d.insert("error".into(), Value::String(e.to_string()));
+                    audit.security(&format!("{}_socket_failed", self.prefix), "error", id, d);
+                }
+            }
+        }
+        self.by_id.len()
+    }
+
+    /// Closes every socket.
+    pub fn close_all(&mut self) {
+        for (_, (path, handle)) in self.by_id.drain() {
+            handle.abort();
+            let _ = crate::uds::remove_stale(&path);
+        }
     }
 }

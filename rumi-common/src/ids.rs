@@ -37,10 +37,7 @@ impl PackId {
         if s.len() > MAX_PACK_ID_LEN {
             return Err(PackIdError::TooLong);
         }
-        if !s
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
+        if !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
             return Err(PackIdError::BadCharacter);
         }
         Ok(Self(s.to_owned()))

@@ -97,10 +97,7 @@ mod tests {
     #[test]
     fn guide_level_names_parse() {
         assert_eq!(LogLevel::parse("warning"), Ok(LogLevel(LevelFilter::WARN)));
-        assert_eq!(
-            LogLevel::parse("CRITICAL"),
-            Ok(LogLevel(LevelFilter::ERROR))
-        );
+        assert_eq!(LogLevel::parse("CRITICAL"), Ok(LogLevel(LevelFilter::ERROR)));
         assert!(LogLevel::parse("verbose").is_err());
         assert_eq!(LogFormat::parse("TEXT"), Ok(LogFormat::Text));
         assert!(LogFormat::parse("xml").is_err());

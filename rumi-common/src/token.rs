@@ -46,9 +46,7 @@ pub enum KeyError {
     Read { path: String, source: io::Error },
     #[error("key file {path} is not 64 hex characters")]
     Malformed { path: String },
-    #[error(
-        "key file {path} has mode {mode:04o}; it must be readable by its owner only (chmod 600)"
-    )]
+    #[error("key file {path} has mode {mode:04o}; it must be readable by its owner only (chmod 600)")]
     Mode { path: String, mode: u32 },
 }
 
@@ -153,10 +151,7 @@ mod tests {
         assert_eq!(k.api_token().expose().len(), 64);
         let other = InstanceKey::generate();
         assert_ne!(k.api_token().expose(), other.api_token().expose());
-        assert_ne!(
-            k.signing_key().to_vec(),
-            hex::decode(k.api_token().expose()).unwrap()
-        );
+        assert_ne!(k.signing_key().to_vec(), hex::decode(k.api_token().expose()).unwrap());
     }
 
     #[test]
@@ -178,17 +173,11 @@ mod tests {
         let key = InstanceKey::generate();
         fs::write(&path, key.to_file_contents()).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(
-            InstanceKey::read(&path),
-            Err(KeyError::Mode { .. })
-        ));
+        assert!(matches!(InstanceKey::read(&path), Err(KeyError::Mode { .. })));
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
         let read = InstanceKey::read(&path).unwrap();
         assert_eq!(read.api_token().expose(), key.api_token().expose());
         fs::write(&path, "short").unwrap();
-        assert!(matches!(
-            InstanceKey::read(&path),
-            Err(KeyError::Malformed { .. })
-        ));
+        assert!(matches!(InstanceKey::read(&path), Err(KeyError::Malformed { .. })));
     }
 }

@@ -48,10 +48,7 @@ pub fn remove_stale(path: &Path) -> io::Result<Stale> {
         Ok(m) if m.file_type().is_socket() => fs::remove_file(path).map(|()| Stale::Socket),
         Ok(_) => Err(io::Error::new(
             io::ErrorKind::AlreadyExists,
-            format!(
-                "{} exists and is not a socket; refusing to replace it",
-                path.display()
-            ),
+            format!("{} exists and is not a socket; refusing to replace it", path.display()),
         )),
     }
 }
@@ -60,11 +57,7 @@ pub fn remove_stale(path: &Path) -> io::Result<Stale> {
 ///
 /// # Errors
 /// I/O errors from removal, bind, chmod or chown (the socket is removed again on failure).
-pub fn bind(
-    path: &Path,
-    mode: u32,
-    gid: Option<u32>,
-) -> io::Result<(tokio::net::UnixListener, Stale)> {
+pub fn bind(path: &Path, mode: u32, gid: Option<u32>) -> io::Result<(tokio::net::UnixListener, Stale)> {
     let stale = remove_stale(path)?;
     let listener = tokio::net::UnixListener::bind(path)?;
     let finish = || -> io::Result<()> {

@@ -18,12 +18,7 @@ pub struct Cli {
     #[arg(long, global = true, env = "RUMI_URL")]
     pub url: Option<String>,
     /// API token. Default: derived from <home>/user_data/settings/.hmac_key.
-    #[arg(
-        long = "token",
-        global = true,
-        env = "RUMI_TOKEN",
-        hide_env_values = true
-    )]
+    #[arg(long = "token", global = true, env = "RUMI_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]

@@ -87,21 +87,9 @@ impl Client {
         let auth = format!("Bearer {}", self.token);
         let resp = match (method, body) {
             ("GET", _) => self.agent.get(&url).header("Authorization", &auth).call(),
-            ("DELETE", _) => self
-                .agent
-                .delete(&url)
-                .header("Authorization", &auth)
-                .call(),
-            (_, Some(b)) => self
-                .agent
-                .post(&url)
-                .header("Authorization", &auth)
-                .send_json(&b),
-            (_, None) => self
-                .agent
-                .post(&url)
-                .header("Authorization", &auth)
-                .send_empty(),
+            ("DELETE", _) => self.agent.delete(&url).header("Authorization", &auth).call(),
+            (_, Some(b)) => self.agent.post(&url).header("Authorization", &auth).send_json(&b),
+            (_, None) => self.agent.post(&url).header("Authorization", &auth).send_empty(),
         };
         let mut resp = resp.with_context(|| format!("cannot reach rumid at {}", self.base))?;
         let status = resp.status().as_u16();

@@ -37,13 +37,7 @@ fn health(cli: &Cli) -> Result<()> {
         if let Some(probes) = data["probes"].as_object() {
             let rows: Vec<Vec<String>> = probes
                 .iter()
-                .map(|(name, p)| {
-                    vec![
-                        name.clone(),
-                        output::field(p, "status"),
-                        output::field(p, "message"),
-                    ]
-                })
+                .map(|(name, p)| vec![name.clone(), output::field(p, "status"), output::field(p, "message")])
                 .collect();
             output::table(&["PROBE", "STATUS", "MESSAGE"], &rows);
         }

@@ -48,10 +48,7 @@ pub fn field(v: &Value, key: &str) -> String {
 #[allow(clippy::print_stderr, clippy::print_stdout)]
 pub fn print_api_error(e: &ApiError, as_json: bool) {
     if as_json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&e.body).unwrap_or_default()
-        );
+        println!("{}", serde_json::to_string_pretty(&e.body).unwrap_or_default());
         return;
     }
     eprintln!("error: {} {} (HTTP {})", e.code, e.message, e.status);

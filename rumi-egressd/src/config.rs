@@ -61,9 +61,7 @@ impl Config {
         let control_socket = c
             .opt(ENV_CONTROL_SOCKET, abs)
             .unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into());
-        let sock_dir = c
-            .opt(ENV_SOCK_DIR, abs)
-            .unwrap_or_else(|| DEFAULT_SOCK_DIR.into());
+        let sock_dir = c.opt(ENV_SOCK_DIR, abs).unwrap_or_else(|| DEFAULT_SOCK_DIR.into());
         let socket_mode = c.opt(ENV_SOCKET_MODE, env::parse_mode).unwrap_or(0o660);
         let id = |s: &str| env::parse_bounded(s, 0, u64::from(u32::MAX - 1)).map(|n| n as u32);
         let socket_gid = c.opt(ENV_SOCKET_GID, id);
@@ -75,22 +73,15 @@ impl Config {
                 s.split(',')
                     .map(str::trim)
                     .filter(|x| !x.is_empty())
-                    .map(|x| {
-                        x.parse::<IpNet>()
-                            .map_err(|_| format!("{x:?} is not a CIDR"))
-                    })
+                    .map(|x| x.parse::<IpNet>().map_err(|_| format!("{x:?} is not a CIDR")))
                     .collect()
             })
             .unwrap_or_default();
         let parent_pid = c.opt(ENV_PARENT_PID, |s| {
             env::parse_bounded(s, 1, i32::MAX as u64).map(|n| n as i32)
         });
-        let log_level = c
-            .opt(ENV_LOG_LEVEL, LogLevel::parse)
-            .unwrap_or(LogLevel::INFO);
-        let log_format = c
-            .opt(ENV_LOG_FORMAT, LogFormat::parse)
-            .unwrap_or(LogFormat::Json);
+        let log_level = c.opt(ENV_LOG_LEVEL, LogLevel::parse).unwrap_or(LogLevel::INFO);
+        let log_format = c.opt(ENV_LOG_FORMAT, LogFormat::parse).unwrap_or(LogFormat::Json);
         c.finish()?;
         Ok(Self {
             control_socket,

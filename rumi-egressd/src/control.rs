@@ -9,19 +9,16 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
 use rumi_proto::control::helper_server::Helper;
-use rumi_proto::control::{
-    AuditRecord, AuditStreamRequest, HealthReply, HealthRequest, PolicySnapshot, PushAck,
-};
+use rumi_proto::control::{AuditRecord, AuditStreamRequest, HealthReply, HealthRequest, PolicySnapshot, PushAck};
 use tokio::sync::Semaphore;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::config::Config;
-use crate::listener::Listeners;
 use crate::policy::Policy;
 use crate::proxy::Proxy;
 use crate::ssrf::AddrPolicy;
-use rumi_common::helper::{self, AuditBus};
+use rumi_common::helper::{self, AuditBus, SocketSet};
 
 /// Everything the helper holds in memory.
 pub struct State {
@@ -29,7 +26,7 @@ pub struct State {
     pub audit: AuditBus,
     pub policy: ArcSwapOption<Policy>,
     pub proxy: Proxy,
-    listeners: Mutex<Listeners>,
+    sockets: Mutex<SocketSet>,
     in_flight: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
@@ -39,12 +36,18 @@ pub const MAX_IN_FLIGHT_PER_PACK: usize = 20;
 impl State {
     pub fn new(config: Config, audit: AuditBus) -> Self {
         let proxy = Proxy::new(AddrPolicy::new(config.allow_cidrs.clone()));
+        let sockets = SocketSet::new(
+            config.sock_dir.clone(),
+            config.socket_mode,
+            config.socket_gid,
+            "egress_proxy",
+        );
         Self {
             config,
             audit,
             policy: ArcSwapOption::empty(),
             proxy,
-            listeners: Mutex::new(Listeners::default()),
+            sockets: Mutex::new(sockets),
             in_flight: Mutex::default(),
         }
     }
@@ -57,12 +60,14 @@ impl State {
             .clone()
     }
 
+    /// Removes every pack socket left by a previous process.
+    pub fn clear_stale(&self) {
+        self.sockets.lock().unwrap_or_else(|p| p.into_inner()).clear_dir();
+    }
+
     /// Removes every pack socket.
     pub fn shutdown(&self) {
-        self.listeners
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .close_all(&self.config.sock_dir);
+        self.sockets.lock().unwrap_or_else(|p| p.into_inner()).close_all();
     }
 }
 
@@ -100,12 +105,13 @@ impl Helper for Control {
         // closing sockets of packs that lost approval happens in the same step.
         self.state.policy.store(Some(policy.clone()));
         let sockets = {
-            let mut listeners = self
-                .state
-                .listeners
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            listeners.reconcile(&policy.approved, &self.state)
+            let state = self.state.clone();
+            let mut set = self.state.sockets.lock().unwrap_or_else(|p| p.into_inner());
+            set.reconcile(
+                &crate::listener::wanted(&policy.approved),
+                &self.state.audit,
+                move |pack, stream| crate::listener::serve(state.clone(), pack, stream),
+            )
         };
         tracing::info!(policy_version = version, sockets, "policy installed");
         Ok(Response::new(PushAck {
@@ -117,12 +123,7 @@ impl Helper for Control {
     async fn health(&self, req: Request<HealthRequest>) -> Result<Response<HealthReply>, Status> {
         self.check_peer(&req)?;
         let policy = self.state.policy.load_full();
-        let sockets = self
-            .state
-            .listeners
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .len();
+        let sockets = self.state.sockets.lock().unwrap_or_else(|p| p.into_inner()).len();
         Ok(Response::new(HealthReply {
             has_policy: policy.is_some(),
             policy_version: policy.map_or(0, |p| p.version),

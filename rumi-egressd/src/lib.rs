@@ -44,10 +44,7 @@ pub enum RunError {
 ///
 /// # Errors
 /// [`RunError`] when a socket cannot be prepared or the control server fails.
-pub async fn run(
-    config: Config,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), RunError> {
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), RunError> {
     let audit = rumi_common::helper::AuditBus::default();
     let sock_err = |what, path: &std::path::Path| {
         let path = path.display().to_string();
@@ -55,9 +52,6 @@ pub async fn run(
     };
     rumi_common::uds::prepare_dir(&config.sock_dir, config.socket_gid)
         .map_err(sock_err("socket directory", &config.sock_dir))?;
-    // Sockets left by a previous process serve nobody; remove them so nothing looks alive
-    // before this process holds a policy.
-    listener::clear_dir(&config.sock_dir);
     if let Some(parent) = config.control_socket.parent() {
         std::fs::create_dir_all(parent).map_err(sock_err("control directory", parent))?;
     }
@@ -82,6 +76,9 @@ pub async fn run(
     );
 
     let state = Arc::new(control::State::new(config, audit));
+    // Sockets left by a previous process serve nobody; remove them so nothing looks alive
+    // before this process holds a policy.
+    state.clear_stale();
     let svc = control::Control::new(state.clone());
     tonic::transport::Server::builder()
         .add_service(HelperServer::new(svc))

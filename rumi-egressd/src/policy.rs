@@ -48,11 +48,7 @@ impl Policy {
         Self {
             version: s.version,
             approved: s.approved_packs.into_iter().collect(),
-            grants: s
-                .network_grants
-                .into_iter()
-                .map(|g| (g.pack_id.clone(), g))
-                .collect(),
+            grants: s.network_grants.into_iter().map(|g| (g.pack_id.clone(), g)).collect(),
             rate_per_minute: if limits.rate_limit_per_minute == 0 {
                 DEFAULT_RATE_PER_MINUTE
             } else {
@@ -76,12 +72,10 @@ impl Policy {
         if !grant.enabled {
             return Err(Denial::Disabled);
         }
-        domain::grant_covers(&grant.allowed_domains, &grant.allowed_ports, host, port).map_err(
-            |m| match m {
-                domain::GrantMiss::Domain => Denial::Domain,
-                domain::GrantMiss::Port => Denial::Port,
-            },
-        )
+        domain::grant_covers(&grant.allowed_domains, &grant.allowed_ports, host, port).map_err(|m| match m {
+            domain::GrantMiss::Domain => Denial::Domain,
+            domain::GrantMiss::Port => Denial::Port,
+        })
     }
 }
 
@@ -110,18 +104,9 @@ mod tests {
         assert_eq!(p.check("p", "x.cdn.net", 443), Ok(()));
         assert_eq!(p.check("p", "api.example.com", 80), Err(Denial::Port));
         assert_eq!(p.check("p", "evil.com", 443), Err(Denial::Domain));
-        assert_eq!(
-            p.check("q", "api.example.com", 443),
-            Err(Denial::NotApproved)
-        );
-        assert_eq!(
-            policy(&[], &[443], true).check("p", "a.com", 443),
-            Err(Denial::Domain)
-        );
-        assert_eq!(
-            policy(&["*"], &[], true).check("p", "a.com", 443),
-            Err(Denial::Port)
-        );
+        assert_eq!(p.check("q", "api.example.com", 443), Err(Denial::NotApproved));
+        assert_eq!(policy(&[], &[443], true).check("p", "a.com", 443), Err(Denial::Domain));
+        assert_eq!(policy(&["*"], &[], true).check("p", "a.com", 443), Err(Denial::Port));
         assert_eq!(policy(&["*"], &[0], true).check("p", "a.com", 8443), Ok(()));
         assert_eq!(
             policy(&["*"], &[0], false).check("p", "a.com", 1),

@@ -158,15 +158,12 @@ fn limiter(per_minute: u32) -> DefaultKeyedRateLimiter<String> {
 
 impl Proxy {
     pub fn new(addrs: AddrPolicy) -> Self {
-        let roots =
-            rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default TLS versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
         Self {
             addrs,
             tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
@@ -177,8 +174,7 @@ impl Proxy {
     /// Applies a new per-pack rate (a change resets the buckets).
     pub fn set_rate(&self, per_minute: u32) {
         if self.limiter.load().0 != per_minute {
-            self.limiter
-                .store(Arc::new((per_minute, limiter(per_minute))));
+            self.limiter.store(Arc::new((per_minute, limiter(per_minute))));
         }
     }
 
@@ -322,8 +318,7 @@ impl Proxy {
             Some(url::Host::Ipv4(ip)) => vec![SocketAddr::new(ip.into(), port)],
             Some(url::Host::Ipv6(ip)) => vec![SocketAddr::new(ip.into(), port)],
             Some(url::Host::Domain(name)) => {
-                let lookup =
-                    tokio::time::timeout(DNS_TIMEOUT, tokio::net::lookup_host((name, port))).await;
+                let lookup = tokio::time::timeout(DNS_TIMEOUT, tokio::net::lookup_host((name, port))).await;
                 match lookup {
                     Ok(Ok(it)) => {
                         let mut v: Vec<SocketAddr> = it.collect();
@@ -369,8 +364,7 @@ impl Proxy {
                 .trim_start_matches('[')
                 .trim_end_matches(']')
                 .to_owned();
-            let name = rustls::pki_types::ServerName::try_from(host)
-                .map_err(|e| Fail::Tls(e.to_string()))?;
+            let name = rustls::pki_types::ServerName::try_from(host).map_err(|e| Fail::Tls(e.to_string()))?;
             let tls = self
                 .tls
                 .connect(name, tcp)
@@ -433,11 +427,7 @@ impl Proxy {
                 Value::String(base64::engine::general_purpose::STANDARD.encode(e.into_bytes()))
             }
         };
-        Ok(Exchange::Done(Outcome {
-            status,
-            headers,
-            body,
-        }))
+        Ok(Exchange::Done(Outcome { status, headers, body }))
     }
 }
 
@@ -446,10 +436,7 @@ enum Exchange {
     Done(Outcome),
 }
 
-async fn send<S>(
-    io: S,
-    request: hyper::Request<Full<Bytes>>,
-) -> Result<hyper::Response<hyper::body::Incoming>, Fail>
+async fn send<S>(io: S, request: hyper::Request<Full<Bytes>>) -> Result<hyper::Response<hyper::body::Incoming>, Fail>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -475,9 +462,7 @@ fn build_request(url: &Url, req: &Parsed) -> Result<hyper::Request<Full<Bytes>>,
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_owned(),
     };
-    let mut builder = hyper::Request::builder()
-        .method(req.method.as_str())
-        .uri(path);
+    let mut builder = hyper::Request::builder().method(req.method.as_str()).uri(path);
     let headers = builder
         .headers_mut()
         .ok_or_else(|| Fail::Validation("bad request line".into()))?;
@@ -546,8 +531,7 @@ fn validate(req: &Map<String, Value>) -> Result<Parsed, Fail> {
                 if DROPPED_HEADERS.contains(&lower.as_str()) {
                     continue;
                 }
-                let n = HeaderName::from_bytes(name.as_bytes())
-                    .map_err(|_| v("invalid header name"))?;
+                let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| v("invalid header name"))?;
                 let val = HeaderValue::from_str(value).map_err(|_| v("invalid header value"))?;
                 headers.push((n, val));
             }
@@ -615,18 +599,10 @@ mod tests {
             json!({"method": "POST", "url": "http://a.com/", "body": {"a": 1}}),
         ];
         for b in bad {
-            assert!(
-                matches!(validate(&req(b.clone())), Err(Fail::Validation(_))),
-                "{b}"
-            );
+            assert!(matches!(validate(&req(b.clone())), Err(Fail::Validation(_))), "{b}");
         }
         let many: Map<String, Value> = (0..101).map(|i| (format!("h{i}"), json!("v"))).collect();
-        assert!(
-            validate(&req(
-                json!({"method": "GET", "url": "http://a.com/", "headers": many})
-            ))
-            .is_err()
-        );
+        assert!(validate(&req(json!({"method": "GET", "url": "http://a.com/", "headers": many}))).is_err());
         let ok = validate(&req(json!({"method": "get", "url": "https://a.com/x?q=1", "headers": {"Host": "evil", "X-A": "1"}, "timeout_seconds": 120}))).unwrap();
         assert_eq!(ok.method, "GET");
         assert_eq!(ok.headers.len(), 1, "Host is dropped");

@@ -70,10 +70,7 @@ impl AddrPolicy {
             .chain(DENY_V6)
             .map(|s| s.parse().expect("the deny table is valid CIDR"))
             .collect();
-        Self {
-            deny,
-            allow_override,
-        }
+        Self { deny, allow_override }
     }
 
     /// Whether a pack may connect to `ip`.
@@ -87,9 +84,7 @@ impl AddrPolicy {
             return true;
         }
         match ip {
-            IpAddr::V4(v4) => {
-                v4 != Ipv4Addr::BROADCAST && !self.deny.iter().any(|n| n.contains(&ip))
-            }
+            IpAddr::V4(v4) => v4 != Ipv4Addr::BROADCAST && !self.deny.iter().any(|n| n.contains(&ip)),
             IpAddr::V6(v6) => {
                 let global_unicast = (v6.segments()[0] & 0xe000) == 0x2000;
                 global_unicast && !self.deny.iter().any(|n| n.contains(&ip))

@@ -109,14 +109,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { Error::NoRoute })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            envelope::limit_body,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_token,
-        ));
+        .layer(middleware::from_fn_with_state(state.clone(), envelope::limit_body))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
     if !state.config.cors_origins.is_empty() {
         app = app.layer(
             CorsLayer::new()
@@ -134,12 +128,8 @@ pub fn router(state: AppState) -> Router {
 async fn request_id(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let id = format!("req-{:016x}", rand::random::<u64>());
     let method = crate::metrics::method_label(req.method());
-    let span =
-        tracing::debug_span!("http_request", request_id = %id, method, path = %req.uri().path());
-    let mut resp = REQUEST_ID
-        .scope(id.clone(), next.run(req))
-        .instrument(span)
-        .await;
+    let span = tracing::debug_span!("http_request", request_id = %id, method, path = %req.uri().path());
+    let mut resp = REQUEST_ID.scope(id.clone(), next.run(req)).instrument(span).await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(REQUEST_ID_HEADER, v);
     }

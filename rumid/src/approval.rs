@@ -225,8 +225,7 @@ impl Packs {
         audit: Audit,
         on_change: OnChange,
     ) -> Result<Self> {
-        rumi_common::fs::ensure_dir(&paths.records, 0o700)
-            .map_err(Error::io("cannot create", &paths.records))?;
+        rumi_common::fs::ensure_dir(&paths.records, 0o700).map_err(Error::io("cannot create", &paths.records))?;
         // A crash between creating a temp file and renaming it leaves the temp file behind;
         // the record itself is intact (old or new), so the leftover is only clutter.
         rumi_common::fs::remove_stale_temps(&paths.records);
@@ -331,11 +330,7 @@ impl Packs {
                 DeprecationLevel::Silent => {}
             }
         }
-        let (record, tampered) = match record::load(
-            &self.record_path(&id),
-            &self.signing_key,
-            id.as_str(),
-        ) {
+        let (record, tampered) = match record::load(&self.record_path(&id), &self.signing_key, id.as_str()) {
             Loaded::Absent => (None, None),
             Loaded::Valid(r) => (Some(*r), None),
             Loaded::Tampered(why) => {
@@ -436,11 +431,7 @@ impl Packs {
         tracing::warn!(pack_id = %id, added = diff.added.len(), changed = diff.changed.len(), removed = diff.removed.len(), "pack files changed since approval; pack disabled");
         self.audit.record_blocking(
             AuditEvent::new(Category::Security, "pack_modified")
-                .failed(
-                    Severity::Warning,
-                    "hash_mismatch",
-                    "pack files changed since approval",
-                )
+                .failed(Severity::Warning, "hash_mismatch", "pack files changed since approval")
                 .owner_pack(id.as_str())
                 .detail("added", diff.added)
                 .detail("changed", diff.changed)
@@ -465,10 +456,9 @@ impl Packs {
 
     fn publish(&self, inner: &Inner) {
         let packs: Vec<PackSummary> = inner.entries.values().map(summary).collect();
-        let list_json = serde_json::to_vec(
-            &json!({ "packs": &packs, "count": packs.len(), "invalid": &inner.invalid }),
-        )
-        .unwrap_or_default();
+        let list_json =
+            serde_json::to_vec(&json!({ "packs": &packs, "count": packs.len(), "invalid": &inner.invalid }))
+                .unwrap_or_default();
         let snap = Snapshot {
             packs,
             invalid: inner.invalid.clone(),
@@ -489,15 +479,10 @@ impl Packs {
         let Some(found) = discovery::find(&self.paths.ecosystem, id) else {
             inner.entries.remove(id);
             self.publish(&inner);
-            return Err(Error::PackNotFound {
-                pack_id: id.clone(),
-            });
+            return Err(Error::PackNotFound { pack_id: id.clone() });
         };
         if found.legacy && self.deprecation == DeprecationLevel::Error {
-            return Err(self.refuse(
-                id,
-                "pack is in the legacy location and RUMI_DEPRECATION_LEVEL=error",
-            ));
+            return Err(self.refuse(id, "pack is in the legacy location and RUMI_DEPRECATION_LEVEL=error"));
         }
         let manifest = match &found.manifest {
             Ok(m) => m.clone(),
@@ -526,8 +511,7 @@ impl Packs {
         rec.push_history(&ts, "approve", hashes.len(), hashing::tree_digest(&hashes));
         rec.file_hashes = hashes;
         let path = self.record_path(id);
-        record::save(&path, &self.signing_key, &rec)
-            .map_err(Error::io("cannot write approval record", &path))?;
+        record::save(&path, &self.signing_key, &rec).map_err(Error::io("cannot write approval record", &path))?;
         self.tamper_reported
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -566,9 +550,7 @@ impl Packs {
         if discovery::find(&self.paths.ecosystem, id).is_none() {
             inner.entries.remove(id);
             self.publish(&inner);
-            return Err(Error::PackNotFound {
-                pack_id: id.clone(),
-            });
+            return Err(Error::PackNotFound { pack_id: id.clone() });
         }
         let ts = now();
         let mut rec = match record::load(&self.record_path(id), &self.signing_key, id.as_str()) {
@@ -585,8 +567,7 @@ impl Packs {
             hashing::tree_digest(&rec.file_hashes),
         );
         let path = self.record_path(id);
-        record::save(&path, &self.signing_key, &rec)
-            .map_err(Error::io("cannot write approval record", &path))?;
+        record::save(&path, &self.signing_key, &rec).map_err(Error::io("cannot write approval record", &path))?;
         self.tamper_reported
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -613,9 +594,7 @@ impl Packs {
         let Some(found) = discovery::find(&self.paths.ecosystem, id) else {
             inner.entries.remove(id);
             self.publish(&inner);
-            return Err(Error::PackNotFound {
-                pack_id: id.clone(),
-            });
+            return Err(Error::PackNotFound { pack_id: id.clone() });
         };
         rumi_common::fs::ensure_dir(&self.paths.backups, 0o700)
             .map_err(Error::io("cannot create", &self.paths.backups))?;
@@ -683,15 +662,14 @@ impl Packs {
             .entries
             .get(id)
             .and_then(|e| e.found.manifest.clone().ok())
-            .ok_or_else(|| Error::PackNotFound {
-                pack_id: id.clone(),
-            })
+            .ok_or_else(|| Error::PackNotFound { pack_id: id.clone() })
     }
 
     fn status_locked(&self, inner: &Inner, id: &PackId) -> Result<PackStatus> {
-        let e = inner.entries.get(id).ok_or_else(|| Error::PackNotFound {
-            pack_id: id.clone(),
-        })?;
+        let e = inner
+            .entries
+            .get(id)
+            .ok_or_else(|| Error::PackNotFound { pack_id: id.clone() })?;
         let manifest = e.found.manifest.as_ref().ok();
         let rec = e.record.as_ref();
         Ok(PackStatus {
@@ -755,9 +733,7 @@ fn summary(e: &Entry) -> PackSummary {
         (Err(p), _) => Some(p.clone()),
         (Ok(_), true) => Some(Problem {
             code: rumi_common::code::PACK_LEGACY_REFUSED,
-            message:
-                "pack is in the legacy location ecosystem/packs/ and RUMI_DEPRECATION_LEVEL=error"
-                    .into(),
+            message: "pack is in the legacy location ecosystem/packs/ and RUMI_DEPRECATION_LEVEL=error".into(),
         }),
         (Ok(_), false) => None,
     };

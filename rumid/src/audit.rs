@@ -153,12 +153,7 @@ impl AuditEvent {
     }
 
     /// Marks the event as a refusal or failure with the given severity and error.
-    pub fn failed(
-        mut self,
-        severity: Severity,
-        error_type: &str,
-        error: impl Into<String>,
-    ) -> Self {
+    pub fn failed(mut self, severity: Severity, error_type: &str, error: impl Into<String>) -> Self {
         self.success = false;
         self.severity = severity;
         self.error_type = Some(error_type.to_owned());
@@ -218,11 +213,7 @@ pub fn to_line(event: &AuditEvent) -> Vec<u8> {
 struct AsciiFormatter;
 
 impl serde_json::ser::Formatter for AsciiFormatter {
-    fn write_string_fragment<W: ?Sized + Write>(
-        &mut self,
-        w: &mut W,
-        fragment: &str,
-    ) -> io::Result<()> {
+    fn write_string_fragment<W: ?Sized + Write>(&mut self, w: &mut W, fragment: &str) -> io::Result<()> {
         let mut start = 0;
         for (i, ch) in fragment.char_indices() {
             if ch.is_ascii() {
@@ -302,10 +293,7 @@ fn writer_loop(dir: PathBuf, mut rx: mpsc::Receiver<Job>) {
         let mut pending: HashMap<(Category, String), Vec<u8>> = HashMap::new();
         for (event, _) in &batch {
             let key = (event.category, event.file_date().to_owned());
-            pending
-                .entry(key)
-                .or_default()
-                .extend_from_slice(&to_line(event));
+            pending.entry(key).or_default().extend_from_slice(&to_line(event));
         }
         for (key, bytes) in pending {
             if let Err(err) = append(&dir, &mut files, &key, &bytes) {
@@ -376,8 +364,7 @@ mod tests {
                 thread::spawn(move || {
                     for i in 0..200 {
                         audit.record_blocking(
-                            AuditEvent::new(Category::System, "t")
-                                .detail("n", format!("{t}-{i}-{}", "x".repeat(300))),
+                            AuditEvent::new(Category::System, "t").detail("n", format!("{t}-{i}-{}", "x".repeat(300))),
                         );
                     }
                 })

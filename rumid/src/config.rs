@@ -263,18 +263,11 @@ impl Config {
 
         let home = match &cli.home {
             Some(h) => h.clone(),
-            None => c
-                .raw(ENV_HOME)
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(".")),
+            None => c.raw(ENV_HOME).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")),
         };
         let port = cli
             .port
-            .or_else(|| {
-                c.opt(ENV_API_PORT, |s| {
-                    env::parse_bounded(s, 0, 65535).map(|n| n as u16)
-                })
-            })
+            .or_else(|| c.opt(ENV_API_PORT, |s| env::parse_bounded(s, 0, 65535).map(|n| n as u16)))
             .unwrap_or(DEFAULT_API_PORT);
         let bind_address = c
             .opt(ENV_API_BIND_ADDRESS, |s| {
@@ -282,44 +275,34 @@ impl Config {
                     .map_err(|_| "expected an IP address such as 127.0.0.1".to_owned())
             })
             .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-        let env_mode = c.opt(ENV_SECURITY_MODE, |s| {
-            match s.to_ascii_lowercase().as_str() {
-                "strict" => Ok(SecurityMode::Strict),
-                "permissive" => Ok(SecurityMode::Permissive),
-                _ => Err("expected strict or permissive".to_owned()),
-            }
+        let env_mode = c.opt(ENV_SECURITY_MODE, |s| match s.to_ascii_lowercase().as_str() {
+            "strict" => Ok(SecurityMode::Strict),
+            "permissive" => Ok(SecurityMode::Permissive),
+            _ => Err("expected strict or permissive".to_owned()),
         });
         let security_mode = if cli.permissive {
             SecurityMode::Permissive
         } else {
             env_mode.unwrap_or(SecurityMode::Strict)
         };
-        let log_level = c
-            .opt(ENV_LOG_LEVEL, LogLevel::parse)
-            .unwrap_or(LogLevel::INFO);
-        let log_format = c
-            .opt(ENV_LOG_FORMAT, LogFormat::parse)
-            .unwrap_or(LogFormat::Json);
+        let log_level = c.opt(ENV_LOG_LEVEL, LogLevel::parse).unwrap_or(LogLevel::INFO);
+        let log_format = c.opt(ENV_LOG_FORMAT, LogFormat::parse).unwrap_or(LogFormat::Json);
         let deprecation_level = c
-            .opt(ENV_DEPRECATION_LEVEL, |s| {
-                match s.to_ascii_lowercase().as_str() {
-                    "warn" => Ok(DeprecationLevel::Warn),
-                    "error" => Ok(DeprecationLevel::Error),
-                    "silent" => Ok(DeprecationLevel::Silent),
-                    "log" => Ok(DeprecationLevel::Log),
-                    _ => Err("expected warn, error, silent or log".to_owned()),
-                }
+            .opt(ENV_DEPRECATION_LEVEL, |s| match s.to_ascii_lowercase().as_str() {
+                "warn" => Ok(DeprecationLevel::Warn),
+                "error" => Ok(DeprecationLevel::Error),
+                "silent" => Ok(DeprecationLevel::Silent),
+                "log" => Ok(DeprecationLevel::Log),
+                _ => Err("expected warn, error, silent or log".to_owned()),
             })
             .unwrap_or(DeprecationLevel::Warn);
         let secrets_key = c.opt_secret(ENV_SECRETS_KEY, parse_fernet_key);
         let secrets_plaintext = c
-            .opt(ENV_SECRETS_ALLOW_PLAINTEXT, |s| {
-                match s.to_ascii_lowercase().as_str() {
-                    "auto" => Ok(PlaintextPolicy::Auto),
-                    "true" => Ok(PlaintextPolicy::Allow),
-                    "false" => Ok(PlaintextPolicy::Deny),
-                    _ => Err("expected auto, true or false".to_owned()),
-                }
+            .opt(ENV_SECRETS_ALLOW_PLAINTEXT, |s| match s.to_ascii_lowercase().as_str() {
+                "auto" => Ok(PlaintextPolicy::Auto),
+                "true" => Ok(PlaintextPolicy::Allow),
+                "false" => Ok(PlaintextPolicy::Deny),
+                _ => Err("expected auto, true or false".to_owned()),
             })
             .unwrap_or(PlaintextPolicy::Auto);
         let max_response_bytes = c
@@ -328,20 +311,16 @@ impl Config {
             })
             .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
         let max_concurrent_flows = c
-            .opt(ENV_MAX_CONCURRENT_FLOWS, |s| {
-                env::parse_bounded(s, 1, 10_000)
-            })
+            .opt(ENV_MAX_CONCURRENT_FLOWS, |s| env::parse_bounded(s, 1, 10_000))
             .unwrap_or(DEFAULT_MAX_CONCURRENT_FLOWS) as u32;
-        let max_request_body_bytes =
-            c.opt(ENV_MAX_REQUEST_BODY_BYTES, |s| {
+        let max_request_body_bytes = c
+            .opt(ENV_MAX_REQUEST_BODY_BYTES, |s| {
                 env::parse_bounded(s, 1024, MAX_BYTES_SETTING)
             })
             .unwrap_or(DEFAULT_MAX_REQUEST_BODY_BYTES) as usize;
         let cors_origins = c.opt(ENV_CORS_ORIGINS, parse_origins).unwrap_or_default();
         let hmac_rotate = c.opt(ENV_HMAC_ROTATE, env::parse_bool).unwrap_or(false);
-        let diagnostics_verbose = c
-            .opt(ENV_DIAGNOSTICS_VERBOSE, env::parse_bool)
-            .unwrap_or(false);
+        let diagnostics_verbose = c.opt(ENV_DIAGNOSTICS_VERBOSE, env::parse_bool).unwrap_or(false);
         let gid = |s: &str| env::parse_bounded(s, 0, u32::MAX as u64 - 1).map(|n| n as u32);
         let egress_socket_gid = c.opt(ENV_EGRESS_SOCKET_GID, gid);
         let capability_socket_gid = c.opt(ENV_CAPABILITY_SOCKET_GID, gid);
@@ -361,16 +340,12 @@ impl Config {
         let secret_get_rate_limit = c
             .opt(ENV_SECRET_GET_RATE_LIMIT, rate)
             .unwrap_or(DEFAULT_RATE_LIMIT_PER_MIN) as u32;
-        let egress_rate_limit = c
-            .opt(ENV_EGRESS_RATE_LIMIT, rate)
-            .unwrap_or(DEFAULT_RATE_LIMIT_PER_MIN) as u32;
+        let egress_rate_limit = c.opt(ENV_EGRESS_RATE_LIMIT, rate).unwrap_or(DEFAULT_RATE_LIMIT_PER_MIN) as u32;
         let local_pack_mode = c
-            .opt(ENV_LOCAL_PACK_MODE, |s| {
-                match s.to_ascii_lowercase().as_str() {
-                    "off" => Ok(LocalPackMode::Off),
-                    "require_approval" => Ok(LocalPackMode::RequireApproval),
-                    _ => Err("expected off or require_approval".to_owned()),
-                }
+            .opt(ENV_LOCAL_PACK_MODE, |s| match s.to_ascii_lowercase().as_str() {
+                "off" => Ok(LocalPackMode::Off),
+                "require_approval" => Ok(LocalPackMode::RequireApproval),
+                _ => Err("expected off or require_approval".to_owned()),
             })
             .unwrap_or(LocalPackMode::Off);
 
@@ -382,9 +357,7 @@ impl Config {
                     HelperMode::Spawn
                 }
             },
-            None => c
-                .opt(ENV_HELPERS, parse_helper_mode)
-                .unwrap_or(HelperMode::Spawn),
+            None => c.opt(ENV_HELPERS, parse_helper_mode).unwrap_or(HelperMode::Spawn),
         };
         let egressd_socket = c
             .opt(ENV_EGRESSD_SOCKET, parse_socket_dir)
@@ -563,14 +536,8 @@ mod tests {
     #[test]
     fn origins_and_keys_parse() {
         let c = load(&[
-            (
-                ENV_CORS_ORIGINS,
-                "http://localhost:3000, https://ops.example",
-            ),
-            (
-                ENV_SECRETS_KEY,
-                "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=",
-            ),
+            (ENV_CORS_ORIGINS, "http://localhost:3000, https://ops.example"),
+            (ENV_SECRETS_KEY, "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4="),
         ])
         .unwrap();
         assert_eq!(c.cors_origins.len(), 2);

@@ -27,10 +27,7 @@ pub enum Error {
     #[error("pack {pack_id} cannot be approved: {reason}")]
     PackNotApprovable { pack_id: PackId, reason: String },
     #[error("pack {pack_id} is not approved (state {state})")]
-    PackNotApproved {
-        pack_id: PackId,
-        state: &'static str,
-    },
+    PackNotApproved { pack_id: PackId, state: &'static str },
     #[error("cannot hash pack {pack_id}: {reason}")]
     HashFailed { pack_id: PackId, reason: String },
     #[error("request body is larger than RUMI_MAX_REQUEST_BODY_BYTES")]
@@ -65,11 +62,7 @@ impl Error {
     /// Wraps an I/O error with what was being done and to which path.
     pub fn io(context: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Self {
         let path = path.into();
-        move |source| Self::Io {
-            context,
-            path,
-            source,
-        }
+        move |source| Self::Io { context, path, source }
     }
 
     /// The stable RUMI code.
@@ -103,9 +96,7 @@ impl Error {
             | Self::EmptyValue { .. }
             | Self::TooLong { .. }
             | Self::Invalid { .. } => StatusCode::BAD_REQUEST,
-            Self::PackNotFound { .. } | Self::NoRoute | Self::GrantNotFound { .. } => {
-                StatusCode::NOT_FOUND
-            }
+            Self::PackNotFound { .. } | Self::NoRoute | Self::GrantNotFound { .. } => StatusCode::NOT_FOUND,
             Self::PackNotApprovable { .. } | Self::PackNotApproved { .. } => StatusCode::CONFLICT,
             Self::HashFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -118,31 +109,21 @@ impl Error {
     /// What the operator can do about it.
     pub fn suggestion(&self) -> &'static str {
         match self {
-            Self::AuthMissing => {
-                "send 'Authorization: Bearer <token>'; `rumi-ctl token` prints the token"
-            }
+            Self::AuthMissing => "send 'Authorization: Bearer <token>'; `rumi-ctl token` prints the token",
             Self::AuthInvalid => {
                 "the token is wrong or was rotated; `rumi-ctl token --home <dir>` prints the current one"
             }
-            Self::InvalidPackId(_) => {
-                "pack ids are 1-64 characters of letters, digits, '_' and '-'"
-            }
-            Self::PackNotFound { .. } => {
-                "`rumi-ctl packs list` shows installed packs; run a scan after adding one"
-            }
+            Self::InvalidPackId(_) => "pack ids are 1-64 characters of letters, digits, '_' and '-'",
+            Self::PackNotFound { .. } => "`rumi-ctl packs list` shows installed packs; run a scan after adding one",
             Self::PackNotApprovable { .. } => {
                 "fix the pack's ecosystem.json (`rumid --validate` lists the problems), then scan and approve again"
             }
-            Self::PackNotApproved { .. } => {
-                "approve the pack (`rumi-ctl packs approve <id>`) after reviewing it"
-            }
+            Self::PackNotApproved { .. } => "approve the pack (`rumi-ctl packs approve <id>`) after reviewing it",
             Self::HashFailed { .. } => {
                 "packs may hold only regular files, directories and symlinks; remove special files and retry"
             }
             Self::BodyTooLarge => "send a smaller body or raise RUMI_MAX_REQUEST_BODY_BYTES",
-            Self::MalformedJson { .. } => {
-                "send a JSON object matching the endpoint's documented shape"
-            }
+            Self::MalformedJson { .. } => "send a JSON object matching the endpoint's documented shape",
             Self::ContentType => "set 'Content-Type: application/json'",
             Self::EmptyValue { .. } => "provide a non-empty value",
             Self::TooLong { .. } => "shorten the value",

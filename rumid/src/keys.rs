@@ -26,10 +26,7 @@ pub enum KeyLoadError {
     #[error(transparent)]
     Key(#[from] rumi_common::token::KeyError),
     #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
 }
 
 /// Loads the instance key from `settings`, creating it on first start, finishing an
@@ -39,20 +36,16 @@ pub enum KeyLoadError {
 /// [`KeyLoadError`] when the key file is unreadable, malformed or too permissive, or a
 /// write fails. rumid refuses to start then: silently generating a new key would make
 /// every approval look tampered.
-pub fn load_or_create(
-    settings: &Path,
-    rotate: bool,
-    audit: &Audit,
-) -> Result<InstanceKey, KeyLoadError> {
+pub fn load_or_create(settings: &Path, rotate: bool, audit: &Audit) -> Result<InstanceKey, KeyLoadError> {
     let path = settings.join(KEY_FILE);
     let next = settings.join(NEXT_KEY_FILE);
     let write = |p: &Path, k: &InstanceKey| {
-        rumi_common::fs::write_atomic(p, k.to_file_contents().as_bytes(), KEY_FILE_MODE).map_err(
-            |source| KeyLoadError::Write {
+        rumi_common::fs::write_atomic(p, k.to_file_contents().as_bytes(), KEY_FILE_MODE).map_err(|source| {
+            KeyLoadError::Write {
                 path: p.to_path_buf(),
                 source,
-            },
-        )
+            }
+        })
     };
 
     if !path.exists() {
@@ -80,9 +73,7 @@ pub fn load_or_create(
         write(&next, &new)?;
         key = finish_rotation(settings, &key, new, &path, &next)?;
         tracing::warn!("instance key rotated; the previous API token no longer works");
-        audit.record_blocking(
-            AuditEvent::new(Category::Security, "hmac_key_rotated").severity(Severity::Warning),
-        );
+        audit.record_blocking(AuditEvent::new(Category::Security, "hmac_key_rotated").severity(Severity::Warning));
     }
     Ok(key)
 }
@@ -94,11 +85,12 @@ fn finish_rotation(
     path: &Path,
     next: &Path,
 ) -> Result<InstanceKey, KeyLoadError> {
-    let resigned = crate::signed::resign_tree(settings, &old.signing_key(), &new.signing_key())
-        .map_err(|source| KeyLoadError::Write {
+    let resigned = crate::signed::resign_tree(settings, &old.signing_key(), &new.signing_key()).map_err(|source| {
+        KeyLoadError::Write {
             path: settings.to_path_buf(),
             source,
-        })?;
+        }
+    })?;
     fs::rename(next, path)
         .and_then(|()| rumi_common::fs::sync_dir(settings))
         .map_err(|source| KeyLoadError::Write {

@@ -54,19 +54,13 @@ pub const ADDR_FILE: &str = "user_data/run/api.addr";
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("cannot prepare {path}: {source}")]
-    Layout {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Layout { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Key(#[from] keys::KeyLoadError),
     #[error(transparent)]
     State(#[from] error::Error),
     #[error("cannot bind the API to {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
     #[error("API server failed: {0}")]
     Serve(std::io::Error),
     #[error("start-up task failed: {0}")]
@@ -102,10 +96,7 @@ fn prepare_layout(home: &Path) -> Result<(), RunError> {
 ///
 /// # Errors
 /// [`RunError`] when the home cannot be prepared, the key is unusable, or the API cannot bind.
-pub async fn run(
-    config: Config,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), RunError> {
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), RunError> {
     let config = Arc::new(config);
     let home = config.home.clone();
     prepare_layout(&home)?;
@@ -165,12 +156,12 @@ pub async fn run(
         .local_addr()
         .map_err(|source| RunError::Bind { addr, source })?;
     let addr_file = home.join(ADDR_FILE);
-    rumi_common::fs::write_atomic(&addr_file, format!("{bound}\n").as_bytes(), 0o640).map_err(
-        |source| RunError::Layout {
+    rumi_common::fs::write_atomic(&addr_file, format!("{bound}\n").as_bytes(), 0o640).map_err(|source| {
+        RunError::Layout {
             path: addr_file.clone(),
             source,
-        },
-    )?;
+        }
+    })?;
 
     let snap = packs.snapshot();
     tracing::info!(
@@ -183,9 +174,7 @@ pub async fn run(
         "rumid started"
     );
     if config.security_mode == SecurityMode::Permissive {
-        tracing::warn!(
-            "permissive mode: pack code may run on the host without Docker; do not use in production"
-        );
+        tracing::warn!("permissive mode: pack code may run on the host without Docker; do not use in production");
     }
     if !config.bind_address.is_loopback() {
         tracing::warn!(bind = %config.bind_address, "API bound to a non-loopback address; it is reachable from the network");
@@ -195,18 +184,13 @@ pub async fn run(
         .record(
             AuditEvent::new(Category::System, "rumid_started")
                 .detail("version", env!("CARGO_PKG_VERSION"))
-                .detail(
-                    "security_mode",
-                    format!("{:?}", config.security_mode).to_lowercase(),
-                )
+                .detail("security_mode", format!("{:?}", config.security_mode).to_lowercase())
                 .detail("api", bound.to_string()),
         )
         .await;
     if config.security_mode == SecurityMode::Permissive {
         audit
-            .record(
-                AuditEvent::new(Category::Security, "permissive_mode").severity(Severity::Warning),
-            )
+            .record(AuditEvent::new(Category::Security, "permissive_mode").severity(Severity::Warning))
             .await;
     }
 
@@ -226,13 +210,9 @@ pub async fn run(
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     let _ = std::fs::remove_file(&addr_file);
-    audit
-        .record(AuditEvent::new(Category::System, "rumid_stopped"))
-        .await;
+    audit.record(AuditEvent::new(Category::System, "rumid_stopped")).await;
     tracing::info!("rumid stopped");
     served.map_err(RunError::Serve)
 }
@@ -273,23 +253,14 @@ fn start_helpers(
     let mut env: Vec<(String, String)> = vec![
         ("RUMI_LOG_LEVEL".into(), config.log_level.as_str().into()),
         ("RUMI_LOG_FORMAT".into(), config.log_format.as_str().into()),
-        (
-            "RUMI_EGRESSD_SOCKET".into(),
-            egressd_socket.display().to_string(),
-        ),
-        (
-            "RUMI_EGRESS_SOCK_DIR".into(),
-            egress_dir.display().to_string(),
-        ),
+        ("RUMI_EGRESSD_SOCKET".into(), egressd_socket.display().to_string()),
+        ("RUMI_EGRESS_SOCK_DIR".into(), egress_dir.display().to_string()),
         (
             "RUMI_EGRESS_SOCKET_MODE".into(),
             format!("{:o}", config.egress_socket_mode),
         ),
         ("RUMI_CONTROL_UID".into(), nix::unistd::getuid().to_string()),
-        (
-            "RUMI_HELPER_PARENT_PID".into(),
-            std::process::id().to_string(),
-        ),
+        ("RUMI_HELPER_PARENT_PID".into(), std::process::id().to_string()),
     ];
     if let Some(gid) = config.egress_socket_gid {
         env.push(("RUMI_EGRESS_SOCKET_GID".into(), gid.to_string()));

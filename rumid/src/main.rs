@@ -38,21 +38,11 @@ fn main() -> ExitCode {
         }
         Command::Health => {
             let (report, up) = rumid::probe::check(&config);
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&report).unwrap_or_default()
-            );
-            if up {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
+            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            if up { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
         Command::Run => {
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
+            let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("rumid: cannot start the runtime: {e}");
@@ -74,10 +64,7 @@ fn main() -> ExitCode {
 /// Resolves on SIGTERM or SIGINT.
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
         tracing::error!("cannot install signal handlers; stop rumid with SIGKILL");
         return std::future::pending().await;
     };

@@ -48,11 +48,7 @@ impl Metrics {
             "API requests refused for a missing or wrong token",
             auth_failures.clone(),
         );
-        registry.register(
-            "rumi_packs",
-            "Installed packs by approval state",
-            packs.clone(),
-        );
+        registry.register("rumi_packs", "Installed packs by approval state", packs.clone());
         Self {
             registry,
             http_requests,
@@ -66,9 +62,7 @@ impl Metrics {
         for state in PackState::ALL {
             let n = snapshot.packs.iter().filter(|p| p.status == state).count();
             self.packs
-                .get_or_create(&StateLabels {
-                    state: state.as_str(),
-                })
+                .get_or_create(&StateLabels { state: state.as_str() })
                 .set(n as i64);
         }
     }

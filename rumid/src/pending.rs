@@ -13,19 +13,14 @@ use crate::approval::{PackState, Snapshot};
 
 /// Builds the summary document.
 pub fn summary(snapshot: &Snapshot) -> Value {
-    let ids = |state| -> Vec<String> {
-        snapshot
-            .ids_in(state)
-            .into_iter()
-            .map(|id| id.to_string())
-            .collect()
-    };
+    let ids = |state| -> Vec<String> { snapshot.ids_in(state).into_iter().map(|id| id.to_string()).collect() };
     let mut pending = ids(PackState::Installed);
     pending.extend(ids(PackState::Pending));
     pending.sort();
     let modified = ids(PackState::Modified);
     let blocked = ids(PackState::Blocked);
-    let empty = json!({"pending_count": 0, "rejected_count": 0, "blocked_count": 0, "failed_count": 0, "installed_count": 0});
+    let empty =
+        json!({"pending_count": 0, "rejected_count": 0, "blocked_count": 0, "failed_count": 0, "installed_count": 0});
     json!({
         "ts": Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
         "version": "1.0",

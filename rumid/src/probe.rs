@@ -46,10 +46,7 @@ pub fn check(config: &Config) -> (Value, bool) {
                 },
             ),
             ("disk", health::probe_disk(&config.home)),
-            (
-                "writable_tmp",
-                health::probe_writable(std::path::Path::new("/tmp")),
-            ),
+            ("writable_tmp", health::probe_writable(std::path::Path::new("/tmp"))),
         ],
         true,
     );

@@ -127,8 +127,7 @@ pub fn read_verified(path: &Path, key: &[u8; 32]) -> Result<Map<String, Value>, 
 }
 
 fn read_object(path: &Path) -> Result<Map<String, Value>, VerifyError> {
-    let meta =
-        fs::symlink_metadata(path).map_err(|e| VerifyError::Unreadable(e.kind().to_string()))?;
+    let meta = fs::symlink_metadata(path).map_err(|e| VerifyError::Unreadable(e.kind().to_string()))?;
     if !meta.is_file() {
         return Err(VerifyError::Unreadable("not a regular file".into()));
     }
@@ -198,9 +197,7 @@ mod tests {
 
     #[test]
     fn canonical_form_sorts_keys_and_ignores_hmac_fields() {
-        let a = obj(
-            json!({"b": 1, "a": {"z": [1, {"y": 2, "x": 1}], "c": "é"}, "_hmac_signature": "x"}),
-        );
+        let a = obj(json!({"b": 1, "a": {"z": [1, {"y": 2, "x": 1}], "c": "é"}, "_hmac_signature": "x"}));
         assert_eq!(
             String::from_utf8(canonical(&a)).unwrap(),
             r#"{"a":{"c":"é","z":[1,{"x":1,"y":2}]},"b":1}"#

@@ -73,11 +73,7 @@ pub struct SupervisorHandle {
 }
 
 /// Starts supervising `spec`; the task runs until the runtime shuts down.
-pub fn spawn(
-    spec: HelperSpec,
-    policy: watch::Receiver<Arc<PolicySnapshot>>,
-    audit: Audit,
-) -> SupervisorHandle {
+pub fn spawn(spec: HelperSpec, policy: watch::Receiver<Arc<PolicySnapshot>>, audit: Audit) -> SupervisorHandle {
     let status = Arc::new(ArcSwap::from_pointee(HelperStatus {
         state: "starting",
         pid: None,
@@ -117,8 +113,7 @@ async fn supervise(
             HelperMode::External => None,
         };
         let pid = child.as_ref().and_then(Child::id);
-        let outcome =
-            run_connected(&spec, &mut child, &mut policy, &audit, &status, restarts).await;
+        let outcome = run_connected(&spec, &mut child, &mut policy, &audit, &status, restarts).await;
         if let Some(mut c) = child.take() {
             let _ = c.start_kill();
             let _ = c.wait().await;
@@ -137,8 +132,7 @@ async fn supervise(
         if started.elapsed() > STABLE_AFTER {
             backoff = MIN_BACKOFF;
         }
-        let jitter =
-            Duration::from_millis(rand::random::<u64>() % (backoff.as_millis() as u64 / 2 + 1));
+        let jitter = Duration::from_millis(rand::random::<u64>() % (backoff.as_millis() as u64 / 2 + 1));
         tokio::time::sleep(backoff + jitter).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
         restarts += 1;
@@ -193,11 +187,7 @@ async fn run_connected(
         restarts,
         last_error: None,
     }));
-    tracing::info!(
-        ?pid,
-        policy_version = snapshot.version,
-        "helper up; policy pushed"
-    );
+    tracing::info!(?pid, policy_version = snapshot.version, "helper up; policy pushed");
     let mut misses = 0;
     let reason = loop {
         tokio::select! {
@@ -244,8 +234,7 @@ async fn wait_child(child: &mut Option<Child>) -> String {
 
 async fn connect(spec: &HelperSpec, child: &mut Option<Child>) -> Result<Channel, String> {
     let uri = format!("unix://{}", spec.control_socket.display());
-    let endpoint =
-        Endpoint::from_shared(uri).map_err(|e| format!("bad control socket path: {e}"))?;
+    let endpoint = Endpoint::from_shared(uri).map_err(|e| format!("bad control socket path: {e}"))?;
     let deadline = Instant::now() + CONNECT_DEADLINE;
     loop {
         if let Some(c) = child.as_mut()
@@ -293,8 +282,7 @@ fn to_event(r: AuditRecord, helper: &str) -> AuditEvent {
     } else {
         ev.details = Map::new();
     }
-    ev.details
-        .insert("helper".into(), Value::String(helper.to_owned()));
+    ev.details.insert("helper".into(), Value::String(helper.to_owned()));
     // The helper's own clock goes in the details; the file name always comes from rumid's.
     ev.details.insert("helper_ts".into(), Value::String(r.ts));
     let nonempty = |s: String| (!s.is_empty()).then_some(s);

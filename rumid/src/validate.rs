@@ -49,16 +49,12 @@ pub fn validate(home: &Path, deprecation: DeprecationLevel) -> Findings {
                     "ok       {} ({}{})",
                     pack.id,
                     m.pack_identity,
-                    m.version
-                        .as_deref()
-                        .map(|v| format!(" {v}"))
-                        .unwrap_or_default()
+                    m.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default()
                 ));
             }
             Err(p) => {
                 f.errors += 1;
-                f.lines
-                    .push(format!("error    {}: {} {}", pack.id, p.code, p.message));
+                f.lines.push(format!("error    {}: {} {}", pack.id, p.code, p.message));
             }
         }
     }

@@ -4,14 +4,7 @@ use rumi_tests::{Rumid, TestHome};
 use serde_json::json;
 
 /// method, path, body, content type, expected status, expected code
-type Case<'a> = (
-    &'a str,
-    &'a str,
-    Option<&'a [u8]>,
-    Option<&'a str>,
-    u16,
-    &'a str,
-);
+type Case<'a> = (&'a str, &'a str, Option<&'a [u8]>, Option<&'a str>, u16, &'a str);
 
 #[test]
 fn bad_requests_get_rumi_codes_and_leave_state_alone() {
@@ -87,22 +80,8 @@ fn bad_requests_get_rumi_codes_and_leave_state_alone() {
             413,
             "RUMI-VAL-007",
         ),
-        (
-            "GET",
-            "/api/packs/nope/status",
-            None,
-            None,
-            404,
-            "RUMI-PACK-005",
-        ),
-        (
-            "POST",
-            "/api/packs/nope/approve",
-            None,
-            None,
-            404,
-            "RUMI-PACK-005",
-        ),
+        ("GET", "/api/packs/nope/status", None, None, 404, "RUMI-PACK-005"),
+        ("POST", "/api/packs/nope/approve", None, None, 404, "RUMI-PACK-005"),
         (
             "POST",
             "/api/packs/nope/reject",
@@ -111,14 +90,7 @@ fn bad_requests_get_rumi_codes_and_leave_state_alone() {
             404,
             "RUMI-PACK-005",
         ),
-        (
-            "DELETE",
-            "/api/packs/nope",
-            None,
-            None,
-            404,
-            "RUMI-PACK-005",
-        ),
+        ("DELETE", "/api/packs/nope", None, None, 404, "RUMI-PACK-005"),
         (
             "GET",
             "/api/packs/..%2F..%2Fetc/status",
@@ -127,14 +99,7 @@ fn bad_requests_get_rumi_codes_and_leave_state_alone() {
             400,
             "RUMI-PACK-001",
         ),
-        (
-            "POST",
-            "/api/packs/a.b/approve",
-            None,
-            None,
-            400,
-            "RUMI-PACK-001",
-        ),
+        ("POST", "/api/packs/a.b/approve", None, None, 400, "RUMI-PACK-001"),
         (
             "DELETE",
             "/api/packs/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
@@ -170,17 +135,9 @@ fn bad_requests_get_rumi_codes_and_leave_state_alone() {
         );
     }
     assert_eq!(rumid.pack_state("alpha"), "installed");
-    assert!(
-        !home
-            .path()
-            .join("user_data/settings/approvals/alpha.json")
-            .exists()
-    );
+    assert!(!home.path().join("user_data/settings/approvals/alpha.json").exists());
     // A valid body just under the limit is accepted.
-    let ok = rumid.post(
-        "/api/packs/alpha/reject",
-        Some(&json!({"reason": "y".repeat(1000)})),
-    );
+    let ok = rumid.post("/api/packs/alpha/reject", Some(&json!({"reason": "y".repeat(1000)})));
     assert_eq!(ok.status, 200);
 }
 
@@ -254,9 +211,6 @@ fn health_detail_and_metrics_need_the_token_and_report_state() {
         .read_to_string()
         .unwrap();
     assert!(body.contains(r#"rumi_packs{state="approved"} 1"#), "{body}");
-    assert!(
-        body.contains(r#"rumi_packs{state="installed"} 1"#),
-        "{body}"
-    );
+    assert!(body.contains(r#"rumi_packs{state="installed"} 1"#), "{body}");
     assert!(body.contains("rumi_http_requests_total{"), "{body}");
 }

@@ -6,8 +6,7 @@ use rumi_tests::{Rumid, TestHome};
 use serde_json::{Value, json};
 
 fn summary(home: &TestHome) -> Value {
-    serde_json::from_slice(&fs::read(home.path().join("user_data/pending/summary.json")).unwrap())
-        .unwrap()
+    serde_json::from_slice(&fs::read(home.path().join("user_data/pending/summary.json")).unwrap()).unwrap()
 }
 
 #[test]
@@ -23,10 +22,7 @@ fn modified_pack_stays_disabled_until_reapproved() {
     assert_eq!(rumid.pack_state("alpha"), "installed");
     let pending = rumid.get("/api/packs/pending");
     assert_eq!(pending.body["data"]["count"], 2);
-    assert_eq!(
-        summary(&home)["packs"]["pending_ids"],
-        json!(["alpha", "beta"])
-    );
+    assert_eq!(summary(&home)["packs"]["pending_ids"], json!(["alpha", "beta"]));
 
     // Approve.
     let r = rumid.post("/api/packs/alpha/approve", None);
@@ -38,12 +34,7 @@ fn modified_pack_stays_disabled_until_reapproved() {
     let approvals = home.audit_actions("approval", "pack_approved");
     assert_eq!(approvals.len(), 1);
     assert_eq!(approvals[0]["owner_pack"], "alpha");
-    assert!(
-        approvals[0]["request_id"]
-            .as_str()
-            .unwrap()
-            .starts_with("req-")
-    );
+    assert!(approvals[0]["request_id"].as_str().unwrap().starts_with("req-"));
 
     // A changed file: detected by scan.
     let block = home.path().join("ecosystem/alpha/backend/blocks/hello.py");
@@ -58,17 +49,17 @@ fn modified_pack_stays_disabled_until_reapproved() {
     assert_eq!(home.audit_actions("security", "pack_modified").len(), 1);
 
     // Reverting the file does not re-enable it: only an operator can.
-    fs::write(&block, "def run(input_data, context):\n    return {\"hello\": input_data.get(\"name\", \"world\")}\n").unwrap();
+    fs::write(
+        &block,
+        "def run(input_data, context):\n    return {\"hello\": input_data.get(\"name\", \"world\")}\n",
+    )
+    .unwrap();
     assert_eq!(rumid.pack_state("alpha"), "modified");
 
     // Re-approve; then an added file is detected by the status check itself.
     assert_eq!(rumid.post("/api/packs/alpha/approve", None).status, 200);
     assert_eq!(rumid.pack_state("alpha"), "approved");
-    fs::write(
-        home.path().join("ecosystem/alpha/backend/blocks/extra.py"),
-        "x = 1\n",
-    )
-    .unwrap();
+    fs::write(home.path().join("ecosystem/alpha/backend/blocks/extra.py"), "x = 1\n").unwrap();
     let st = rumid.get("/api/packs/alpha/status").body["data"].clone();
     assert_eq!(st["status"], "modified");
     assert_eq!(st["changes"]["added"], json!(["backend/blocks/extra.py"]));
@@ -98,9 +89,7 @@ fn modified_pack_stays_disabled_until_reapproved() {
         .collect();
     assert_eq!(
         history,
-        [
-            "approve", "modified", "approve", "modified", "approve", "modified"
-        ]
+        ["approve", "modified", "approve", "modified", "approve", "modified"]
     );
 }
 
@@ -109,10 +98,7 @@ fn reject_blocks_with_reason_and_uninstall_keeps_a_backup() {
     let home = TestHome::with_packs(&["alpha", "beta"]);
     let rumid = Rumid::start(&home);
 
-    let r = rumid.post(
-        "/api/packs/beta/reject",
-        Some(&json!({"reason": "phones home"})),
-    );
+    let r = rumid.post("/api/packs/beta/reject", Some(&json!({"reason": "phones home"})));
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["data"]["status"], "blocked");
     assert_eq!(r.body["data"]["rejection_reason"], "phones home");
@@ -140,12 +126,7 @@ fn reject_blocks_with_reason_and_uninstall_keeps_a_backup() {
         backup.display()
     );
     assert!(!home.path().join("ecosystem/beta").exists());
-    assert!(
-        !home
-            .path()
-            .join("user_data/settings/approvals/beta.json")
-            .exists()
-    );
+    assert!(!home.path().join("user_data/settings/approvals/beta.json").exists());
     assert_eq!(rumid.get("/api/packs/beta/status").status, 404);
     assert_eq!(rumid.get("/api/packs").body["data"]["count"], 1);
     assert_eq!(home.audit_actions("approval", "pack_uninstalled").len(), 1);
@@ -175,12 +156,7 @@ fn broken_and_legacy_packs_are_reported_not_trusted() {
     let r = rumid.post("/api/packs/broken/approve", None);
     assert_eq!(r.status, 409);
     assert_eq!(r.code(), "RUMI-PACK-006");
-    assert!(
-        !home
-            .path()
-            .join("user_data/settings/approvals/broken.json")
-            .exists()
-    );
+    assert!(!home.path().join("user_data/settings/approvals/broken.json").exists());
     // The legacy pack can be approved while deprecation only warns.
     assert_eq!(rumid.post("/api/packs/beta/approve", None).status, 200);
     drop(rumid);

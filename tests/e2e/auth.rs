@@ -28,18 +28,9 @@ fn every_route_refuses_missing_and_wrong_tokens() {
     };
     let mut refused = 0;
     for (method, path) in ROUTES {
-        for token in [
-            None,
-            Some(wrong.as_str()),
-            Some(near_miss.as_str()),
-            Some(""),
-        ] {
+        for token in [None, Some(wrong.as_str()), Some(near_miss.as_str()), Some("")] {
             let r = rumid.request(method, path, token, None, None);
-            assert_eq!(
-                r.status, 401,
-                "{method} {path} with {token:?}: {:?}",
-                r.body
-            );
+            assert_eq!(r.status, 401, "{method} {path} with {token:?}: {:?}", r.body);
             let want = if token.is_none() {
                 "RUMI-AUTH-004"
             } else {
@@ -76,23 +67,14 @@ fn every_route_refuses_missing_and_wrong_tokens() {
         &[("Authorization", &format!("bearer {}", rumid.token))],
     );
     assert_eq!(r.status, 401);
-    let r = rumid.request(
-        "GET",
-        "/api/packs",
-        Some(&format!("{}x", rumid.token)),
-        None,
-        None,
-    );
+    let r = rumid.request("GET", "/api/packs", Some(&format!("{}x", rumid.token)), None, None);
     assert_eq!(r.status, 401);
 
     // /health is open, minimal, and also carries a request id.
     let h = rumid.request("GET", "/health", None, None, None);
     assert_eq!(h.status, 200);
     assert_eq!(h.body["status"], "UP");
-    assert!(
-        h.body.get("probes").is_none(),
-        "the open endpoint shows no detail"
-    );
+    assert!(h.body.get("probes").is_none(), "the open endpoint shows no detail");
     assert!(h.request_id.unwrap().starts_with("req-"));
 }
 
@@ -109,10 +91,7 @@ fn rotation_replaces_the_token_and_keeps_approvals() {
     assert_eq!(rumid.token, old);
     rumid.stop();
 
-    let rumid = Rumid::builder(&home)
-        .env("RUMI_HMAC_ROTATE", "true")
-        .spawn()
-        .unwrap();
+    let rumid = Rumid::builder(&home).env("RUMI_HMAC_ROTATE", "true").spawn().unwrap();
     assert_ne!(rumid.token, old);
     let r = rumid.request("GET", "/api/packs", Some(&old), None, None);
     assert_eq!(r.status, 401);
@@ -121,10 +100,7 @@ fn rotation_replaces_the_token_and_keeps_approvals() {
     // State signed under the old key was re-signed, not orphaned.
     assert_eq!(rumid.pack_state("alpha"), "approved");
     assert_eq!(home.audit_actions("security", "hmac_key_rotated").len(), 1);
-    assert!(
-        home.audit_actions("security", "hmac_verification_failed")
-            .is_empty()
-    );
+    assert!(home.audit_actions("security", "hmac_verification_failed").is_empty());
     let mode = std::os::unix::fs::PermissionsExt::mode(
         &std::fs::metadata(home.path().join("user_data/settings/.hmac_key"))
             .unwrap()

@@ -16,26 +16,18 @@ fn ctl_drives_the_approval_life_cycle() {
     assert_eq!(stdout(&out).trim(), rumid.token);
 
     let out = home.ctl(&["packs", "list"], &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = stdout(&out);
     assert!(text.starts_with("PACK"), "{text}");
     assert!(
-        text.lines()
-            .any(|l| l.starts_with("alpha") && l.contains("installed")),
+        text.lines().any(|l| l.starts_with("alpha") && l.contains("installed")),
         "{text}"
     );
 
     let out = home.ctl(&["packs", "approve", "alpha"], &[]);
     assert!(out.status.success());
     assert_eq!(stdout(&out).trim(), "alpha: approved");
-    let out = home.ctl(
-        &["packs", "reject", "beta", "--reason", "not reviewed"],
-        &[],
-    );
+    let out = home.ctl(&["packs", "reject", "beta", "--reason", "not reviewed"], &[]);
     assert!(out.status.success());
     assert_eq!(rumid.pack_state("beta"), "blocked");
 
@@ -51,10 +43,7 @@ fn ctl_drives_the_approval_life_cycle() {
     let out = home.ctl(&["packs", "approve", "missing"], &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("RUMI-PACK-005") && err.contains("suggestion:"),
-        "{err}"
-    );
+    assert!(err.contains("RUMI-PACK-005") && err.contains("suggestion:"), "{err}");
 
     // A wrong RUMI_TOKEN is refused.
     let out = home.ctl(&["packs", "list"], &[("RUMI_TOKEN", "nope")]);

@@ -53,11 +53,7 @@ fn fifty_concurrent_decisions_leave_consistent_state_and_complete_audit() {
     for id in &ids {
         assert_eq!(rumid.pack_state(id), last[id], "{id}");
         let st = rumid.get(&format!("/api/packs/{id}/status")).body["data"].clone();
-        assert_eq!(
-            st["history"].as_array().unwrap().len(),
-            5,
-            "{id}: five decisions each"
-        );
+        assert_eq!(st["history"].as_array().unwrap().len(), 5, "{id}: five decisions each");
     }
 }
 
@@ -82,10 +78,7 @@ fn kill_9_during_writes_loses_nothing_acknowledged() {
                 nix::sys::signal::Signal::SIGKILL,
             );
         });
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
         let mut in_flight: Option<(String, &'static str)> = None;
         for n in 0.. {
             let id = &ids[n % ids.len()];
@@ -99,9 +92,7 @@ fn kill_9_during_writes_loses_nothing_acknowledged() {
                 )
             };
             in_flight = Some((id.clone(), state));
-            let req = agent
-                .post(&path)
-                .header("Authorization", &format!("Bearer {token}"));
+            let req = agent.post(&path).header("Authorization", &format!("Bearer {token}"));
             let resp = match body {
                 Some(b) => req.send_json(&b),
                 None => req.send_empty(),
@@ -128,10 +119,7 @@ fn kill_9_during_writes_loses_nothing_acknowledged() {
                 .chain(in_flight.as_ref().filter(|(p, _)| p == id).map(|(_, s)| *s))
                 .collect();
             if ok_states.is_empty() {
-                assert!(
-                    st == "installed" || st == "approved" || st == "blocked",
-                    "{id}: {st}"
-                );
+                assert!(st == "installed" || st == "approved" || st == "blocked", "{id}: {st}");
             } else {
                 assert!(
                     ok_states.contains(&st.as_str()),
@@ -140,20 +128,10 @@ fn kill_9_during_writes_loses_nothing_acknowledged() {
             }
             // Adopt what is on disk as the new baseline (an in-flight write may have landed).
             if st == "approved" || st == "blocked" {
-                acked.insert(
-                    id.clone(),
-                    if st == "approved" {
-                        "approved"
-                    } else {
-                        "blocked"
-                    },
-                );
+                acked.insert(id.clone(), if st == "approved" { "approved" } else { "blocked" });
             }
         }
-        assert!(
-            home.audit_actions("security", "hmac_verification_failed")
-                .is_empty()
-        );
+        assert!(home.audit_actions("security", "hmac_verification_failed").is_empty());
         for entry in std::fs::read_dir(home.path().join("user_data/settings/approvals")).unwrap() {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -165,15 +143,11 @@ fn kill_9_during_writes_loses_nothing_acknowledged() {
                 let _: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
             }
         }
-        let summary: Value = serde_json::from_slice(
-            &std::fs::read(home.path().join("user_data/pending/summary.json")).unwrap(),
-        )
-        .unwrap();
+        let summary: Value =
+            serde_json::from_slice(&std::fs::read(home.path().join("user_data/pending/summary.json")).unwrap())
+                .unwrap();
         assert!(summary["packs"].is_object());
         rumid.kill();
     }
-    assert!(
-        acked.len() == ids.len(),
-        "the loop made progress: {acked:?}"
-    );
+    assert!(acked.len() == ids.len(), "the loop made progress: {acked:?}");
 }

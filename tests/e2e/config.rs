@@ -15,10 +15,7 @@ fn bad_variables_stop_rumid_with_exit_code_2_naming_each() {
     );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("RUMI_API_PORT") && err.contains("99999"),
-        "{err}"
-    );
+    assert!(err.contains("RUMI_API_PORT") && err.contains("99999"), "{err}");
     assert!(err.contains("RUMI_LOG_LEVEL"), "{err}");
     assert!(
         err.contains("RUMI_SECRETS_KEY") && !err.contains("sekrit-value"),
@@ -37,10 +34,7 @@ fn validate_exit_code_follows_findings() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("ok       alpha"), "{text}");
-    assert!(
-        !good.path().join("user_data").exists(),
-        "--validate writes nothing"
-    );
+    assert!(!good.path().join("user_data").exists(), "--validate writes nothing");
 
     let bad = TestHome::with_packs(&["alpha", "mismatch", "broken"]);
     let out = bad.rumid_once(&["--validate"], &[]);

@@ -35,8 +35,7 @@ fn python_sdk(socket: &Path, code: &str) -> Value {
         "python failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 #[test]
@@ -82,11 +81,7 @@ fn granted_requests_reach_the_upstream_and_everything_else_is_refused() {
     assert_eq!(r["body"], "//4AgA==");
 
     // Ungranted port and domain.
-    let r = frame_call(
-        &alpha,
-        &get(&format!("http://127.0.0.1:{}/ok", up.addr.port() + 1)),
-    )
-    .unwrap();
+    let r = frame_call(&alpha, &get(&format!("http://127.0.0.1:{}/ok", up.addr.port() + 1))).unwrap();
     assert_eq!(r["error_type"], "grant_denied", "{r}");
     assert_eq!(r["error"], "Network access denied: port not granted");
     let r = frame_call(&alpha, &get("http://example.com/")).unwrap();
@@ -97,21 +92,14 @@ fn granted_requests_reach_the_upstream_and_everything_else_is_refused() {
     spoof["owner_pack"] = json!("alpha");
     let r = frame_call(&beta, &spoof).unwrap();
     assert_eq!(r["error_type"], "grant_denied", "{r}");
-    assert_eq!(
-        r["error"],
-        "Network access denied: no network grant for this pack"
-    );
+    assert_eq!(r["error"], "Network access denied: no network grant for this pack");
     // A pack that is not approved has no socket at all.
     assert!(!rumid.egress_socket(&home, "gamma").exists());
 
     // Bad frames and bad requests.
     let r = frame_call(&alpha, &json!({"method": "TRACE", "url": up.url("/ok")})).unwrap();
     assert_eq!(r["error_type"], "validation_error");
-    let r = frame_call(
-        &alpha,
-        &json!({"method": "GET", "url": "file:///etc/passwd"}),
-    )
-    .unwrap();
+    let r = frame_call(&alpha, &json!({"method": "GET", "url": "file:///etc/passwd"})).unwrap();
     assert_eq!(r["error_type"], "validation_error");
     let raw = {
         use std::io::{Read, Write};
@@ -135,10 +123,7 @@ fn granted_requests_reach_the_upstream_and_everything_else_is_refused() {
         (l.len() >= 9).then_some(l)
     })
     .unwrap();
-    let allowed: Vec<&Value> = lines
-        .iter()
-        .filter(|l| l["details"]["allowed"] == true)
-        .collect();
+    let allowed: Vec<&Value> = lines.iter().filter(|l| l["details"]["allowed"] == true).collect();
     assert!(allowed.iter().all(|l| l["owner_pack"] == "alpha"));
     assert!(
         lines
@@ -146,14 +131,8 @@ fn granted_requests_reach_the_upstream_and_everything_else_is_refused() {
             .any(|l| l["owner_pack"] == "beta" && l["details"]["blocked_reason"] == "grant_denied")
     );
     let text = serde_json::to_string(&lines).unwrap();
-    assert!(
-        !text.contains("s3cr3t"),
-        "query strings never reach the audit log"
-    );
-    assert!(
-        !text.contains(r#"{\"a\": 1}"#),
-        "bodies never reach the audit log"
-    );
+    assert!(!text.contains("s3cr3t"), "query strings never reach the audit log");
+    assert!(!text.contains(r#"{\"a\": 1}"#), "bodies never reach the audit log");
     assert_eq!(lines[0]["details"]["port"], up.addr.port());
 }
 
@@ -166,10 +145,7 @@ fn revocation_rejection_and_rate_limits_apply_on_the_next_request() {
     let sock = rumid.egress_socket(&home, "alpha");
     wait_socket(&sock).unwrap();
     for _ in 0..3 {
-        assert_eq!(
-            frame_call(&sock, &get(&up.url("/ok"))).unwrap()["success"],
-            true
-        );
+        assert_eq!(frame_call(&sock, &get(&up.url("/ok"))).unwrap()["success"], true);
     }
     let r = frame_call(&sock, &get(&up.url("/ok"))).unwrap();
     assert_eq!(r["error_type"], "rate_limited", "{r}");
@@ -188,15 +164,8 @@ fn revocation_rejection_and_rate_limits_apply_on_the_next_request() {
         (r["error_type"] == "grant_denied").then_some(r)
     })
     .unwrap();
-    assert_eq!(
-        r["error"],
-        "Network access denied: network grant is disabled"
-    );
-    assert_eq!(
-        up.hits(),
-        hits,
-        "nothing reached the upstream after the revoke"
-    );
+    assert_eq!(r["error"], "Network access denied: network grant is disabled");
+    assert_eq!(up.hits(), hits, "nothing reached the upstream after the revoke");
     let check = rumid.post(
         "/api/network/check",
         Some(&json!({"pack_id": "alpha", "domain": "127.0.0.1", "port": up.addr.port()})),
@@ -216,19 +185,12 @@ fn revocation_rejection_and_rate_limits_apply_on_the_next_request() {
             .status,
         200
     );
-    eventually("socket removed", patience(), || {
-        (!sock.exists()).then_some(())
-    })
-    .unwrap();
+    eventually("socket removed", patience(), || (!sock.exists()).then_some(())).unwrap();
 
     // A modified pack loses its socket once the change is detected.
     assert_eq!(rumid.post("/api/packs/alpha/approve", None).status, 200);
     wait_socket(&sock).unwrap();
-    std::fs::write(
-        home.path().join("ecosystem/alpha/backend/blocks/evil.py"),
-        "x = 1\n",
-    )
-    .unwrap();
+    std::fs::write(home.path().join("ecosystem/alpha/backend/blocks/evil.py"), "x = 1\n").unwrap();
     assert_eq!(rumid.pack_state("alpha"), "modified");
     eventually("socket removed after modification", patience(), || {
         (!sock.exists()).then_some(())
@@ -242,10 +204,7 @@ fn revocation_rejection_and_rate_limits_apply_on_the_next_request() {
 
     let grants = rumid.get("/api/network/list");
     assert_eq!(grants.body["data"]["count"], 1);
-    assert_eq!(
-        home.audit_actions("permission", "permission_revoke").len(),
-        1
-    );
+    assert_eq!(home.audit_actions("permission", "permission_revoke").len(), 1);
 }
 
 #[test]
@@ -287,21 +246,14 @@ fn grant_requests_are_validated() {
         assert_eq!(r.code(), code, "{body}: {:?}", r.body);
     }
     assert_eq!(rumid.get("/api/network/list").body["data"]["count"], 0);
-    let r = rumid.post(
-        "/api/network/revoke",
-        Some(&json!({"pack_id": "alpha", "reason": "x"})),
-    );
+    let r = rumid.post("/api/network/revoke", Some(&json!({"pack_id": "alpha", "reason": "x"})));
     assert_eq!((r.status, r.code()), (404, "RUMI-NET-004"));
     let r = rumid.post(
         "/api/network/grant",
         Some(&json!({"pack_id": "alpha", "allowed_domains": ["*"], "allowed_ports": [0]})),
     );
     assert_eq!(r.status, 200);
-    assert_eq!(
-        home.audit_actions("security", "wildcard_domain_warning")
-            .len(),
-        1
-    );
+    assert_eq!(home.audit_actions("security", "wildcard_domain_warning").len(), 1);
 }
 
 #[test]
@@ -335,11 +287,7 @@ fn a_killed_helper_is_back_with_policy_within_two_seconds_and_serves_nothing_bef
     let old_pid = helpers["egressd"]["pid"].as_u64().unwrap() as i32;
     let version = helpers["egressd"]["policy_version"].as_u64().unwrap();
 
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(old_pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(old_pid), nix::sys::signal::Signal::SIGKILL).unwrap();
     let killed = Instant::now();
     // Until the new helper holds the policy, requests fail to connect; an ungranted one is
     // never allowed at any point.

@@ -54,11 +54,7 @@ fn internal_addresses_are_refused_in_every_form() {
     ];
     assert!(cases.len() >= 25);
     for url in &cases {
-        let r = frame_call(
-            &sock,
-            &json!({"method": "GET", "url": url, "timeout_seconds": 5}),
-        )
-        .unwrap();
+        let r = frame_call(&sock, &json!({"method": "GET", "url": url, "timeout_seconds": 5})).unwrap();
         assert_eq!(r["success"], false, "{url}: {r}");
         assert_eq!(r["error_type"], "blocked", "{url}: {r}");
         assert_eq!(r["error"], "Request blocked by security policy");
@@ -84,11 +80,7 @@ fn internal_addresses_are_refused_in_every_form() {
     )
     .unwrap();
     assert_eq!(
-        (
-            r["success"].clone(),
-            r["body"].clone(),
-            r["redirect_hops"].clone()
-        ),
+        (r["success"].clone(), r["body"].clone(), r["redirect_hops"].clone()),
         (json!(true), json!("hello"), json!(1))
     );
     // Non-GET redirects go back to the pack as they are.
@@ -120,11 +112,7 @@ fn names_resolving_to_internal_addresses_are_refused() {
         "http://LOCALHOST/",
         "http://no-such-host.invalid/",
     ] {
-        let r = frame_call(
-            &sock,
-            &json!({"method": "GET", "url": url, "timeout_seconds": 5}),
-        )
-        .unwrap();
+        let r = frame_call(&sock, &json!({"method": "GET", "url": url, "timeout_seconds": 5})).unwrap();
         assert_eq!(r["error_type"], "blocked", "{url}: {r}");
     }
     let audit = home.audit_actions("network", "network_request");
@@ -133,9 +121,5 @@ fn names_resolving_to_internal_addresses_are_refused() {
             .iter()
             .any(|l| l["details"]["blocked_reason"] == "dns_rebinding_blocked")
     );
-    assert!(
-        audit
-            .iter()
-            .any(|l| l["details"]["blocked_reason"] == "dns_blocked")
-    );
+    assert!(audit.iter().any(|l| l["details"]["blocked_reason"] == "dns_blocked"));
 }

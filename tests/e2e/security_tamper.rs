@@ -6,8 +6,7 @@ use rumi_tests::{Rumid, TestHome};
 use serde_json::Value;
 
 fn record_path(home: &TestHome, id: &str) -> std::path::PathBuf {
-    home.path()
-        .join(format!("user_data/settings/approvals/{id}.json"))
+    home.path().join(format!("user_data/settings/approvals/{id}.json"))
 }
 
 #[test]
@@ -16,10 +15,7 @@ fn tampered_approval_records_are_detected_and_audited() {
     let rumid = Rumid::start(&home);
     assert_eq!(
         rumid
-            .post(
-                "/api/packs/alpha/reject",
-                Some(&serde_json::json!({"reason": "no"}))
-            )
+            .post("/api/packs/alpha/reject", Some(&serde_json::json!({"reason": "no"})))
             .status,
         200
     );
@@ -33,8 +29,7 @@ fn tampered_approval_records_are_detected_and_audited() {
     fs::write(&p, serde_json::to_vec_pretty(&rec).unwrap()).unwrap();
     // 2. Re-point an approved pack's hashes at new content (an attacker who edits code and the record).
     fs::write(
-        home.path()
-            .join("ecosystem/beta/backend/flows/beta.flow.yaml"),
+        home.path().join("ecosystem/beta/backend/flows/beta.flow.yaml"),
         "flow_id: evil\n",
     )
     .unwrap();
@@ -60,10 +55,7 @@ fn tampered_approval_records_are_detected_and_audited() {
         assert!(st["record_problem"].is_string(), "{id}: {st}");
     }
     let events = home.audit_actions("security", "hmac_verification_failed");
-    let mut packs: Vec<&str> = events
-        .iter()
-        .map(|e| e["owner_pack"].as_str().unwrap())
-        .collect();
+    let mut packs: Vec<&str> = events.iter().map(|e| e["owner_pack"].as_str().unwrap()).collect();
     packs.sort();
     packs.dedup();
     assert_eq!(packs, ["alpha", "beta", "delta", "gamma"]);
@@ -72,10 +64,8 @@ fn tampered_approval_records_are_detected_and_audited() {
             .iter()
             .all(|e| e["severity"] == "critical" && e["success"] == false)
     );
-    let summary: Value = serde_json::from_slice(
-        &fs::read(home.path().join("user_data/pending/summary.json")).unwrap(),
-    )
-    .unwrap();
+    let summary: Value =
+        serde_json::from_slice(&fs::read(home.path().join("user_data/pending/summary.json")).unwrap()).unwrap();
     assert_eq!(summary["packs"]["modified_count"], 4);
 
     // Re-approval by the operator replaces the record with a valid one.

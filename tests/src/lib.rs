@@ -50,11 +50,7 @@ pub fn bin(name: &str) -> PathBuf {
 }
 
 /// Polls `f` until it returns `Some`, or fails after `deadline`.
-pub fn eventually<T>(
-    what: &str,
-    deadline: Duration,
-    mut f: impl FnMut() -> Option<T>,
-) -> Result<T> {
+pub fn eventually<T>(what: &str, deadline: Duration, mut f: impl FnMut() -> Option<T>) -> Result<T> {
     let start = Instant::now();
     loop {
         if let Some(v) = f() {
@@ -107,9 +103,7 @@ impl TestHome {
 
     /// Copies fixture pack `id` to `rel` under the home.
     pub fn add_fixture(&self, id: &str, rel: &str) {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fixtures/packs")
-            .join(id);
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/packs").join(id);
         copy_tree(&src, &self.path().join(rel)).expect("copy fixture");
     }
 
@@ -135,10 +129,8 @@ impl TestHome {
 
     /// The API token derived from the home's key file.
     pub fn token(&self) -> String {
-        let key = rumi_common::token::InstanceKey::read(
-            &self.path().join("user_data/settings/.hmac_key"),
-        )
-        .expect("key file");
+        let key =
+            rumi_common::token::InstanceKey::read(&self.path().join("user_data/settings/.hmac_key")).expect("key file");
         key.api_token().expose().to_owned()
     }
 
@@ -152,18 +144,15 @@ impl TestHome {
             .flatten()
             .map(|e| e.path())
             .filter(|p| {
-                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                    n.starts_with(&format!("{category}_")) && n.ends_with(".jsonl")
-                })
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&format!("{category}_")) && n.ends_with(".jsonl"))
             })
             .collect();
         paths.sort();
         for p in paths {
             for line in fs::read_to_string(p).unwrap_or_default().lines() {
-                out.push(
-                    serde_json::from_str(line)
-                        .unwrap_or_else(|e| panic!("bad audit line {line:?}: {e}")),
-                );
+                out.push(serde_json::from_str(line).unwrap_or_else(|e| panic!("bad audit line {line:?}: {e}")));
             }
         }
         out
@@ -231,9 +220,7 @@ pub fn frame_call(socket: &Path, request: &Value) -> std::io::Result<Value> {
 /// Waits until a pack socket exists and answers (a policy push may still be in flight).
 pub fn wait_socket(socket: &Path) -> Result<()> {
     eventually("pack socket", patience(), || {
-        std::os::unix::net::UnixStream::connect(socket)
-            .ok()
-            .map(|_| ())
+        std::os::unix::net::UnixStream::connect(socket).ok().map(|_| ())
     })
 }
 
@@ -263,10 +250,7 @@ impl RumidBuilder<'_> {
         let addr_file = home.join("user_data/run/api.addr");
         let _ = fs::remove_file(&addr_file);
         let log = home.join("rumid.log");
-        let log_file = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)?;
+        let log_file = fs::OpenOptions::new().create(true).append(true).open(&log)?;
         let mut cmd = Command::new(bin("rumid"));
         cmd.env_clear()
             .env("PATH", "/usr/bin:/bin")
@@ -432,8 +416,7 @@ impl Rumid {
             Some(b) => self.agent.run(req.body(b.to_vec()).expect("request")),
             None => self.agent.run(req.body(()).expect("request")),
         };
-        let mut resp = result
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}\nrumid log:\n{}", self.log_text()));
+        let mut resp = result.unwrap_or_else(|e| panic!("{method} {path}: {e}\nrumid log:\n{}", self.log_text()));
         let status = resp.status().as_u16();
         let headers = resp
             .headers()
@@ -459,10 +442,7 @@ impl Rumid {
     pub fn pack_state(&self, id: &str) -> String {
         let r = self.get(&format!("/api/packs/{id}/status"));
         assert_eq!(r.status, 200, "status of {id}: {:?}", r.body);
-        r.body["data"]["status"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        r.body["data"]["status"].as_str().unwrap_or_default().to_owned()
     }
 
     /// Waits until every helper is up and holds a policy; returns their status objects.
@@ -524,10 +504,7 @@ impl Drop for Rumid {
         let _ = self.child.kill();
         let _ = self.child.wait();
         if std::thread::panicking() {
-            eprintln!(
-                "---- rumid log ----\n{}\n-------------------",
-                self.log_text()
-            );
+            eprintln!("---- rumid log ----\n{}\n-------------------", self.log_text());
         }
     }
 }

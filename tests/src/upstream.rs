@@ -51,11 +51,7 @@ impl Upstream {
                 });
             }
         });
-        Self {
-            addr,
-            hits,
-            _rt: rt,
-        }
+        Self { addr, hits, _rt: rt }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -74,10 +70,7 @@ fn query_param(req: &Request<Incoming>, key: &str) -> Option<String> {
     })
 }
 
-async fn handle(
-    req: Request<Incoming>,
-    me: SocketAddr,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(req: Request<Incoming>, me: SocketAddr) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_owned();
     let resp = |status: u16, body: Vec<u8>| {
         Response::builder()
@@ -106,7 +99,8 @@ async fn handle(
                 .await
                 .map(|b| b.to_bytes())
                 .unwrap_or_default();
-            let echo = serde_json::json!({"method": method, "headers": headers, "body": String::from_utf8_lossy(&body)});
+            let echo =
+                serde_json::json!({"method": method, "headers": headers, "body": String::from_utf8_lossy(&body)});
             resp(200, echo.to_string().into_bytes())
         }
         "/redirect" => {
@@ -123,9 +117,7 @@ async fn handle(
             .body(Full::new(Bytes::new()))
             .expect("response"),
         "/big" => {
-            let n: usize = query_param(&req, "n")
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(1024);
+            let n: usize = query_param(&req, "n").and_then(|n| n.parse().ok()).unwrap_or(1024);
             resp(200, vec![b'x'; n])
         }
         "/binary" => resp(200, vec![0xff, 0xfe, 0x00, 0x80]),

@@ -13,21 +13,15 @@ pub fn run(cli: &Cli, cmd: &PacksCommand) -> Result<()> {
     let data = match cmd {
         PacksCommand::List => client.call("GET", "/api/packs", None)?,
         PacksCommand::Pending => client.call("GET", "/api/packs/pending", None)?,
-        PacksCommand::Status { pack_id } => {
-            client.call("GET", &format!("/api/packs/{pack_id}/status"), None)?
-        }
+        PacksCommand::Status { pack_id } => client.call("GET", &format!("/api/packs/{pack_id}/status"), None)?,
         PacksCommand::Scan => client.call("POST", "/api/packs/scan", None)?,
-        PacksCommand::Approve { pack_id } => {
-            client.call("POST", &format!("/api/packs/{pack_id}/approve"), None)?
-        }
+        PacksCommand::Approve { pack_id } => client.call("POST", &format!("/api/packs/{pack_id}/approve"), None)?,
         PacksCommand::Reject { pack_id, reason } => client.call(
             "POST",
             &format!("/api/packs/{pack_id}/reject"),
             Some(json!({ "reason": reason })),
         )?,
-        PacksCommand::Uninstall { pack_id } => {
-            client.call("DELETE", &format!("/api/packs/{pack_id}"), None)?
-        }
+        PacksCommand::Uninstall { pack_id } => client.call("DELETE", &format!("/api/packs/{pack_id}"), None)?,
     };
     if cli.json {
         output::json(&data);

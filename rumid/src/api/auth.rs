@@ -19,9 +19,7 @@ use crate::error::Error;
 const MAX_AUDITED_PATH: usize = 256;
 
 pub async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if req.uri().path() == "/health"
-        && (req.method() == Method::GET || req.method() == Method::HEAD)
-    {
+    if req.uri().path() == "/health" && (req.method() == Method::GET || req.method() == Method::HEAD) {
         return next.run(req).await;
     }
     let presented = req
@@ -38,11 +36,7 @@ pub async fn require_token(State(state): State<AppState>, req: Request, next: Ne
     tracing::warn!(path = %path, reason = %failure, "API request refused");
     let mut event = AuditEvent::new(Category::Security, "auth_failed")
         .in_request()
-        .failed(
-            Severity::Warning,
-            failure.code().as_str(),
-            failure.to_string(),
-        )
+        .failed(Severity::Warning, failure.code().as_str(), failure.to_string())
         .detail("method", req.method().as_str())
         .detail("path", path);
     if let Some(peer) = super::peer(&req) {

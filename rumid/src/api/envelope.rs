@@ -67,14 +67,10 @@ where
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(Self(v)),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(Error::ContentType),
-            Err(JsonRejection::BytesRejection(r))
-                if r.status() == StatusCode::PAYLOAD_TOO_LARGE =>
-            {
+            Err(JsonRejection::BytesRejection(r)) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 Err(Error::BodyTooLarge)
             }
-            Err(e) => Err(Error::MalformedJson {
-                detail: e.body_text(),
-            }),
+            Err(e) => Err(Error::MalformedJson { detail: e.body_text() }),
         }
     }
 }

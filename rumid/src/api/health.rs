@@ -28,14 +28,8 @@ fn probes(state: &AppState) -> Value {
                 let home = &state.config.home;
                 let fresh = vec![
                     ("disk", health::probe_disk(home)),
-                    (
-                        "writable_state",
-                        health::probe_writable(&home.join("user_data")),
-                    ),
-                    (
-                        "writable_tmp",
-                        health::probe_writable(&std::env::temp_dir()),
-                    ),
+                    ("writable_state", health::probe_writable(&home.join("user_data"))),
+                    ("writable_tmp", health::probe_writable(&std::env::temp_dir())),
                 ];
                 *cache = Some((Instant::now(), fresh.clone()));
                 fresh
@@ -80,7 +74,8 @@ pub async fn detail(State(state): State<AppState>) -> Response {
     let snap = state.packs.snapshot();
     report["version"] = json!(env!("CARGO_PKG_VERSION"));
     report["security_mode"] = json!(state.config.security_mode);
-    report["packs"] = json!({"total": snap.packs.len(), "pending": snap.packs.iter().filter(|p| p.status.is_pending()).count()});
+    report["packs"] =
+        json!({"total": snap.packs.len(), "pending": snap.packs.iter().filter(|p| p.status.is_pending()).count()});
     let helpers: serde_json::Map<String, Value> = state
         .helpers
         .iter()

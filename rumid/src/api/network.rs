@@ -16,10 +16,7 @@ pub async fn list(State(state): State<AppState>) -> Response {
     ok(json!({"grants": grants, "count": grants.len()}))
 }
 
-pub async fn grant(
-    State(state): State<AppState>,
-    AppJson(body): AppJson<GrantRequest>,
-) -> Result<Response, Error> {
+pub async fn grant(State(state): State<AppState>, AppJson(body): AppJson<GrantRequest>) -> Result<Response, Error> {
     let grants = state.grants.clone();
     Ok(ok(blocking(move || grants.grant(body)).await?))
 }
@@ -31,15 +28,9 @@ pub struct RevokeBody {
     pub reason: String,
 }
 
-pub async fn revoke(
-    State(state): State<AppState>,
-    AppJson(body): AppJson<RevokeBody>,
-) -> Result<Response, Error> {
+pub async fn revoke(State(state): State<AppState>, AppJson(body): AppJson<RevokeBody>) -> Result<Response, Error> {
     let grants = state.grants.clone();
-    Ok(ok(blocking(move || {
-        grants.revoke(&body.pack_id, &body.reason)
-    })
-    .await?))
+    Ok(ok(blocking(move || grants.revoke(&body.pack_id, &body.reason)).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -50,10 +41,7 @@ pub struct CheckBody {
     pub port: u16,
 }
 
-pub async fn check(
-    State(state): State<AppState>,
-    AppJson(body): AppJson<CheckBody>,
-) -> Result<Response, Error> {
+pub async fn check(State(state): State<AppState>, AppJson(body): AppJson<CheckBody>) -> Result<Response, Error> {
     let pack = PackId::parse(&body.pack_id)?;
     if body.domain.trim().is_empty() {
         return Err(Error::EmptyValue { field: "domain" });

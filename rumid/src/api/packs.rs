@@ -17,27 +17,16 @@ fn pack_id(raw: &str) -> Result<PackId, Error> {
 /// The hot path: the response is rendered once per snapshot and shared afterwards.
 pub async fn list(State(state): State<AppState>) -> Response {
     let snap = state.packs.snapshot();
-    ok_bytes(
-        snap.rendered
-            .get_or_init(|| envelope_raw(&snap.list_json))
-            .clone(),
-    )
+    ok_bytes(snap.rendered.get_or_init(|| envelope_raw(&snap.list_json)).clone())
 }
 
 pub async fn pending(State(state): State<AppState>) -> Response {
     let snap = state.packs.snapshot();
-    let packs: Vec<_> = snap
-        .packs
-        .iter()
-        .filter(|p| p.status.is_pending())
-        .collect();
+    let packs: Vec<_> = snap.packs.iter().filter(|p| p.status.is_pending()).collect();
     ok(json!({"packs": packs, "count": packs.len()}))
 }
 
-pub async fn status(
-    State(state): State<AppState>,
-    Path(raw): Path<String>,
-) -> Result<Response, Error> {
+pub async fn status(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, Error> {
     let id = pack_id(&raw)?;
     let packs = state.packs.clone();
     Ok(ok(blocking(move || packs.status(&id)).await?))
@@ -48,10 +37,7 @@ pub async fn scan(State(state): State<AppState>) -> Result<Response, Error> {
     Ok(ok(blocking(move || Ok(packs.scan())).await?))
 }
 
-pub async fn approve(
-    State(state): State<AppState>,
-    Path(raw): Path<String>,
-) -> Result<Response, Error> {
+pub async fn approve(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, Error> {
     let id = pack_id(&raw)?;
     let packs = state.packs.clone();
     Ok(ok(blocking(move || packs.approve(&id)).await?))
@@ -74,21 +60,11 @@ pub async fn reject(
     Ok(ok(blocking(move || packs.reject(&id, &body.reason)).await?))
 }
 
-pub async fn uninstall(
-    State(state): State<AppState>,
-    Path(raw): Path<String>,
-) -> Result<Response, Error> {
+pub async fn uninstall(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, Error> {
     let id = pack_id(&raw)?;
     let packs = state.packs.clone();
     let home = state.config.home.clone();
     let backup = blocking(move || packs.uninstall(&id).map(|b| (id, b))).await?;
-    let shown = backup
-        .1
-        .strip_prefix(&home)
-        .unwrap_or(&backup.1)
-        .display()
-        .to_string();
-    Ok(ok(
-        json!({"pack_id": backup.0, "uninstalled": true, "backup": shown}),
-    ))
+    let shown = backup.1.strip_prefix(&home).unwrap_or(&backup.1).display().to_string();
+    Ok(ok(json!({"pack_id": backup.0, "uninstalled": true, "backup": shown})))
 }

@@ -78,8 +78,7 @@ pub fn discover(ecosystem: &Path) -> Discovery {
     let mut out = Discovery::default();
     scan_dir(ecosystem, false, &mut out);
     scan_dir(&ecosystem.join("packs"), true, &mut out);
-    out.packs
-        .sort_by(|a, b| a.id.cmp(&b.id).then(a.legacy.cmp(&b.legacy)));
+    out.packs.sort_by(|a, b| a.id.cmp(&b.id).then(a.legacy.cmp(&b.legacy)));
     // The preferred location wins over the legacy one.
     out.packs.dedup_by(|later, earlier| later.id == earlier.id);
     out
@@ -139,10 +138,7 @@ fn scan_dir(base: &Path, legacy: bool, out: &mut Discovery) {
             }
             Err(e) => out.invalid.push(Invalid {
                 dir: shown,
-                problem: Problem::new(
-                    code::PACK_ID_INVALID,
-                    format!("directory name is not a pack id: {e}"),
-                ),
+                problem: Problem::new(code::PACK_ID_INVALID, format!("directory name is not a pack id: {e}")),
             }),
         }
     }
@@ -154,34 +150,19 @@ fn scan_dir(base: &Path, legacy: bool, out: &mut Discovery) {
 /// A [`Problem`] naming what is wrong: missing, too large, not JSON, a missing or invalid
 /// `pack_id` or `pack_identity`, or a `pack_id` that differs from the directory name.
 pub fn read_manifest(dir: &Path, dir_id: &PackId) -> Result<Manifest, Problem> {
-    let path = [
-        dir.join("ecosystem.json"),
-        dir.join("backend").join("ecosystem.json"),
-    ]
-    .into_iter()
-    .find(|p| p.exists())
-    .ok_or_else(|| Problem::new(code::PACK_MANIFEST_INVALID, "ecosystem.json not found"))?;
-    let meta = fs::symlink_metadata(&path).map_err(|e| {
-        Problem::new(
-            code::PACK_MANIFEST_INVALID,
-            format!("cannot read ecosystem.json: {e}"),
-        )
-    })?;
+    let path = [dir.join("ecosystem.json"), dir.join("backend").join("ecosystem.json")]
+        .into_iter()
+        .find(|p| p.exists())
+        .ok_or_else(|| Problem::new(code::PACK_MANIFEST_INVALID, "ecosystem.json not found"))?;
+    let meta = fs::symlink_metadata(&path)
+        .map_err(|e| Problem::new(code::PACK_MANIFEST_INVALID, format!("cannot read ecosystem.json: {e}")))?;
     if !meta.is_file() {
-        return Err(Problem::new(
-            code::VAL_SYMLINK,
-            "ecosystem.json must be a regular file",
-        ));
+        return Err(Problem::new(code::VAL_SYMLINK, "ecosystem.json must be a regular file"));
     }
     let mut bytes = Vec::new();
     fs::File::open(&path)
         .and_then(|f| f.take(MAX_MANIFEST_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(|e| {
-            Problem::new(
-                code::PACK_MANIFEST_INVALID,
-                format!("cannot read ecosystem.json: {e}"),
-            )
-        })?;
+        .map_err(|e| Problem::new(code::PACK_MANIFEST_INVALID, format!("cannot read ecosystem.json: {e}")))?;
     if bytes.len() as u64 > MAX_MANIFEST_BYTES {
         return Err(Problem::new(
             code::PACK_MANIFEST_INVALID,
@@ -201,17 +182,10 @@ pub fn read_manifest(dir: &Path, dir_id: &PackId) -> Result<Manifest, Problem> {
         ));
     };
     let pack_id = match obj.get("pack_id") {
-        Some(Value::String(s)) => PackId::parse(s).map_err(|e| {
-            Problem::new(
-                code::PACK_ID_INVALID,
-                format!("pack_id in ecosystem.json: {e}"),
-            )
-        })?,
+        Some(Value::String(s)) => PackId::parse(s)
+            .map_err(|e| Problem::new(code::PACK_ID_INVALID, format!("pack_id in ecosystem.json: {e}")))?,
         Some(_) => {
-            return Err(Problem::new(
-                code::PACK_MANIFEST_INVALID,
-                "pack_id must be a string",
-            ));
+            return Err(Problem::new(code::PACK_MANIFEST_INVALID, "pack_id must be a string"));
         }
         None => {
             return Err(Problem::new(
@@ -276,16 +250,8 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let eco = tmp.path();
         pack(eco, "a", r#"{"pack_id":"a","pack_identity":"org/a"}"#);
-        pack(
-            eco,
-            "packs/a",
-            r#"{"pack_id":"a","pack_identity":"org/legacy"}"#,
-        );
-        pack(
-            eco,
-            "packs/old",
-            r#"{"pack_id":"old","pack_identity":"org/old"}"#,
-        );
+        pack(eco, "packs/a", r#"{"pack_id":"a","pack_identity":"org/legacy"}"#);
+        pack(eco, "packs/old", r#"{"pack_id":"old","pack_identity":"org/old"}"#);
         pack(eco, "bad name", r#"{}"#);
         fs::create_dir_all(eco.join("flows")).unwrap();
         std::os::unix::fs::symlink("/etc", eco.join("linked")).unwrap();
@@ -307,22 +273,10 @@ mod tests {
             ("[]", code::PACK_MANIFEST_INVALID),
             (r#"{"pack_identity":"x"}"#, code::PACK_MANIFEST_INVALID),
             (r#"{"pack_id":"p"}"#, code::PACK_MANIFEST_INVALID),
-            (
-                r#"{"pack_id":"p","pack_identity":""}"#,
-                code::PACK_MANIFEST_INVALID,
-            ),
-            (
-                r#"{"pack_id":"p","pack_identity":7}"#,
-                code::PACK_MANIFEST_INVALID,
-            ),
-            (
-                r#"{"pack_id":"../p","pack_identity":"x"}"#,
-                code::PACK_ID_INVALID,
-            ),
-            (
-                r#"{"pack_id":"q","pack_identity":"x"}"#,
-                code::PACK_ID_MISMATCH,
-            ),
+            (r#"{"pack_id":"p","pack_identity":""}"#, code::PACK_MANIFEST_INVALID),
+            (r#"{"pack_id":"p","pack_identity":7}"#, code::PACK_MANIFEST_INVALID),
+            (r#"{"pack_id":"../p","pack_identity":"x"}"#, code::PACK_ID_INVALID),
+            (r#"{"pack_id":"q","pack_identity":"x"}"#, code::PACK_ID_MISMATCH),
         ];
         for (text, want) in cases {
             fs::write(tmp.path().join("ecosystem.json"), text).unwrap();

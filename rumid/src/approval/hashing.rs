@@ -50,13 +50,7 @@ pub fn hash_pack(root: &Path) -> Result<FileHashes, HashError> {
     Ok(out)
 }
 
-fn walk(
-    dir: &Path,
-    rel: &str,
-    depth: usize,
-    out: &mut FileHashes,
-    buf: &mut [u8],
-) -> Result<(), HashError> {
+fn walk(dir: &Path, rel: &str, depth: usize, out: &mut FileHashes, buf: &mut [u8]) -> Result<(), HashError> {
     if depth > MAX_DEPTH {
         return Err(HashError::TooDeep);
     }
@@ -89,10 +83,7 @@ fn walk(
                 hex::encode(Sha256::digest(target.as_os_str().as_encoded_bytes()))
             )
         } else if kind.is_file() {
-            format!(
-                "sha256:{}",
-                hash_file(&entry.path(), buf).map_err(io_err(&child_rel))?
-            )
+            format!("sha256:{}", hash_file(&entry.path(), buf).map_err(io_err(&child_rel))?)
         } else {
             let kind = if kind.is_fifo() {
                 "fifo"
@@ -101,10 +92,7 @@ fn walk(
             } else {
                 "device"
             };
-            return Err(HashError::SpecialFile {
-                path: child_rel,
-                kind,
-            });
+            return Err(HashError::SpecialFile { path: child_rel, kind });
         };
         out.insert(child_rel, value);
     }
@@ -115,10 +103,7 @@ fn hash_file(path: &Path, buf: &mut [u8]) -> io::Result<String> {
     // O_NOFOLLOW | O_NONBLOCK: if the entry was swapped for a symlink or FIFO after the
     // directory was read, the open fails or returns at once instead of following or blocking.
     let flags = nix::fcntl::OFlag::O_NOFOLLOW.bits() | nix::fcntl::OFlag::O_NONBLOCK.bits();
-    let mut file: File = OpenOptions::new()
-        .read(true)
-        .custom_flags(flags)
-        .open(path)?;
+    let mut file: File = OpenOptions::new().read(true).custom_flags(flags).open(path)?;
     if !file.metadata()?.is_file() {
         return Err(io::Error::other("not a regular file"));
     }
@@ -152,11 +137,7 @@ impl Diff {
                 Some(_) => {}
             }
         }
-        d.removed = approved
-            .keys()
-            .filter(|p| !current.contains_key(*p))
-            .cloned()
-            .collect();
+        d.removed = approved.keys().filter(|p| !current.contains_key(*p)).cloned().collect();
         d
     }
 
@@ -199,11 +180,7 @@ mod tests {
         fs::write(root.join("ecosystem.json"), "{}").unwrap();
         fs::write(root.join("backend/blocks/a.py"), "x = 1").unwrap();
         fs::write(root.join("backend/blocks/a.pyc"), "junk").unwrap();
-        fs::write(
-            root.join("backend/blocks/__pycache__/a.cpython.pyc"),
-            "junk",
-        )
-        .unwrap();
+        fs::write(root.join("backend/blocks/__pycache__/a.cpython.pyc"), "junk").unwrap();
         fs::write(root.join(".github/ci.yml"), "on: push").unwrap();
         std::os::unix::fs::symlink("/etc/passwd", root.join("link")).unwrap();
         let h = hash_pack(root).unwrap();

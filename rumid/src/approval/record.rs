@@ -104,9 +104,7 @@ pub fn load(path: &Path, key: &[u8; 32], pack_id: &str) -> Loaded {
 /// I/O errors; the previous record is then untouched.
 pub fn save(path: &Path, key: &[u8; 32], record: &ApprovalRecord) -> std::io::Result<()> {
     let Ok(Value::Object(mut object)) = serde_json::to_value(record) else {
-        return Err(std::io::Error::other(
-            "record did not serialise to an object",
-        ));
+        return Err(std::io::Error::other("record did not serialise to an object"));
     };
     signed::sign(&mut object, key);
     rumi_common::fs::write_atomic(path, &signed::to_file_bytes(&object), 0o600)

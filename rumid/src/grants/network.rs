@@ -91,10 +91,7 @@ impl NetworkGrants {
             };
             let loaded = signed::read_verified(&path, &key)
                 .map_err(|e| e.to_string())
-                .and_then(|o| {
-                    serde_json::from_value::<NetworkGrant>(Value::Object(o))
-                        .map_err(|e| e.to_string())
-                })
+                .and_then(|o| serde_json::from_value::<NetworkGrant>(Value::Object(o)).map_err(|e| e.to_string()))
                 .and_then(|g| {
                     if g.pack_id == stem {
                         Ok(g)
@@ -182,9 +179,7 @@ impl NetworkGrants {
         }
         ports.sort_unstable();
         ports.dedup();
-        let notes = req
-            .notes
-            .map(|n| n.chars().take(MAX_NOTES).collect::<String>());
+        let notes = req.notes.map(|n| n.chars().take(MAX_NOTES).collect::<String>());
         let mut grants = self.lock();
         let ts = now();
         let granted_at = grants
@@ -238,9 +233,7 @@ impl NetworkGrants {
         let mut g = grants
             .get(pack.as_str())
             .cloned()
-            .ok_or(Error::GrantNotFound {
-                pack_id: pack.clone(),
-            })?;
+            .ok_or(Error::GrantNotFound { pack_id: pack.clone() })?;
         g.enabled = false;
         g.updated_at = now();
         g.notes = Some(reason.chars().take(MAX_NOTES).collect());

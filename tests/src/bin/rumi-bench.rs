@@ -27,9 +27,7 @@ fn main() -> Result<()> {
     for i in 0..PACKS {
         home.add_pack(&format!("bench-pack-{i:03}"));
     }
-    let rumid = Rumid::builder(&home)
-        .env("RUMI_LOG_LEVEL", "INFO")
-        .spawn()?;
+    let rumid = Rumid::builder(&home).env("RUMI_LOG_LEVEL", "INFO").spawn()?;
     for i in (0..PACKS).step_by(2) {
         let r = rumid.post(&format!("/api/packs/bench-pack-{i:03}/approve"), None);
         anyhow::ensure!(r.status == 200, "approve failed: {:?}", r.body);
@@ -65,10 +63,7 @@ fn main() -> Result<()> {
         "| rumid idle RSS ({PACKS} packs) | {:.1} MiB | ≤ 30 MB |",
         idle_rss as f64 / 1024.0
     );
-    println!(
-        "| rumid RSS after load | {:.1} MiB | — |",
-        loaded_rss as f64 / 1024.0
-    );
+    println!("| rumid RSS after load | {:.1} MiB | — |", loaded_rss as f64 / 1024.0);
     Ok(())
 }
 
@@ -76,11 +71,7 @@ fn main() -> Result<()> {
 /// cores go to rumid). `None` when wrk is not installed.
 fn wrk(base: &str, token: &str, path: &str) -> Option<f64> {
     let out = std::process::Command::new("wrk")
-        .args([
-            "-t1",
-            &format!("-c{CONNECTIONS}"),
-            &format!("-d{}s", RUN.as_secs()),
-        ])
+        .args(["-t1", &format!("-c{CONNECTIONS}"), &format!("-d{}s", RUN.as_secs())])
         .args(["-H", &format!("Authorization: Bearer {token}")])
         .arg(format!("{base}{path}"))
         .output()
@@ -142,8 +133,5 @@ async fn load(addr: &str, token: &str, path: &str) -> Result<(f64, usize)> {
     for t in tasks {
         t.await??;
     }
-    Ok((
-        n as f64 / elapsed,
-        body_len.load(Ordering::Relaxed) as usize,
-    ))
+    Ok((n as f64 / elapsed, body_len.load(Ordering::Relaxed) as usize))
 }
