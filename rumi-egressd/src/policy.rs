@@ -94,6 +94,7 @@ mod tests {
                 allowed_ports: ports.to_vec(),
             }],
             egress: None,
+            ..Default::default()
         })
     }
 

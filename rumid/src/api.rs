@@ -7,10 +7,13 @@
 //! `{"success": true, "data": …}` / `{"success": false, "error": {code, message, suggestion, request_id}}`.
 
 mod auth;
+mod capability;
 mod envelope;
 mod health;
 mod network;
 mod packs;
+mod secrets;
+mod stores;
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -31,7 +34,9 @@ use crate::approval::Packs;
 use crate::audit::Audit;
 use crate::config::Config;
 use crate::error::Error;
+use crate::grants::capability::CapabilityGrants;
 use crate::grants::network::NetworkGrants;
+use crate::grants::stores::StoreShares;
 use crate::metrics::Metrics;
 use crate::supervisor::SupervisorHandle;
 
@@ -48,7 +53,24 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub probe_cache: Arc<health::ProbeCache>,
     pub grants: Arc<NetworkGrants>,
+    pub capability: Arc<CapabilityGrants>,
+    pub shares: Arc<StoreShares>,
     pub helpers: Arc<Vec<SupervisorHandle>>,
+    pub policy: Arc<crate::policy::PolicyHub>,
+}
+
+impl AppState {
+    /// The control channel of a helper, if it is up.
+    ///
+    /// # Errors
+    /// [`Error::HelperUnavailable`].
+    pub fn helper(&self, name: &'static str) -> Result<tonic::transport::Channel, Error> {
+        self.helpers
+            .iter()
+            .find(|h| h.name == name)
+            .ok_or(Error::HelperUnavailable { helper: name })?
+            .channel()
+    }
 }
 
 tokio::task_local! {
@@ -106,6 +128,18 @@ pub fn router(state: AppState) -> Router {
         .route("/api/network/grant", post(network::grant))
         .route("/api/network/revoke", post(network::revoke))
         .route("/api/network/check", post(network::check))
+        .route("/api/secrets", get(secrets::list))
+        .route("/api/secrets/set", post(secrets::set))
+        .route("/api/secrets/delete", post(secrets::delete))
+        .route("/api/stores", get(stores::list))
+        .route("/api/stores/create", post(stores::create))
+        .route("/api/stores/shared", get(stores::shared))
+        .route("/api/stores/shared/approve", post(stores::share_approve))
+        .route("/api/stores/shared/revoke", post(stores::share_revoke))
+        .route("/api/capability/grants", get(capability::list))
+        .route("/api/capability/grants/grant", post(capability::grant))
+        .route("/api/capability/grants/revoke", post(capability::revoke))
+        .route("/api/capability/grants/batch", post(capability::batch))
         .fallback(|| async { Error::NoRoute })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))

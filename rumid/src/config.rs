@@ -86,6 +86,10 @@ pub const ENV_HELPERS: &str = "RUMI_HELPERS";
 pub const ENV_EGRESSD_SOCKET: &str = "RUMI_EGRESSD_SOCKET";
 /// Default control socket of rumi-egressd.
 pub const DEFAULT_EGRESSD_SOCKET: &str = "/run/rumi/egressd.sock";
+/// Control socket of rumi-capd. Default [`DEFAULT_CAPD_SOCKET`].
+pub const ENV_CAPD_SOCKET: &str = "RUMI_CAPD_SOCKET";
+/// Default control socket of rumi-capd.
+pub const DEFAULT_CAPD_SOCKET: &str = "/run/rumi/capd.sock";
 /// Directory holding the helper binaries in spawn mode. Default: rumid's own directory.
 pub const ENV_HELPER_BIN_DIR: &str = "RUMI_HELPER_BIN_DIR";
 /// **Dangerous, test-only**, passed to rumi-egressd: CIDRs exempted from the SSRF deny table.
@@ -189,6 +193,17 @@ pub enum PlaintextPolicy {
     Deny,
 }
 
+impl PlaintextPolicy {
+    /// The variable's value (to hand to rumi-capd).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Allow => "true",
+            Self::Deny => "false",
+        }
+    }
+}
+
 /// `RUMI_LOCAL_PACK_MODE`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LocalPackMode {
@@ -246,8 +261,10 @@ pub struct Config {
     pub local_pack_mode: LocalPackMode,
     pub helpers: HelperMode,
     pub egressd_socket: PathBuf,
+    pub capd_socket: PathBuf,
     /// Whether the egress socket directory was set explicitly (else a fallback may apply).
     pub egress_sock_dir_explicit: bool,
+    pub capability_sock_dir_explicit: bool,
     pub helper_bin_dir: Option<PathBuf>,
     pub egress_allow_cidrs: Option<String>,
 }
@@ -362,7 +379,11 @@ impl Config {
         let egressd_socket = c
             .opt(ENV_EGRESSD_SOCKET, parse_socket_dir)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_EGRESSD_SOCKET));
+        let capd_socket = c
+            .opt(ENV_CAPD_SOCKET, parse_socket_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CAPD_SOCKET));
         let egress_sock_dir_explicit = c.raw(ENV_EGRESS_SOCK_DIR).is_some();
+        let capability_sock_dir_explicit = c.raw(ENV_CAPABILITY_SOCK_DIR).is_some();
         let helper_bin_dir = c.raw(ENV_HELPER_BIN_DIR).map(PathBuf::from);
         let egress_allow_cidrs = c.raw(ENV_EGRESS_ALLOW_CIDRS);
 
@@ -407,7 +428,9 @@ impl Config {
             local_pack_mode,
             helpers,
             egressd_socket,
+            capd_socket,
             egress_sock_dir_explicit,
+            capability_sock_dir_explicit,
             helper_bin_dir,
             egress_allow_cidrs,
         })

@@ -44,6 +44,15 @@ pub enum Error {
     Invalid { field: &'static str, reason: String },
     #[error("pack {pack_id} has no network grant")]
     GrantNotFound { pack_id: PackId },
+    #[error("{helper} is not available; retry shortly (GET /api/health shows helper status)")]
+    HelperUnavailable { helper: &'static str },
+    /// An error answered by a helper, carrying the RUMI code it chose.
+    #[error("{message}")]
+    Helper {
+        code: Code,
+        status: StatusCode,
+        message: String,
+    },
     #[error("no endpoint at this path")]
     NoRoute,
     #[error("method not allowed on this endpoint")]
@@ -81,6 +90,8 @@ impl Error {
             Self::EmptyValue { .. } => code::VAL_EMPTY,
             Self::TooLong { .. } | Self::Invalid { .. } => code::VAL_PATTERN,
             Self::GrantNotFound { .. } => code::NET_GRANT_NOT_FOUND,
+            Self::HelperUnavailable { .. } => code::SYS_HELPER_UNAVAILABLE,
+            Self::Helper { code, .. } => *code,
             Self::NoRoute => code::SYS_NO_ROUTE,
             Self::MethodNotAllowed => code::SYS_METHOD_NOT_ALLOWED,
             Self::Io { .. } | Self::Task(_) => code::SYS_INTERNAL,
@@ -102,6 +113,8 @@ impl Error {
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::HelperUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Helper { status, .. } => *status,
             Self::Io { .. } | Self::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -129,11 +142,38 @@ impl Error {
             Self::TooLong { .. } => "shorten the value",
             Self::Invalid { .. } => "see docs/api.md for the accepted values",
             Self::GrantNotFound { .. } => "`rumi-ctl network list` shows existing grants",
+            Self::HelperUnavailable { .. } => "rumid restarts helpers automatically; check its log if this persists",
+            Self::Helper { .. } => "see docs/api.md and docs/error-codes.md for this code",
             Self::NoRoute => "see docs/api.md for the list of endpoints",
             Self::MethodNotAllowed => "see docs/api.md for the methods each endpoint accepts",
             Self::Io { .. } | Self::Task(_) => {
                 "see rumid's log for the line with this request id; check disk space and permissions under RUMI_HOME"
             }
+        }
+    }
+
+    /// Turns a helper's gRPC status (`"RUMI-XXX-NNN: message"`) back into an error.
+    pub fn from_helper(status: &tonic::Status) -> Self {
+        let msg = status.message();
+        let (code, message) = match msg.split_once(": ") {
+            Some((c, m)) => match code::ALL.iter().find(|k| k.as_str() == c) {
+                Some(k) => (*k, m.to_owned()),
+                None => (code::SYS_INTERNAL, msg.to_owned()),
+            },
+            None => (code::SYS_INTERNAL, msg.to_owned()),
+        };
+        let http = match status.code() {
+            tonic::Code::InvalidArgument => StatusCode::BAD_REQUEST,
+            tonic::Code::NotFound => StatusCode::NOT_FOUND,
+            tonic::Code::AlreadyExists | tonic::Code::FailedPrecondition => StatusCode::CONFLICT,
+            tonic::Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            tonic::Code::PermissionDenied => StatusCode::FORBIDDEN,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Self::Helper {
+            code,
+            status: http,
+            message,
         }
     }
 

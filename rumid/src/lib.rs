@@ -42,7 +42,9 @@ use crate::api::AppState;
 use crate::approval::{Packs, Paths};
 use crate::audit::{Audit, AuditEvent, Category, Severity};
 use crate::config::{Config, HelperMode, SecurityMode};
+use crate::grants::capability::CapabilityGrants;
 use crate::grants::network::NetworkGrants;
+use crate::grants::stores::StoreShares;
 use crate::metrics::Metrics;
 use crate::policy::PolicyHub;
 use crate::supervisor::{HelperSpec, SupervisorHandle};
@@ -97,17 +99,27 @@ fn prepare_layout(home: &Path) -> Result<(), RunError> {
 /// # Errors
 /// [`RunError`] when the home cannot be prepared, the key is unusable, or the API cannot bind.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), RunError> {
+    let mut config = config;
+    prepare_layout(&config.home)?;
+    // Helpers get the home as an absolute path; they do not share our working directory.
+    config.home = config.home.canonicalize().map_err(|source| RunError::Layout {
+        path: config.home.clone(),
+        source,
+    })?;
     let config = Arc::new(config);
     let home = config.home.clone();
-    prepare_layout(&home)?;
     let audit = Audit::spawn(&home.join("user_data/audit")).map_err(|source| RunError::Layout {
         path: home.join("user_data/audit"),
         source,
     })?;
     let metrics = Arc::new(Metrics::new());
 
-    let (hub, policy_rx) = PolicyHub::new(config.egress_rate_limit, config.max_response_bytes);
-    let (key, packs, grants) = {
+    let (hub, policy_rx) = PolicyHub::new(
+        config.egress_rate_limit,
+        config.max_response_bytes,
+        config.secret_get_rate_limit,
+    );
+    let (key, packs, grants, capability, shares) = {
         let config = config.clone();
         let audit = audit.clone();
         let metrics = metrics.clone();
@@ -134,13 +146,27 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
                 audit.clone(),
                 on_change,
             )?;
+            let net_hub = hub.clone();
             let grants = NetworkGrants::load(
                 settings.join("grants/network"),
                 key.signing_key(),
-                audit,
-                Box::new(move |g| hub.set_grants(g)),
+                audit.clone(),
+                Box::new(move |g| net_hub.set_grants(g)),
             )?;
-            Ok((key, packs, grants))
+            let cap_hub = hub.clone();
+            let capability = CapabilityGrants::load(
+                settings.join("grants/capability"),
+                key.signing_key(),
+                audit.clone(),
+                Box::new(move |g| cap_hub.set_capability_grants(g)),
+            )?;
+            let shares = StoreShares::load(
+                settings.join("store_shares.json"),
+                key.signing_key(),
+                audit,
+                Box::new(move |s| hub.set_shares(s)),
+            );
+            Ok((key, packs, grants, capability, shares))
         })
         .await
         .map_err(|e| RunError::Task(e.to_string()))??
@@ -202,7 +228,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         metrics,
         probe_cache: Arc::default(),
         grants: Arc::new(grants),
+        capability: Arc::new(capability),
+        shares: Arc::new(shares),
         helpers: Arc::new(helpers),
+        policy: hub,
     };
     let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
     // Small JSON responses on keep-alive connections: send them at once rather than wait
@@ -217,65 +246,126 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     served.map_err(RunError::Serve)
 }
 
-/// Where the helpers' sockets go. Explicit settings win; otherwise `/run/rumi/…`, falling back
-/// to `/tmp/rumi-<uid>/…` when `/run/rumi` cannot be created (a development machine
-/// without root), so a standalone rumid works out of the box.
-fn runtime_paths(config: &Config) -> (PathBuf, PathBuf) {
-    let mut egress_dir = config.egress_sock_dir.clone();
-    let mut egressd_socket = config.egressd_socket.clone();
+/// Where the helpers' sockets go.
+struct RuntimePaths {
+    egress_dir: PathBuf,
+    egressd_socket: PathBuf,
+    capability_dir: PathBuf,
+    capd_socket: PathBuf,
+}
+
+/// Explicit settings win; otherwise `/run/rumi/…`, falling back to `/tmp/rumi-<uid>/…` when
+/// `/run/rumi` cannot be created (a development machine without root), so a standalone
+/// rumid works out of the box.
+fn runtime_paths(config: &Config) -> RuntimePaths {
+    let mut p = RuntimePaths {
+        egress_dir: config.egress_sock_dir.clone(),
+        egressd_socket: config.egressd_socket.clone(),
+        capability_dir: config.capability_sock_dir.clone(),
+        capd_socket: config.capd_socket.clone(),
+    };
     let run_ok = std::fs::create_dir_all("/run/rumi").is_ok();
     if !run_ok && config.helpers == HelperMode::Spawn {
         let base = PathBuf::from(format!("/tmp/rumi-{}", nix::unistd::getuid()));
         if !config.egress_sock_dir_explicit {
-            egress_dir = base.join("egress/packs");
+            p.egress_dir = base.join("egress/packs");
         }
-        if egressd_socket == Path::new(config::DEFAULT_EGRESSD_SOCKET) {
-            egressd_socket = base.join("egressd.sock");
+        if !config.capability_sock_dir_explicit {
+            p.capability_dir = base.join("capability/principals");
+        }
+        if p.egressd_socket == Path::new(config::DEFAULT_EGRESSD_SOCKET) {
+            p.egressd_socket = base.join("egressd.sock");
+        }
+        if p.capd_socket == Path::new(config::DEFAULT_CAPD_SOCKET) {
+            p.capd_socket = base.join("capd.sock");
         }
         tracing::warn!(dir = %base.display(), "/run/rumi is not writable; helper sockets go under a private /tmp directory");
     }
-    (egress_dir, egressd_socket)
+    p
 }
 
-/// Starts the supervisors of the helper daemons.
+/// Starts the supervisors of the helper daemons (each gets a clean environment).
 fn start_helpers(
     config: &Config,
     policy: tokio::sync::watch::Receiver<Arc<rumi_proto::control::PolicySnapshot>>,
     audit: &Audit,
 ) -> Vec<SupervisorHandle> {
-    let (egress_dir, egressd_socket) = runtime_paths(config);
+    let paths = runtime_paths(config);
     let bin_dir = config.helper_bin_dir.clone().unwrap_or_else(|| {
         std::env::current_exe()
             .ok()
             .and_then(|p| p.parent().map(Path::to_path_buf))
             .unwrap_or_else(|| PathBuf::from("."))
     });
-    let mut env: Vec<(String, String)> = vec![
+    let common: Vec<(String, String)> = vec![
         ("RUMI_LOG_LEVEL".into(), config.log_level.as_str().into()),
         ("RUMI_LOG_FORMAT".into(), config.log_format.as_str().into()),
-        ("RUMI_EGRESSD_SOCKET".into(), egressd_socket.display().to_string()),
-        ("RUMI_EGRESS_SOCK_DIR".into(), egress_dir.display().to_string()),
+        ("RUMI_CONTROL_UID".into(), nix::unistd::getuid().to_string()),
+        ("RUMI_HELPER_PARENT_PID".into(), std::process::id().to_string()),
+    ];
+    let mut egress = common.clone();
+    egress.extend([
+        ("RUMI_EGRESSD_SOCKET".into(), paths.egressd_socket.display().to_string()),
+        ("RUMI_EGRESS_SOCK_DIR".into(), paths.egress_dir.display().to_string()),
         (
             "RUMI_EGRESS_SOCKET_MODE".into(),
             format!("{:o}", config.egress_socket_mode),
         ),
-        ("RUMI_CONTROL_UID".into(), nix::unistd::getuid().to_string()),
-        ("RUMI_HELPER_PARENT_PID".into(), std::process::id().to_string()),
-    ];
+    ]);
     if let Some(gid) = config.egress_socket_gid {
-        env.push(("RUMI_EGRESS_SOCKET_GID".into(), gid.to_string()));
+        egress.push(("RUMI_EGRESS_SOCKET_GID".into(), gid.to_string()));
     }
     if let Some(cidrs) = &config.egress_allow_cidrs {
-        env.push(("RUMI_EGRESS_ALLOW_CIDRS".into(), cidrs.clone()));
+        egress.push(("RUMI_EGRESS_ALLOW_CIDRS".into(), cidrs.clone()));
     }
-    let spec = HelperSpec {
-        name: "egressd",
-        binary: bin_dir.join("rumi-egressd"),
-        control_socket: egressd_socket,
-        env,
-        mode: config.helpers,
+    let mut cap = common;
+    let mode = match config.security_mode {
+        SecurityMode::Strict => "strict",
+        SecurityMode::Permissive => "permissive",
     };
-    vec![supervisor::spawn(spec, policy, audit.clone())]
+    cap.extend([
+        ("RUMI_CAPD_SOCKET".into(), paths.capd_socket.display().to_string()),
+        (
+            "RUMI_CAPABILITY_SOCK_DIR".into(),
+            paths.capability_dir.display().to_string(),
+        ),
+        (
+            "RUMI_CAPABILITY_SOCKET_MODE".into(),
+            format!("{:o}", config.capability_socket_mode),
+        ),
+        ("RUMI_HOME".into(), config.home.display().to_string()),
+        (
+            "RUMI_SECRETS_ALLOW_PLAINTEXT".into(),
+            config.secrets_plaintext.as_str().into(),
+        ),
+        ("RUMI_SECURITY_MODE".into(), mode.into()),
+    ]);
+    if let Some(gid) = config.capability_socket_gid {
+        cap.push(("RUMI_CAPABILITY_SOCKET_GID".into(), gid.to_string()));
+    }
+    if let Some(key) = &config.secrets_key {
+        cap.push(("RUMI_SECRETS_KEY".into(), key.expose().to_owned()));
+    }
+    let specs = [
+        HelperSpec {
+            name: "egressd",
+            binary: bin_dir.join("rumi-egressd"),
+            control_socket: paths.egressd_socket,
+            env: egress,
+            mode: config.helpers,
+        },
+        HelperSpec {
+            name: "capd",
+            binary: bin_dir.join("rumi-capd"),
+            control_socket: paths.capd_socket,
+            env: cap,
+            mode: config.helpers,
+        },
+    ];
+    specs
+        .into_iter()
+        .map(|spec| supervisor::spawn(spec, policy.clone(), audit.clone()))
+        .collect()
 }
 
 /// Tells the operator the token: in full on an interactive terminal, otherwise only a

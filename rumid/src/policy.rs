@@ -7,15 +7,19 @@
 
 use std::sync::{Arc, Mutex};
 
-use rumi_proto::control::{EgressLimits, NetworkGrant, PolicySnapshot};
+use rumi_proto::control::{
+    CapabilityGrant, CapabilityLimits, EgressLimits, NetworkGrant, PermissionGrant, PolicySnapshot, StoreShare,
+};
 use tokio::sync::watch;
 
-use crate::grants::network;
+use crate::grants::{capability, network, stores};
 
 #[derive(Default)]
 struct Parts {
     approved: Vec<String>,
     grants: Vec<network::NetworkGrant>,
+    capability: Vec<capability::PrincipalGrants>,
+    shares: Vec<stores::Share>,
     version: u64,
 }
 
@@ -23,6 +27,7 @@ struct Parts {
 pub struct PolicyHub {
     parts: Mutex<Parts>,
     limits: EgressLimits,
+    capability_limits: CapabilityLimits,
     tx: watch::Sender<Arc<PolicySnapshot>>,
 }
 
@@ -31,6 +36,7 @@ impl PolicyHub {
     pub fn new(
         rate_limit_per_minute: u32,
         max_response_bytes: u64,
+        secret_get_rate_per_minute: u32,
     ) -> (Arc<Self>, watch::Receiver<Arc<PolicySnapshot>>) {
         let (tx, rx) = watch::channel(Arc::new(PolicySnapshot::default()));
         let hub = Arc::new(Self {
@@ -38,6 +44,9 @@ impl PolicyHub {
             limits: EgressLimits {
                 rate_limit_per_minute,
                 max_response_bytes,
+            },
+            capability_limits: CapabilityLimits {
+                secret_get_rate_per_minute,
             },
             tx,
         });
@@ -58,6 +67,20 @@ impl PolicyHub {
     pub fn set_grants(&self, grants: Vec<network::NetworkGrant>) {
         let mut parts = self.parts.lock().unwrap_or_else(|p| p.into_inner());
         parts.grants = grants;
+        self.publish(&mut parts);
+    }
+
+    /// Replaces the capability grants.
+    pub fn set_capability_grants(&self, grants: Vec<capability::PrincipalGrants>) {
+        let mut parts = self.parts.lock().unwrap_or_else(|p| p.into_inner());
+        parts.capability = grants;
+        self.publish(&mut parts);
+    }
+
+    /// Replaces the store shares (only approved ones reach the helper).
+    pub fn set_shares(&self, shares: Vec<stores::Share>) {
+        let mut parts = self.parts.lock().unwrap_or_else(|p| p.into_inner());
+        parts.shares = shares;
         self.publish(&mut parts);
     }
 
@@ -83,6 +106,39 @@ impl PolicyHub {
                 })
                 .collect(),
             egress: Some(self.limits),
+            capability_grants: parts
+                .capability
+                .iter()
+                .map(|g| CapabilityGrant {
+                    principal_id: g.principal_id.clone(),
+                    enabled: g.enabled,
+                    permissions: g
+                        .permissions
+                        .iter()
+                        .map(|(k, v)| {
+                            (
+                                k.clone(),
+                                PermissionGrant {
+                                    enabled: v.enabled,
+                                    config_json: v.config.to_string(),
+                                },
+                            )
+                        })
+                        .collect(),
+                })
+                .collect(),
+            handlers: Vec::new(),
+            store_shares: parts
+                .shares
+                .iter()
+                .filter(|s| s.status == "approved")
+                .map(|s| StoreShare {
+                    store_id: s.store_id.clone(),
+                    owner_pack: s.owner_pack.clone(),
+                    target_pack: s.target_pack.clone(),
+                })
+                .collect(),
+            capability: Some(self.capability_limits),
         };
         tracing::debug!(
             policy_version = snapshot.version,

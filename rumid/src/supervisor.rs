@@ -70,6 +70,21 @@ impl HelperStatus {
 pub struct SupervisorHandle {
     pub name: &'static str,
     pub status: Arc<ArcSwap<HelperStatus>>,
+    /// The control channel while the helper is up (for admin calls such as secrets).
+    pub channel: Arc<arc_swap::ArcSwapOption<Channel>>,
+}
+
+impl SupervisorHandle {
+    /// The channel to the helper, if it is up.
+    ///
+    /// # Errors
+    /// [`crate::error::Error::HelperUnavailable`] while it is down or restarting.
+    pub fn channel(&self) -> Result<Channel, crate::error::Error> {
+        self.channel
+            .load_full()
+            .map(|c| (*c).clone())
+            .ok_or(crate::error::Error::HelperUnavailable { helper: self.name })
+    }
 }
 
 /// Starts supervising `spec`; the task runs until the runtime shuts down.
@@ -81,12 +96,14 @@ pub fn spawn(spec: HelperSpec, policy: watch::Receiver<Arc<PolicySnapshot>>, aud
         restarts: 0,
         last_error: None,
     }));
+    let channel = Arc::new(arc_swap::ArcSwapOption::empty());
     let handle = SupervisorHandle {
         name: spec.name,
         status: status.clone(),
+        channel: channel.clone(),
     };
     let span = tracing::info_span!("helper", helper = spec.name);
-    tokio::spawn(supervise(spec, policy, audit, status).instrument(span));
+    tokio::spawn(supervise(spec, policy, audit, status, channel).instrument(span));
     handle
 }
 
@@ -95,6 +112,7 @@ async fn supervise(
     mut policy: watch::Receiver<Arc<PolicySnapshot>>,
     audit: Audit,
     status: Arc<ArcSwap<HelperStatus>>,
+    channel: Arc<arc_swap::ArcSwapOption<Channel>>,
 ) {
     let mut backoff = MIN_BACKOFF;
     let mut restarts = 0u32;
@@ -113,7 +131,8 @@ async fn supervise(
             HelperMode::External => None,
         };
         let pid = child.as_ref().and_then(Child::id);
-        let outcome = run_connected(&spec, &mut child, &mut policy, &audit, &status, restarts).await;
+        let outcome = run_connected(&spec, &mut child, &mut policy, &audit, &status, &channel, restarts).await;
+        channel.store(None);
         if let Some(mut c) = child.take() {
             let _ = c.start_kill();
             let _ = c.wait().await;
@@ -167,18 +186,20 @@ async fn run_connected(
     policy: &mut watch::Receiver<Arc<PolicySnapshot>>,
     audit: &Audit,
     status: &ArcSwap<HelperStatus>,
+    shared: &arc_swap::ArcSwapOption<Channel>,
     restarts: u32,
 ) -> String {
     let channel = match connect(spec, child).await {
         Ok(c) => c,
         Err(e) => return e,
     };
-    let mut client = HelperClient::new(channel);
+    let mut client = HelperClient::new(channel.clone());
     let snapshot = policy.borrow_and_update().clone();
     if let Err(e) = push(&mut client, &snapshot).await {
         return e;
     }
     let audit_task = tokio::spawn(consume_audit(client.clone(), audit.clone(), spec.name));
+    shared.store(Some(Arc::new(channel)));
     let pid = child.as_ref().and_then(Child::id);
     status.store(Arc::new(HelperStatus {
         state: "up",

@@ -5,6 +5,7 @@
 mod api_errors;
 mod approval;
 mod auth;
+mod capd;
 mod cli;
 mod concurrency;
 mod config;

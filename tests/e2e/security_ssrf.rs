@@ -1,7 +1,7 @@
 //! SSRF: no pack reaches an internal address, however it is written or reached.
 
 use rumi_tests::upstream::Upstream;
-use rumi_tests::{Rumid, TestHome, frame_call, wait_socket};
+use rumi_tests::{Rumid, TestHome, eventually, frame_call, patience, wait_socket};
 use serde_json::json;
 
 #[test]
@@ -90,12 +90,14 @@ fn internal_addresses_are_refused_in_every_form() {
     )
     .unwrap();
     assert_eq!(r["status_code"], 302);
-    let audit = home.audit_actions("network", "network_request");
-    assert!(
+    eventually("internal_ip_blocked in the audit log", patience(), || {
+        let audit = home.audit_actions("network", "network_request");
         audit
             .iter()
             .any(|l| l["details"]["blocked_reason"] == "internal_ip_blocked")
-    );
+            .then_some(())
+    })
+    .unwrap();
 }
 
 #[test]
@@ -115,11 +117,10 @@ fn names_resolving_to_internal_addresses_are_refused() {
         let r = frame_call(&sock, &json!({"method": "GET", "url": url, "timeout_seconds": 5})).unwrap();
         assert_eq!(r["error_type"], "blocked", "{url}: {r}");
     }
-    let audit = home.audit_actions("network", "network_request");
-    assert!(
-        audit
-            .iter()
-            .any(|l| l["details"]["blocked_reason"] == "dns_rebinding_blocked")
-    );
-    assert!(audit.iter().any(|l| l["details"]["blocked_reason"] == "dns_blocked"));
+    eventually("dns refusals in the audit log", patience(), || {
+        let audit = home.audit_actions("network", "network_request");
+        let has = |r: &str| audit.iter().any(|l| l["details"]["blocked_reason"] == r);
+        (has("dns_rebinding_blocked") && has("dns_blocked")).then_some(())
+    })
+    .unwrap();
 }

@@ -264,6 +264,8 @@ impl RumidBuilder<'_> {
             .arg("--permissive")
             .env("RUMI_EGRESS_SOCK_DIR", home.join("run/egress"))
             .env("RUMI_EGRESSD_SOCKET", home.join("run/egressd.sock"))
+            .env("RUMI_CAPABILITY_SOCK_DIR", home.join("run/cap"))
+            .env("RUMI_CAPD_SOCKET", home.join("run/capd.sock"))
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::from(log_file.try_clone()?))
@@ -458,9 +460,40 @@ impl Rumid {
         .with_context(|| format!("rumid log:\n{}", self.log_text()))
     }
 
+    /// Waits until every helper holds the newest policy rumid has published.
+    pub fn wait_policy_applied(&self) {
+        eventually("helpers to hold the latest policy", patience(), || {
+            let h = self.get("/api/health").body["data"].clone();
+            let want = h["policy_version"].as_u64()?;
+            let helpers = h["helpers"].as_object()?;
+            helpers
+                .values()
+                .all(|s| s["state"] == "up" && s["policy_version"].as_u64() >= Some(want))
+                .then_some(())
+        })
+        .unwrap_or_else(|e| panic!("{e:#}\nrumid log:\n{}", self.log_text()));
+    }
+
     /// The egress socket of a pack.
     pub fn egress_socket(&self, home: &TestHome, pack: &str) -> PathBuf {
         home.path().join("run/egress").join(format!("{pack}.sock"))
+    }
+
+    /// The capability socket of a principal (`sha256(principal)[:32].sock`).
+    pub fn capability_socket(&self, home: &TestHome, principal: &str) -> PathBuf {
+        use sha2::Digest;
+        let digest = hex::encode(sha2::Sha256::digest(principal.as_bytes()));
+        home.path().join("run/cap").join(format!("{}.sock", &digest[..32]))
+    }
+
+    /// Grants a capability permission with a config.
+    pub fn grant_capability(&self, principal: &str, permission: &str, config: Value) {
+        let r = self.post(
+            "/api/capability/grants/grant",
+            Some(&serde_json::json!({"principal_id": principal, "permission_id": permission, "config": config})),
+        );
+        assert_eq!(r.status, 200, "grant {permission} to {principal}: {:?}", r.body);
+        self.wait_policy_applied();
     }
 
     /// Approves a pack and grants it network access.
@@ -472,6 +505,7 @@ impl Rumid {
             Some(&serde_json::json!({"pack_id": pack, "allowed_domains": domains, "allowed_ports": ports})),
         );
         assert_eq!(r.status, 200, "grant {pack}: {:?}", r.body);
+        self.wait_policy_applied();
     }
 
     /// Sends SIGKILL and waits.

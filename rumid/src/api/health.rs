@@ -82,6 +82,7 @@ pub async fn detail(State(state): State<AppState>) -> Response {
         .map(|h| (h.name.to_owned(), json!(**h.status.load())))
         .collect();
     report["helpers"] = Value::Object(helpers);
+    report["policy_version"] = json!(state.policy.current().version);
     ok(report)
 }
 

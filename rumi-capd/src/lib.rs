@@ -1,0 +1,90 @@
+//! rumi-capd: the capability helper. It has no network.
+//!
+//! It serves one Unix socket per principal; the socket a call arrives on *is* the caller's
+//! identity. A call is allowed only when the principal's pack is approved, the permission is
+//! granted at every level of the principal (configs intersected), and — for handlers that
+//! are not built in — the installed handler still hashes to its trusted sha256. It owns the
+//! data it guards: secrets (Fernet, [`secrets`]) and stores (SQLite, [`stores`]); rumid
+//! reaches them only through the admin services on the control socket ([`control`]).
+//! Policy comes from rumid; until the first snapshot no principal socket exists.
+#![forbid(unsafe_code)]
+
+pub mod builtin;
+pub mod capability;
+pub mod config;
+pub mod control;
+pub mod handler;
+pub mod listener;
+pub mod policy;
+pub mod secrets;
+pub mod stores;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use rumi_proto::control::helper_server::HelperServer;
+use rumi_proto::control::secrets_admin_server::SecretsAdminServer;
+use rumi_proto::control::stores_admin_server::StoresAdminServer;
+use tokio_stream::wrappers::UnixListenerStream;
+
+use crate::config::Config;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot prepare {what} {path}: {source}")]
+    Socket {
+        what: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Secrets(#[from] secrets::SecretsError),
+    #[error("cannot open the store database: {0}")]
+    Stores(#[from] stores::StoreError),
+    #[error("control server failed: {0}")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+/// Runs until `shutdown` resolves.
+///
+/// # Errors
+/// [`RunError`] when sockets, the secrets key or the store database cannot be prepared.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), RunError> {
+    let audit = rumi_common::helper::AuditBus::default();
+    let sock_err = |what, path: &std::path::Path| {
+        let path = path.display().to_string();
+        move |source| RunError::Socket { what, path, source }
+    };
+    let secrets = secrets::Secrets::open(&config)?;
+    let stores_dir = config.home.join("user_data/stores");
+    rumi_common::fs::ensure_dir(&stores_dir, 0o700).map_err(sock_err("store directory", &stores_dir))?;
+    let stores = stores::Stores::open(&stores_dir)?;
+    rumi_common::uds::prepare_dir(&config.sock_dir, config.socket_gid)
+        .map_err(sock_err("socket directory", &config.sock_dir))?;
+    if let Some(parent) = config.control_socket.parent() {
+        std::fs::create_dir_all(parent).map_err(sock_err("control directory", parent))?;
+    }
+    let (control_listener, _) = rumi_common::uds::bind(&config.control_socket, 0o660, None)
+        .map_err(sock_err("control socket", &config.control_socket))?;
+    if let Some(ppid) = config.parent_pid {
+        tokio::spawn(rumi_common::helper::watch_parent(ppid));
+    }
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        control = %config.control_socket.display(),
+        sock_dir = %config.sock_dir.display(),
+        "rumi-capd started; waiting for policy"
+    );
+    let state = Arc::new(control::State::new(config, audit, secrets, stores));
+    state.clear_stale();
+    let svc = control::Control::new(state.clone());
+    tonic::transport::Server::builder()
+        .add_service(HelperServer::new(svc.clone()))
+        .add_service(SecretsAdminServer::new(svc.clone()))
+        .add_service(StoresAdminServer::new(svc))
+        .serve_with_incoming_shutdown(UnixListenerStream::new(control_listener), shutdown)
+        .await?;
+    state.shutdown();
+    tracing::info!("rumi-capd stopped");
+    Ok(())
+}

@@ -1,0 +1,86 @@
+//! `/api/stores…`: stores live in rumi-capd; shares are approved here (signed, pushed).
+
+use axum::extract::State;
+use axum::response::Response;
+use rumi_common::ids::PackId;
+use rumi_proto::control::stores_admin_client::StoresAdminClient;
+use rumi_proto::control::{CreateStoreRequest, ListStoresRequest};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{AppJson, AppState, blocking, ok};
+use crate::error::Error;
+use crate::grants::stores::ShareRequest;
+
+pub async fn list(State(state): State<AppState>) -> Result<Response, Error> {
+    let mut client = StoresAdminClient::new(state.helper("capd")?);
+    let reply = client
+        .list_stores(ListStoresRequest {})
+        .await
+        .map_err(|s| Error::from_helper(&s))?
+        .into_inner();
+    let stores: Vec<_> = reply
+        .stores
+        .into_iter()
+        .map(
+            |s| json!({"store_id": s.store_id, "owner_pack": s.owner_pack, "created_at": s.created_at, "keys": s.keys}),
+        )
+        .collect();
+    Ok(ok(json!({"count": stores.len(), "stores": stores})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    pub store_id: String,
+    #[serde(default)]
+    pub owner_pack: Option<String>,
+}
+
+pub async fn create(State(state): State<AppState>, AppJson(body): AppJson<CreateBody>) -> Result<Response, Error> {
+    if let Some(owner) = &body.owner_pack {
+        PackId::parse(owner)?;
+    }
+    let mut client = StoresAdminClient::new(state.helper("capd")?);
+    let s = client
+        .create_store(CreateStoreRequest {
+            store_id: body.store_id,
+            owner_pack: body.owner_pack.unwrap_or_default(),
+        })
+        .await
+        .map_err(|s| Error::from_helper(&s))?
+        .into_inner();
+    state
+        .audit
+        .record(
+            crate::audit::AuditEvent::new(crate::audit::Category::System, "store_created")
+                .in_request()
+                .detail("store_id", s.store_id.clone())
+                .detail("owner_pack", s.owner_pack.clone()),
+        )
+        .await;
+    Ok(ok(
+        json!({"store_id": s.store_id, "owner_pack": s.owner_pack, "created_at": s.created_at}),
+    ))
+}
+
+pub async fn shared(State(state): State<AppState>) -> Response {
+    let shares = state.shares.list();
+    ok(json!({"shared_stores": shares, "count": shares.len()}))
+}
+
+pub async fn share_approve(
+    State(state): State<AppState>,
+    AppJson(body): AppJson<ShareRequest>,
+) -> Result<Response, Error> {
+    let shares = state.shares.clone();
+    Ok(ok(blocking(move || shares.approve(&body)).await?))
+}
+
+pub async fn share_revoke(
+    State(state): State<AppState>,
+    AppJson(body): AppJson<ShareRequest>,
+) -> Result<Response, Error> {
+    let shares = state.shares.clone();
+    Ok(ok(blocking(move || shares.revoke(&body)).await?))
+}

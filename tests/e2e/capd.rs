@@ -1,0 +1,381 @@
+//! rumi-capd end to end: secrets (with Python Fernet interop), stores, grants, shares.
+
+use std::path::Path;
+
+use rumi_tests::{Rumid, TestHome, eventually, frame_call, patience, wait_socket};
+use serde_json::{Value, json};
+
+fn call(socket: &Path, permission: &str, args: Value) -> Value {
+    frame_call(socket, &json!({"permission_id": permission, "args": args})).unwrap()
+}
+
+fn python(code: &str, env: &[(&str, &str)]) -> String {
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/sdk/python");
+    let mut cmd = std::process::Command::new("python3");
+    cmd.env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("PYTHONPATH", &sdk)
+        .args(["-c", code]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    #[allow(clippy::disallowed_methods)] // pyenv's python finds its install through HOME
+    if let Ok(h) = std::env::var("HOME") {
+        cmd.env("HOME", h);
+    }
+    let out = cmd.output().expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn secrets_round_trip_with_python_fernet_and_never_leak() {
+    let home = TestHome::with_packs(&["alpha", "beta"]);
+    let rumid = Rumid::start(&home);
+    let secret = "sk-live-0123456789abcdef";
+    let r = rumid.post("/api/secrets/set", Some(&json!({"key": "API_KEY", "value": secret})));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["data"]["created"], true);
+    let list = rumid.get("/api/secrets");
+    assert_eq!(list.body["data"]["keys"][0]["key"], "API_KEY");
+    assert_eq!(list.body["data"]["keys"][0]["exists"], true);
+    assert!(!list.body.to_string().contains(secret));
+
+    // The stored token decrypts with Python's cryptography Fernet.
+    let key = std::fs::read_to_string(home.path().join("user_data/settings/.secrets_key")).unwrap();
+    let file = home.path().join("user_data/secrets/API_KEY.json");
+    let stored: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let token = stored["value"].as_str().unwrap();
+    assert!(token.starts_with("gAAAAA"));
+    let plain = python(
+        "import os; from cryptography.fernet import Fernet; print(Fernet(os.environ['K'].strip()).decrypt(os.environ['T'].encode()).decode())",
+        &[("K", key.trim()), ("T", token)],
+    );
+    assert_eq!(plain, secret);
+
+    // A token written by Python decrypts in Rumi (through the capability socket).
+    let py_token = python(
+        "import os; from cryptography.fernet import Fernet; print(Fernet(os.environ['K'].strip()).encrypt(b'from-python').decode())",
+        &[("K", key.trim())],
+    );
+    let mut rec = stored.clone();
+    rec["key"] = json!("PY_KEY");
+    rec["value"] = json!(py_token);
+    std::fs::write(home.path().join("user_data/secrets/PY_KEY.json"), rec.to_string()).unwrap();
+
+    assert_eq!(rumid.post("/api/packs/alpha/approve", None).status, 200);
+    assert_eq!(rumid.post("/api/packs/beta/approve", None).status, 200);
+    rumid.grant_capability(
+        "alpha",
+        "secrets.get",
+        json!({"allowed_keys": ["API_KEY", "PY_KEY", "GONE"]}),
+    );
+    let alpha = rumid.capability_socket(&home, "alpha");
+    let beta = rumid.capability_socket(&home, "beta");
+    wait_socket(&alpha).unwrap();
+    wait_socket(&beta).unwrap();
+    let got = python(
+        "import rumi_capability; print(rumi_capability.get_secret('API_KEY'))",
+        &[("RUMI_CAPABILITY_SOCKET", alpha.to_str().unwrap())],
+    );
+    assert_eq!(got, secret);
+    assert_eq!(
+        call(&alpha, "secrets.get", json!({"key": "PY_KEY"}))["output"]["value"],
+        "from-python"
+    );
+
+    // Denied, missing and deleted keys all get the same answer.
+    assert_eq!(
+        rumid
+            .post("/api/secrets/set", Some(&json!({"key": "OTHER", "value": "x"})))
+            .status,
+        200
+    );
+    assert_eq!(
+        rumid
+            .post("/api/secrets/set", Some(&json!({"key": "GONE", "value": "y"})))
+            .status,
+        200
+    );
+    assert_eq!(
+        rumid.post("/api/secrets/delete", Some(&json!({"key": "GONE"}))).status,
+        200
+    );
+    for key in ["OTHER", "MISSING", "GONE", "bad-key"] {
+        let r = call(&alpha, "secrets.get", json!({"key": key}));
+        assert_eq!(r["success"], false);
+        assert_eq!(r["error"], "Access denied or secret not found", "{key}");
+        assert_eq!(r["error_type"], "access_denied");
+    }
+    // No grant at all: "Permission denied".
+    let r = call(&beta, "secrets.get", json!({"key": "API_KEY"}));
+    assert_eq!(
+        (r["error"].clone(), r["error_type"].clone()),
+        (json!("Permission denied"), json!("grant_denied"))
+    );
+    // The payload cannot claim another principal.
+    let r = frame_call(
+        &beta,
+        &json!({"permission_id": "secrets.get", "args": {"key": "API_KEY"}, "principal_id": "alpha"}),
+    )
+    .unwrap();
+    assert_eq!(r["error_type"], "grant_denied");
+
+    // Bad API input.
+    let r = rumid.post("/api/secrets/set", Some(&json!({"key": "lower", "value": "x"})));
+    assert_eq!((r.status, r.code()), (400, "RUMI-VAL-002"));
+    let r = rumid.post("/api/secrets/delete", Some(&json!({"key": "NEVER_SET"})));
+    assert_eq!((r.status, r.code()), (404, "RUMI-VAL-006"));
+
+    // The value appears in no log, audit line or response.
+    let lines = eventually("capability audit", patience(), || {
+        let l = home.audit_actions("permission", "permission_execute");
+        (l.len() >= 7).then_some(l)
+    })
+    .unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["success"] == true && l["details"]["principal_id"] == "alpha")
+    );
+    let mut everything = rumid.log_text();
+    for e in std::fs::read_dir(home.path().join("user_data/audit")).unwrap() {
+        everything.push_str(&std::fs::read_to_string(e.unwrap().path()).unwrap());
+    }
+    everything.push_str(&std::fs::read_to_string(home.path().join("user_data/secrets/journal.jsonl")).unwrap());
+    assert!(!everything.contains(secret) && !everything.contains("from-python"));
+}
+
+#[test]
+fn stores_need_a_grant_naming_the_store_and_shares_extend_access_only_while_approved() {
+    let home = TestHome::with_packs(&["alpha", "beta"]);
+    let rumid = Rumid::builder(&home)
+        .env("RUMI_SECRET_GET_RATE_LIMIT", "2")
+        .spawn()
+        .unwrap();
+    for p in ["alpha", "beta"] {
+        assert_eq!(rumid.post(&format!("/api/packs/{p}/approve"), None).status, 200);
+    }
+    let r = rumid.post(
+        "/api/stores/create",
+        Some(&json!({"store_id": "notes", "owner_pack": "alpha"})),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = rumid.post("/api/stores/create", Some(&json!({"store_id": "notes"})));
+    assert_eq!((r.status, r.code()), (409, "RUMI-VAL-002"));
+    let r = rumid.post("/api/stores/create", Some(&json!({"store_id": "../etc"})));
+    assert_eq!((r.status, r.code()), (400, "RUMI-VAL-002"));
+
+    let all = [
+        "store.get",
+        "store.set",
+        "store.delete",
+        "store.list",
+        "store.batch_get",
+        "store.cas",
+    ];
+    for perm in all {
+        rumid.grant_capability(
+            "alpha",
+            perm,
+            json!({"allowed_store_ids": ["notes"], "max_value_bytes": 64}),
+        );
+    }
+    rumid.grant_capability("beta", "store.get", json!({"allowed_store_ids": ["notes"]}));
+    rumid.grant_capability("beta", "store.set", json!({}));
+    let alpha = rumid.capability_socket(&home, "alpha");
+    let beta = rumid.capability_socket(&home, "beta");
+    wait_socket(&alpha).unwrap();
+    wait_socket(&beta).unwrap();
+
+    assert_eq!(
+        call(
+            &alpha,
+            "store.set",
+            json!({"store_id": "notes", "key": "k/1", "value": {"n": 1}})
+        )["success"],
+        true
+    );
+    let r = call(&alpha, "store.get", json!({"store_id": "notes", "key": "k/1"}));
+    assert_eq!(r["output"], json!({"found": true, "value": {"n": 1}}));
+    let r = call(
+        &alpha,
+        "store.set",
+        json!({"store_id": "notes", "key": "big", "value": "x".repeat(100)}),
+    );
+    assert_eq!(
+        r["error_type"], "payload_too_large",
+        "max_value_bytes from the grant: {r}"
+    );
+    let r = call(
+        &alpha,
+        "store.set",
+        json!({"store_id": "notes", "key": "../escape", "value": 1}),
+    );
+    assert_eq!(r["error_type"], "validation_error");
+    let r = call(
+        &alpha,
+        "store.cas",
+        json!({"store_id": "notes", "key": "c", "expected": null, "value": 1}),
+    );
+    assert_eq!(r["output"]["swapped"], true);
+    let r = call(
+        &alpha,
+        "store.cas",
+        json!({"store_id": "notes", "key": "c", "expected": 5, "value": 2}),
+    );
+    assert_eq!(
+        (r["output"]["swapped"].clone(), r["output"]["current"].clone()),
+        (json!(false), json!(1))
+    );
+    let r = call(
+        &alpha,
+        "store.batch_get",
+        json!({"store_id": "notes", "keys": ["k/1", "c", "none"]}),
+    );
+    assert_eq!(r["output"]["values"], json!({"k/1": {"n": 1}, "c": 1, "none": null}));
+    assert_eq!(
+        call(&alpha, "store.list", json!({"store_id": "notes"}))["output"]["keys"],
+        json!(["c", "k/1"])
+    );
+
+    // beta: grant names the store, but the store belongs to alpha and is not shared.
+    let r = call(&beta, "store.get", json!({"store_id": "notes", "key": "k/1"}));
+    assert_eq!(r["error"], "Permission denied", "{r}");
+    // An empty config denies (fail closed).
+    let r = call(&beta, "store.set", json!({"store_id": "notes", "key": "x", "value": 1}));
+    assert_eq!(r["error"], "Permission denied");
+    let share = json!({"store_id": "notes", "owner_pack": "alpha", "target_pack": "beta"});
+    assert_eq!(
+        rumid.post("/api/stores/shared/approve", Some(&share)).body["data"]["status"],
+        "approved"
+    );
+    let r = eventually("share to apply", patience(), || {
+        let r = call(&beta, "store.get", json!({"store_id": "notes", "key": "k/1"}));
+        (r["success"] == true).then_some(r)
+    })
+    .unwrap();
+    assert_eq!(r["output"]["value"], json!({"n": 1}));
+    assert_eq!(
+        rumid.post("/api/stores/shared/revoke", Some(&share)).body["data"]["status"],
+        "revoked"
+    );
+    eventually("revoke to apply", patience(), || {
+        (call(&beta, "store.get", json!({"store_id": "notes", "key": "k/1"}))["success"] == false).then_some(())
+    })
+    .unwrap();
+    assert_eq!(rumid.get("/api/stores/shared").body["data"]["count"], 1);
+    let stores = rumid.get("/api/stores");
+    assert_eq!(stores.body["data"]["stores"][0]["keys"], 2);
+
+    // A revoked permission stops working; a rejected pack loses its socket.
+    let r = rumid.post(
+        "/api/capability/grants/revoke",
+        Some(&json!({"principal_id": "alpha", "permission_id": "store.list"})),
+    );
+    assert_eq!(r.status, 200);
+    eventually("grant revoke", patience(), || {
+        (call(&alpha, "store.list", json!({"store_id": "notes"}))["error"] == "Permission denied").then_some(())
+    })
+    .unwrap();
+
+    // Acknowledged writes survive SIGKILL of capd.
+    let helpers = rumid.wait_helpers_up().unwrap();
+    let pid = helpers["capd"]["pid"].as_u64().unwrap() as i32;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+    let r = eventually("capd back", patience(), || {
+        let r = frame_call(
+            &alpha,
+            &json!({"permission_id": "store.get", "args": {"store_id": "notes", "key": "k/1"}}),
+        )
+        .ok()?;
+        (r["success"] == true).then_some(r)
+    })
+    .unwrap();
+    assert_eq!(r["output"]["value"], json!({"n": 1}));
+
+    // secrets.get rate limit (2 per minute here).
+    rumid.grant_capability("alpha", "secrets.get", json!({"allowed_keys": ["K"]}));
+    let results: Vec<Value> = (0..3)
+        .map(|_| {
+            eventually("grant", patience(), || {
+                let r = call(&alpha, "secrets.get", json!({"key": "K"}));
+                (r["error_type"] != "grant_denied").then_some(r)
+            })
+            .unwrap()
+        })
+        .collect();
+    assert_eq!(results[2]["error_type"], "rate_limited", "{results:?}");
+}
+
+#[test]
+fn hierarchical_principals_and_batch_grants() {
+    let home = TestHome::with_packs(&["alpha"]);
+    let rumid = Rumid::start(&home);
+    assert_eq!(rumid.post("/api/packs/alpha/approve", None).status, 200);
+    assert_eq!(
+        rumid
+            .post(
+                "/api/stores/create",
+                Some(&json!({"store_id": "s1", "owner_pack": "alpha"}))
+            )
+            .status,
+        200
+    );
+    assert_eq!(
+        rumid
+            .post(
+                "/api/stores/create",
+                Some(&json!({"store_id": "s2", "owner_pack": "alpha"}))
+            )
+            .status,
+        200
+    );
+    let batch = json!({"grants": [
+        {"principal_id": "alpha", "permission_id": "store.get", "config": {"allowed_store_ids": ["s1", "s2"]}},
+        {"principal_id": "alpha__worker", "permission_id": "store.get", "config": {"allowed_store_ids": ["s2"]}},
+        {"principal_id": "bad/id", "permission_id": "store.get"},
+        {"principal_id": "alpha", "permission_id": "Bad Perm"},
+    ]});
+    let r = rumid.post("/api/capability/grants/batch", Some(&batch));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        (r.body["data"]["succeeded"].clone(), r.body["data"]["failed"].clone()),
+        (json!(2), json!(2))
+    );
+    assert_eq!(r.body["data"]["results"][2]["error"]["code"], "RUMI-VAL-002");
+    let too_many: Vec<Value> = (0..51)
+        .map(|_| json!({"principal_id": "alpha", "permission_id": "store.get"}))
+        .collect();
+    let r = rumid.post("/api/capability/grants/batch", Some(&json!({"grants": too_many})));
+    assert_eq!((r.status, r.code()), (400, "RUMI-VAL-002"));
+
+    let worker = rumid.capability_socket(&home, "alpha__worker");
+    wait_socket(&worker).unwrap();
+    // The child gets the intersection: s2 only.
+    assert_eq!(
+        call(&worker, "store.get", json!({"store_id": "s2", "key": "k"}))["success"],
+        true
+    );
+    assert_eq!(
+        call(&worker, "store.get", json!({"store_id": "s1", "key": "k"}))["error"],
+        "Permission denied"
+    );
+    assert_eq!(
+        call(&worker, "store.set", json!({"store_id": "s2", "key": "k", "value": 1}))["error"],
+        "Permission denied"
+    );
+    let unknown = call(&worker, "fs.read", json!({}));
+    assert_eq!(
+        (unknown["error"].clone(), unknown["error_type"].clone()),
+        (json!("Permission denied"), json!("handler_not_found"))
+    );
+    let list = rumid.get("/api/capability/grants?principal_id=alpha__worker");
+    assert_eq!(list.body["data"]["count"], 1);
+    let r = rumid.get("/api/capability/grants?principal_id=../x");
+    assert_eq!(r.status, 400);
+}
