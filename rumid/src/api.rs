@@ -55,6 +55,7 @@ pub struct AppState {
     pub grants: Arc<NetworkGrants>,
     pub capability: Arc<CapabilityGrants>,
     pub shares: Arc<StoreShares>,
+    pub handlers: Arc<crate::handlers::Handlers>,
     pub helpers: Arc<Vec<SupervisorHandle>>,
     pub policy: Arc<crate::policy::PolicyHub>,
 }
@@ -136,6 +137,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/stores/shared", get(stores::shared))
         .route("/api/stores/shared/approve", post(stores::share_approve))
         .route("/api/stores/shared/revoke", post(stores::share_revoke))
+        .route("/api/capability/candidates/scan", post(capability::scan))
+        .route("/api/capability/requests", get(capability::requests))
+        .route("/api/capability/requests/{key}/approve", post(capability::approve))
+        .route("/api/capability/requests/{key}/reject", post(capability::reject))
+        .route("/api/capability/blocked", get(capability::blocked))
+        .route("/api/capability/blocked/{key}/unblock", post(capability::unblock))
         .route("/api/capability/grants", get(capability::list))
         .route("/api/capability/grants/grant", post(capability::grant))
         .route("/api/capability/grants/revoke", post(capability::revoke))

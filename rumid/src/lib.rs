@@ -22,6 +22,7 @@ pub mod audit;
 pub mod config;
 pub mod error;
 pub mod grants;
+pub mod handlers;
 pub mod health;
 pub mod keys;
 pub mod metrics;
@@ -45,6 +46,7 @@ use crate::config::{Config, HelperMode, SecurityMode};
 use crate::grants::capability::CapabilityGrants;
 use crate::grants::network::NetworkGrants;
 use crate::grants::stores::StoreShares;
+use crate::handlers::Handlers;
 use crate::metrics::Metrics;
 use crate::policy::PolicyHub;
 use crate::supervisor::{HelperSpec, SupervisorHandle};
@@ -119,7 +121,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         config.max_response_bytes,
         config.secret_get_rate_limit,
     );
-    let (key, packs, grants, capability, shares) = {
+    let (key, packs, grants, capability, shares, handlers) = {
         let config = config.clone();
         let audit = audit.clone();
         let metrics = metrics.clone();
@@ -127,10 +129,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         tokio::task::spawn_blocking(move || -> Result<_, RunError> {
             let settings = config.home.join("user_data/settings");
             let key = keys::load_or_create(&settings, config.hmac_rotate, &audit)?;
-            let pending_path = config.home.join("user_data/pending/summary.json");
+            let export = Arc::new(pending::Export::new(config.home.join("user_data/pending/summary.json")));
+            let packs_export = export.clone();
             let packs_hub = hub.clone();
             let on_change = Box::new(move |snap: &approval::Snapshot| {
-                pending::write(&pending_path, snap);
+                packs_export.set_packs(snap);
                 metrics.observe_packs(snap);
                 packs_hub.set_approved(
                     snap.ids_in(approval::PackState::Approved)
@@ -160,13 +163,35 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
                 audit.clone(),
                 Box::new(move |g| cap_hub.set_capability_grants(g)),
             )?;
+            let share_hub = hub.clone();
             let shares = StoreShares::load(
                 settings.join("store_shares.json"),
                 key.signing_key(),
-                audit,
-                Box::new(move |s| hub.set_shares(s)),
+                audit.clone(),
+                Box::new(move |s| share_hub.set_shares(s)),
             );
-            Ok((key, packs, grants, capability, shares))
+            let handlers_dir = config.home.join("user_data/capabilities/handlers");
+            let handlers = Handlers::load(
+                &config.home,
+                key.signing_key(),
+                audit,
+                Box::new(move |trusted, items| {
+                    export.set_capability(items);
+                    hub.set_handlers(
+                        trusted
+                            .iter()
+                            .map(|t| rumi_proto::control::TrustedHandler {
+                                handler_id: t.handler_id.clone(),
+                                permission_id: t.permission_id.clone(),
+                                sha256: t.sha256.clone(),
+                                dir: handlers_dir.join(&t.slug).display().to_string(),
+                                entrypoint: t.entrypoint.clone(),
+                            })
+                            .collect(),
+                    );
+                }),
+            )?;
+            Ok((key, packs, grants, capability, shares, handlers))
         })
         .await
         .map_err(|e| RunError::Task(e.to_string()))??
@@ -230,6 +255,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         grants: Arc::new(grants),
         capability: Arc::new(capability),
         shares: Arc::new(shares),
+        handlers: Arc::new(handlers),
         helpers: Arc::new(helpers),
         policy: hub,
     };

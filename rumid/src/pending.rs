@@ -1,47 +1,91 @@
 //! The pending-approval export, `user_data/pending/summary.json`.
 //!
 //! External tools read this one file to see what waits for an operator. It is written
-//! atomically at start and whenever approval state changes. Capability and pip candidates
-//! do not exist yet in this version; their sections report zero counts.
+//! atomically at start and whenever approval state of packs or capability handlers changes.
+//! pip candidates do not exist yet in this version; that section reports zero counts.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
 
 use chrono::{SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use crate::approval::{PackState, Snapshot};
+use crate::handlers::Item;
 
-/// Builds the summary document.
-pub fn summary(snapshot: &Snapshot) -> Value {
+fn empty_counts() -> Value {
+    json!({"pending_count": 0, "rejected_count": 0, "blocked_count": 0, "failed_count": 0, "installed_count": 0})
+}
+
+/// The packs section of the summary.
+pub fn packs_section(snapshot: &Snapshot) -> Value {
     let ids = |state| -> Vec<String> { snapshot.ids_in(state).into_iter().map(|id| id.to_string()).collect() };
     let mut pending = ids(PackState::Installed);
     pending.extend(ids(PackState::Pending));
     pending.sort();
     let modified = ids(PackState::Modified);
     let blocked = ids(PackState::Blocked);
-    let empty =
-        json!({"pending_count": 0, "rejected_count": 0, "blocked_count": 0, "failed_count": 0, "installed_count": 0});
     json!({
-        "ts": Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
-        "version": "1.0",
-        "packs": {
-            "pending_count": pending.len(),
-            "pending_ids": pending,
-            "modified_count": modified.len(),
-            "modified_ids": modified,
-            "blocked_count": blocked.len(),
-            "blocked_ids": blocked,
-        },
-        "capability": empty.clone(),
-        "pip": empty,
+        "pending_count": pending.len(),
+        "pending_ids": pending,
+        "modified_count": modified.len(),
+        "modified_ids": modified,
+        "blocked_count": blocked.len(),
+        "blocked_ids": blocked,
     })
 }
 
-/// Writes the summary atomically to `path`.
-pub fn write(path: &Path, snapshot: &Snapshot) {
-    let mut bytes = serde_json::to_vec_pretty(&summary(snapshot)).unwrap_or_default();
-    bytes.push(b'\n');
-    if let Err(e) = rumi_common::fs::write_atomic(path, &bytes, 0o640) {
-        tracing::error!(path = %path.display(), %e, "cannot write pending summary");
+/// The capability section: candidates per state.
+pub fn capability_section(items: &BTreeMap<String, Item>) -> Value {
+    let count = |s: &str| items.values().filter(|i| i.status == s).count();
+    json!({
+        "pending_count": count("pending"),
+        "rejected_count": count("rejected"),
+        "blocked_count": count("blocked"),
+        "failed_count": count("failed"),
+        "installed_count": count("installed"),
+    })
+}
+
+/// Keeps the latest sections and rewrites the file when one changes.
+pub struct Export {
+    path: PathBuf,
+    parts: Mutex<(Value, Value)>,
+}
+
+impl Export {
+    pub fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            parts: Mutex::new((json!({}), empty_counts())),
+        }
+    }
+
+    pub fn set_packs(&self, snapshot: &Snapshot) {
+        let mut parts = self.parts.lock().unwrap_or_else(|p| p.into_inner());
+        parts.0 = packs_section(snapshot);
+        self.write(&parts);
+    }
+
+    pub fn set_capability(&self, items: &BTreeMap<String, Item>) {
+        let mut parts = self.parts.lock().unwrap_or_else(|p| p.into_inner());
+        parts.1 = capability_section(items);
+        self.write(&parts);
+    }
+
+    fn write(&self, parts: &(Value, Value)) {
+        let doc = json!({
+            "ts": Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
+            "version": "1.0",
+            "packs": parts.0,
+            "capability": parts.1,
+            "pip": empty_counts(),
+        });
+        let mut bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+        bytes.push(b'\n');
+        if let Err(e) = rumi_common::fs::write_atomic(&self.path, &bytes, 0o640) {
+            tracing::error!(path = %self.path.display(), %e, "cannot write pending summary");
+        }
     }
 }

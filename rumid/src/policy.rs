@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use rumi_proto::control::{
     CapabilityGrant, CapabilityLimits, EgressLimits, NetworkGrant, PermissionGrant, PolicySnapshot, StoreShare,
+    TrustedHandler,
 };
 use tokio::sync::watch;
 
@@ -20,6 +21,7 @@ struct Parts {
     grants: Vec<network::NetworkGrant>,
     capability: Vec<capability::PrincipalGrants>,
     shares: Vec<stores::Share>,
+    handlers: Vec<TrustedHandler>,
     version: u64,
 }
 
@@ -84,6 +86,13 @@ impl PolicyHub {
         self.publish(&mut parts);
     }
 
+    /// Replaces the trusted handlers.
+    pub fn set_handlers(&self, handlers: Vec<TrustedHandler>) {
+        let mut parts = self.parts.lock().unwrap_or_else(|p| p.into_inner());
+        parts.handlers = handlers;
+        self.publish(&mut parts);
+    }
+
     /// The latest snapshot.
     pub fn current(&self) -> Arc<PolicySnapshot> {
         self.tx.borrow().clone()
@@ -127,7 +136,7 @@ impl PolicyHub {
                         .collect(),
                 })
                 .collect(),
-            handlers: Vec::new(),
+            handlers: parts.handlers.clone(),
             store_shares: parts
                 .shares
                 .iter()

@@ -10,5 +10,6 @@ mod cli;
 mod concurrency;
 mod config;
 mod egress;
+mod handlers;
 mod security_ssrf;
 mod security_tamper;

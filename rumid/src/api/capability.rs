@@ -1,6 +1,6 @@
 //! `/api/capability/grants…`: grant, revoke, list, batch.
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
@@ -51,4 +51,92 @@ pub struct BatchBody {
 pub async fn batch(State(state): State<AppState>, AppJson(body): AppJson<BatchBody>) -> Result<Response, Error> {
     let grants = state.capability.clone();
     Ok(ok(blocking(move || grants.batch(&body.grants)).await?))
+}
+
+/// `POST /api/capability/candidates/scan`.
+pub async fn scan(State(state): State<AppState>) -> Result<Response, Error> {
+    let packs: Vec<_> = state
+        .packs
+        .snapshot()
+        .packs
+        .iter()
+        .filter(|p| p.error.is_none())
+        .map(|p| p.pack_id.clone())
+        .collect();
+    let dirs: Vec<_> = packs
+        .into_iter()
+        .filter_map(|id| {
+            crate::approval::discovery::find(&state.config.home.join("ecosystem"), &id).map(|f| (id, f.dir))
+        })
+        .collect();
+    let handlers = state.handlers.clone();
+    Ok(ok(blocking(move || handlers.scan(&dirs)).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StatusQuery {
+    pub status: Option<String>,
+}
+
+/// `GET /api/capability/requests?status=`.
+pub async fn requests(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> Response {
+    let items = state.handlers.list(q.status.as_deref());
+    ok(json!({"items": items, "count": items.len()}))
+}
+
+/// `GET /api/capability/blocked`.
+pub async fn blocked(State(state): State<AppState>) -> Response {
+    let items = state.handlers.list(Some("blocked"));
+    ok(json!({"items": items, "count": items.len()}))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotesBody {
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+/// `POST /api/capability/requests/{key}/approve` (the key is URL-encoded).
+pub async fn approve(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, Error> {
+    // The body is optional: empty, or `{"notes": "..."}`.
+    let notes = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice::<NotesBody>(&body)
+            .map_err(|e| Error::MalformedJson { detail: e.to_string() })?
+            .notes
+    };
+    let handlers = state.handlers.clone();
+    Ok(ok(blocking(move || handlers.approve(&key, notes.as_deref())).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    pub reason: String,
+}
+
+/// `POST /api/capability/requests/{key}/reject`.
+pub async fn reject(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    AppJson(body): AppJson<ReasonBody>,
+) -> Result<Response, Error> {
+    let handlers = state.handlers.clone();
+    Ok(ok(blocking(move || handlers.reject(&key, &body.reason)).await?))
+}
+
+/// `POST /api/capability/blocked/{key}/unblock`.
+pub async fn unblock(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    AppJson(body): AppJson<ReasonBody>,
+) -> Result<Response, Error> {
+    let handlers = state.handlers.clone();
+    Ok(ok(blocking(move || handlers.unblock(&key, &body.reason)).await?))
 }
