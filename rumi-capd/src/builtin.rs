@@ -2,6 +2,8 @@
 //! of Rumi) but, like every capability, need a grant, and each checks its own grant config
 //! fail-closed: a missing or empty `allowed_keys` / `allowed_store_ids` denies everything.
 
+pub mod exchange;
+
 use serde_json::{Value, json};
 
 use crate::capability::{Denied, Outcome};
@@ -17,6 +19,8 @@ pub const BUILTINS: &[&str] = &[
     "store.list",
     "store.batch_get",
     "store.cas",
+    "pack.inbox.send",
+    "pack.update.propose_patch",
 ];
 
 /// The one answer to every refused or failed `secrets.get`, so a pack cannot tell a missing

@@ -201,10 +201,12 @@ async fn decide(state: &State, principal: &str, permission: &str, args: &Value, 
     };
     trace.grant_allowed = true;
     if builtin {
-        let (outcome, reason) = if permission == "secrets.get" {
-            builtin::secrets_get(&state.secrets, &config, args)
-        } else {
-            builtin::store(&state.stores, &policy, principal, permission, &config, args)
+        let home = &state.config.home;
+        let (outcome, reason) = match permission {
+            "secrets.get" => builtin::secrets_get(&state.secrets, &config, args),
+            "pack.inbox.send" => builtin::exchange::inbox_send(home, principal, &config, args),
+            "pack.update.propose_patch" => builtin::exchange::propose_patch(home, principal, &config, args),
+            _ => builtin::store(&state.stores, &policy, principal, permission, &config, args),
         };
         trace.reason = reason;
         return outcome;

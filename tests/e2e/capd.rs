@@ -379,3 +379,102 @@ fn hierarchical_principals_and_batch_grants() {
     let r = rumid.get("/api/capability/grants?principal_id=../x");
     assert_eq!(r.status, 400);
 }
+
+#[test]
+fn packs_exchange_only_proposals_with_both_sides_consenting() {
+    let home = TestHome::with_packs(&["alpha"]);
+    home.add_pack("target");
+    let manifest = json!({
+        "pack_id": "target", "pack_identity": "tests/target",
+        "addon_policy": {"mode": "allow", "editable_files": [{"path_glob": "config/*.json"}]}
+    });
+    std::fs::write(
+        home.path().join("ecosystem/target/ecosystem.json"),
+        manifest.to_string(),
+    )
+    .unwrap();
+    std::fs::create_dir_all(home.path().join("ecosystem/target/config")).unwrap();
+    std::fs::write(home.path().join("ecosystem/target/config/a.json"), "{}").unwrap();
+    let rumid = Rumid::start(&home);
+    for p in ["alpha", "target"] {
+        assert_eq!(rumid.post(&format!("/api/packs/{p}/approve"), None).status, 200);
+    }
+    rumid.grant_capability("alpha", "pack.inbox.send", json!({"allowed_target_packs": ["target"]}));
+    rumid.grant_capability(
+        "alpha",
+        "pack.update.propose_patch",
+        json!({"allowed_target_packs": ["target"], "allowed_path_globs": ["config/*.json"], "max_proposals_per_target": 1}),
+    );
+    let sock = rumid.capability_socket(&home, "alpha");
+    wait_socket(&sock).unwrap();
+
+    let send = |payload: Value| {
+        call(
+            &sock,
+            "pack.inbox.send",
+            json!({"to_pack_id": "target", "payload": payload}),
+        )
+    };
+    let r = send(
+        json!({"kind": "file_json_patch", "file": "config/a.json", "patch": [{"op": "add", "path": "/x", "value": 1}]}),
+    );
+    assert_eq!(r["success"], true, "{r}");
+    let inbox = home.path().join("user_data/packs/target/inbox/v1");
+    assert_eq!(std::fs::read_dir(&inbox).unwrap().count(), 1);
+    for (payload, why) in [
+        (
+            json!({"kind": "file_json_patch", "file": "secret.py", "patch": []}),
+            "not editable",
+        ),
+        (
+            json!({"kind": "file_json_patch", "file": "../alpha/x.json", "patch": []}),
+            "traversal",
+        ),
+        (
+            json!({"kind": "file_json_patch", "file": "config/a.json", "patch": [{"op": "move", "from": "/a", "path": "/b"}]}),
+            "move",
+        ),
+        (
+            json!({"kind": "file_replace_json", "file": "config/a.json", "json": {}}),
+            "replace denied by default",
+        ),
+    ] {
+        let r = send(payload);
+        assert_eq!(r["success"], false, "{why}: {r}");
+    }
+    let r = call(
+        &sock,
+        "pack.inbox.send",
+        json!({"to_pack_id": "alpha", "payload": {"kind": "manifest_json_patch"}}),
+    );
+    assert_eq!(r["error"], "Permission denied", "target not granted");
+    assert_eq!(std::fs::read_dir(&inbox).unwrap().count(), 1, "refusals wrote nothing");
+
+    let change = |content: &str, before: Option<&str>| {
+        call(
+            &sock,
+            "pack.update.propose_patch",
+            json!({"target_pack_id": "target", "changes": [{"path": "config/a.json", "content": content, "sha256_before": before}]}),
+        )
+    };
+    let r = change("{\"x\":1}", Some("0000"));
+    assert_eq!(r["error_type"], "conflict");
+    let r = change(
+        "{\"x\":1}",
+        Some("44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"),
+    );
+    assert_eq!(r["output"]["applied"], false, "{r}");
+    assert_eq!(
+        std::fs::read_to_string(home.path().join("ecosystem/target/config/a.json")).unwrap(),
+        "{}",
+        "never applied"
+    );
+    let r = change("{\"x\":2}", None);
+    assert_eq!(r["error"], "Permission denied", "max_proposals_per_target");
+    let r = call(
+        &sock,
+        "pack.update.propose_patch",
+        json!({"target_pack_id": "target", "changes": [{"path": "run.py", "content": "x"}]}),
+    );
+    assert_eq!(r["error"], "Permission denied", "path not in allowed_path_globs");
+}
