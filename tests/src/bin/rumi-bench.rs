@@ -12,7 +12,9 @@ use anyhow::{Context, Result};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
-use rumi_tests::{Rumid, TestHome};
+use rumi_tests::upstream::Upstream;
+use rumi_tests::{Rumid, TestHome, frame_call, wait_socket};
+use serde_json::json;
 
 /// Keep-alive connections used for the API load.
 const CONNECTIONS: usize = 32;
@@ -44,6 +46,14 @@ fn main() -> Result<()> {
     let rps_wrk = wrk(&rumid.base, &rumid.token, "/api/packs");
     let (rps_health, _) = rt.block_on(load(&addr, &rumid.token, "/health"))?;
     let loaded_rss = rss_kib(rumid.pid())?;
+    let helpers = rumid.wait_helpers_up()?;
+    let helper_rss = |name: &str| -> Result<f64> {
+        let pid = helpers[name]["pid"].as_u64().context("helper pid")? as u32;
+        Ok(rss_kib(pid)? as f64 / 1024.0)
+    };
+    let (egressd_rss, capd_rss) = (helper_rss("egressd")?, helper_rss("capd")?);
+    drop(rumid);
+    let helpers_fig = helpers_bench()?;
 
     println!("| figure | value | target |");
     println!("|---|---|---|");
@@ -64,6 +74,11 @@ fn main() -> Result<()> {
         idle_rss as f64 / 1024.0
     );
     println!("| rumid RSS after load | {:.1} MiB | — |", loaded_rss as f64 / 1024.0);
+    println!("| rumi-egressd idle RSS | {egressd_rss:.1} MiB | ≤ 15 MB |");
+    println!("| rumi-capd idle RSS | {capd_rss:.1} MiB | ≤ 15 MB |");
+    for line in helpers_fig {
+        println!("{line}");
+    }
     Ok(())
 }
 
@@ -84,6 +99,97 @@ fn wrk(base: &str, token: &str, path: &str) -> Option<f64> {
     text.lines()
         .find_map(|l| l.strip_prefix("Requests/sec:"))
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// p50 and p99 of a sample, in milliseconds.
+fn percentiles(mut v: Vec<Duration>) -> (f64, f64) {
+    v.sort();
+    let at = |q: f64| v[((v.len() as f64 * q) as usize).min(v.len() - 1)].as_secs_f64() * 1000.0;
+    (at(0.5), at(0.99))
+}
+
+/// Egress overhead and store.get round trips through the real helpers.
+fn helpers_bench() -> Result<Vec<String>> {
+    const N: usize = 1000;
+    let up = Upstream::start();
+    let home = TestHome::new();
+    home.add_pack("bench");
+    let rumid = Rumid::builder(&home)
+        .env("RUMI_LOG_LEVEL", "WARNING")
+        .env("RUMI_EGRESS_ALLOW_CIDRS", "127.0.0.1/32")
+        .env("RUMI_EGRESS_RATE_LIMIT", "100000")
+        .spawn()?;
+    rumid.approve_and_grant("bench", &["127.0.0.1"], &[up.addr.port()]);
+    let egress = rumid.egress_socket(&home, "bench");
+    wait_socket(&egress)?;
+    let url = up.url("/ok");
+    // Direct: a new TCP connection and one HTTP/1.1 request each time, as the proxy does.
+    let direct: Vec<Duration> = (0..N)
+        .map(|_| {
+            use std::io::{Read, Write};
+            let t = Instant::now();
+            let mut s = std::net::TcpStream::connect(up.addr).expect("connect");
+            s.set_nodelay(true).ok();
+            write!(s, "GET /ok HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", up.addr).expect("write");
+            let mut buf = Vec::new();
+            s.read_to_end(&mut buf).expect("read");
+            t.elapsed()
+        })
+        .collect();
+    let proxied: Vec<Duration> = (0..N)
+        .map(|_| {
+            let t = Instant::now();
+            let r = frame_call(&egress, &json!({"method": "GET", "url": url})).expect("egress");
+            assert_eq!(r["success"], true, "{r}");
+            t.elapsed()
+        })
+        .collect();
+    let (d50, _) = percentiles(direct);
+    let (p50, p99) = percentiles(proxied);
+
+    let r = rumid.post(
+        "/api/stores/create",
+        Some(&json!({"store_id": "bench", "owner_pack": "bench"})),
+    );
+    anyhow::ensure!(r.status == 200, "store create: {:?}", r.body);
+    rumid.grant_capability("bench", "store.get", json!({"allowed_store_ids": ["bench"]}));
+    rumid.grant_capability("bench", "store.set", json!({"allowed_store_ids": ["bench"]}));
+    let cap = rumid.capability_socket(&home, "bench");
+    wait_socket(&cap)?;
+    frame_call(
+        &cap,
+        &json!({"permission_id": "store.set", "args": {"store_id": "bench", "key": "k", "value": {"n": 1}}}),
+    )?;
+    let req = json!({"permission_id": "store.get", "args": {"store_id": "bench", "key": "k"}});
+    let gets: Vec<Duration> = (0..N)
+        .map(|_| {
+            let t = Instant::now();
+            let r = frame_call(&cap, &req).expect("store.get");
+            assert_eq!(r["success"], true, "{r}");
+            t.elapsed()
+        })
+        .collect();
+    let (g50, g99) = percentiles(gets);
+    let sdk = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/sdk/python");
+    let script = format!(
+        "import time, rumi_capability as c\nts=[]\nfor _ in range({N}):\n    t=time.perf_counter(); r=c.call('store.get', {{'store_id':'bench','key':'k'}}); ts.append(time.perf_counter()-t)\n    assert r['success'], r\nts.sort(); print('%.3f / %.3f ms' % (ts[len(ts)//2]*1000, ts[int(len(ts)*0.99)]*1000))"
+    );
+    let out = std::process::Command::new("python3")
+        .env("PYTHONPATH", sdk)
+        .env("RUMI_CAPABILITY_SOCKET", &cap)
+        .args(["-c", &script])
+        .output()?;
+    let py = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    Ok(vec![
+        format!("| egress: direct GET to the local upstream (new connection each) p50 | {d50:.3} ms | — |"),
+        format!("| egress: same GET through rumi-egressd p50 / p99 | {p50:.3} / {p99:.3} ms | — |"),
+        format!(
+            "| egress overhead p50 (proxied − direct) | {:.3} ms | ≤ 0.5 ms |",
+            p50 - d50
+        ),
+        format!("| store.get round trip, Rust client p50 / p99 | {g50:.3} / {g99:.3} ms | ≤ 0.2 ms p50 |"),
+        format!("| store.get round trip, Python SDK p50 / p99 | {py} | ≤ 1 ms p50 |"),
+    ])
 }
 
 fn rss_kib(pid: u32) -> Result<u64> {
