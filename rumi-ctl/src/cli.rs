@@ -36,6 +36,129 @@ pub enum Command {
     /// Manage packs and their approval.
     #[command(subcommand)]
     Packs(PacksCommand),
+    /// Network grants (what rumi-egressd lets a pack reach).
+    #[command(subcommand)]
+    Network(NetworkCommand),
+    /// Capability handler candidates and capability grants.
+    #[command(subcommand)]
+    Capability(CapabilityCommand),
+    /// Secrets (values are read from stdin or a prompt, never from the command line).
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+    /// Stores and store shares.
+    #[command(subcommand)]
+    Stores(StoresCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// List every network grant.
+    List,
+    /// Grant (or replace) a pack's network access.
+    Grant {
+        pack_id: String,
+        /// Allowed domain: exact name, *.suffix, IP literal, or * (repeatable).
+        #[arg(long = "domain", required = true)]
+        domains: Vec<String>,
+        /// Allowed port; 0 means any (repeatable).
+        #[arg(long = "port", required = true)]
+        ports: Vec<u32>,
+        #[arg(long)]
+        notes: Option<String>,
+    },
+    /// Disable a pack's network grant.
+    Revoke {
+        pack_id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Whether a pack may reach domain:port now.
+    Check { pack_id: String, domain: String, port: u16 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CapabilityCommand {
+    /// Scan packs for capability handler candidates.
+    Scan,
+    /// List candidates, optionally by status (pending, installed, rejected, blocked, failed).
+    Requests {
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Approve a candidate (trust its sha256 and install it).
+    Approve {
+        candidate_key: String,
+        #[arg(long)]
+        notes: Option<String>,
+    },
+    /// Reject a candidate (1 h cooldown; blocked at the third rejection).
+    Reject {
+        candidate_key: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// List blocked candidates.
+    Blocked,
+    /// Unblock a candidate (it returns to rejected with a fresh cooldown).
+    Unblock {
+        candidate_key: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// List capability grants.
+    Grants {
+        #[arg(long)]
+        principal: Option<String>,
+    },
+    /// Grant a permission to a principal.
+    Grant {
+        principal_id: String,
+        permission_id: String,
+        /// Grant config as a JSON object, e.g. '{"allowed_store_ids":["notes"]}'.
+        #[arg(long)]
+        config: Option<String>,
+    },
+    /// Revoke a permission from a principal.
+    Revoke {
+        principal_id: String,
+        permission_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// List keys (never values).
+    List,
+    /// Set a secret; the value is read from stdin (or a hidden prompt on a terminal).
+    Set { key: String },
+    /// Delete a secret (leaves a tombstone).
+    Delete { key: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoresCommand {
+    /// List stores.
+    List,
+    /// Create a store.
+    Create {
+        store_id: String,
+        #[arg(long)]
+        owner: Option<String>,
+    },
+    /// List store shares.
+    Shared,
+    /// Let target_pack use owner_pack's store.
+    ShareApprove {
+        store_id: String,
+        owner_pack: String,
+        target_pack: String,
+    },
+    /// Revoke a share.
+    ShareRevoke {
+        store_id: String,
+        owner_pack: String,
+        target_pack: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,5 +1,6 @@
 //! One function per command group.
 
+mod groups;
 mod packs;
 
 use anyhow::Result;
@@ -13,6 +14,10 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Token => token(cli),
         Command::Health => health(cli),
         Command::Packs(cmd) => packs::run(cli, cmd),
+        Command::Network(cmd) => groups::network(cli, cmd),
+        Command::Capability(cmd) => groups::capability(cli, cmd),
+        Command::Secrets(cmd) => groups::secrets(cli, cmd),
+        Command::Stores(cmd) => groups::stores(cli, cmd),
     }
 }
 

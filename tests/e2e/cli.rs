@@ -58,3 +58,92 @@ fn ctl_drives_the_approval_life_cycle() {
     assert!(out.status.success(), "{}", stdout(&out));
     assert!(stdout(&out).contains("status: UP"));
 }
+
+#[test]
+fn ctl_covers_network_capability_secrets_and_stores() {
+    let home = TestHome::with_packs(&["alpha"]);
+    let rumid = Rumid::start(&home);
+    let ok = |args: &[&str]| {
+        let out = home.ctl(args, &[]);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout(&out)
+    };
+    ok(&["packs", "approve", "alpha"]);
+    ok(&[
+        "network",
+        "grant",
+        "alpha",
+        "--domain",
+        "api.example.com",
+        "--domain",
+        "*.cdn.net",
+        "--port",
+        "443",
+    ]);
+    let list = ok(&["network", "list"]);
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("alpha") && l.contains("api.example.com,*.cdn.net") && l.contains("443")),
+        "{list}"
+    );
+    assert_eq!(
+        ok(&["network", "check", "alpha", "x.cdn.net", "443"]).trim(),
+        "allowed: granted"
+    );
+    assert!(ok(&["network", "check", "alpha", "evil.com", "443"]).starts_with("denied"));
+    ok(&["network", "revoke", "alpha", "--reason", "done"]);
+
+    // The secret value goes in on stdin and never onto the command line.
+    let out = home.ctl_stdin(&["secrets", "set", "API_KEY"], "s3cr3t-value\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let keys = ok(&["--json", "secrets", "list"]);
+    let v: serde_json::Value = serde_json::from_str(&keys).unwrap();
+    assert_eq!(v["keys"][0]["key"], "API_KEY");
+    assert!(!keys.contains("s3cr3t-value"));
+    rumid.grant_capability("alpha", "secrets.get", serde_json::json!({"allowed_keys": ["API_KEY"]}));
+    let sock = rumid.capability_socket(&home, "alpha");
+    rumi_tests::wait_socket(&sock).unwrap();
+    let r = rumi_tests::frame_call(
+        &sock,
+        &serde_json::json!({"permission_id": "secrets.get", "args": {"key": "API_KEY"}}),
+    )
+    .unwrap();
+    assert_eq!(
+        r["output"]["value"], "s3cr3t-value",
+        "exactly the stdin value, without the newline"
+    );
+
+    ok(&["stores", "create", "notes", "--owner", "alpha"]);
+    assert!(
+        ok(&["stores", "list"])
+            .lines()
+            .any(|l| l.starts_with("notes") && l.contains("alpha"))
+    );
+    ok(&[
+        "capability",
+        "grant",
+        "alpha",
+        "store.get",
+        "--config",
+        r#"{"allowed_store_ids":["notes"]}"#,
+    ]);
+    let grants = ok(&["capability", "grants", "--principal", "alpha"]);
+    assert!(
+        grants.contains("store.get") && grants.contains("secrets.get"),
+        "{grants}"
+    );
+    ok(&["capability", "revoke", "alpha", "store.get"]);
+    let out = home.ctl(
+        &["capability", "grant", "alpha", "store.get", "--config", "not json"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let out = home.ctl(&["capability", "approve", "no:such:key:x"], &[]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("RUMI-VAL-002"));
+    ok(&["stores", "share-approve", "notes", "alpha", "beta"]);
+    assert!(ok(&["stores", "shared"]).contains("approved"));
+}

@@ -181,6 +181,29 @@ impl TestHome {
         cmd.output().expect("run rumid")
     }
 
+    /// Runs `rumi-ctl` with `input` on its stdin.
+    pub fn ctl_stdin(&self, args: &[&str], input: &str) -> std::process::Output {
+        use std::io::Write;
+        let mut child = Command::new(bin("rumi-ctl"))
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .arg("--home")
+            .arg(self.path())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run rumi-ctl");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+        child.wait_with_output().expect("rumi-ctl output")
+    }
+
     /// Runs `rumi-ctl` against this home.
     pub fn ctl(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
         let mut cmd = Command::new(bin("rumi-ctl"));

@@ -1,0 +1,294 @@
+//! `rumi-ctl network|capability|secrets|stores …`.
+
+use std::io::{IsTerminal, Read};
+
+use anyhow::{Context, Result, bail};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Value, json};
+
+use crate::cli::{CapabilityCommand, Cli, NetworkCommand, SecretsCommand, StoresCommand};
+use crate::client::Client;
+use crate::output::{self, field};
+
+/// Prints `data` as JSON, or as a table of `rows_key` with the given columns.
+#[allow(clippy::print_stdout)]
+fn show(cli: &Cli, data: &Value, rows_key: Option<&str>, columns: &[&str]) {
+    if cli.json {
+        output::json(data);
+        return;
+    }
+    match rows_key.and_then(|k| data[k].as_array()) {
+        Some(rows) => {
+            let rows: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| columns.iter().map(|c| cell(r, c)).collect())
+                .collect();
+            let headers: Vec<String> = columns.iter().map(|c| c.to_uppercase()).collect();
+            let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+            output::table(&headers, &rows);
+        }
+        None => println!("ok"),
+    }
+}
+
+/// A cell: a field, or a nested one written `a.b`, lists joined with commas.
+fn cell(row: &Value, column: &str) -> String {
+    let v = column.split('.').fold(row, |v, k| &v[k]);
+    match v {
+        Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+            .collect::<Vec<_>>()
+            .join(","),
+        Value::Object(m) => m.keys().cloned().collect::<Vec<_>>().join(","),
+        _ => field(&json!({"x": v}), "x"),
+    }
+}
+
+fn enc(s: &str) -> String {
+    utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
+}
+
+pub fn network(cli: &Cli, cmd: &NetworkCommand) -> Result<()> {
+    let c = Client::new(cli)?;
+    match cmd {
+        NetworkCommand::List => {
+            let d = c.call("GET", "/api/network/list", None)?;
+            show(
+                cli,
+                &d,
+                Some("grants"),
+                &["pack_id", "enabled", "allowed_domains", "allowed_ports", "updated_at"],
+            );
+        }
+        NetworkCommand::Grant {
+            pack_id,
+            domains,
+            ports,
+            notes,
+        } => {
+            let body = json!({"pack_id": pack_id, "allowed_domains": domains, "allowed_ports": ports, "notes": notes});
+            show(cli, &c.call("POST", "/api/network/grant", Some(body))?, None, &[]);
+        }
+        NetworkCommand::Revoke { pack_id, reason } => {
+            let body = json!({"pack_id": pack_id, "reason": reason});
+            show(cli, &c.call("POST", "/api/network/revoke", Some(body))?, None, &[]);
+        }
+        NetworkCommand::Check { pack_id, domain, port } => {
+            let d = c.call(
+                "POST",
+                "/api/network/check",
+                Some(json!({"pack_id": pack_id, "domain": domain, "port": port})),
+            )?;
+            if cli.json {
+                output::json(&d);
+            } else {
+                #[allow(clippy::print_stdout)]
+                {
+                    println!(
+                        "{}: {}",
+                        if d["allowed"] == true { "allowed" } else { "denied" },
+                        field(&d, "reason")
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn capability(cli: &Cli, cmd: &CapabilityCommand) -> Result<()> {
+    let c = Client::new(cli)?;
+    let items = [
+        "candidate_key",
+        "status",
+        "candidate.permission_id",
+        "reject_count",
+        "last_error",
+    ];
+    match cmd {
+        CapabilityCommand::Scan => {
+            let d = c.call("POST", "/api/capability/candidates/scan", None)?;
+            show(cli, &d, Some("candidates"), &items);
+        }
+        CapabilityCommand::Requests { status } => {
+            let path = match status {
+                Some(s) => format!("/api/capability/requests?status={}", enc(s)),
+                None => "/api/capability/requests".into(),
+            };
+            show(cli, &c.call("GET", &path, None)?, Some("items"), &items);
+        }
+        CapabilityCommand::Approve { candidate_key, notes } => {
+            let path = format!("/api/capability/requests/{}/approve", enc(candidate_key));
+            show(cli, &c.call("POST", &path, Some(json!({"notes": notes})))?, None, &[]);
+        }
+        CapabilityCommand::Reject { candidate_key, reason } => {
+            let path = format!("/api/capability/requests/{}/reject", enc(candidate_key));
+            show(cli, &c.call("POST", &path, Some(json!({"reason": reason})))?, None, &[]);
+        }
+        CapabilityCommand::Blocked => show(
+            cli,
+            &c.call("GET", "/api/capability/blocked", None)?,
+            Some("items"),
+            &items,
+        ),
+        CapabilityCommand::Unblock { candidate_key, reason } => {
+            let path = format!("/api/capability/blocked/{}/unblock", enc(candidate_key));
+            show(cli, &c.call("POST", &path, Some(json!({"reason": reason})))?, None, &[]);
+        }
+        CapabilityCommand::Grants { principal } => {
+            let path = match principal {
+                Some(p) => format!("/api/capability/grants?principal_id={}", enc(p)),
+                None => "/api/capability/grants".into(),
+            };
+            show(
+                cli,
+                &c.call("GET", &path, None)?,
+                Some("grants"),
+                &["principal_id", "enabled", "permissions"],
+            );
+        }
+        CapabilityCommand::Grant {
+            principal_id,
+            permission_id,
+            config,
+        } => {
+            let config: Option<Value> = config
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .context("--config must be a JSON object")?;
+            let body = json!({"principal_id": principal_id, "permission_id": permission_id, "config": config});
+            show(
+                cli,
+                &c.call("POST", "/api/capability/grants/grant", Some(body))?,
+                None,
+                &[],
+            );
+        }
+        CapabilityCommand::Revoke {
+            principal_id,
+            permission_id,
+        } => {
+            let body = json!({"principal_id": principal_id, "permission_id": permission_id});
+            show(
+                cli,
+                &c.call("POST", "/api/capability/grants/revoke", Some(body))?,
+                None,
+                &[],
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Reads a secret value: a hidden prompt on a terminal, else all of stdin (one trailing
+/// newline removed). Never from argv, so it stays out of shell history and `ps`.
+fn read_secret(key: &str) -> Result<String> {
+    if std::io::stdin().is_terminal() {
+        return rpassword::prompt_password(format!("value for {key}: ")).context("cannot read the value");
+    }
+    let mut value = String::new();
+    std::io::stdin()
+        .read_to_string(&mut value)
+        .context("cannot read the value from stdin")?;
+    if value.ends_with('\n') {
+        value.pop();
+        if value.ends_with('\r') {
+            value.pop();
+        }
+    }
+    if value.is_empty() {
+        bail!("empty value on stdin");
+    }
+    Ok(value)
+}
+
+pub fn secrets(cli: &Cli, cmd: &SecretsCommand) -> Result<()> {
+    let c = Client::new(cli)?;
+    match cmd {
+        SecretsCommand::List => {
+            show(
+                cli,
+                &c.call("GET", "/api/secrets", None)?,
+                Some("keys"),
+                &["key", "exists", "updated_at", "deleted_at"],
+            );
+        }
+        SecretsCommand::Set { key } => {
+            let value = read_secret(key)?;
+            show(
+                cli,
+                &c.call("POST", "/api/secrets/set", Some(json!({"key": key, "value": value})))?,
+                None,
+                &[],
+            );
+        }
+        SecretsCommand::Delete { key } => {
+            show(
+                cli,
+                &c.call("POST", "/api/secrets/delete", Some(json!({"key": key})))?,
+                None,
+                &[],
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn stores(cli: &Cli, cmd: &StoresCommand) -> Result<()> {
+    let c = Client::new(cli)?;
+    match cmd {
+        StoresCommand::List => show(
+            cli,
+            &c.call("GET", "/api/stores", None)?,
+            Some("stores"),
+            &["store_id", "owner_pack", "keys", "created_at"],
+        ),
+        StoresCommand::Create { store_id, owner } => {
+            show(
+                cli,
+                &c.call(
+                    "POST",
+                    "/api/stores/create",
+                    Some(json!({"store_id": store_id, "owner_pack": owner})),
+                )?,
+                None,
+                &[],
+            );
+        }
+        StoresCommand::Shared => show(
+            cli,
+            &c.call("GET", "/api/stores/shared", None)?,
+            Some("shared_stores"),
+            &["store_id", "owner_pack", "target_pack", "status", "approved_at"],
+        ),
+        StoresCommand::ShareApprove {
+            store_id,
+            owner_pack,
+            target_pack,
+        } => {
+            let body = json!({"store_id": store_id, "owner_pack": owner_pack, "target_pack": target_pack});
+            show(
+                cli,
+                &c.call("POST", "/api/stores/shared/approve", Some(body))?,
+                None,
+                &[],
+            );
+        }
+        StoresCommand::ShareRevoke {
+            store_id,
+            owner_pack,
+            target_pack,
+        } => {
+            let body = json!({"store_id": store_id, "owner_pack": owner_pack, "target_pack": target_pack});
+            show(
+                cli,
+                &c.call("POST", "/api/stores/shared/revoke", Some(body))?,
+                None,
+                &[],
+            );
+        }
+    }
+    Ok(())
+}
