@@ -10,6 +10,7 @@ mod cli;
 mod concurrency;
 mod config;
 mod egress;
+mod external;
 mod handlers;
 mod security_ssrf;
 mod security_tamper;

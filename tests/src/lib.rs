@@ -267,8 +267,15 @@ impl RumidBuilder<'_> {
         self
     }
 
-    /// Starts rumid and waits until `/health` answers.
+    /// Starts rumid and waits until it serves and every helper is up.
     pub fn spawn(self) -> Result<Rumid> {
+        let rumid = self.spawn_unchecked()?;
+        rumid.wait_helpers_up()?;
+        Ok(rumid)
+    }
+
+    /// Starts rumid and waits until it serves, without waiting for the helpers.
+    pub fn spawn_unchecked(self) -> Result<Rumid> {
         let home = self.home.path().to_path_buf();
         let addr_file = home.join("user_data/run/api.addr");
         let _ = fs::remove_file(&addr_file);
@@ -317,7 +324,6 @@ impl RumidBuilder<'_> {
         .with_context(|| format!("rumid log:\n{}", rumid.log_text()))?;
         rumid.base = format!("http://{addr}");
         rumid.token = self.home.token();
-        rumid.wait_helpers_up()?;
         Ok(rumid)
     }
 }
