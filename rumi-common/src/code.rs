@@ -78,6 +78,19 @@ codes! {
     /// A helper daemon is not available right now.
     SYS_HELPER_UNAVAILABLE = "RUMI-SYS-007";
 
+    /// No flow has this id.
+    FLOW_NOT_FOUND = "RUMI-FLOW-001";
+    /// The flow stopped at a failing step.
+    FLOW_STEP_FAILED = "RUMI-FLOW-002";
+    /// Reserved by the original (step failed: reason).
+    FLOW_STEP_ERROR = "RUMI-FLOW-003";
+    /// The flow did not finish within its timeout.
+    FLOW_TIMEOUT = "RUMI-FLOW-004";
+    /// Too many flows are running (`RUMI_MAX_CONCURRENT_FLOWS`).
+    FLOW_BUSY = "RUMI-FLOW-005";
+    /// A flow calls itself (directly or through sub-flows), or nests too deep.
+    FLOW_RECURSION = "RUMI-FLOW-006";
+
     /// A required value is empty.
     VAL_EMPTY = "RUMI-VAL-001";
     /// A value does not match its pattern or is too long.

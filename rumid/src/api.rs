@@ -9,6 +9,7 @@
 mod auth;
 mod capability;
 mod envelope;
+mod flows;
 mod health;
 mod network;
 mod packs;
@@ -49,6 +50,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub token: Arc<ApiToken>,
     pub packs: Arc<Packs>,
+    pub flows: Arc<crate::flow::FlowEngine>,
     pub audit: Audit,
     pub metrics: Arc<Metrics>,
     pub probe_cache: Arc<health::ProbeCache>,
@@ -125,6 +127,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/packs/{pack_id}/approve", post(packs::approve))
         .route("/api/packs/{pack_id}/reject", post(packs::reject))
         .route("/api/packs/{pack_id}", delete(packs::uninstall))
+        .route("/api/flows", get(flows::list))
+        .route("/api/flows/reload", post(flows::reload))
+        .route("/api/flows/{flow_id}/run", post(flows::run))
+        .route("/api/docker/status", get(flows::docker_status))
+        .route("/api/containers", get(flows::containers))
+        .route("/api/containers/{pack_id}", delete(flows::remove_containers))
         .route("/api/network/list", get(network::list))
         .route("/api/network/grant", post(network::grant))
         .route("/api/network/revoke", post(network::revoke))

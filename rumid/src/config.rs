@@ -95,6 +95,18 @@ pub const ENV_HELPER_BIN_DIR: &str = "RUMI_HELPER_BIN_DIR";
 /// **Dangerous, test-only**, passed to rumi-egressd: CIDRs exempted from the SSRF deny table.
 pub const ENV_EGRESS_ALLOW_CIDRS: &str = "RUMI_EGRESS_ALLOW_CIDRS";
 
+/// Image that runs pack code in strict mode. Default [`DEFAULT_RUNTIME_IMAGE`].
+pub const ENV_RUNTIME_IMAGE: &str = "RUMI_RUNTIME_IMAGE";
+/// Default runtime image (built by `rumi-ctl image build`).
+pub const DEFAULT_RUNTIME_IMAGE: &str = "rumi-runtime:bookworm";
+/// The Docker engine's socket (a rootless engine's socket works too). Default
+/// `/var/run/docker.sock`. Access to it is root-equivalent.
+pub const ENV_DOCKER_SOCKET: &str = "RUMI_DOCKER_SOCKET";
+/// Directory of the Python pack SDK. Default: found next to the binaries.
+pub const ENV_SDK_DIR: &str = "RUMI_SDK_DIR";
+/// Python interpreter for permissive host runs. Default `/usr/bin/python3`.
+pub const ENV_PYTHON: &str = "RUMI_PYTHON";
+
 /// Upper bound for byte limits: 1 GiB. Larger values are almost certainly a typo.
 const MAX_BYTES_SETTING: u64 = 1024 * 1024 * 1024;
 
@@ -267,6 +279,10 @@ pub struct Config {
     pub capability_sock_dir_explicit: bool,
     pub helper_bin_dir: Option<PathBuf>,
     pub egress_allow_cidrs: Option<String>,
+    pub runtime_image: String,
+    pub docker_socket: PathBuf,
+    pub sdk_dir: Option<PathBuf>,
+    pub python: PathBuf,
 }
 
 impl Config {
@@ -386,6 +402,24 @@ impl Config {
         let capability_sock_dir_explicit = c.raw(ENV_CAPABILITY_SOCK_DIR).is_some();
         let helper_bin_dir = c.raw(ENV_HELPER_BIN_DIR).map(PathBuf::from);
         let egress_allow_cidrs = c.raw(ENV_EGRESS_ALLOW_CIDRS);
+        let runtime_image = c
+            .raw(ENV_RUNTIME_IMAGE)
+            .unwrap_or_else(|| DEFAULT_RUNTIME_IMAGE.to_owned());
+        let absolute = |s: &str| {
+            let p = PathBuf::from(s);
+            if p.is_absolute() {
+                Ok(p)
+            } else {
+                Err("expected an absolute path".to_owned())
+            }
+        };
+        let docker_socket = c
+            .opt(ENV_DOCKER_SOCKET, absolute)
+            .unwrap_or_else(|| PathBuf::from("/var/run/docker.sock"));
+        let sdk_dir = c.opt(ENV_SDK_DIR, absolute);
+        let python = c
+            .opt(ENV_PYTHON, absolute)
+            .unwrap_or_else(|| PathBuf::from("/usr/bin/python3"));
 
         if home.exists() && !home.is_dir() {
             c.error(ENV_HOME, &home.display().to_string(), "not a directory");
@@ -433,6 +467,10 @@ impl Config {
             capability_sock_dir_explicit,
             helper_bin_dir,
             egress_allow_cidrs,
+            runtime_image,
+            docker_socket,
+            sdk_dir,
+            python,
         })
     }
 

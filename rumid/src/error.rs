@@ -53,6 +53,8 @@ pub enum Error {
         status: StatusCode,
         message: String,
     },
+    #[error(transparent)]
+    Flow(#[from] crate::flow::FlowError),
     #[error("no endpoint at this path")]
     NoRoute,
     #[error("method not allowed on this endpoint")]
@@ -92,6 +94,13 @@ impl Error {
             Self::GrantNotFound { .. } => code::NET_GRANT_NOT_FOUND,
             Self::HelperUnavailable { .. } => code::SYS_HELPER_UNAVAILABLE,
             Self::Helper { code, .. } => *code,
+            Self::Flow(e) => match e {
+                crate::flow::FlowError::NotFound(_) => code::FLOW_NOT_FOUND,
+                crate::flow::FlowError::Timeout(_) => code::FLOW_TIMEOUT,
+                crate::flow::FlowError::Busy => code::FLOW_BUSY,
+                crate::flow::FlowError::Step { .. } => code::FLOW_STEP_FAILED,
+                crate::flow::FlowError::Recursion(_) => code::FLOW_RECURSION,
+            },
             Self::NoRoute => code::SYS_NO_ROUTE,
             Self::MethodNotAllowed => code::SYS_METHOD_NOT_ALLOWED,
             Self::Io { .. } | Self::Task(_) => code::SYS_INTERNAL,
@@ -114,6 +123,14 @@ impl Error {
             Self::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::HelperUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Flow(e) => match e {
+                crate::flow::FlowError::NotFound(_) => StatusCode::NOT_FOUND,
+                crate::flow::FlowError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+                crate::flow::FlowError::Busy => StatusCode::TOO_MANY_REQUESTS,
+                crate::flow::FlowError::Step { .. } | crate::flow::FlowError::Recursion(_) => {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+            },
             Self::Helper { status, .. } => *status,
             Self::Io { .. } | Self::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -144,6 +161,17 @@ impl Error {
             Self::GrantNotFound { .. } => "`rumi-ctl network list` shows existing grants",
             Self::HelperUnavailable { .. } => "rumid restarts helpers automatically; check its log if this persists",
             Self::Helper { .. } => "see docs/api.md and docs/error-codes.md for this code",
+            Self::Flow(e) => match e {
+                crate::flow::FlowError::NotFound(_) => {
+                    "`GET /api/flows` lists flows; pack flows load only while their pack is approved"
+                }
+                crate::flow::FlowError::Timeout(_) => {
+                    "raise the run's timeout (at most 600 s) or make the steps faster"
+                }
+                crate::flow::FlowError::Busy => "retry later or raise RUMI_MAX_CONCURRENT_FLOWS",
+                crate::flow::FlowError::Step { .. } => "see the step's error_type and the python_file_call audit log",
+                crate::flow::FlowError::Recursion(_) => "remove the cycle between the flows",
+            },
             Self::NoRoute => "see docs/api.md for the list of endpoints",
             Self::MethodNotAllowed => "see docs/api.md for the methods each endpoint accepts",
             Self::Io { .. } | Self::Task(_) => {
@@ -179,6 +207,7 @@ impl Error {
 
     /// Whether the detail must stay out of responses (5xx: generic message, detail in the log).
     pub fn is_internal(&self) -> bool {
-        self.status().is_server_error()
+        // A failed flow step is the pack's failure, not Rumi's: its message is useful.
+        self.status().is_server_error() && !matches!(self, Self::Flow(_))
     }
 }

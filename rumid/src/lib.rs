@@ -21,6 +21,7 @@ pub mod approval;
 pub mod audit;
 pub mod config;
 pub mod error;
+pub mod flow;
 pub mod grants;
 pub mod handlers;
 pub mod health;
@@ -29,6 +30,7 @@ pub mod metrics;
 pub mod pending;
 pub mod policy;
 pub mod probe;
+pub mod sandbox;
 pub mod signed;
 pub mod supervisor;
 pub mod validate;
@@ -196,7 +198,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         .await
         .map_err(|e| RunError::Task(e.to_string()))??
     };
-    let helpers = start_helpers(&config, policy_rx, &audit);
+    let paths = runtime_paths(&config);
+    let helpers = start_helpers(&config, &paths, policy_rx.clone(), &audit);
+    let packs = Arc::new(packs);
+    let engine = Arc::new(start_flows(&config, &paths, packs.clone(), &audit, policy_rx.clone()).await);
+    watch_flows(engine.clone(), policy_rx);
     let token = key.api_token();
 
     let addr = SocketAddr::new(config.bind_address, config.port);
@@ -248,7 +254,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     let state = AppState {
         config: config.clone(),
         token: Arc::new(token),
-        packs: Arc::new(packs),
+        packs,
+        flows: engine,
         audit: audit.clone(),
         metrics,
         probe_cache: Arc::default(),
@@ -273,6 +280,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
 }
 
 /// Where the helpers' sockets go.
+#[derive(Clone)]
 struct RuntimePaths {
     egress_dir: PathBuf,
     egressd_socket: PathBuf,
@@ -313,10 +321,11 @@ fn runtime_paths(config: &Config) -> RuntimePaths {
 /// Starts the supervisors of the helper daemons (each gets a clean environment).
 fn start_helpers(
     config: &Config,
+    paths: &RuntimePaths,
     policy: tokio::sync::watch::Receiver<Arc<rumi_proto::control::PolicySnapshot>>,
     audit: &Audit,
 ) -> Vec<SupervisorHandle> {
-    let paths = runtime_paths(config);
+    let paths = paths.clone();
     let bin_dir = config.helper_bin_dir.clone().unwrap_or_else(|| {
         std::env::current_exe()
             .ok()
@@ -392,6 +401,104 @@ fn start_helpers(
         .into_iter()
         .map(|spec| supervisor::spawn(spec, policy.clone(), audit.clone()))
         .collect()
+}
+
+/// Finds the Python pack SDK: `RUMI_SDK_DIR`, else next to the installed binaries, else
+/// the source tree (development builds).
+fn find_sdk(config: &Config) -> Option<PathBuf> {
+    if let Some(d) = &config.sdk_dir {
+        return Some(d.clone());
+    }
+    let exe_dir = std::env::current_exe().ok()?.parent()?.to_path_buf();
+    [
+        exe_dir.join("../share/rumi/sdk/python"),
+        PathBuf::from("/usr/share/rumi/sdk/python"),
+        exe_dir.join("../../packaging/sdk/python"),
+    ]
+    .into_iter()
+    .find(|p| p.join("_rumi_runner.py").is_file())
+    .and_then(|p| p.canonicalize().ok())
+}
+
+/// Builds the flow engine, loads flows, cleans container leftovers, and reloads flows
+/// whenever the set of approved packs changes.
+async fn start_flows(
+    config: &Config,
+    paths: &RuntimePaths,
+    packs: Arc<Packs>,
+    audit: &Audit,
+    mut policy: tokio::sync::watch::Receiver<Arc<rumi_proto::control::PolicySnapshot>>,
+) -> flow::FlowEngine {
+    let mut group_add: Vec<u32> = [config.egress_socket_gid, config.capability_socket_gid]
+        .into_iter()
+        .flatten()
+        .collect();
+    group_add.sort_unstable();
+    group_add.dedup();
+    let sdk_dir = find_sdk(config);
+    if sdk_dir.is_none() {
+        tracing::error!("the Python pack SDK was not found; set RUMI_SDK_DIR; blocks cannot run");
+    }
+    let docker = sandbox::docker::DockerRunner::new(&config.docker_socket, config.runtime_image.clone());
+    match docker.available().await {
+        Ok(v) => {
+            let removed = docker.remove_leftovers().await;
+            tracing::info!(docker = %v, image = %config.runtime_image, leftovers_removed = removed, "docker available");
+        }
+        Err(e) if config.security_mode == SecurityMode::Strict => {
+            tracing::error!(error = %e, "strict mode: Docker is not available; pack code will be refused until it is");
+        }
+        Err(_) => {}
+    }
+    if config.security_mode == SecurityMode::Strict && group_add.is_empty() {
+        tracing::warn!(
+            "RUMI_EGRESS_SOCKET_GID / RUMI_CAPABILITY_SOCKET_GID are not set: containers cannot open the helper sockets"
+        );
+    }
+    let exec = flow::Executor {
+        mode: config.security_mode,
+        docker,
+        sdk_dir,
+        python: config.python.clone(),
+        egress_dir: paths.egress_dir.clone(),
+        capability_dir: paths.capability_dir.clone(),
+        group_add,
+        work_dir: config.home.join("user_data/run/blocks"),
+        data_root: config.home.join("user_data/packs"),
+        pip_root: config.home.join("user_data/pip"),
+    };
+    let engine = flow::FlowEngine::new(
+        config.home.clone(),
+        packs,
+        audit.clone(),
+        exec,
+        config.max_concurrent_flows as usize,
+        config.max_response_bytes as usize,
+    );
+    let n = engine.reload();
+    tracing::info!(flows = n, "flows loaded");
+    let _ = policy.borrow_and_update();
+    engine
+}
+
+/// Reloads flows whenever the approved packs change.
+fn watch_flows(
+    engine: Arc<flow::FlowEngine>,
+    mut policy: tokio::sync::watch::Receiver<Arc<rumi_proto::control::PolicySnapshot>>,
+) {
+    // Read the current set now, not inside the task: an approval between this call and the
+    // task's first poll must still count as a change.
+    let mut last = policy.borrow_and_update().approved_packs.clone();
+    tokio::spawn(async move {
+        while policy.changed().await.is_ok() {
+            let now = policy.borrow_and_update().approved_packs.clone();
+            if now != last {
+                last = now;
+                let e = engine.clone();
+                let _ = tokio::task::spawn_blocking(move || e.reload()).await;
+            }
+        }
+    });
 }
 
 /// Tells the operator the token: in full on an interactive terminal, otherwise only a

@@ -11,6 +11,7 @@ mod concurrency;
 mod config;
 mod egress;
 mod external;
+mod flows;
 mod handlers;
 mod security_ssrf;
 mod security_tamper;

@@ -107,6 +107,13 @@ impl TestHome {
         copy_tree(&src, &self.path().join(rel)).expect("copy fixture");
     }
 
+    /// Writes a file under the home (parents created).
+    pub fn write(&self, rel: &str, contents: &str) {
+        let path = self.path().join(rel);
+        fs::create_dir_all(path.parent().expect("parent")).unwrap();
+        fs::write(path, contents).unwrap();
+    }
+
     /// Writes a minimal valid pack `id`.
     pub fn add_pack(&self, id: &str) {
         let dir = self.path().join("ecosystem").join(id);
@@ -249,11 +256,41 @@ pub fn wait_socket(socket: &Path) -> Result<()> {
 
 pub mod upstream;
 
+/// Whether a Docker engine answers. Without one, a Docker test skips loudly — unless
+/// `RUMI_TEST_REQUIRE_DOCKER=1` (set by CI), which makes it fail.
+pub fn docker_or_skip(test: &str) -> bool {
+    let ok = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    #[allow(clippy::disallowed_methods)] // the harness's CI switch
+    let required = std::env::var("RUMI_TEST_REQUIRE_DOCKER").is_ok_and(|v| v == "1");
+    if !ok {
+        assert!(
+            !required,
+            "{test}: Docker is required (RUMI_TEST_REQUIRE_DOCKER=1) but no engine answers"
+        );
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!(
+                "\n!!! SKIPPING {test}: no Docker engine (set RUMI_TEST_REQUIRE_DOCKER=1 to make this a failure) !!!\n"
+            );
+        }
+    }
+    ok
+}
+
+/// Group given to the helper sockets in strict-mode tests, so containers can open them.
+pub const SOCKET_GID: &str = "4242";
+
 /// Builder for a [`Rumid`].
 pub struct RumidBuilder<'a> {
     home: &'a TestHome,
     env: Vec<(String, String)>,
     args: Vec<String>,
+    strict: bool,
 }
 
 impl RumidBuilder<'_> {
@@ -265,6 +302,13 @@ impl RumidBuilder<'_> {
     pub fn arg(mut self, a: &str) -> Self {
         self.args.push(a.to_owned());
         self
+    }
+
+    /// Strict mode (Docker), with socket groups set so containers can reach the helpers.
+    pub fn strict(mut self) -> Self {
+        self.strict = true;
+        self.env("RUMI_EGRESS_SOCKET_GID", SOCKET_GID)
+            .env("RUMI_CAPABILITY_SOCKET_GID", SOCKET_GID)
     }
 
     /// Starts rumid and waits until it serves and every helper is up.
@@ -291,11 +335,11 @@ impl RumidBuilder<'_> {
             .arg(&home)
             .arg("--port")
             .arg("0")
-            .arg("--permissive")
             .env("RUMI_EGRESS_SOCK_DIR", home.join("run/egress"))
             .env("RUMI_EGRESSD_SOCKET", home.join("run/egressd.sock"))
             .env("RUMI_CAPABILITY_SOCK_DIR", home.join("run/cap"))
             .env("RUMI_CAPD_SOCKET", home.join("run/capd.sock"))
+            .args(if self.strict { &[][..] } else { &["--permissive"][..] })
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::from(log_file.try_clone()?))
@@ -374,6 +418,7 @@ impl Rumid {
             home,
             env: Vec::new(),
             args: Vec::new(),
+            strict: false,
         }
     }
 
@@ -467,6 +512,14 @@ impl Rumid {
             request_id,
             headers,
         }
+    }
+
+    /// Runs a flow through the API.
+    pub fn run_flow(&self, flow_id: &str, inputs: Value, timeout: f64) -> Resp {
+        self.post(
+            &format!("/api/flows/{flow_id}/run"),
+            Some(&serde_json::json!({"inputs": inputs, "timeout": timeout})),
+        )
     }
 
     /// The `status` of a pack as the API reports it.

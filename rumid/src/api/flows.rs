@@ -1,0 +1,102 @@
+//! `/api/flows…` and the Docker / container endpoints.
+
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use rumi_common::ids::PackId;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{AppState, blocking, ok};
+use crate::error::Error;
+
+/// Default and largest flow run timeout, seconds.
+pub const DEFAULT_TIMEOUT_SECS: f64 = 300.0;
+pub const MAX_TIMEOUT_SECS: f64 = 600.0;
+
+pub async fn list(State(state): State<AppState>) -> Response {
+    let set = state.flows.flows();
+    let flows: Vec<Value> = set
+        .flows
+        .values()
+        .map(|f| {
+            json!({
+                "flow_id": f.flow_id,
+                "source": f.source,
+                "phases": f.phases,
+                "steps": f.steps.len(),
+                "schedule": f.schedule,
+            })
+        })
+        .collect();
+    ok(json!({"flows": flows, "count": flows.len(), "diagnostics": set.diagnostics}))
+}
+
+pub async fn reload(State(state): State<AppState>) -> Result<Response, Error> {
+    let engine = state.flows.clone();
+    let n = blocking(move || Ok(engine.reload())).await?;
+    Ok(ok(json!({"flows": n, "diagnostics": state.flows.flows().diagnostics})))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunBody {
+    #[serde(default)]
+    pub inputs: Option<Value>,
+    #[serde(default)]
+    pub timeout: Option<f64>,
+}
+
+pub async fn run(
+    State(state): State<AppState>,
+    Path(flow_id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, Error> {
+    let body: RunBody = if body.iter().all(u8::is_ascii_whitespace) {
+        RunBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| Error::MalformedJson { detail: e.to_string() })?
+    };
+    let inputs = body.inputs.unwrap_or_else(|| json!({}));
+    if !inputs.is_object() {
+        return Err(Error::Invalid {
+            field: "inputs",
+            reason: "must be a JSON object".into(),
+        });
+    }
+    let timeout = body.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS);
+    if !(timeout > 0.0 && timeout <= MAX_TIMEOUT_SECS) {
+        return Err(Error::Invalid {
+            field: "timeout",
+            reason: "must be greater than 0 and at most 600 seconds".into(),
+        });
+    }
+    let result = state
+        .flows
+        .run(&flow_id, inputs, Duration::from_secs_f64(timeout))
+        .await?;
+    Ok(ok(result))
+}
+
+pub async fn docker_status(State(state): State<AppState>) -> Response {
+    let exec = state.flows.executor();
+    let status = exec.docker.available().await;
+    ok(json!({
+        "available": status.is_ok(),
+        "detail": status.unwrap_or_else(|e| e),
+        "image": exec.docker.image,
+        "security_mode": state.config.security_mode,
+    }))
+}
+
+pub async fn containers(State(state): State<AppState>) -> Response {
+    let list = state.flows.executor().docker.list().await;
+    ok(json!({"containers": list, "count": list.len()}))
+}
+
+pub async fn remove_containers(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, Error> {
+    let pack = PackId::parse(&raw)?;
+    let n = state.flows.executor().docker.remove_pack(pack.as_str()).await;
+    Ok(ok(json!({"pack_id": pack, "removed": n})))
+}

@@ -1,0 +1,637 @@
+//! The flow engine: loads flows, runs their steps in order, and runs pack code through the
+//! sandbox ([`crate::sandbox`]).
+//!
+//! Before any pack code runs, the owner pack must be approved **and** its files must still
+//! hash as approved (re-checked on every call), the block file must resolve inside the
+//! pack's directory (symlinks resolved), and the principal is always the owner pack: a
+//! different `principal_id` in a step is overridden and audited.
+
+pub mod loader;
+pub mod model;
+pub mod vars;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use chrono::{SecondsFormat, Utc};
+use rumi_common::ids::PackId;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use tokio::sync::Semaphore;
+
+use self::loader::Diagnostic;
+use self::model::{Flow, OnError, Step};
+use crate::approval::{PackState, Packs, discovery};
+use crate::audit::{Audit, AuditEvent, Category, Severity};
+use crate::config::SecurityMode;
+use crate::sandbox::docker::{DockerRunner, Mounts};
+use crate::sandbox::{BlockRun, DEFAULT_TIMEOUT, SandboxError, host};
+
+/// Deepest sub-flow nesting.
+pub const MAX_FLOW_DEPTH: usize = 10;
+/// Longest block timeout a step may ask for.
+pub const MAX_STEP_TIMEOUT: f64 = 600.0;
+
+/// Loaded flows and what went wrong loading them.
+#[derive(Default)]
+pub struct FlowSet {
+    pub flows: BTreeMap<String, Arc<Flow>>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// How blocks are executed.
+pub struct Executor {
+    pub mode: SecurityMode,
+    pub docker: DockerRunner,
+    pub sdk_dir: Option<PathBuf>,
+    pub python: PathBuf,
+    pub egress_dir: PathBuf,
+    pub capability_dir: PathBuf,
+    pub group_add: Vec<u32>,
+    pub work_dir: PathBuf,
+    pub data_root: PathBuf,
+    pub pip_root: PathBuf,
+}
+
+/// Why a run failed (maps to the API's status codes).
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error("Flow not found: {0}")]
+    NotFound(String),
+    #[error("flow timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("too many flows running (RUMI_MAX_CONCURRENT_FLOWS)")]
+    Busy,
+    #[error("step {step} failed ({error_type}): {message}")]
+    Step {
+        step: String,
+        error_type: String,
+        message: String,
+    },
+    #[error("Recursive flow detected: {0}")]
+    Recursion(String),
+}
+
+/// The final context of a flow and whether it was aborted.
+type FlowOutcome = Result<(Map<String, Value>, bool), FlowError>;
+/// A boxed flow execution (sub-flows recurse).
+type FlowFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = FlowOutcome> + Send + 'a>>;
+
+/// A step failure.
+#[derive(Debug)]
+struct StepError {
+    error_type: String,
+    message: String,
+}
+
+impl StepError {
+    fn new(error_type: &str, message: impl Into<String>) -> Self {
+        Self {
+            error_type: error_type.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A successful run.
+#[derive(Debug, Serialize)]
+pub struct RunResult {
+    pub flow_id: String,
+    pub result: Value,
+    pub execution_time: f64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub aborted: bool,
+}
+
+pub struct FlowEngine {
+    home: PathBuf,
+    set: ArcSwap<FlowSet>,
+    packs: Arc<Packs>,
+    audit: Audit,
+    exec: Executor,
+    slots: Arc<Semaphore>,
+    max_response_bytes: usize,
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+impl FlowEngine {
+    pub fn new(
+        home: PathBuf,
+        packs: Arc<Packs>,
+        audit: Audit,
+        exec: Executor,
+        max_concurrent: usize,
+        max_response_bytes: usize,
+    ) -> Self {
+        Self {
+            home,
+            set: ArcSwap::from_pointee(FlowSet::default()),
+            packs,
+            audit,
+            exec,
+            slots: Arc::new(Semaphore::new(max_concurrent)),
+            max_response_bytes,
+        }
+    }
+
+    pub fn executor(&self) -> &Executor {
+        &self.exec
+    }
+
+    /// Approved packs with their directories.
+    fn approved_dirs(&self) -> Vec<(PackId, PathBuf)> {
+        let eco = self.home.join("ecosystem");
+        self.packs
+            .snapshot()
+            .packs
+            .iter()
+            .filter(|p| p.status == PackState::Approved)
+            .filter_map(|p| discovery::find(&eco, &p.pack_id).map(|f| (p.pack_id.clone(), f.dir)))
+            .collect()
+    }
+
+    /// Reloads every flow (blocking file I/O).
+    pub fn reload(&self) -> usize {
+        let (flows, diagnostics) = loader::load(&self.home, &self.approved_dirs());
+        for d in &diagnostics {
+            tracing::warn!(path = %d.path, level = d.level, message = %d.message, "flow load problem");
+        }
+        let n = flows.len();
+        self.set.store(Arc::new(FlowSet {
+            flows: flows.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+            diagnostics,
+        }));
+        n
+    }
+
+    pub fn flows(&self) -> Arc<FlowSet> {
+        self.set.load_full()
+    }
+
+    /// Runs a flow with a total time budget.
+    ///
+    /// # Errors
+    /// [`FlowError`]: not found, busy, timeout, a failed step, recursion.
+    pub async fn run(&self, flow_id: &str, inputs: Value, timeout: Duration) -> Result<RunResult, FlowError> {
+        let _slot = self.slots.clone().try_acquire_owned().map_err(|_| FlowError::Busy)?;
+        let flow = self
+            .flows()
+            .flows
+            .get(flow_id)
+            .cloned()
+            .ok_or_else(|| FlowError::NotFound(flow_id.to_owned()))?;
+        let started = Instant::now();
+        let mut ctx = Map::new();
+        if let Value::Object(m) = &inputs {
+            ctx.extend(m.clone());
+        }
+        ctx.insert("inputs".into(), inputs);
+        let deadline = started + timeout;
+        let outcome = match tokio::time::timeout(timeout, self.execute(flow.clone(), ctx, Vec::new(), deadline)).await {
+            Ok(r) => r,
+            Err(_) => Err(FlowError::Timeout(timeout)),
+        };
+        let elapsed = started.elapsed().as_secs_f64();
+        let mut ev = AuditEvent::new(Category::FlowExecution, "flow_run")
+            .in_request()
+            .detail("duration_ms", (elapsed * 1e6).round() / 1e3);
+        ev.flow_id = Some(flow_id.to_owned());
+        match &outcome {
+            Ok(_) => self.audit.record(ev).await,
+            Err(e) => {
+                self.audit
+                    .record(ev.failed(Severity::Warning, "flow_failed", e.to_string()))
+                    .await
+            }
+        }
+        let (ctx, aborted) = outcome?;
+        let result = if flow.outputs.is_empty() {
+            Value::Object(
+                ctx.into_iter()
+                    .filter(|(k, _)| !k.starts_with('_') && k != "inputs")
+                    .collect(),
+            )
+        } else {
+            let resolved = vars::resolve(&Value::Object(flow.outputs.clone()), &ctx);
+            match resolved {
+                Value::Object(m) => Value::Object(m.into_iter().filter(|(k, _)| !k.starts_with('_')).collect()),
+                other => other,
+            }
+        };
+        let (result, truncated) = self.bounded(result);
+        Ok(RunResult {
+            flow_id: flow_id.to_owned(),
+            result,
+            execution_time: (elapsed * 1e6).round() / 1e6,
+            truncated,
+            aborted,
+        })
+    }
+
+    /// Keeps top-level keys while the result fits `RUMI_MAX_RESPONSE_BYTES`.
+    fn bounded(&self, result: Value) -> (Value, bool) {
+        if serde_json::to_vec(&result).map_or(0, |v| v.len()) <= self.max_response_bytes {
+            return (result, false);
+        }
+        let Value::Object(m) = result else {
+            return (Value::Null, true);
+        };
+        let mut out = Map::new();
+        let mut size = 2;
+        for (k, v) in m {
+            let n = k.len() + 4 + serde_json::to_vec(&v).map_or(0, |x| x.len());
+            if size + n > self.max_response_bytes {
+                break;
+            }
+            size += n;
+            out.insert(k, v);
+        }
+        (Value::Object(out), true)
+    }
+
+    /// Runs the steps of one flow; returns the final context and whether it was aborted.
+    fn execute(
+        &self,
+        flow: Arc<Flow>,
+        mut ctx: Map<String, Value>,
+        mut stack: Vec<String>,
+        deadline: Instant,
+    ) -> FlowFuture<'_> {
+        Box::pin(async move {
+            if stack.contains(&flow.flow_id) {
+                stack.push(flow.flow_id.clone());
+                return Err(FlowError::Recursion(stack.join(" -> ")));
+            }
+            if stack.len() >= MAX_FLOW_DEPTH {
+                return Err(FlowError::Recursion(format!(
+                    "deeper than {MAX_FLOW_DEPTH}: {}",
+                    stack.join(" -> ")
+                )));
+            }
+            stack.push(flow.flow_id.clone());
+            let mut disabled: Vec<String> = Vec::new();
+            for step in &flow.steps {
+                if disabled.contains(&step.id) {
+                    continue;
+                }
+                if let Some(cond) = &step.when
+                    && !vars::condition(cond, &ctx)
+                {
+                    continue;
+                }
+                let result = self.step(&flow, step, &ctx, &stack, deadline).await;
+                match result {
+                    Ok(out) => {
+                        let out = match out {
+                            Value::Object(mut m) if m.len() == 1 && m.contains_key("output") => {
+                                m.remove("output").unwrap_or(Value::Null)
+                            }
+                            other => other,
+                        };
+                        let abort = out.get("__flow_control").and_then(Value::as_str) == Some("abort");
+                        if abort {
+                            ctx.insert("_flow_control_abort".into(), Value::Bool(true));
+                            ctx.insert(
+                                "_flow_control_abort_reason".into(),
+                                out.get("reason").cloned().unwrap_or(Value::Null),
+                            );
+                        }
+                        match store_key(step, &ctx) {
+                            Some(key) => {
+                                ctx.insert(key, out);
+                            }
+                            None if !out.is_null() => {
+                                ctx.insert(format!("_step_out.{}", step.id), out);
+                            }
+                            None => {}
+                        }
+                        if abort {
+                            return Ok((ctx, true));
+                        }
+                    }
+                    Err(FlowError::Step {
+                        step: s,
+                        error_type,
+                        message,
+                    }) => {
+                        let action = step.on_error.unwrap_or(if flow.fail_soft {
+                            OnError::Continue
+                        } else {
+                            OnError::Abort
+                        });
+                        tracing::warn!(flow_id = %flow.flow_id, step = %s, %error_type, %message, "step failed");
+                        ctx.insert(
+                            format!("_step_error.{}", step.id),
+                            json!({"error_type": error_type, "error": message}),
+                        );
+                        match action {
+                            OnError::Continue => {}
+                            OnError::DisableTarget => disabled.extend(
+                                flow.steps
+                                    .iter()
+                                    .filter(|x| x.depends_on.contains(&step.id))
+                                    .map(|x| x.id.clone()),
+                            ),
+                            OnError::Abort => {
+                                return Err(FlowError::Step {
+                                    step: s,
+                                    error_type,
+                                    message,
+                                });
+                            }
+                        }
+                    }
+                    Err(other) => return Err(other),
+                }
+            }
+            Ok((ctx, false))
+        })
+    }
+
+    async fn step(
+        &self,
+        flow: &Flow,
+        step: &Step,
+        ctx: &Map<String, Value>,
+        stack: &[String],
+        deadline: Instant,
+    ) -> Result<Value, FlowError> {
+        let fail = |e: StepError| FlowError::Step {
+            step: step.id.clone(),
+            error_type: e.error_type,
+            message: e.message,
+        };
+        match step.kind.as_str() {
+            "set" => {
+                if step.input.get("key").and_then(Value::as_str).is_none() && step.output.is_none() {
+                    return Err(fail(StepError::new(
+                        "validation_error",
+                        "set needs input.key or output",
+                    )));
+                }
+                Ok(vars::resolve(step.input.get("value").unwrap_or(&Value::Null), ctx))
+            }
+            "if" => {
+                let cond = step.input.get("condition").and_then(Value::as_str).unwrap_or("false");
+                Ok(Value::Bool(vars::condition(cond, ctx)))
+            }
+            "handler" => self.kernel(step, ctx).map_err(fail),
+            "flow" => {
+                let id = step.flow.clone().unwrap_or_default();
+                let child = self.flows().flows.get(&id).cloned().ok_or_else(|| {
+                    fail(StepError::new(
+                        "flow_not_found",
+                        format!("sub-flow {id:?} does not exist"),
+                    ))
+                })?;
+                let mut child_ctx = ctx.clone();
+                if let Value::Object(args) = vars::resolve(&step.args, ctx) {
+                    child_ctx.extend(args);
+                }
+                let (out, _) = self.execute(child, child_ctx, stack.to_vec(), deadline).await?;
+                Ok(Value::Object(
+                    out.into_iter().filter(|(k, _)| !k.starts_with('_')).collect(),
+                ))
+            }
+            "python_file_call" => self.python_file_call(flow, step, ctx, deadline).await.map_err(fail),
+            other => Err(fail(StepError::new(
+                "unknown_step_type",
+                format!("unknown step type {other}"),
+            ))),
+        }
+    }
+
+    fn kernel(&self, step: &Step, ctx: &Map<String, Value>) -> Result<Value, StepError> {
+        let handler = step.input.get("handler").and_then(Value::as_str).unwrap_or_default();
+        let args = vars::resolve(step.input.get("args").unwrap_or(&Value::Null), ctx);
+        match handler {
+            "kernel:noop" => Ok(Value::Null),
+            "kernel:ctx.get" => {
+                let key = args.get("key").and_then(Value::as_str).unwrap_or_default();
+                Ok(vars::lookup(ctx, key).cloned().unwrap_or(Value::Null))
+            }
+            "kernel:ctx.set" => Ok(args.get("value").cloned().unwrap_or(Value::Null)),
+            "kernel:flow.abort" => {
+                Ok(json!({"__flow_control": "abort", "reason": args.get("reason").cloned().unwrap_or(Value::Null)}))
+            }
+            other => Err(StepError::new(
+                "handler_not_found",
+                format!("unknown handler {other:?}"),
+            )),
+        }
+    }
+
+    /// Resolves a block file inside the pack; refuses traversal and symlinks that leave it.
+    fn resolve_block(pack_dir: &Path, file: &str) -> Result<PathBuf, StepError> {
+        let rel = Path::new(file);
+        if file.is_empty()
+            || file.contains('\0')
+            || rel.is_absolute()
+            || rel.components().any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(StepError::new(
+                "path_rejected",
+                "file must be a relative path inside the pack",
+            ));
+        }
+        let root = pack_dir
+            .canonicalize()
+            .map_err(|e| StepError::new("path_rejected", e.to_string()))?;
+        for base in ["blocks", "backend/blocks", "backend/components", "backend", ""] {
+            let candidate = pack_dir.join(base).join(rel);
+            let Ok(real) = candidate.canonicalize() else { continue };
+            if !real.starts_with(&root) {
+                return Err(StepError::new(
+                    "path_rejected",
+                    "file resolves outside the pack (symlink)",
+                ));
+            }
+            if real.is_file() {
+                return Ok(real.strip_prefix(&root).map(Path::to_path_buf).unwrap_or(real));
+            }
+        }
+        Err(StepError::new(
+            "file_not_found",
+            format!("{file} not found in the pack"),
+        ))
+    }
+
+    async fn python_file_call(
+        &self,
+        flow: &Flow,
+        step: &Step,
+        ctx: &Map<String, Value>,
+        deadline: Instant,
+    ) -> Result<Value, StepError> {
+        let owner_raw = step.owner_pack.clone().unwrap_or_default();
+        let owner =
+            PackId::parse(&owner_raw).map_err(|e| StepError::new("path_rejected", format!("owner_pack: {e}")))?;
+        let mut base = AuditEvent::new(Category::PythonFileCall, "python_file_call").owner_pack(owner.as_str());
+        base.flow_id = Some(flow.flow_id.clone());
+        base.step_id = Some(step.id.clone());
+        base.phase = Some(step.phase.clone());
+        if let Some(p) = &step.principal_id
+            && p != owner.as_str()
+        {
+            let mut ev = AuditEvent::new(Category::Security, "principal_id_overridden")
+                .severity(Severity::Warning)
+                .owner_pack(owner.as_str())
+                .detail("requested_principal", p.clone())
+                .detail("effective_principal", owner.as_str());
+            ev.flow_id = Some(flow.flow_id.clone());
+            ev.step_id = Some(step.id.clone());
+            self.audit.record(ev).await;
+        }
+        let result = self.run_block(&flow.flow_id, &owner, step, ctx, deadline).await;
+        let mode = match self.exec.mode {
+            SecurityMode::Strict => "container",
+            SecurityMode::Permissive => "host_permissive",
+        };
+        base.execution_mode = Some(mode.to_owned());
+        match &result {
+            Ok(_) => self.audit.record(base).await,
+            Err(e) => {
+                let sev = if matches!(
+                    e.error_type.as_str(),
+                    "approval_rejected" | "hash_verification_failed" | "path_rejected"
+                ) {
+                    Severity::Warning
+                } else {
+                    Severity::Info
+                };
+                self.audit
+                    .record(base.failed(sev, &e.error_type, e.message.clone()))
+                    .await;
+            }
+        }
+        result
+    }
+
+    async fn run_block(
+        &self,
+        flow_id: &str,
+        owner: &PackId,
+        step: &Step,
+        ctx: &Map<String, Value>,
+        deadline: Instant,
+    ) -> Result<Value, StepError> {
+        // Approved and unchanged, re-hashed now (no cache).
+        let packs = self.packs.clone();
+        let id = owner.clone();
+        let verified = tokio::task::spawn_blocking(move || packs.verify_for_use(&id))
+            .await
+            .map_err(|e| StepError::new("internal_error", e.to_string()))?;
+        if let Err(e) = verified {
+            let kind = if e.to_string().contains("modified") {
+                "hash_verification_failed"
+            } else {
+                "approval_rejected"
+            };
+            return Err(StepError::new(kind, e.to_string()));
+        }
+        let found = discovery::find(&self.home.join("ecosystem"), owner)
+            .ok_or_else(|| StepError::new("approval_rejected", "pack is not installed"))?;
+        let file_rel = Self::resolve_block(&found.dir, step.file.as_deref().unwrap_or_default())?;
+        let input = vars::resolve(&step.input, ctx);
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let requested = step
+            .timeout_seconds
+            .filter(|t| *t > 0.0)
+            .map_or(DEFAULT_TIMEOUT, |t| Duration::from_secs_f64(t.min(MAX_STEP_TIMEOUT)));
+        let block = BlockRun {
+            pack: owner.clone(),
+            pack_dir: found.dir.canonicalize().unwrap_or(found.dir),
+            file_rel,
+            context: json!({
+                "flow_id": flow_id,
+                "step_id": step.id,
+                "phase": step.phase,
+                "ts": now(),
+                "owner_pack": owner,
+                "inputs": input,
+            }),
+            input,
+            timeout: requested.min(remaining),
+        };
+        self.exec
+            .run(&block)
+            .await
+            .map_err(|e| StepError::new(e.error_type(), e.to_string()))
+    }
+}
+
+/// Where a step's result goes: `output`, else the key a `set` / `kernel:ctx.set` names.
+fn store_key(step: &Step, ctx: &Map<String, Value>) -> Option<String> {
+    if let Some(o) = &step.output {
+        return Some(o.clone());
+    }
+    let named = match step.kind.as_str() {
+        "set" => step.input.get("key").cloned(),
+        "handler" if step.input.get("handler").and_then(Value::as_str) == Some("kernel:ctx.set") => step
+            .input
+            .get("args")
+            .map(|a| vars::resolve(a, ctx))
+            .and_then(|a| a.get("key").cloned()),
+        _ => None,
+    };
+    named.and_then(|k| k.as_str().map(str::to_owned))
+}
+
+impl Executor {
+    fn egress_socket(&self, pack: &PackId) -> PathBuf {
+        self.egress_dir.join(format!("{pack}.sock"))
+    }
+
+    fn capability_socket(&self, pack: &PackId) -> PathBuf {
+        use sha2::Digest;
+        let digest = hex::encode(sha2::Sha256::digest(pack.as_str().as_bytes()));
+        self.capability_dir.join(format!("{}.sock", &digest[..32]))
+    }
+
+    /// Runs one block in the mode's sandbox.
+    ///
+    /// # Errors
+    /// [`SandboxError`]; strict mode without Docker is `docker_required`, never a host run.
+    pub async fn run(&self, block: &BlockRun) -> Result<Value, SandboxError> {
+        let sdk = self
+            .sdk_dir
+            .as_deref()
+            .ok_or_else(|| SandboxError::Internal("the pack SDK was not found (set RUMI_SDK_DIR)".into()))?;
+        let egress = self.egress_socket(&block.pack);
+        let cap = self.capability_socket(&block.pack);
+        match self.mode {
+            SecurityMode::Permissive => {
+                let env = host::HostEnv {
+                    python: &self.python,
+                    sdk_dir: sdk,
+                    egress_socket: &egress,
+                    capability_socket: &cap,
+                    work_dir: &self.work_dir,
+                };
+                host::run(&env, block).await
+            }
+            SecurityMode::Strict => {
+                let data = self.data_root.join(block.pack.as_str());
+                let pip = self.pip_root.join(block.pack.as_str()).join("site-packages");
+                let mounts = Mounts {
+                    sdk_dir: sdk,
+                    work_dir: &self.work_dir,
+                    data_dir: data.is_dir().then_some(data.as_path()),
+                    pip_dir: pip.is_dir().then_some(pip.as_path()),
+                    egress_socket: Some(&egress),
+                    capability_socket: Some(&cap),
+                    group_add: &self.group_add,
+                };
+                self.docker.run(block, &mounts).await
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Loading flows from their sources, fail-soft: a broken file is reported and skipped.
+//!
+//! Priority (a lower source can never override a higher one): `flows/*.flow.yaml`
+//! (official) → `user_data/shared/flows/**/*.flow.yaml` (shared) → `<pack>/flows/**` and
+//! `<pack>/backend/flows/**` of **approved** packs. The legacy `ecosystem/flows/` is read
+//! only with `RUMI_LOCAL_PACK_MODE=require_approval`, with a deprecation warning; this
+//! version reports it and does not load it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rumi_common::ids::PackId;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::model::{Flow, Source};
+
+/// Largest flow file read.
+pub const MAX_FLOW_FILE_BYTES: u64 = 1024 * 1024;
+/// Deepest directory walk.
+const MAX_DEPTH: usize = 8;
+
+/// A problem found while loading.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diagnostic {
+    pub path: String,
+    pub level: &'static str,
+    pub message: String,
+}
+
+fn find(dir: &Path, recursive: bool, depth: usize, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<_> = entries.flatten().collect();
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for e in entries {
+        let Ok(kind) = e.file_type() else { continue };
+        let name = e.file_name().to_string_lossy().into_owned();
+        if kind.is_dir() && recursive && depth < MAX_DEPTH && name != "modifiers" && !name.starts_with('.') {
+            find(&e.path(), recursive, depth + 1, out);
+        } else if kind.is_file() && name.ends_with(".flow.yaml") {
+            out.push(e.path());
+        }
+    }
+}
+
+fn parse_file(path: &Path, source: Source) -> Result<Flow, String> {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    if meta.len() > MAX_FLOW_FILE_BYTES {
+        return Err(format!("larger than {MAX_FLOW_FILE_BYTES} bytes"));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let doc: Value = yaml_serde::from_str(&text).map_err(|e| format!("invalid YAML: {e}"))?;
+    if super::vars::uses_env(&doc) {
+        return Err(
+            "uses $env references, which Rumi does not resolve (they would leak the daemon's environment)".into(),
+        );
+    }
+    Flow::parse(&doc, source, path.to_path_buf())
+}
+
+/// Loads every flow. `approved` lists approved, verified packs with their directories.
+pub fn load(home: &Path, approved: &[(PackId, PathBuf)]) -> (BTreeMap<String, Flow>, Vec<Diagnostic>) {
+    let mut flows: BTreeMap<String, Flow> = BTreeMap::new();
+    let mut diags = Vec::new();
+    let mut sources: Vec<(PathBuf, Source)> = Vec::new();
+    let mut files = Vec::new();
+    find(&home.join("flows"), false, 0, &mut files);
+    sources.extend(files.drain(..).map(|p| (p, Source::Official)));
+    find(&home.join("user_data/shared/flows"), true, 0, &mut files);
+    sources.extend(files.drain(..).map(|p| (p, Source::Shared)));
+    for (pack, dir) in approved {
+        for base in [dir.join("flows"), dir.join("backend/flows")] {
+            find(&base, true, 0, &mut files);
+            sources.extend(files.drain(..).map(|p| (p, Source::Pack(pack.clone()))));
+        }
+    }
+    if home.join("ecosystem/flows").is_dir() {
+        diags.push(Diagnostic {
+            path: "ecosystem/flows".into(),
+            level: "warning",
+            message: "WARNING: Using legacy flow path. This is DEPRECATED and will be removed; move flows to flows/, user_data/shared/flows/ or a pack's flows/".into(),
+        });
+    }
+    for (path, source) in sources {
+        let shown = path.strip_prefix(home).unwrap_or(&path).display().to_string();
+        match parse_file(&path, source) {
+            Ok(flow) => {
+                if let Source::Pack(p) = &flow.source
+                    && !flow.flow_id.starts_with(&format!("{p}."))
+                {
+                    diags.push(Diagnostic {
+                        path: shown.clone(),
+                        level: "warning",
+                        message: format!("pack flow {:?} does not start with \"{p}.\"", flow.flow_id),
+                    });
+                }
+                if let Some(existing) = flows.get(&flow.flow_id) {
+                    diags.push(Diagnostic {
+                        path: shown,
+                        level: "warning",
+                        message: format!(
+                            "flow {:?} is already defined by {} and cannot be overridden",
+                            flow.flow_id,
+                            existing.path.strip_prefix(home).unwrap_or(&existing.path).display()
+                        ),
+                    });
+                    continue;
+                }
+                flows.insert(flow.flow_id.clone(), flow);
+            }
+            Err(message) => diags.push(Diagnostic {
+                path: shown,
+                level: "error",
+                message,
+            }),
+        }
+    }
+    (flows, diags)
+}

@@ -1,0 +1,208 @@
+//! The flow schema, parsed from YAML into checked types.
+
+use std::path::PathBuf;
+
+use rumi_common::ids::PackId;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Step types this engine runs.
+pub const STEP_TYPES: &[&str] = &["handler", "python_file_call", "set", "if", "flow"];
+/// Default step priority.
+pub const DEFAULT_PRIORITY: i64 = 100;
+
+/// Where a flow came from (higher sources win; lower ones cannot override them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "pack_id", rename_all = "lowercase")]
+pub enum Source {
+    Official,
+    Shared,
+    Pack(PackId),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    Abort,
+    Continue,
+    DisableTarget,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub id: String,
+    pub phase: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub priority: i64,
+    pub when: Option<String>,
+    pub input: Value,
+    pub output: Option<String>,
+    pub depends_on: Vec<String>,
+    pub owner_pack: Option<String>,
+    pub file: Option<String>,
+    pub timeout_seconds: Option<f64>,
+    pub principal_id: Option<String>,
+    pub flow: Option<String>,
+    pub args: Value,
+    pub on_error: Option<OnError>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Flow {
+    pub flow_id: String,
+    pub source: Source,
+    pub path: PathBuf,
+    pub phases: Vec<String>,
+    pub fail_soft: bool,
+    pub outputs: Map<String, Value>,
+    pub steps: Vec<Step>,
+    pub schedule: Option<Value>,
+}
+
+fn str_field(m: &Map<String, Value>, k: &str) -> Option<String> {
+    match m.get(k) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(Value::Bool(b)) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+impl Flow {
+    /// Parses and validates one flow document; steps come out in execution order
+    /// (phase, then priority ascending, then id; `depends_on` within a phase).
+    ///
+    /// # Errors
+    /// A message naming the first problem.
+    pub fn parse(doc: &Value, source: Source, path: PathBuf) -> Result<Self, String> {
+        let m = doc.as_object().ok_or("a flow file must be a mapping")?;
+        let flow_id = str_field(m, "flow_id").ok_or("flow_id is required")?;
+        if flow_id.is_empty()
+            || flow_id.len() > 128
+            || !flow_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        {
+            return Err(format!("flow_id {flow_id:?} must match ^[A-Za-z0-9._-]{{1,128}}$"));
+        }
+        let phases: Vec<String> = match m.get("phases") {
+            Some(Value::Array(a)) if !a.is_empty() => a.iter().filter_map(|p| p.as_str().map(str::to_owned)).collect(),
+            None => vec!["main".to_owned()],
+            _ => return Err("phases must be a non-empty list".into()),
+        };
+        let defaults = m.get("defaults").and_then(Value::as_object);
+        let fail_soft = defaults
+            .and_then(|d| d.get("fail_soft"))
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        let outputs = m.get("outputs").and_then(Value::as_object).cloned().unwrap_or_default();
+        let raw_steps = match m.get("steps") {
+            Some(Value::Array(a)) => a.clone(),
+            None | Some(Value::Null) => Vec::new(),
+            _ => return Err("steps must be a list".into()),
+        };
+        let mut steps = Vec::with_capacity(raw_steps.len());
+        for (i, s) in raw_steps.iter().enumerate() {
+            let s = s.as_object().ok_or_else(|| format!("step {i} must be a mapping"))?;
+            let id = str_field(s, "id").ok_or_else(|| format!("step {i} has no id"))?;
+            if steps.iter().any(|x: &Step| x.id == id) {
+                return Err(format!("duplicate step id {id:?}"));
+            }
+            let phase = str_field(s, "phase").unwrap_or_else(|| phases[0].clone());
+            if !phases.contains(&phase) {
+                return Err(format!("step {id:?} uses phase {phase:?} which is not in phases"));
+            }
+            let kind = str_field(s, "type").ok_or_else(|| format!("step {id:?} has no type"))?;
+            if !STEP_TYPES.contains(&kind.as_str()) {
+                return Err(format!(
+                    "step {id:?} has unknown type {kind:?} (known: {})",
+                    STEP_TYPES.join(", ")
+                ));
+            }
+            let on_error = match s.get("on_error").and_then(|o| o.get("action")).and_then(Value::as_str) {
+                None => None,
+                Some("abort") => Some(OnError::Abort),
+                Some("continue") => Some(OnError::Continue),
+                Some("disable_target") => Some(OnError::DisableTarget),
+                Some(other) => return Err(format!("step {id:?}: unknown on_error.action {other:?}")),
+            };
+            let step = Step {
+                phase,
+                kind: kind.clone(),
+                priority: s.get("priority").and_then(Value::as_i64).unwrap_or(DEFAULT_PRIORITY),
+                when: str_field(s, "when"),
+                input: s.get("input").cloned().unwrap_or(Value::Null),
+                output: str_field(s, "output"),
+                depends_on: s
+                    .get("depends_on")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(|d| d.as_str().map(str::to_owned)).collect())
+                    .unwrap_or_default(),
+                owner_pack: str_field(s, "owner_pack"),
+                file: str_field(s, "file"),
+                timeout_seconds: s.get("timeout_seconds").and_then(Value::as_f64),
+                principal_id: str_field(s, "principal_id"),
+                flow: str_field(s, "flow"),
+                args: s.get("args").cloned().unwrap_or(Value::Null),
+                on_error,
+                id,
+            };
+            if step.kind == "python_file_call" && (step.owner_pack.is_none() || step.file.is_none()) {
+                return Err(format!("python_file_call step {:?} needs owner_pack and file", step.id));
+            }
+            if step.kind == "flow" && step.flow.is_none() {
+                return Err(format!("flow step {:?} needs `flow: <flow_id>`", step.id));
+            }
+            if step.kind == "handler" && step.input.get("handler").and_then(Value::as_str).is_none() {
+                return Err(format!("handler step {:?} needs input.handler", step.id));
+            }
+            steps.push(step);
+        }
+        order(&mut steps, &phases);
+        Ok(Self {
+            flow_id,
+            source,
+            path,
+            phases,
+            fail_soft,
+            outputs,
+            steps,
+            schedule: m.get("schedule").cloned(),
+        })
+    }
+}
+
+/// Sorts by (phase index, priority, id), then applies `depends_on` within each phase
+/// (a cycle keeps the default order).
+fn order(steps: &mut [Step], phases: &[String]) {
+    let idx = |p: &str| phases.iter().position(|x| x == p).unwrap_or(usize::MAX);
+    steps.sort_by(|a, b| (idx(&a.phase), a.priority, &a.id).cmp(&(idx(&b.phase), b.priority, &b.id)));
+    let mut start = 0;
+    while start < steps.len() {
+        let phase = steps[start].phase.clone();
+        let end = steps[start..]
+            .iter()
+            .position(|s| s.phase != phase)
+            .map_or(steps.len(), |n| start + n);
+        let group = &mut steps[start..end];
+        let mut sorted: Vec<Step> = Vec::with_capacity(group.len());
+        let mut remaining: Vec<Step> = group.to_vec();
+        while !remaining.is_empty() {
+            let ready = remaining.iter().position(|s| {
+                s.depends_on
+                    .iter()
+                    .all(|d| sorted.iter().any(|x| &x.id == d) || !remaining.iter().any(|x| &x.id == d))
+            });
+            match ready {
+                Some(i) => sorted.push(remaining.remove(i)),
+                None => {
+                    tracing::warn!("depends_on cycle; keeping the default order");
+                    sorted.append(&mut remaining);
+                }
+            }
+        }
+        group.clone_from_slice(&sorted);
+        start = end;
+    }
+}

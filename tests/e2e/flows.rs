@@ -1,0 +1,281 @@
+//! The flow engine end to end (permissive mode: host Python, same engine as strict).
+
+use rumi_tests::{Rumid, TestHome, patience};
+use serde_json::{Value, json};
+
+const GREET: &str = r#"
+def run(input_data, context):
+    return {"message": "Hello, %s!" % input_data.get("name"), "pack": context["owner_pack"]}
+"#;
+
+fn hello_pack(home: &TestHome) {
+    home.add_pack("hello");
+    home.write("ecosystem/hello/backend/blocks/greet.py", GREET);
+    home.write(
+        "ecosystem/hello/backend/flows/hello.flow.yaml",
+        r#"
+flow_id: hello.greet
+phases: [main]
+steps:
+  - id: greet
+    phase: main
+    type: python_file_call
+    owner_pack: hello
+    file: greet.py
+    input: {name: "${ctx.name}"}
+    output: greeting
+outputs:
+  greeting: "$ctx.greeting"
+"#,
+    );
+}
+
+#[test]
+fn a_pack_flow_runs_only_while_its_pack_is_approved() {
+    let home = TestHome::new();
+    hello_pack(&home);
+    let rumid = Rumid::start(&home);
+    assert_eq!(
+        rumid.get("/api/flows").body["data"]["count"],
+        0,
+        "pack flows need approval"
+    );
+    let r = rumid.run_flow("hello.greet", json!({"name": "World"}), 30.0);
+    assert_eq!((r.status, r.code()), (404, "RUMI-FLOW-001"));
+
+    assert_eq!(rumid.post("/api/packs/hello/approve", None).status, 200);
+    rumid.wait_policy_applied();
+    let flows = rumi_tests::eventually("flows reloaded", patience(), || {
+        let f = rumid.get("/api/flows").body["data"].clone();
+        (f["count"] == 1).then_some(f)
+    })
+    .unwrap();
+    assert_eq!(flows["flows"][0]["source"], json!({"kind": "pack", "pack_id": "hello"}));
+    let r = rumid.run_flow("hello.greet", json!({"name": "World"}), 30.0);
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        r.body["data"]["result"]["greeting"],
+        json!({"message": "Hello, World!", "pack": "hello"})
+    );
+    assert!(r.body["data"]["execution_time"].as_f64().unwrap() > 0.0);
+    let calls = home.audit_actions("python_file_call", "python_file_call");
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0]["execution_mode"], "host_permissive");
+    assert_eq!(home.audit_actions("flow_execution", "flow_run").len(), 1);
+
+    // Editing a block after approval: the next run refuses it (re-hash before every call).
+    home.write(
+        "ecosystem/hello/backend/blocks/greet.py",
+        "def run(i, c):\n    return 'tampered'\n",
+    );
+    let r = rumid.run_flow("hello.greet", json!({"name": "World"}), 30.0);
+    let result = &r.body["data"]["result"];
+    assert_ne!(result["greeting"]["message"], "Hello, World!");
+    let calls = home.audit_actions("python_file_call", "python_file_call");
+    assert_eq!(
+        calls.last().unwrap()["error_type"],
+        "hash_verification_failed",
+        "{calls:?}"
+    );
+    assert_eq!(rumid.pack_state("hello"), "modified");
+}
+
+#[test]
+fn steps_order_conditions_subflows_and_flow_control() {
+    let home = TestHome::new();
+    home.write(
+        "flows/main.flow.yaml",
+        r#"
+flow_id: main
+phases: [prepare, work]
+steps:
+  - {id: z_last, phase: work, type: set, input: {key: order, value: "${ctx.order}-z"}, priority: 100}
+  - {id: a_first, phase: work, type: set, input: {key: order, value: "${ctx.order}-a"}, priority: 10}
+  - {id: init, phase: prepare, type: set, input: {key: order, value: start}}
+  - {id: big, phase: work, type: set, when: "$ctx.n > 5", input: {key: size, value: big}}
+  - {id: small, phase: work, type: set, when: "$ctx.n <= 5", input: {key: size, value: small}}
+  - {id: child, phase: work, type: flow, flow: child, args: {x: "$ctx.n"}, output: child_out, priority: 200}
+  - {id: hidden, phase: work, type: set, input: {key: _internal, value: 1}}
+"#,
+    );
+    home.write(
+        "flows/child.flow.yaml",
+        "flow_id: child\nsteps:\n  - {id: double, type: handler, input: {handler: 'kernel:ctx.get', args: {key: x}}, output: got}\n",
+    );
+    home.write(
+        "flows/loop_a.flow.yaml",
+        "flow_id: loop_a\nsteps:\n  - {id: s, type: flow, flow: loop_b}\n",
+    );
+    home.write(
+        "flows/loop_b.flow.yaml",
+        "flow_id: loop_b\nsteps:\n  - {id: s, type: flow, flow: loop_a}\n",
+    );
+    home.write(
+        "flows/abort.flow.yaml",
+        r#"
+flow_id: abort
+steps:
+  - {id: a, type: set, input: {key: before, value: 1}}
+  - {id: b, type: handler, input: {handler: 'kernel:flow.abort', args: {reason: enough}}}
+  - {id: c, type: set, input: {key: after, value: 1}}
+"#,
+    );
+    home.write(
+        "flows/failing.flow.yaml",
+        r#"
+flow_id: failing
+defaults: {fail_soft: true}
+steps:
+  - {id: bad, type: handler, input: {handler: 'kernel:does.not.exist'}}
+  - {id: ok, type: set, input: {key: reached, value: true}}
+  - {id: fatal, type: handler, input: {handler: 'kernel:nope'}, on_error: {action: abort}}
+  - {id: never, type: set, input: {key: never, value: true}}
+"#,
+    );
+    home.write(
+        "flows/broken.flow.yaml",
+        "flow_id: broken\nsteps: [ {id: x, type: teleport} ]\n",
+    );
+    home.write(
+        "flows/leaky.flow.yaml",
+        "flow_id: leaky\nsteps:\n  - {id: x, type: set, input: {key: k, value: '$env.HOME'}}\n",
+    );
+    let rumid = Rumid::start(&home);
+
+    let list = rumid.get("/api/flows").body["data"].clone();
+    let diags = list["diagnostics"].to_string();
+    assert!(
+        diags.contains("broken.flow.yaml") && diags.contains("teleport"),
+        "{diags}"
+    );
+    assert!(diags.contains("leaky.flow.yaml") && diags.contains("$env"), "{diags}");
+    assert_eq!(list["count"], 6, "the broken files are skipped, the rest load: {list}");
+
+    let r = rumid.run_flow("main", json!({"n": 7}), 30.0);
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let res = &r.body["data"]["result"];
+    assert_eq!(res["order"], "start-a-z", "phase, then priority, then id");
+    assert_eq!(res["size"], "big");
+    assert_eq!(res["child_out"]["got"], 7);
+    assert!(
+        res.get("_internal").is_none(),
+        "keys starting with _ never reach outputs"
+    );
+    assert_eq!(
+        rumid.run_flow("main", json!({"n": 1}), 30.0).body["data"]["result"]["size"],
+        "small"
+    );
+
+    let r = rumid.run_flow("loop_a", json!({}), 30.0);
+    assert_eq!((r.status, r.code()), (500, "RUMI-FLOW-006"));
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("loop_a -> loop_b -> loop_a")
+    );
+
+    let r = rumid.run_flow("abort", json!({}), 30.0);
+    assert_eq!(r.body["data"]["aborted"], true);
+    assert_eq!(r.body["data"]["result"]["before"], 1);
+    assert!(r.body["data"]["result"].get("after").is_none());
+
+    let r = rumid.run_flow("failing", json!({}), 30.0);
+    assert_eq!((r.status, r.code()), (500, "RUMI-FLOW-002"), "{:?}", r.body);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("fatal"));
+
+    // Bad requests.
+    let r = rumid.post("/api/flows/main/run", Some(&json!({"inputs": [1], "timeout": 5})));
+    assert_eq!((r.status, r.code()), (400, "RUMI-VAL-002"));
+    let r = rumid.post("/api/flows/main/run", Some(&json!({"inputs": {}, "timeout": 601})));
+    assert_eq!((r.status, r.code()), (400, "RUMI-VAL-002"));
+    let r = rumid.request(
+        "POST",
+        "/api/flows/main/run",
+        Some(&rumid.token.clone()),
+        Some(b"{oops"),
+        Some("application/json"),
+    );
+    assert_eq!((r.status, r.code()), (400, "RUMI-VAL-008"));
+}
+
+#[test]
+fn timeouts_concurrency_limits_and_two_pack_flows() {
+    let home = TestHome::new();
+    home.add_pack("producer");
+    home.add_pack("consumer");
+    home.write(
+        "ecosystem/producer/backend/blocks/make.py",
+        "def run(data):\n    return {'items': [1, 2, 3], 'seed': data['seed']}\n",
+    );
+    home.write(
+        "ecosystem/consumer/backend/blocks/sum.py",
+        "import time\n\ndef run(data, context):\n    time.sleep(data.get('sleep', 0))\n    return {'total': sum(data['items']) * data['seed']}\n",
+    );
+    home.write(
+        "flows/pipeline.flow.yaml",
+        r#"
+flow_id: pipeline
+steps:
+  - {id: make, type: python_file_call, owner_pack: producer, file: make.py, input: {seed: "$ctx.seed"}, output: made}
+  - {id: sum, type: python_file_call, owner_pack: consumer, file: sum.py, principal_id: producer,
+     input: {items: "$ctx.made.items", seed: "$ctx.made.seed", sleep: "$ctx.sleep"}, output: summed, timeout_seconds: 30}
+outputs:
+  total: "$ctx.summed.total"
+"#,
+    );
+    home.write(
+        "flows/escape.flow.yaml",
+        "flow_id: escape\ndefaults: {fail_soft: false}\nsteps:\n  - {id: x, type: python_file_call, owner_pack: producer, file: ../consumer/backend/blocks/sum.py}\n",
+    );
+    let rumid = Rumid::builder(&home)
+        .env("RUMI_MAX_CONCURRENT_FLOWS", "1")
+        .spawn()
+        .unwrap();
+    for p in ["producer", "consumer"] {
+        assert_eq!(rumid.post(&format!("/api/packs/{p}/approve"), None).status, 200);
+    }
+    let r = rumid.run_flow("pipeline", json!({"seed": 2, "sleep": 0}), 60.0);
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["data"]["result"], json!({"total": 12}));
+    // principal_id in a step is overridden by the owner pack, and audited.
+    let over = home.audit_actions("security", "principal_id_overridden");
+    assert_eq!(over[0]["details"]["requested_principal"], "producer");
+    assert_eq!(over[0]["details"]["effective_principal"], "consumer");
+
+    let r = rumid.run_flow("escape", json!({}), 30.0);
+    assert_eq!(r.status, 500);
+    assert!(
+        r.body["error"]["message"].as_str().unwrap().contains("path_rejected"),
+        "{:?}",
+        r.body
+    );
+
+    // 408: the whole flow's budget.
+    let r = rumid.run_flow("pipeline", json!({"seed": 1, "sleep": 5}), 1.0);
+    assert_eq!((r.status, r.code()), (408, "RUMI-FLOW-004"), "{:?}", r.body);
+
+    // 429: one flow at a time here; two overlapping runs, one is refused.
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let base = rumid.base.clone();
+            let token = rumid.token.clone();
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+                let mut r = agent
+                    .post(&format!("{base}/api/flows/pipeline/run"))
+                    .header("Authorization", &format!("Bearer {token}"))
+                    .send_json(json!({"inputs": {"seed": 1, "sleep": 1.5}, "timeout": 30}))
+                    .expect("request");
+                let body: Value = r.body_mut().read_json().unwrap_or(Value::Null);
+                (
+                    r.status().as_u16(),
+                    body["error"]["code"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+        })
+        .collect();
+    let mut results: Vec<(u16, String)> = runs.into_iter().map(|t| t.join().unwrap()).collect();
+    results.sort();
+    assert_eq!(results, [(200, String::new()), (429, "RUMI-FLOW-005".to_owned())]);
+}
