@@ -13,5 +13,6 @@ mod egress;
 mod external;
 mod flows;
 mod handlers;
+mod sandbox;
 mod security_ssrf;
 mod security_tamper;

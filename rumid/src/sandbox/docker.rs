@@ -3,8 +3,8 @@
 //!
 //! Flags: `--network=none`, read-only root, tmpfs `/tmp` (64 MiB, noexec, nosuid),
 //! `cap-drop ALL`, `no-new-privileges`, user 65534:65534, `--group-add` of the socket
-//! groups, memory and swap limit, pids limit, one CPU, no logging driver (output is read
-//! from the attach stream, never from a log file). Mounts, all read-only except the
+//! groups, memory and swap limit, pids limit, one CPU, a capped log file (output is read
+//! from the attach stream, never from the log). Mounts, all read-only except the
 //! sockets: the pack at `/pack`, the SDK at `/rumi/sdk`, the input file at
 //! `/rumi/input.json`, the pack's data dir at `/data`, pip packages at `/pip-packages`
 //! when present, and only this pack's egress socket and this principal's capability socket.
@@ -242,9 +242,18 @@ impl DockerRunner {
             nano_cpus: Some(1_000_000_000),
             binds: Some(binds),
             group_add: Some(m.group_add.iter().map(ToString::to_string).collect()),
+            // Output is read from the attach stream; the log file is capped so a chatty block
+            // cannot fill the disk (the "none" driver cannot be attached to with logs).
             log_config: Some(HostConfigLogConfig {
-                typ: Some("none".into()),
-                config: None,
+                typ: Some("json-file".into()),
+                config: Some(
+                    [
+                        ("max-size".to_owned(), "1m".to_owned()),
+                        ("max-file".to_owned(), "1".to_owned()),
+                    ]
+                    .into_iter()
+                    .collect(),
+                ),
             }),
             ..Default::default()
         };
@@ -280,7 +289,7 @@ impl DockerRunner {
             .stderr(true)
             .logs(true)
             .build();
-        let mut output = d
+        let output = d
             .attach_container(id, Some(attach))
             .await
             .map_err(|e| SandboxError::Internal(format!("cannot attach: {e}")))?
@@ -288,7 +297,11 @@ impl DockerRunner {
         d.start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
             .await
             .map_err(|e| SandboxError::Internal(format!("cannot start container: {e}")))?;
-        let read = async {
+        // The stream moves into the reader, so it is closed as soon as reading stops: Docker
+        // cannot finish killing a container while an attach connection it writes to is
+        // left unread.
+        let read = async move {
+            let mut output = output;
             let mut out = Vec::new();
             let mut err = Vec::new();
             while let Some(chunk) = output.next().await {

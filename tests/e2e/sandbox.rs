@@ -1,0 +1,260 @@
+//! Strict mode: pack code in locked-down containers (needs Docker and the runtime image).
+
+use rumi_tests::upstream::Upstream;
+use rumi_tests::{Rumid, TestHome, docker_or_skip};
+use serde_json::{Value, json};
+
+const HOSTILE: &str = r#"
+import os, socket, time
+
+def attempt(fn):
+    try:
+        return {"ok": True, "value": fn()}
+    except BaseException as e:
+        return {"ok": False, "error": "%s: %s" % (type(e).__name__, e)}
+
+def write_root():
+    with open("/etc/pwned", "w") as f:
+        f.write("x")
+
+def write_pack():
+    with open("/pack/pwned", "w") as f:
+        f.write("x")
+
+def run(data, context):
+    case = data["case"]
+    if case == "fs":
+        return {"root": attempt(write_root), "pack": attempt(write_pack),
+                "tmp": attempt(lambda: open("/tmp/ok", "w").write("fine"))}
+    if case == "net":
+        return {"tcp": attempt(lambda: socket.create_connection(("1.1.1.1", 80), timeout=2).close()),
+                "dns": attempt(lambda: socket.getaddrinfo("example.com", 80))}
+    if case == "sockets":
+        return {"other": attempt(lambda: socket.socket(socket.AF_UNIX).connect(data["other_socket"])),
+                "host_file": attempt(lambda: open(data["host_file"]).read()),
+                "listing": attempt(lambda: os.listdir("/run/rumi"))}
+    if case == "whoami":
+        return {"uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(),
+                "caps": open("/proc/self/status").read().split("CapEff:")[1].split()[0]}
+    if case == "fork":
+        n = 0
+        for _ in range(400):
+            try:
+                pid = os.fork()
+            except OSError:
+                break
+            if pid == 0:
+                time.sleep(5)
+                os._exit(0)
+            n += 1
+        return {"forked": n}
+    if case == "memory":
+        blob = bytearray(1024 * 1024 * 1024)
+        return {"allocated": len(blob)}
+    if case == "stdout":
+        os.write(1, b"x" * (10 * 1024 * 1024))
+        return None
+    if case == "sleep":
+        time.sleep(60)
+    return None
+"#;
+
+const NETWORK: &str = r#"
+import rumi_syscall, rumi_capability
+
+def run(data, context):
+    r = rumi_syscall.get(data["url"])
+    s = rumi_capability.call("store.set", {"store_id": "box", "key": "k", "value": {"from": "container"}})
+    g = rumi_capability.call("store.get", {"store_id": "box", "key": "k"})
+    return {"status": r.get("status_code"), "body": r.get("body"), "error": r.get("error_type"),
+            "set": s.get("success"), "got": (g.get("output") or {}).get("value"), "cap_error": g.get("error")}
+"#;
+
+fn flow(id: &str, file: &str, timeout: u32) -> String {
+    format!(
+        "flow_id: {id}\ndefaults: {{fail_soft: false}}\nsteps:\n  - {{id: s, type: python_file_call, owner_pack: box, file: {file}, input: \"$ctx.inputs\", output: out, timeout_seconds: {timeout}}}\n"
+    )
+}
+
+fn managed_containers() -> usize {
+    let out = std::process::Command::new("docker")
+        .args(["ps", "-aq", "--filter", "label=rumi.managed=true"])
+        .output()
+        .expect("docker ps");
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+#[test]
+fn blocks_run_contained_and_reach_only_their_own_helpers() {
+    if !docker_or_skip("blocks_run_contained_and_reach_only_their_own_helpers") {
+        return;
+    }
+    let up = Upstream::start();
+    let home = TestHome::new();
+    home.add_pack("box");
+    home.add_pack("other");
+    home.write("ecosystem/box/backend/blocks/hostile.py", HOSTILE);
+    home.write("ecosystem/box/backend/blocks/network.py", NETWORK);
+    home.write(
+        "ecosystem/box/backend/blocks/hello.py",
+        "def run(data):\n    return {'hello': data['name']}\n",
+    );
+    std::os::unix::fs::symlink("/etc/passwd", home.path().join("ecosystem/box/backend/blocks/leak.py")).unwrap();
+    home.write("flows/hello.flow.yaml", &flow("hello", "hello.py", 60));
+    home.write("flows/hostile.flow.yaml", &flow("hostile", "hostile.py", 20));
+    home.write("flows/slow.flow.yaml", &flow("slow", "hostile.py", 2));
+    home.write("flows/net.flow.yaml", &flow("net", "network.py", 30));
+    home.write("flows/leak.flow.yaml", &flow("leak", "leak.py", 10));
+    home.write(
+        "flows/dotdot.flow.yaml",
+        &flow("dotdot", "../../other/backend/blocks/main.py", 10),
+    );
+    let rumid = Rumid::builder(&home)
+        .strict()
+        .env("RUMI_EGRESS_ALLOW_CIDRS", "127.0.0.1/32")
+        .spawn()
+        .unwrap();
+    let r = rumid.get("/api/docker/status");
+    assert_eq!(r.body["data"]["available"], true, "{:?}", r.body);
+    for p in ["box", "other"] {
+        assert_eq!(rumid.post(&format!("/api/packs/{p}/approve"), None).status, 200);
+    }
+    let run = |id: &str, inputs: Value| rumid.run_flow(id, inputs, 120.0);
+    let out = |id: &str, inputs: Value| {
+        let r = run(id, inputs);
+        assert_eq!(r.status, 200, "{id}: {:?}", r.body);
+        r.body["data"]["result"]["out"].clone()
+    };
+
+    assert_eq!(out("hello", json!({"name": "strict"})), json!({"hello": "strict"}));
+    let calls = home.audit_actions("python_file_call", "python_file_call");
+    assert_eq!(calls.last().unwrap()["execution_mode"], "container");
+
+    // Egress and capabilities from inside the container, through this pack's sockets only.
+    rumid.approve_and_grant("box", &["127.0.0.1"], &[up.addr.port()]);
+    assert_eq!(
+        rumid
+            .post(
+                "/api/stores/create",
+                Some(&json!({"store_id": "box", "owner_pack": "box"}))
+            )
+            .status,
+        200
+    );
+    rumid.grant_capability("box", "store.set", json!({"allowed_store_ids": ["box"]}));
+    rumid.grant_capability("box", "store.get", json!({"allowed_store_ids": ["box"]}));
+    let o = out("net", json!({"url": up.url("/ok")}));
+    assert_eq!(o["status"], 200, "{o}");
+    assert_eq!(o["body"], "hello");
+    assert_eq!(o["set"], true, "{o}");
+    assert_eq!(o["got"], json!({"from": "container"}));
+
+    // Identity and privileges.
+    let who = out("hostile", json!({"case": "whoami"}));
+    assert_eq!((who["uid"].clone(), who["gid"].clone()), (json!(65534), json!(65534)));
+    assert_eq!(who["caps"], "0000000000000000", "no capabilities: {who}");
+
+    // The file system is read-only except /tmp.
+    let fs = out("hostile", json!({"case": "fs"}));
+    assert_eq!(fs["root"]["ok"], false, "{fs}");
+    assert_eq!(fs["pack"]["ok"], false, "{fs}");
+    assert_eq!(fs["tmp"]["ok"], true, "{fs}");
+
+    // No network at all.
+    let net = out("hostile", json!({"case": "net"}));
+    assert_eq!(net["tcp"]["ok"], false, "{net}");
+    assert_eq!(net["dns"]["ok"], false, "{net}");
+
+    // Another pack's socket and host files are not there.
+    let other_sock = rumid.egress_socket(&home, "other");
+    let host_file = home.path().join("user_data/settings/.hmac_key");
+    let s = out(
+        "hostile",
+        json!({"case": "sockets", "other_socket": other_sock, "host_file": host_file}),
+    );
+    assert_eq!(s["other"]["ok"], false, "{s}");
+    assert_eq!(s["host_file"]["ok"], false, "{s}");
+    let mut listing: Vec<String> = serde_json::from_value(s["listing"]["value"].clone()).unwrap();
+    listing.sort();
+    assert_eq!(listing, ["capability.sock", "egress.sock"], "only its own two sockets");
+
+    // Fork bomb: the pids limit stops it.
+    let f = out("hostile", json!({"case": "fork"}));
+    assert!(f["forked"].as_u64().unwrap() < 100, "{f}");
+
+    // Memory bomb, huge stdout, sleeping past the timeout: refused, contained, cleaned up.
+    let r = run("hostile", json!({"case": "memory"}));
+    assert_eq!(r.status, 500, "{:?}", r.body);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("container_execution_error"),
+        "{:?}",
+        r.body
+    );
+    let r = run("hostile", json!({"case": "stdout"}));
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("response_too_large"),
+        "{:?}",
+        r.body
+    );
+    let r = run("slow", json!({"case": "sleep"}));
+    assert!(
+        r.body["error"]["message"].as_str().unwrap().contains("timeout"),
+        "{:?}",
+        r.body
+    );
+
+    // A symlink out of the pack and `../` in `file` never run.
+    for id in ["leak", "dotdot"] {
+        let r = run(id, json!({}));
+        assert!(
+            r.body["error"]["message"].as_str().unwrap().contains("path_rejected"),
+            "{id}: {:?}",
+            r.body
+        );
+    }
+    // Editing a block after approval: refused before the run.
+    home.write(
+        "ecosystem/box/backend/blocks/hello.py",
+        "def run(data):\n    return 'tampered'\n",
+    );
+    let r = run("hello", json!({"name": "x"}));
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("hash_verification_failed"),
+        "{:?}",
+        r.body
+    );
+
+    assert_eq!(managed_containers(), 0, "every container is removed after its run");
+}
+
+#[test]
+fn strict_mode_without_docker_refuses_instead_of_running_on_the_host() {
+    let home = TestHome::new();
+    home.add_pack("box");
+    home.write(
+        "ecosystem/box/backend/blocks/hello.py",
+        "def run():\n    return 'ran on the host'\n",
+    );
+    home.write("flows/hello.flow.yaml", &flow("hello", "hello.py", 10));
+    let rumid = Rumid::builder(&home)
+        .strict()
+        .env("RUMI_DOCKER_SOCKET", "/nonexistent/docker.sock")
+        .spawn()
+        .unwrap();
+    assert_eq!(rumid.post("/api/packs/box/approve", None).status, 200);
+    let r = rumid.run_flow("hello", json!({}), 30.0);
+    assert_eq!(r.status, 500);
+    let msg = r.body["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("docker_required"), "{msg}");
+    assert!(!r.body.to_string().contains("ran on the host"));
+    assert_eq!(rumid.get("/api/docker/status").body["data"]["available"], false);
+}
