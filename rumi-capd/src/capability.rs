@@ -204,8 +204,23 @@ async fn decide(state: &State, principal: &str, permission: &str, args: &Value, 
         let home = &state.config.home;
         let (outcome, reason) = match permission {
             "secrets.get" => builtin::secrets_get(&state.secrets, &config, args),
-            "pack.inbox.send" => builtin::exchange::inbox_send(home, principal, &config, args),
-            "pack.update.propose_patch" => builtin::exchange::propose_patch(home, principal, &config, args),
+            "pack.inbox.send" | "pack.update.propose_patch" => {
+                // The receiving pack must be approved (and unmodified) too.
+                let target = args["to_pack_id"]
+                    .as_str()
+                    .or_else(|| args["target_pack_id"].as_str())
+                    .unwrap_or_default();
+                if !policy.approved.contains(target) {
+                    (
+                        Err(Denied::permission()),
+                        Some(format!("target pack {target:?} is not approved")),
+                    )
+                } else if permission == "pack.inbox.send" {
+                    builtin::exchange::inbox_send(home, principal, &config, args)
+                } else {
+                    builtin::exchange::propose_patch(home, principal, &config, args)
+                }
+            }
             _ => builtin::store(&state.stores, &policy, principal, permission, &config, args),
         };
         trace.reason = reason;

@@ -5,7 +5,8 @@ use std::fmt;
 /// Longest pack id accepted (the original's `^[a-zA-Z0-9_-]{1,64}$`).
 pub const MAX_PACK_ID_LEN: usize = 64;
 
-/// A pack id: 1–64 characters of `[A-Za-z0-9_-]`.
+/// A pack id: 1–64 characters of `[A-Za-z0-9_-]`, without `__` (which separates the levels
+/// of a capability principal such as `pack__worker`).
 ///
 /// # Security
 /// The charset keeps a pack id safe to use as a file name (`{id}.json`, `{id}.sock`) and in
@@ -23,6 +24,8 @@ pub enum PackIdError {
     TooLong,
     #[error("pack id may only contain letters, digits, '_' and '-'")]
     BadCharacter,
+    #[error("pack id may not contain \"__\" (it separates levels of a capability principal)")]
+    DoubleUnderscore,
 }
 
 impl PackId {
@@ -39,6 +42,9 @@ impl PackId {
         }
         if !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
             return Err(PackIdError::BadCharacter);
+        }
+        if s.contains("__") {
+            return Err(PackIdError::DoubleUnderscore);
         }
         Ok(Self(s.to_owned()))
     }
@@ -70,7 +76,8 @@ mod tests {
         for ok in ["a", "hello", "my-pack_2", &"x".repeat(64)] {
             assert!(PackId::parse(ok).is_ok(), "{ok}");
         }
-        let bad: [(&str, PackIdError); 9] = [
+        let bad: [(&str, PackIdError); 10] = [
+            ("a__b", PackIdError::DoubleUnderscore),
             ("", PackIdError::Empty),
             (&"x".repeat(65), PackIdError::TooLong),
             ("..", PackIdError::BadCharacter),

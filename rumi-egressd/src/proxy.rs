@@ -265,7 +265,7 @@ impl Proxy {
         req: Map<String, Value>,
         trace: &mut Trace,
     ) -> Result<Outcome, Fail> {
-        let parsed = validate(&req)?;
+        let mut parsed = validate(&req)?;
         trace.method.clone_from(&parsed.method);
         let policy: Arc<Policy> = state.policy.load_full().ok_or(Fail::NotApproved)?;
         let mut url = parsed.url.clone();
@@ -304,6 +304,16 @@ impl Proxy {
                         .map_err(|_| Fail::Validation("redirect Location is not a URL".into()))?;
                     if !matches!(next.scheme(), "http" | "https") || next.host_str().is_none() {
                         return Err(Fail::Blocked(INTERNAL_IP_BLOCKED));
+                    }
+                    if !next.username().is_empty() || next.password().is_some() {
+                        return Err(Fail::Validation("redirect Location carries credentials".into()));
+                    }
+                    // Credentials meant for one host never follow a redirect to another.
+                    if next.host_str() != url.host_str() || next.port_or_known_default() != url.port_or_known_default()
+                    {
+                        parsed
+                            .headers
+                            .retain(|(n, _)| !matches!(n.as_str(), "authorization" | "cookie" | "proxy-authorization"));
                     }
                     url = next;
                 }

@@ -439,6 +439,25 @@ impl Packs {
         );
     }
 
+    /// Re-hashes every approved pack; changed ones become `modified` (and lose their
+    /// sockets through the next policy). Returns how many changed.
+    pub fn reverify_approved(&self) -> usize {
+        let mut inner = self.lock();
+        let mut changed = 0;
+        for entry in inner.entries.values_mut() {
+            if entry.state == PackState::Approved {
+                self.reverify(entry);
+                if entry.state != PackState::Approved {
+                    changed += 1;
+                }
+            }
+        }
+        if changed > 0 {
+            self.publish(&inner);
+        }
+        changed
+    }
+
     /// Re-reads one pack from disk into the registry (or drops it if gone).
     fn refresh(&self, inner: &mut Inner, id: &PackId) -> Option<()> {
         match discovery::find(&self.paths.ecosystem, id) {

@@ -401,7 +401,13 @@ impl Config {
         let egress_sock_dir_explicit = c.raw(ENV_EGRESS_SOCK_DIR).is_some();
         let capability_sock_dir_explicit = c.raw(ENV_CAPABILITY_SOCK_DIR).is_some();
         let helper_bin_dir = c.raw(ENV_HELPER_BIN_DIR).map(PathBuf::from);
-        let egress_allow_cidrs = c.raw(ENV_EGRESS_ALLOW_CIDRS);
+        let egress_allow_cidrs = c.opt(ENV_EGRESS_ALLOW_CIDRS, |s| {
+            for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                part.parse::<ipnet::IpNet>()
+                    .map_err(|_| format!("{part:?} is not a CIDR"))?;
+            }
+            Ok(s.to_owned())
+        });
         let runtime_image = c
             .raw(ENV_RUNTIME_IMAGE)
             .unwrap_or_else(|| DEFAULT_RUNTIME_IMAGE.to_owned());

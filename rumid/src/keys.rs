@@ -85,12 +85,17 @@ fn finish_rotation(
     path: &Path,
     next: &Path,
 ) -> Result<InstanceKey, KeyLoadError> {
-    let resigned = crate::signed::resign_tree(settings, &old.signing_key(), &new.signing_key()).map_err(|source| {
-        KeyLoadError::Write {
-            path: settings.to_path_buf(),
-            source,
-        }
-    })?;
+    // Every signed file lives under user_data/settings/ or user_data/capabilities/.
+    let mut resigned = 0;
+    let user_data = settings.parent().unwrap_or(settings);
+    for dir in [settings.to_path_buf(), user_data.join("capabilities")] {
+        resigned += crate::signed::resign_tree(&dir, &old.signing_key(), &new.signing_key()).map_err(|source| {
+            KeyLoadError::Write {
+                path: dir.clone(),
+                source,
+            }
+        })?;
+    }
     fs::rename(next, path)
         .and_then(|()| rumi_common::fs::sync_dir(settings))
         .map_err(|source| KeyLoadError::Write {

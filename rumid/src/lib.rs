@@ -198,9 +198,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         .await
         .map_err(|e| RunError::Task(e.to_string()))??
     };
+    let packs = Arc::new(packs);
+    spawn_reverify(packs.clone());
     let paths = runtime_paths(&config);
     let helpers = start_helpers(&config, &paths, policy_rx.clone(), &audit);
-    let packs = Arc::new(packs);
     let engine = Arc::new(start_flows(&config, &paths, packs.clone(), &audit, policy_rx.clone()).await);
     watch_flows(engine.clone(), policy_rx);
     let token = key.api_token();
@@ -298,24 +299,54 @@ fn runtime_paths(config: &Config) -> RuntimePaths {
         capability_dir: config.capability_sock_dir.clone(),
         capd_socket: config.capd_socket.clone(),
     };
-    let run_ok = std::fs::create_dir_all("/run/rumi").is_ok();
+    // /run/rumi must exist *and* be writable by us (a probe file), else fall back.
+    let run_ok = std::fs::create_dir_all("/run/rumi").is_ok() && tempfile::tempfile_in("/run/rumi").is_ok();
     if !run_ok && config.helpers == HelperMode::Spawn {
         let base = PathBuf::from(format!("/tmp/rumi-{}", nix::unistd::getuid()));
-        if !config.egress_sock_dir_explicit {
-            p.egress_dir = base.join("egress/packs");
+        match private_dir(&base) {
+            Ok(()) => {
+                if !config.egress_sock_dir_explicit {
+                    p.egress_dir = base.join("egress/packs");
+                }
+                if !config.capability_sock_dir_explicit {
+                    p.capability_dir = base.join("capability/principals");
+                }
+                if p.egressd_socket == Path::new(config::DEFAULT_EGRESSD_SOCKET) {
+                    p.egressd_socket = base.join("egressd.sock");
+                }
+                if p.capd_socket == Path::new(config::DEFAULT_CAPD_SOCKET) {
+                    p.capd_socket = base.join("capd.sock");
+                }
+                tracing::warn!(dir = %base.display(), "/run/rumi is not writable; helper sockets go under a private /tmp directory");
+            }
+            Err(e) => {
+                tracing::error!(dir = %base.display(), error = %e, "/run/rumi is not writable and the private fallback directory is unsafe; helpers will fail to start")
+            }
         }
-        if !config.capability_sock_dir_explicit {
-            p.capability_dir = base.join("capability/principals");
-        }
-        if p.egressd_socket == Path::new(config::DEFAULT_EGRESSD_SOCKET) {
-            p.egressd_socket = base.join("egressd.sock");
-        }
-        if p.capd_socket == Path::new(config::DEFAULT_CAPD_SOCKET) {
-            p.capd_socket = base.join("capd.sock");
-        }
-        tracing::warn!(dir = %base.display(), "/run/rumi is not writable; helper sockets go under a private /tmp directory");
     }
     p
+}
+
+/// Creates (or accepts) a directory that only we can use: ours, mode 0700, not a symlink.
+///
+/// # Security
+/// `/tmp/rumi-<uid>` has a predictable name: another local user could create it first and
+/// plant a socket that rumid would then talk to (and hand secrets to).
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    let meta = std::fs::symlink_metadata(dir)?;
+    let ours = meta.uid() == nix::unistd::getuid().as_raw();
+    if !meta.is_dir() || !ours || meta.permissions().mode() & 0o077 != 0 {
+        return Err(std::io::Error::other(
+            "exists but is not a directory owned by us with mode 0700",
+        ));
+    }
+    Ok(())
 }
 
 /// Starts the supervisors of the helper daemons (each gets a clean environment).
@@ -374,6 +405,7 @@ fn start_helpers(
             config.secrets_plaintext.as_str().into(),
         ),
         ("RUMI_SECURITY_MODE".into(), mode.into()),
+        ("RUMI_HANDLER_PYTHON".into(), config.python.display().to_string()),
     ]);
     if let Some(gid) = config.capability_socket_gid {
         cap.push(("RUMI_CAPABILITY_SOCKET_GID".into(), gid.to_string()));
@@ -439,7 +471,7 @@ async fn start_flows(
     if sdk_dir.is_none() {
         tracing::error!("the Python pack SDK was not found; set RUMI_SDK_DIR; blocks cannot run");
     }
-    let docker = sandbox::docker::DockerRunner::new(&config.docker_socket, config.runtime_image.clone());
+    let docker = sandbox::docker::DockerRunner::new(&config.docker_socket, config.runtime_image.clone(), &config.home);
     match docker.available().await {
         Ok(v) => {
             let removed = docker.remove_leftovers().await;
@@ -479,6 +511,26 @@ async fn start_flows(
     tracing::info!(flows = n, "flows loaded");
     let _ = policy.borrow_and_update();
     engine
+}
+
+/// How often approved packs are re-hashed in the background, so a pack edited on disk
+/// loses its sockets even when nothing of it runs.
+const REVERIFY_PERIOD: std::time::Duration = std::time::Duration::from_secs(30);
+
+fn spawn_reverify(packs: Arc<Packs>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(REVERIFY_PERIOD);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let p = packs.clone();
+            if let Ok(n) = tokio::task::spawn_blocking(move || p.reverify_approved()).await
+                && n > 0
+            {
+                tracing::warn!(packs = n, "approved packs changed on disk; disabled until re-approved");
+            }
+        }
+    });
 }
 
 /// Reloads flows whenever the approved packs change.

@@ -76,9 +76,16 @@ fn flow(id: &str, file: &str, timeout: u32) -> String {
     )
 }
 
-fn managed_containers() -> usize {
+fn managed_containers(pack: &str) -> usize {
     let out = std::process::Command::new("docker")
-        .args(["ps", "-aq", "--filter", "label=rumi.managed=true"])
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            "label=rumi.managed=true",
+            "--filter",
+            &format!("label=rumi.pack_id={pack}"),
+        ])
         .output()
         .expect("docker ps");
     String::from_utf8_lossy(&out.stdout).lines().count()
@@ -233,7 +240,7 @@ fn blocks_run_contained_and_reach_only_their_own_helpers() {
         r.body
     );
 
-    assert_eq!(managed_containers(), 0, "every container is removed after its run");
+    assert_eq!(managed_containers("box"), 0, "every container is removed after its run");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! # Security
 //! Both need `allowed_target_packs` in the grant config (fail closed). The inbox also needs
 //! the *receiving* pack's consent: an `addon_policy` in its `ecosystem.json` with
-//! `editable_files` globs (missing policy or `mode: deny_all` denies). `file_replace_json`
+//! `mode: "allow"` and `editable_files` globs (anything else denies). `file_replace_json`
 //! is denied unless that policy allows it, JSON-patch `move`/`copy` are refused, and every
 //! file path is checked against traversal. Proposals are capped per target when the grant
 //! sets `max_proposals_per_target`, and expire with `expires_at_epoch`.
@@ -91,7 +91,7 @@ pub fn inbox_send(home: &Path, principal: &str, config: &Value, args: &Value) ->
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or(Value::Null);
     let policy = &manifest["addon_policy"];
-    if policy.is_null() || policy["mode"] == "deny_all" {
+    if !policy.is_object() || policy["mode"] != "allow" {
         return deny("the receiving pack has no addon_policy accepting messages");
     }
     if kind == "file_replace_json" && policy["allow_file_replace"] != true {

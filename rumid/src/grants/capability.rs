@@ -20,8 +20,8 @@ use crate::signed;
 
 /// Most grants in one batch.
 pub const MAX_BATCH: usize = 50;
-/// Longest principal id.
-pub const MAX_PRINCIPAL_LEN: usize = 256;
+/// Longest principal id (its grant file name must fit in 255 bytes).
+pub const MAX_PRINCIPAL_LEN: usize = 200;
 /// Largest grant config (serialised).
 pub const MAX_CONFIG_BYTES: usize = 64 * 1024;
 
@@ -60,7 +60,7 @@ pub fn validate_principal(p: &str) -> Result<()> {
         reason: reason.to_owned(),
     };
     if p.is_empty() || p.len() > MAX_PRINCIPAL_LEN {
-        return Err(bad("must be 1-256 characters"));
+        return Err(bad("must be 1-200 characters"));
     }
     for part in p.split("__") {
         PackId::parse(part).map_err(|e| bad(&format!("each '__'-separated part must be a pack id: {e}")))?;
@@ -327,7 +327,7 @@ mod tests {
     fn ids_are_validated() {
         assert!(validate_principal("a").is_ok());
         assert!(validate_principal("a__b-c__d_e").is_ok());
-        for bad in ["", "a/b", "a..b", "__a", "a__", "a____b", &"x".repeat(300)] {
+        for bad in ["", "a/b", "a..b", "__a", "a__", "a____b", &"x".repeat(201)] {
             assert!(validate_principal(bad).is_err(), "{bad}");
         }
         assert!(validate_permission("store.get").is_ok());

@@ -8,7 +8,8 @@
 //! sockets: the pack at `/pack`, the SDK at `/rumi/sdk`, the input file at
 //! `/rumi/input.json`, the pack's data dir at `/data`, pip packages at `/pip-packages`
 //! when present, and only this pack's egress socket and this principal's capability socket.
-//! Containers carry `rumi.managed=true` and `rumi.pack_id` labels; leftovers from a crash
+//! Containers carry `rumi.managed=true`, `rumi.pack_id` and `rumi.instance` (one per home)
+//! labels; this instance's leftovers from a crash
 //! are removed at start ([`DockerRunner::remove_leftovers`]).
 //!
 //! Docker 20.10 speaks API 1.41; bollard 0.21 sends unversioned paths, so the engine answers
@@ -33,6 +34,9 @@ use super::{BlockRun, MAX_STDERR_BYTES, MAX_STDOUT_BYTES, SandboxError};
 pub const LABEL_MANAGED: &str = "rumi.managed";
 pub const LABEL_PACK: &str = "rumi.pack_id";
 pub const LABEL_TYPE: &str = "rumi.type";
+/// Which Rumi home a container belongs to (several homes may share one engine; each cleans
+/// up only its own containers).
+pub const LABEL_INSTANCE: &str = "rumi.instance";
 /// Memory limit of a block container (and its swap limit: no swap).
 pub const MEMORY_BYTES: i64 = 256 * 1024 * 1024;
 /// Processes a block may have (a fork bomb hits this).
@@ -57,13 +61,17 @@ pub struct DockerRunner {
     docker: Option<Docker>,
     socket: PathBuf,
     pub image: String,
+    /// Value of the `rumi.instance` label: derived from the home's path.
+    instance: String,
     checked: std::sync::Mutex<Option<(Instant, Result<String, String>)>>,
 }
 
 impl DockerRunner {
     /// A runner talking to the engine at `socket` (an explicit path: the environment cannot
     /// redirect it).
-    pub fn new(socket: &Path, image: String) -> Self {
+    pub fn new(socket: &Path, image: String, home: &Path) -> Self {
+        use sha2::Digest;
+        let instance = hex::encode(&sha2::Sha256::digest(home.as_os_str().as_encoded_bytes())[..8]);
         let docker = Docker::connect_with_socket(
             &socket.display().to_string(),
             API_TIMEOUT_SECS,
@@ -74,6 +82,7 @@ impl DockerRunner {
             docker,
             socket: socket.to_path_buf(),
             image,
+            instance,
             checked: std::sync::Mutex::new(None),
         }
     }
@@ -114,10 +123,13 @@ impl DockerRunner {
             .ok_or_else(|| SandboxError::DockerRequired("no Docker client".into()))
     }
 
-    /// Removes every container labelled `rumi.managed=true` (leftovers of a crash).
+    /// Removes every container of this instance (leftovers of a crash).
     pub async fn remove_leftovers(&self) -> usize {
         let Ok(d) = self.client() else { return 0 };
-        let filters: HashMap<&str, Vec<&str>> = [("label", vec!["rumi.managed=true"])].into_iter().collect();
+        let mine = format!("{LABEL_INSTANCE}={}", self.instance);
+        let filters: HashMap<&str, Vec<&str>> = [("label", vec!["rumi.managed=true", mine.as_str()])]
+            .into_iter()
+            .collect();
         let opts = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
         let Ok(list) = d.list_containers(Some(opts)).await else {
             return 0;
@@ -137,7 +149,10 @@ impl DockerRunner {
     /// Containers Rumi manages right now: `(id, name, pack, state)`.
     pub async fn list(&self) -> Vec<serde_json::Value> {
         let Ok(d) = self.client() else { return Vec::new() };
-        let filters: HashMap<&str, Vec<&str>> = [("label", vec!["rumi.managed=true"])].into_iter().collect();
+        let mine = format!("{LABEL_INSTANCE}={}", self.instance);
+        let filters: HashMap<&str, Vec<&str>> = [("label", vec!["rumi.managed=true", mine.as_str()])]
+            .into_iter()
+            .collect();
         let opts = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
         d.list_containers(Some(opts))
             .await
@@ -160,7 +175,8 @@ impl DockerRunner {
     pub async fn remove_pack(&self, pack: &str) -> usize {
         let Ok(d) = self.client() else { return 0 };
         let label = format!("{LABEL_PACK}={pack}");
-        let filters: HashMap<&str, Vec<&str>> = [("label", vec!["rumi.managed=true", label.as_str()])]
+        let mine = format!("{LABEL_INSTANCE}={}", self.instance);
+        let filters: HashMap<&str, Vec<&str>> = [("label", vec!["rumi.managed=true", label.as_str(), mine.as_str()])]
             .into_iter()
             .collect();
         let opts = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
@@ -223,6 +239,7 @@ impl DockerRunner {
             (LABEL_MANAGED.to_owned(), "true".to_owned()),
             (LABEL_PACK.to_owned(), block.pack.to_string()),
             (LABEL_TYPE.to_owned(), "python_file_call".to_owned()),
+            (LABEL_INSTANCE.to_owned(), self.instance.clone()),
         ]
         .into_iter()
         .collect();
@@ -235,7 +252,7 @@ impl DockerRunner {
                     .collect(),
             ),
             cap_drop: Some(vec!["ALL".into()]),
-            security_opt: Some(vec!["no-new-privileges:true".into()]),
+            security_opt: Some(vec!["no-new-privileges".into()]),
             memory: Some(MEMORY_BYTES),
             memory_swap: Some(MEMORY_BYTES),
             pids_limit: Some(PIDS_LIMIT),
