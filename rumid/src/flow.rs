@@ -8,6 +8,8 @@
 
 pub mod loader;
 pub mod model;
+pub mod modifier;
+pub mod schedule;
 pub mod vars;
 
 use std::collections::BTreeMap;
@@ -160,7 +162,16 @@ impl FlowEngine {
 
     /// Reloads every flow (blocking file I/O).
     pub fn reload(&self) -> usize {
-        let (flows, diagnostics) = loader::load(&self.home, &self.approved_dirs());
+        let approved = self.approved_dirs();
+        let (mut flows, mut diagnostics) = loader::load(&self.home, &approved);
+        let (mods, mod_diags) = modifier::load(&self.home, &approved);
+        diagnostics.extend(mod_diags);
+        for a in modifier::apply(&mut flows, &mods, &mut diagnostics) {
+            let mut ev = AuditEvent::new(Category::ModifierApplication, "modifier_applied").detail("action", a.action);
+            ev.modifier_id = Some(a.modifier_id);
+            ev.flow_id = Some(a.flow_id);
+            self.audit.record_blocking(ev);
+        }
         for d in &diagnostics {
             tracing::warn!(path = %d.path, level = d.level, message = %d.message, "flow load problem");
         }
@@ -181,6 +192,20 @@ impl FlowEngine {
     /// # Errors
     /// [`FlowError`]: not found, busy, timeout, a failed step, recursion.
     pub async fn run(&self, flow_id: &str, inputs: Value, timeout: Duration) -> Result<RunResult, FlowError> {
+        self.run_triggered(flow_id, inputs, timeout, "api").await
+    }
+
+    /// Like [`FlowEngine::run`], recording what started the run (`api`, `schedule`).
+    ///
+    /// # Errors
+    /// [`FlowError`].
+    pub async fn run_triggered(
+        &self,
+        flow_id: &str,
+        inputs: Value,
+        timeout: Duration,
+        trigger: &str,
+    ) -> Result<RunResult, FlowError> {
         let _slot = self.slots.clone().try_acquire_owned().map_err(|_| FlowError::Busy)?;
         let flow = self
             .flows()
@@ -202,7 +227,8 @@ impl FlowEngine {
         let elapsed = started.elapsed().as_secs_f64();
         let mut ev = AuditEvent::new(Category::FlowExecution, "flow_run")
             .in_request()
-            .detail("duration_ms", (elapsed * 1e6).round() / 1e3);
+            .detail("duration_ms", (elapsed * 1e6).round() / 1e3)
+            .detail("trigger", trigger);
         ev.flow_id = Some(flow_id.to_owned());
         match &outcome {
             Ok(_) => self.audit.record(ev).await,

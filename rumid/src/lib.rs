@@ -203,7 +203,15 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     let paths = runtime_paths(&config);
     let helpers = start_helpers(&config, &paths, policy_rx.clone(), &audit);
     let engine = Arc::new(start_flows(&config, &paths, packs.clone(), &audit, policy_rx.clone()).await);
+    {
+        let e = engine.clone();
+        let n = tokio::task::spawn_blocking(move || e.reload())
+            .await
+            .map_err(|e| RunError::Task(e.to_string()))?;
+        tracing::info!(flows = n, "flows loaded");
+    }
     watch_flows(engine.clone(), policy_rx);
+    flow::schedule::spawn(engine.clone());
     let token = key.api_token();
 
     let addr = SocketAddr::new(config.bind_address, config.port);
@@ -507,8 +515,6 @@ async fn start_flows(
         config.max_concurrent_flows as usize,
         config.max_response_bytes as usize,
     );
-    let n = engine.reload();
-    tracing::info!(flows = n, "flows loaded");
     let _ = policy.borrow_and_update();
     engine
 }

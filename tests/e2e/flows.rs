@@ -279,3 +279,103 @@ outputs:
     results.sort();
     assert_eq!(results, [(200, String::new()), (429, "RUMI-FLOW-005".to_owned())]);
 }
+
+#[test]
+fn modifiers_change_flows_in_a_deterministic_order() {
+    let home = TestHome::new();
+    home.write(
+        "flows/base.flow.yaml",
+        r#"
+flow_id: base
+steps:
+  - {id: a, type: set, input: {key: order, value: a}, priority: 1}
+  - {id: b, type: set, input: {key: order, value: "${ctx.order}-b"}, priority: 2}
+  - {id: c, type: set, input: {key: order, value: "${ctx.order}-c"}, priority: 3}
+"#,
+    );
+    let m = "user_data/shared/flows/modifiers";
+    home.write(&format!("{m}/1.modifier.yaml"), "modifier_id: m1_inject\ntarget_flow_id: base\nphase: main\naction: inject_before\ntarget_step_id: b\nstep: {id: x, type: set, input: {key: order, value: \"${ctx.order}-x\"}}\n");
+    home.write(&format!("{m}/2.modifier.yaml"), "modifier_id: m2_append\ntarget_flow_id: 'ba*'\nphase: main\naction: append\nstep: {id: z, type: set, input: {key: order, value: \"${ctx.order}-z\"}}\n");
+    home.write(&format!("{m}/3.modifier.yaml"), "modifier_id: m3_replace\ntarget_flow_id: base\nphase: main\naction: replace\ntarget_step_id: a\nstep: {id: a2, type: set, input: {key: order, value: A}}\n");
+    home.write(
+        &format!("{m}/4.modifier.yaml"),
+        "modifier_id: m4_remove\ntarget_flow_id: base\nphase: main\naction: remove\ntarget_step_id: c\n",
+    );
+    home.write(&format!("{m}/5.modifier.yaml"), "modifier_id: m5_conflict\ntarget_flow_id: base\nphase: main\naction: inject_after\ntarget_step_id: c\nstep: {id: y, type: set, input: {key: y, value: 1}}\n");
+    home.write(
+        &format!("{m}/6.modifier.yaml"),
+        "modifier_id: m6_bad\ntarget_flow_id: base\naction: explode\n",
+    );
+    let rumid = Rumid::start(&home);
+    let r = rumid.run_flow("base", json!({}), 30.0);
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["data"]["result"]["order"], "A-x-b-z");
+    assert!(r.body["data"]["result"].get("y").is_none());
+    let diags = rumid.get("/api/flows").body["data"]["diagnostics"].to_string();
+    assert!(
+        diags.contains("severe conflict") && diags.contains("m5_conflict"),
+        "{diags}"
+    );
+    assert!(diags.contains("6.modifier.yaml"), "{diags}");
+    let applied: Vec<String> = home
+        .audit_actions("modifier_application", "modifier_applied")
+        .iter()
+        .map(|e| e["modifier_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        applied,
+        ["m3_replace", "m4_remove", "m1_inject", "m2_append"],
+        "replace/remove first, then by priority and id"
+    );
+}
+
+#[test]
+fn interval_schedules_run_on_time_and_never_overlap() {
+    let home = TestHome::new();
+    home.add_pack("clock");
+    home.write(
+        "ecosystem/clock/backend/blocks/slow.py",
+        "import time\n\ndef run():\n    time.sleep(12)\n    return 'tick'\n",
+    );
+    home.write(
+        "flows/tick.flow.yaml",
+        "flow_id: tick\nschedule: {interval: 10}\nsteps:\n  - {id: s, type: python_file_call, owner_pack: clock, file: slow.py, timeout_seconds: 30, output: out}\n",
+    );
+    home.write(
+        "flows/badcron.flow.yaml",
+        "flow_id: badcron\nschedule: {cron: 'every monday'}\nsteps: []\n",
+    );
+    home.write(
+        "flows/tooquick.flow.yaml",
+        "flow_id: tooquick\nschedule: {interval: 2}\nsteps: []\n",
+    );
+    let rumid = Rumid::start(&home);
+    assert_eq!(rumid.post("/api/packs/clock/approve", None).status, 200);
+    let started = std::time::Instant::now();
+    let diags = rumid.get("/api/flows").body["data"]["diagnostics"].to_string();
+    assert!(diags.contains("badcron") && diags.contains("tooquick"), "{diags}");
+    // The first run starts one interval after loading, i.e. at about 10 s; while it runs
+    // (12 s) the next due time (20 s) is skipped.
+    rumi_tests::eventually(
+        "the overlapping run to be skipped",
+        std::time::Duration::from_secs(40),
+        || rumid.log_text().contains("scheduled run skipped").then_some(()),
+    )
+    .unwrap();
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= std::time::Duration::from_secs(15),
+        "skip observed after {elapsed:?}"
+    );
+    let runs = rumi_tests::eventually("the first scheduled run", std::time::Duration::from_secs(20), || {
+        let r: Vec<Value> = home
+            .audit_actions("flow_execution", "flow_run")
+            .into_iter()
+            .filter(|e| e["details"]["trigger"] == "schedule")
+            .collect();
+        (!r.is_empty()).then_some(r)
+    })
+    .unwrap();
+    assert_eq!(runs.len(), 1, "exactly one run so far: {runs:?}");
+    assert_eq!(runs[0]["success"], true);
+}

@@ -57,7 +57,44 @@ pub struct Flow {
     pub fail_soft: bool,
     pub outputs: Map<String, Value>,
     pub steps: Vec<Step>,
-    pub schedule: Option<Value>,
+    pub schedule: Option<Schedule>,
+}
+
+/// Shortest schedule interval.
+pub const MIN_INTERVAL_SECS: u64 = 10;
+
+/// When a flow runs by itself.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    /// Every N seconds (at least [`MIN_INTERVAL_SECS`]); the first run one interval after loading.
+    Interval(u64),
+    /// A 5-field cron pattern, evaluated in UTC, fired at most once per minute.
+    Cron(String),
+}
+
+fn parse_schedule(v: &Value) -> Result<Schedule, String> {
+    if let Some(expr) = v.get("cron").and_then(Value::as_str) {
+        if expr.split_whitespace().count() != 5 {
+            return Err(format!(
+                "schedule.cron {expr:?} must have 5 fields (minute hour day-of-month month day-of-week)"
+            ));
+        }
+        expr.parse::<croner::Cron>()
+            .map_err(|e| format!("schedule.cron {expr:?}: {e}"))?;
+        return Ok(Schedule::Cron(expr.to_owned()));
+    }
+    let secs = v
+        .get("interval")
+        .or_else(|| v.get("interval_seconds"))
+        .and_then(Value::as_f64);
+    match secs {
+        Some(n) if n >= MIN_INTERVAL_SECS as f64 => Ok(Schedule::Interval(n as u64)),
+        Some(n) => Err(format!(
+            "schedule.interval {n} is below the minimum of {MIN_INTERVAL_SECS} seconds"
+        )),
+        None => Err("schedule needs cron or interval".into()),
+    }
 }
 
 fn str_field(m: &Map<String, Value>, k: &str) -> Option<String> {
@@ -160,6 +197,10 @@ impl Flow {
             steps.push(step);
         }
         order(&mut steps, &phases);
+        let schedule = match m.get("schedule") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(parse_schedule(v)?),
+        };
         Ok(Self {
             flow_id,
             source,
@@ -168,7 +209,7 @@ impl Flow {
             fail_soft,
             outputs,
             steps,
-            schedule: m.get("schedule").cloned(),
+            schedule,
         })
     }
 }

@@ -1,0 +1,238 @@
+//! Flow modifiers: `*.modifier.yaml` files that change other flows' steps without editing
+//! them (`inject_before`, `inject_after`, `append`, `replace`, `remove`).
+//!
+//! Sources: `user_data/shared/flows/modifiers/` and `<pack>/(backend/)flows/modifiers/` of
+//! approved packs. `target_flow_id` may be a glob (`*`, `pack.*`). Order is deterministic:
+//! modifiers sort by (phase, priority, modifier_id); `replace` and `remove` apply first, then
+//! the inserts. A `remove` and a `replace`/inject on the same step is a severe conflict: the
+//! later one is skipped and reported. `requires` and `resolve_target` (the shared
+//! dictionary) are not supported yet: such modifiers are skipped with a diagnostic.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rumi_common::ids::PackId;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::loader::Diagnostic;
+use super::model::{Flow, Source, Step};
+
+const ACTIONS: &[&str] = &["inject_before", "inject_after", "append", "replace", "remove"];
+
+#[derive(Debug, Clone)]
+pub struct Modifier {
+    pub modifier_id: String,
+    pub path: PathBuf,
+    pub target: glob::Pattern,
+    pub phase: String,
+    pub priority: i64,
+    pub action: String,
+    pub target_step_id: Option<String>,
+    pub step: Option<Value>,
+}
+
+/// One modifier applied to one flow.
+#[derive(Debug, Clone, Serialize)]
+pub struct Applied {
+    pub modifier_id: String,
+    pub flow_id: String,
+    pub action: String,
+}
+
+fn find(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".modifier.yaml"))
+        .collect();
+    files.sort();
+    out.extend(files);
+}
+
+fn parse(path: &Path) -> Result<Modifier, String> {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_file() || meta.len() > super::loader::MAX_FLOW_FILE_BYTES {
+        return Err("must be a regular file of at most 1 MiB".into());
+    }
+    let doc: Value = yaml_serde::from_str(&std::fs::read_to_string(path).map_err(|e| e.to_string())?)
+        .map_err(|e| format!("invalid YAML: {e}"))?;
+    if super::vars::uses_env(&doc) {
+        return Err("uses $env references, which Rumi does not resolve".into());
+    }
+    let text = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_owned);
+    let modifier_id = text("modifier_id").ok_or("modifier_id is required")?;
+    let target = text("target_flow_id").ok_or("target_flow_id is required")?;
+    let target = glob::Pattern::new(&target).map_err(|e| format!("target_flow_id: {e}"))?;
+    let action = text("action").ok_or("action is required")?;
+    if !ACTIONS.contains(&action.as_str()) {
+        return Err(format!("action must be one of {}", ACTIONS.join(", ")));
+    }
+    if doc.get("requires").is_some_and(|r| !r.is_null()) {
+        return Err("requires is not supported yet; the modifier is skipped".into());
+    }
+    if doc
+        .get("resolve_target")
+        .is_some_and(|r| r.as_bool() == Some(true) || r.is_string())
+    {
+        return Err("resolve_target (the shared dictionary) is not supported yet; the modifier is skipped".into());
+    }
+    let target_step_id = text("target_step_id");
+    if matches!(action.as_str(), "inject_before" | "inject_after" | "replace" | "remove") && target_step_id.is_none() {
+        return Err(format!("{action} needs target_step_id"));
+    }
+    let step = doc.get("step").cloned();
+    if action != "remove" && step.is_none() {
+        return Err(format!("{action} needs a step"));
+    }
+    Ok(Modifier {
+        modifier_id,
+        path: path.to_path_buf(),
+        target,
+        phase: text("phase").unwrap_or_else(|| "main".into()),
+        priority: doc.get("priority").and_then(Value::as_i64).unwrap_or(100),
+        action,
+        target_step_id,
+        step,
+    })
+}
+
+/// Loads every modifier.
+pub fn load(home: &Path, approved: &[(PackId, PathBuf)]) -> (Vec<Modifier>, Vec<Diagnostic>) {
+    let mut files = Vec::new();
+    find(&home.join("user_data/shared/flows/modifiers"), &mut files);
+    for (_, dir) in approved {
+        find(&dir.join("flows/modifiers"), &mut files);
+        find(&dir.join("backend/flows/modifiers"), &mut files);
+    }
+    let mut mods = Vec::new();
+    let mut diags = Vec::new();
+    for f in files {
+        let shown = f.strip_prefix(home).unwrap_or(&f).display().to_string();
+        match parse(&f) {
+            Ok(m) => mods.push(m),
+            Err(message) => diags.push(Diagnostic {
+                path: shown,
+                level: "error",
+                message,
+            }),
+        }
+    }
+    mods.sort_by(|a, b| (&a.phase, a.priority, &a.modifier_id).cmp(&(&b.phase, b.priority, &b.modifier_id)));
+    (mods, diags)
+}
+
+/// Parses a modifier's step in the context of the target flow's phases.
+fn build_step(m: &Modifier, flow: &Flow) -> Result<Step, String> {
+    let mut step = m.step.clone().unwrap_or_default();
+    if let Value::Object(s) = &mut step {
+        s.entry("phase").or_insert_with(|| json!(m.phase));
+    }
+    let doc = json!({"flow_id": "modifier", "phases": flow.phases, "steps": [step]});
+    let parsed = Flow::parse(&doc, Source::Shared, m.path.clone())?;
+    parsed.steps.into_iter().next().ok_or_else(|| "empty step".into())
+}
+
+/// Applies the modifiers to every matching flow; returns what was applied.
+pub fn apply(flows: &mut BTreeMap<String, Flow>, mods: &[Modifier], diags: &mut Vec<Diagnostic>) -> Vec<Applied> {
+    let mut applied = Vec::new();
+    for flow in flows.values_mut() {
+        let matching: Vec<&Modifier> = mods.iter().filter(|m| m.target.matches(&flow.flow_id)).collect();
+        let (first, then): (Vec<&Modifier>, Vec<&Modifier>) = matching
+            .into_iter()
+            .partition(|m| matches!(m.action.as_str(), "replace" | "remove"));
+        let mut removed: Vec<String> = Vec::new();
+        for m in first.into_iter().chain(then) {
+            let report = |diags: &mut Vec<Diagnostic>, message: String| {
+                diags.push(Diagnostic {
+                    path: m.path.display().to_string(),
+                    level: "warning",
+                    message,
+                });
+            };
+            if !flow.phases.contains(&m.phase) {
+                report(
+                    diags,
+                    format!(
+                        "{}: phase {:?} is not in flow {:?}; skipped",
+                        m.modifier_id, m.phase, flow.flow_id
+                    ),
+                );
+                continue;
+            }
+            let target = m.target_step_id.clone();
+            if let Some(t) = &target
+                && removed.contains(t)
+            {
+                report(
+                    diags,
+                    format!(
+                        "severe conflict: {} targets step {t:?} which another modifier removed",
+                        m.modifier_id
+                    ),
+                );
+                continue;
+            }
+            let position = |flow: &Flow, t: &str| -> Option<usize> {
+                let in_phase: Vec<usize> = flow
+                    .steps
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.phase == m.phase)
+                    .map(|(i, _)| i)
+                    .collect();
+                match t {
+                    "__first__" => in_phase.first().copied(),
+                    "__last__" => in_phase.last().copied(),
+                    id => flow.steps.iter().position(|s| s.id == id),
+                }
+            };
+            let result: Result<(), String> = (|| {
+                match m.action.as_str() {
+                    "remove" => {
+                        let t = target.clone().unwrap_or_default();
+                        let i = position(flow, &t).ok_or(format!("step {t:?} not found"))?;
+                        flow.steps.remove(i);
+                        removed.push(t);
+                    }
+                    "replace" => {
+                        let t = target.clone().unwrap_or_default();
+                        let i = position(flow, &t).ok_or(format!("step {t:?} not found"))?;
+                        flow.steps[i] = build_step(m, flow)?;
+                    }
+                    action => {
+                        let step = build_step(m, flow)?;
+                        if flow.steps.iter().any(|s| s.id == step.id) {
+                            return Err(format!("step id {:?} already exists", step.id));
+                        }
+                        let at = match action {
+                            "append" => flow
+                                .steps
+                                .iter()
+                                .rposition(|s| s.phase == m.phase)
+                                .map_or(flow.steps.len(), |i| i + 1),
+                            _ => {
+                                let t = target.clone().unwrap_or_default();
+                                let i = position(flow, &t).ok_or(format!("step {t:?} not found"))?;
+                                if action == "inject_before" { i } else { i + 1 }
+                            }
+                        };
+                        flow.steps.insert(at, step);
+                    }
+                }
+                Ok(())
+            })();
+            match result {
+                Ok(()) => applied.push(Applied {
+                    modifier_id: m.modifier_id.clone(),
+                    flow_id: flow.flow_id.clone(),
+                    action: m.action.clone(),
+                }),
+                Err(e) => report(diags, format!("{}: {e}; skipped", m.modifier_id)),
+            }
+        }
+    }
+    applied
+}
