@@ -54,6 +54,7 @@ fn main() -> Result<()> {
     let (egressd_rss, capd_rss) = (helper_rss("egressd")?, helper_rss("capd")?);
     drop(rumid);
     let helpers_fig = helpers_bench()?;
+    let flow_fig = flows_bench()?;
 
     println!("| figure | value | target |");
     println!("|---|---|---|");
@@ -76,7 +77,7 @@ fn main() -> Result<()> {
     println!("| rumid RSS after load | {:.1} MiB | — |", loaded_rss as f64 / 1024.0);
     println!("| rumi-egressd idle RSS | {egressd_rss:.1} MiB | ≤ 15 MB |");
     println!("| rumi-capd idle RSS | {capd_rss:.1} MiB | ≤ 15 MB |");
-    for line in helpers_fig {
+    for line in helpers_fig.into_iter().chain(flow_fig) {
         println!("{line}");
     }
     Ok(())
@@ -190,6 +191,104 @@ fn helpers_bench() -> Result<Vec<String>> {
         format!("| store.get round trip, Rust client p50 / p99 | {g50:.3} / {g99:.3} ms | ≤ 0.2 ms p50 |"),
         format!("| store.get round trip, Python SDK p50 / p99 | {py} | ≤ 1 ms p50 |"),
     ])
+}
+
+/// Flow engine and sandbox figures: a 100-step `set` flow, python_file_call cold in strict
+/// and permissive mode, and a bare locked-down `docker run` of the same image.
+fn flows_bench() -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let home = TestHome::new();
+    home.add_pack("bench");
+    home.write(
+        "ecosystem/bench/backend/blocks/noop.py",
+        "def run(data):\n    return {'ok': True}\n",
+    );
+    let mut set100 = String::from("flow_id: set100\nsteps:\n");
+    for i in 0..100 {
+        set100.push_str(&format!(
+            "  - {{id: s{i:03}, type: set, input: {{key: k{i}, value: \"v{i}\"}}}}\n"
+        ));
+    }
+    home.write("flows/set100.flow.yaml", &set100);
+    home.write(
+        "flows/block.flow.yaml",
+        "flow_id: block\nsteps:\n  - {id: s, type: python_file_call, owner_pack: bench, file: noop.py, output: out}\n",
+    );
+    let server_times = |rumid: &Rumid, flow: &str, n: usize| -> Result<Vec<Duration>> {
+        (0..n)
+            .map(|_| {
+                let r = rumid.run_flow(flow, json!({}), 60.0);
+                anyhow::ensure!(r.status == 200, "{flow}: {:?}", r.body);
+                Ok(Duration::from_secs_f64(
+                    r.body["data"]["execution_time"].as_f64().unwrap_or(0.0),
+                ))
+            })
+            .collect()
+    };
+    {
+        let rumid = Rumid::builder(&home).env("RUMI_LOG_LEVEL", "WARNING").spawn()?;
+        anyhow::ensure!(rumid.post("/api/packs/bench/approve", None).status == 200, "approve");
+        let (s50, s99) = percentiles(server_times(&rumid, "set100", 200)?);
+        out.push(format!(
+            "| 100-step `set` flow, server execution time p50 / p99 | {s50:.3} / {s99:.3} ms | ≤ 10 ms |"
+        ));
+        let (h50, _) = percentiles(server_times(&rumid, "block", 30)?);
+        out.push(format!(
+            "| python_file_call, permissive (host python3) p50 | {h50:.1} ms | — |"
+        ));
+    }
+    let docker = std::process::Command::new("docker")
+        .args(["info"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !docker {
+        out.push("| python_file_call strict / bare docker run | not measured: no Docker engine | — |".into());
+        return Ok(out);
+    }
+    let rumid = Rumid::builder(&home)
+        .strict()
+        .env("RUMI_LOG_LEVEL", "WARNING")
+        .spawn()?;
+    let (c50, c99) = percentiles(server_times(&rumid, "block", 20)?);
+    let bare: Vec<Duration> = (0..20)
+        .map(|_| {
+            let t = Instant::now();
+            let ok = std::process::Command::new("docker")
+                .args([
+                    "run",
+                    "--rm",
+                    "--network=none",
+                    "--read-only",
+                    "--cap-drop=ALL",
+                    "--security-opt=no-new-privileges",
+                    "--user=65534:65534",
+                    "--pids-limit=100",
+                    "--memory=256m",
+                    "--memory-swap=256m",
+                    "--tmpfs=/tmp:rw,size=64m,noexec,nosuid",
+                    "rumi-runtime:bookworm",
+                    "python3",
+                    "-c",
+                    "pass",
+                ])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            assert!(ok, "docker run failed");
+            t.elapsed()
+        })
+        .collect();
+    let (b50, _) = percentiles(bare);
+    out.push(format!(
+        "| python_file_call strict, cold container p50 / p99 | {c50:.1} / {c99:.1} ms | ≤ 1.0 × bare docker run |"
+    ));
+    out.push(format!(
+        "| bare locked-down `docker run … python3 -c pass` p50 | {b50:.1} ms | — |"
+    ));
+    out.push(format!(
+        "| cold strict call / bare docker run | {:.2} × | ≤ 1.0 |",
+        c50 / b50
+    ));
+    Ok(out)
 }
 
 fn rss_kib(pid: u32) -> Result<u64> {
