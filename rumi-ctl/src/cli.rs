@@ -48,6 +48,53 @@ pub enum Command {
     /// Stores and store shares.
     #[command(subcommand)]
     Stores(StoresCommand),
+    /// Flows: list, run, reload.
+    #[command(subcommand)]
+    Flows(FlowsCommand),
+    /// Docker engine status and Rumi's containers.
+    #[command(subcommand)]
+    Docker(DockerCommand),
+    /// The runtime image that runs pack code in strict mode.
+    #[command(subcommand)]
+    Image(ImageCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FlowsCommand {
+    /// List loaded flows and load problems.
+    List,
+    /// Run a flow and print its result.
+    Run {
+        flow_id: String,
+        /// Inputs as a JSON object.
+        #[arg(long, default_value = "{}")]
+        inputs: String,
+        /// Time budget in seconds (at most 600).
+        #[arg(long, default_value_t = 300.0)]
+        timeout: f64,
+    },
+    /// Reload flows and modifiers from disk.
+    Reload,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DockerCommand {
+    /// Whether the engine answers, and the image in use.
+    Status,
+    /// Containers Rumi is running.
+    Containers,
+    /// Remove every container of a pack.
+    Remove { pack_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Build the runtime image locally (debootstrap + docker import; no registry needed).
+    Build {
+        /// Image name.
+        #[arg(long, default_value = "rumi-runtime:bookworm")]
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -18,6 +18,9 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Capability(cmd) => groups::capability(cli, cmd),
         Command::Secrets(cmd) => groups::secrets(cli, cmd),
         Command::Stores(cmd) => groups::stores(cli, cmd),
+        Command::Flows(cmd) => groups::flows(cli, cmd),
+        Command::Docker(cmd) => groups::docker(cli, cmd),
+        Command::Image(cmd) => groups::image(cmd),
     }
 }
 

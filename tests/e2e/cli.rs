@@ -147,3 +147,40 @@ fn ctl_covers_network_capability_secrets_and_stores() {
     ok(&["stores", "share-approve", "notes", "alpha", "beta"]);
     assert!(ok(&["stores", "shared"]).contains("approved"));
 }
+
+#[test]
+fn ctl_runs_flows_and_reports_docker() {
+    let home = TestHome::new();
+    home.write(
+        "flows/greet.flow.yaml",
+        "flow_id: greet\nsteps:\n  - {id: s, type: set, input: {key: msg, value: \"hi ${ctx.name}\"}}\n",
+    );
+    home.write("flows/broken.flow.yaml", "flow_id: [nope\n");
+    let _rumid = Rumid::start(&home);
+    let out = home.ctl(&["flows", "list"], &[]);
+    assert!(out.status.success());
+    assert!(stdout(&out).lines().any(|l| l.starts_with("greet")), "{}", stdout(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("broken.flow.yaml"));
+    let out = home.ctl(
+        &[
+            "flows",
+            "run",
+            "greet",
+            "--inputs",
+            r#"{"name":"ctl"}"#,
+            "--timeout",
+            "10",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["msg"], "hi ctl");
+    let out = home.ctl(&["flows", "run", "missing"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("RUMI-FLOW-001"));
+    let out = home.ctl(&["--json", "docker", "status"], &[]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["available"].is_boolean());
+    assert_eq!(v["image"], "rumi-runtime:bookworm");
+}

@@ -6,7 +6,9 @@ use anyhow::{Context, Result, bail};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 
-use crate::cli::{CapabilityCommand, Cli, NetworkCommand, SecretsCommand, StoresCommand};
+use crate::cli::{
+    CapabilityCommand, Cli, DockerCommand, FlowsCommand, ImageCommand, NetworkCommand, SecretsCommand, StoresCommand,
+};
 use crate::client::Client;
 use crate::output::{self, field};
 
@@ -291,4 +293,120 @@ pub fn stores(cli: &Cli, cmd: &StoresCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+pub fn flows(cli: &Cli, cmd: &FlowsCommand) -> Result<()> {
+    let c = Client::new(cli)?;
+    match cmd {
+        FlowsCommand::List => {
+            let d = c.call("GET", "/api/flows", None)?;
+            show(
+                cli,
+                &d,
+                Some("flows"),
+                &["flow_id", "source.kind", "source.pack_id", "steps", "schedule"],
+            );
+            if !cli.json {
+                for diag in d["diagnostics"].as_array().into_iter().flatten() {
+                    #[allow(clippy::print_stderr)]
+                    {
+                        eprintln!(
+                            "{}: {}: {}",
+                            field(diag, "level"),
+                            field(diag, "path"),
+                            field(diag, "message")
+                        );
+                    }
+                }
+            }
+        }
+        FlowsCommand::Run {
+            flow_id,
+            inputs,
+            timeout,
+        } => {
+            let inputs: Value = serde_json::from_str(inputs).context("--inputs must be a JSON object")?;
+            let d = c.call(
+                "POST",
+                &format!("/api/flows/{}/run", enc(flow_id)),
+                Some(json!({"inputs": inputs, "timeout": timeout})),
+            )?;
+            if cli.json {
+                output::json(&d);
+            } else {
+                output::json(&d["result"]);
+                #[allow(clippy::print_stderr)]
+                {
+                    eprintln!(
+                        "({} in {} s{})",
+                        field(&d, "flow_id"),
+                        field(&d, "execution_time"),
+                        if d["truncated"] == true { ", truncated" } else { "" }
+                    );
+                }
+            }
+        }
+        FlowsCommand::Reload => show(cli, &c.call("POST", "/api/flows/reload", None)?, None, &[]),
+    }
+    Ok(())
+}
+
+pub fn docker(cli: &Cli, cmd: &DockerCommand) -> Result<()> {
+    let c = Client::new(cli)?;
+    match cmd {
+        DockerCommand::Status => {
+            let d = c.call("GET", "/api/docker/status", None)?;
+            if cli.json {
+                output::json(&d);
+            } else {
+                #[allow(clippy::print_stdout)]
+                {
+                    println!(
+                        "available: {}\ndetail: {}\nimage: {}",
+                        field(&d, "available"),
+                        field(&d, "detail"),
+                        field(&d, "image")
+                    );
+                }
+            }
+        }
+        DockerCommand::Containers => {
+            show(
+                cli,
+                &c.call("GET", "/api/containers", None)?,
+                Some("containers"),
+                &["name", "pack_id", "type", "state"],
+            );
+        }
+        DockerCommand::Remove { pack_id } => {
+            show(
+                cli,
+                &c.call("DELETE", &format!("/api/containers/{}", enc(pack_id)), None)?,
+                None,
+                &[],
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The image recipe, shipped inside the binary so `rumi-ctl image build` works anywhere.
+const IMAGE_RECIPE: &str = include_str!("../../../packaging/image/build.sh");
+
+pub fn image(cmd: &ImageCommand) -> Result<()> {
+    match cmd {
+        ImageCommand::Build { name } => {
+            let status = std::process::Command::new("bash")
+                .arg("-c")
+                .arg(IMAGE_RECIPE)
+                .arg("rumi-image-build")
+                .arg(name)
+                .status()
+                .context("cannot run bash")?;
+            if !status.success() {
+                bail!("image build failed ({status}); it needs root, debootstrap and a running Docker engine");
+            }
+            Ok(())
+        }
+    }
 }
