@@ -118,6 +118,7 @@ pub struct FlowEngine {
     exec: Executor,
     slots: Arc<Semaphore>,
     max_response_bytes: usize,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 fn now() -> String {
@@ -132,6 +133,7 @@ impl FlowEngine {
         exec: Executor,
         max_concurrent: usize,
         max_response_bytes: usize,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
         Self {
             home,
@@ -141,6 +143,7 @@ impl FlowEngine {
             exec,
             slots: Arc::new(Semaphore::new(max_concurrent)),
             max_response_bytes,
+            metrics,
         }
     }
 
@@ -176,6 +179,7 @@ impl FlowEngine {
             tracing::warn!(path = %d.path, level = d.level, message = %d.message, "flow load problem");
         }
         let n = flows.len();
+        self.metrics.flows_registered.set(n as i64);
         self.set.store(Arc::new(FlowSet {
             flows: flows.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
             diagnostics,
@@ -239,6 +243,12 @@ impl FlowEngine {
             }
         }
         let (ctx, aborted) = outcome?;
+        self.metrics
+            .flow_complete
+            .get_or_create(&crate::metrics::FlowLabels {
+                flow_id: flow_id.to_owned(),
+            })
+            .inc();
         let result = if flow.outputs.is_empty() {
             Value::Object(
                 ctx.into_iter()
@@ -314,6 +324,18 @@ impl FlowEngine {
                     continue;
                 }
                 let result = self.step(&flow, step, &ctx, &stack, deadline).await;
+                let label = crate::metrics::StepLabels {
+                    handler: step
+                        .input
+                        .get("handler")
+                        .and_then(Value::as_str)
+                        .unwrap_or(&step.kind)
+                        .to_owned(),
+                };
+                match &result {
+                    Ok(_) => self.metrics.step_success.get_or_create(&label).inc(),
+                    Err(_) => self.metrics.step_error.get_or_create(&label).inc(),
+                };
                 match result {
                     Ok(out) => {
                         let out = match out {
@@ -516,7 +538,20 @@ impl FlowEngine {
             ev.step_id = Some(step.id.clone());
             self.audit.record(ev).await;
         }
+        let started = Instant::now();
         let result = self.run_block(&flow.flow_id, &owner, step, ctx, deadline).await;
+        self.metrics
+            .python_file_call_ms
+            .observe(started.elapsed().as_secs_f64() * 1000.0);
+        if self.exec.mode == SecurityMode::Strict {
+            match &result {
+                Ok(_) => self.metrics.container_start_success.inc(),
+                Err(e) if e.error_type == "sandbox_error" || e.error_type == "docker_required" => {
+                    self.metrics.container_start_failed.inc()
+                }
+                Err(_) => 0,
+            };
+        }
         let mode = match self.exec.mode {
             SecurityMode::Strict => "container",
             SecurityMode::Permissive => "host_permissive",

@@ -202,7 +202,17 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     spawn_reverify(packs.clone());
     let paths = runtime_paths(&config);
     let helpers = start_helpers(&config, &paths, policy_rx.clone(), &audit);
-    let engine = Arc::new(start_flows(&config, &paths, packs.clone(), &audit, policy_rx.clone()).await);
+    let engine = Arc::new(
+        start_flows(
+            &config,
+            &paths,
+            packs.clone(),
+            &audit,
+            policy_rx.clone(),
+            metrics.clone(),
+        )
+        .await,
+    );
     {
         let e = engine.clone();
         let n = tokio::task::spawn_blocking(move || e.reload())
@@ -468,6 +478,7 @@ async fn start_flows(
     packs: Arc<Packs>,
     audit: &Audit,
     mut policy: tokio::sync::watch::Receiver<Arc<rumi_proto::control::PolicySnapshot>>,
+    metrics: Arc<Metrics>,
 ) -> flow::FlowEngine {
     let mut group_add: Vec<u32> = [config.egress_socket_gid, config.capability_socket_gid]
         .into_iter()
@@ -480,7 +491,9 @@ async fn start_flows(
         tracing::error!("the Python pack SDK was not found; set RUMI_SDK_DIR; blocks cannot run");
     }
     let docker = sandbox::docker::DockerRunner::new(&config.docker_socket, config.runtime_image.clone(), &config.home);
-    match docker.available().await {
+    let available = docker.available().await;
+    metrics.docker_available.set(i64::from(available.is_ok()));
+    match available {
         Ok(v) => {
             let removed = docker.remove_leftovers().await;
             tracing::info!(docker = %v, image = %config.runtime_image, leftovers_removed = removed, "docker available");
@@ -514,6 +527,7 @@ async fn start_flows(
         exec,
         config.max_concurrent_flows as usize,
         config.max_response_bytes as usize,
+        metrics,
     );
     let _ = policy.borrow_and_update();
     engine

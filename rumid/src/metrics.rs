@@ -8,6 +8,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::approval::{PackState, Snapshot};
@@ -16,6 +17,17 @@ use crate::approval::{PackState, Snapshot};
 pub struct HttpLabels {
     pub method: &'static str,
     pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StepLabels {
+    /// The step type (`set`, `python_file_call`, …) or the handler name.
+    pub handler: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FlowLabels {
+    pub flow_id: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -29,6 +41,20 @@ pub struct Metrics {
     pub http_requests: Family<HttpLabels, Counter>,
     pub auth_failures: Counter,
     pub packs: Family<StateLabels, Gauge>,
+    /// `flow.step.success` / `flow.step.error` of the guide.
+    pub step_success: Family<StepLabels, Counter>,
+    pub step_error: Family<StepLabels, Counter>,
+    /// `flow.execution.complete`.
+    pub flow_complete: Family<FlowLabels, Counter>,
+    /// `flows.registered`.
+    pub flows_registered: Gauge,
+    /// `docker.available` (1 or 0).
+    pub docker_available: Gauge,
+    /// `container.start.success` / `container.start.failed`.
+    pub container_start_success: Counter,
+    pub container_start_failed: Counter,
+    /// `python_file_call.duration_ms`.
+    pub python_file_call_ms: Histogram,
 }
 
 impl Metrics {
@@ -49,11 +75,69 @@ impl Metrics {
             auth_failures.clone(),
         );
         registry.register("rumi_packs", "Installed packs by approval state", packs.clone());
+        let step_success = Family::<StepLabels, Counter>::default();
+        let step_error = Family::<StepLabels, Counter>::default();
+        let flow_complete = Family::<FlowLabels, Counter>::default();
+        let flows_registered = Gauge::default();
+        let docker_available = Gauge::default();
+        let container_start_success = Counter::default();
+        let container_start_failed = Counter::default();
+        let python_file_call_ms = Histogram::new([
+            5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 60000.0,
+        ]);
+        registry.register(
+            "rumi_flow_step_success",
+            "Flow steps that succeeded (flow.step.success)",
+            step_success.clone(),
+        );
+        registry.register(
+            "rumi_flow_step_error",
+            "Flow steps that failed (flow.step.error)",
+            step_error.clone(),
+        );
+        registry.register(
+            "rumi_flow_execution_complete",
+            "Flow runs completed (flow.execution.complete)",
+            flow_complete.clone(),
+        );
+        registry.register(
+            "rumi_flows_registered",
+            "Loaded flows (flows.registered)",
+            flows_registered.clone(),
+        );
+        registry.register(
+            "rumi_docker_available",
+            "Whether the Docker engine answers (docker.available)",
+            docker_available.clone(),
+        );
+        registry.register(
+            "rumi_container_start_success",
+            "Block containers run (container.start.success)",
+            container_start_success.clone(),
+        );
+        registry.register(
+            "rumi_container_start_failed",
+            "Block containers that failed to run (container.start.failed)",
+            container_start_failed.clone(),
+        );
+        registry.register(
+            "rumi_python_file_call_duration_ms",
+            "python_file_call duration in ms",
+            python_file_call_ms.clone(),
+        );
         Self {
             registry,
             http_requests,
             auth_failures,
             packs,
+            step_success,
+            step_error,
+            flow_complete,
+            flows_registered,
+            docker_available,
+            container_start_success,
+            container_start_failed,
+            python_file_call_ms,
         }
     }
 

@@ -62,6 +62,21 @@ fn a_pack_flow_runs_only_while_its_pack_is_approved() {
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0]["execution_mode"], "host_permissive");
     assert_eq!(home.audit_actions("flow_execution", "flow_run").len(), 1);
+    let metrics = ureq::get(&format!("{}/metrics", rumid.base))
+        .header("Authorization", &format!("Bearer {}", rumid.token))
+        .call()
+        .unwrap()
+        .into_body()
+        .read_to_string()
+        .unwrap();
+    for line in [
+        r#"rumi_flow_execution_complete_total{flow_id="hello.greet"} 1"#,
+        r#"rumi_flow_step_success_total{handler="python_file_call"} 1"#,
+        "rumi_python_file_call_duration_ms_count 1",
+        "rumi_flows_registered 1",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
+    }
 
     // Editing a block after approval: the next run refuses it (re-hash before every call).
     home.write(
