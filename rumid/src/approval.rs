@@ -684,6 +684,24 @@ impl Packs {
             .ok_or_else(|| Error::PackNotFound { pack_id: id.clone() })
     }
 
+    /// Approved packs with their directories and the digest of their approved files.
+    pub fn approved_digests(&self) -> Vec<(PackId, PathBuf, String)> {
+        let inner = self.lock();
+        inner
+            .entries
+            .values()
+            .filter(|e| e.state == PackState::Approved)
+            .filter_map(|e| {
+                let r = e.record.as_ref()?;
+                Some((
+                    e.found.id.clone(),
+                    e.found.dir.clone(),
+                    hashing::tree_digest(&r.file_hashes),
+                ))
+            })
+            .collect()
+    }
+
     fn status_locked(&self, inner: &Inner, id: &PackId) -> Result<PackStatus> {
         let e = inner
             .entries

@@ -119,6 +119,8 @@ pub struct FlowEngine {
     slots: Arc<Semaphore>,
     max_response_bytes: usize,
     metrics: Arc<crate::metrics::Metrics>,
+    /// Lib script records, for the `kernel:lib.*` handlers (set once at start).
+    pub lib_records: std::sync::OnceLock<Arc<crate::lib_scripts::LibScripts>>,
 }
 
 fn now() -> String {
@@ -144,6 +146,7 @@ impl FlowEngine {
             slots: Arc::new(Semaphore::new(max_concurrent)),
             max_response_bytes,
             metrics,
+            lib_records: std::sync::OnceLock::new(),
         }
     }
 
@@ -467,6 +470,11 @@ impl FlowEngine {
                 Ok(vars::lookup(ctx, key).cloned().unwrap_or(Value::Null))
             }
             "kernel:ctx.set" => Ok(args.get("value").cloned().unwrap_or(Value::Null)),
+            "kernel:lib.list_records" => Ok(self.lib_records.get().map_or(Value::Null, |l| l.list())),
+            "kernel:lib.clear_record" => {
+                let pack = args.get("pack_id").and_then(Value::as_str).unwrap_or_default();
+                Ok(Value::Bool(self.lib_records.get().is_some_and(|l| l.clear(pack))))
+            }
             "kernel:flow.abort" => {
                 Ok(json!({"__flow_control": "abort", "reason": args.get("reason").cloned().unwrap_or(Value::Null)}))
             }
@@ -662,6 +670,15 @@ impl Executor {
     /// # Errors
     /// [`SandboxError`]; strict mode without Docker is `docker_required`, never a host run.
     pub async fn run(&self, block: &BlockRun) -> Result<Value, SandboxError> {
+        self.run_with_data(block, false).await
+    }
+
+    /// Runs one block; `data_writable` mounts the pack's data directory read-write (lib
+    /// scripts only).
+    ///
+    /// # Errors
+    /// [`SandboxError`].
+    pub async fn run_with_data(&self, block: &BlockRun, data_writable: bool) -> Result<Value, SandboxError> {
         let sdk = self
             .sdk_dir
             .as_deref()
@@ -686,6 +703,7 @@ impl Executor {
                     sdk_dir: sdk,
                     work_dir: &self.work_dir,
                     data_dir: data.is_dir().then_some(data.as_path()),
+                    data_writable,
                     pip_dir: pip.is_dir().then_some(pip.as_path()),
                     egress_socket: Some(&egress),
                     capability_socket: Some(&cap),

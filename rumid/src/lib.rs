@@ -26,6 +26,7 @@ pub mod grants;
 pub mod handlers;
 pub mod health;
 pub mod keys;
+pub mod lib_scripts;
 pub mod metrics;
 pub mod pending;
 pub mod policy;
@@ -118,6 +119,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     })?;
     let metrics = Arc::new(Metrics::new());
 
+    let lib_notify = Arc::new(tokio::sync::Notify::new());
+    let lib_notify_task = lib_notify.clone();
     let (hub, policy_rx) = PolicyHub::new(
         config.egress_rate_limit,
         config.max_response_bytes,
@@ -134,7 +137,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
             let export = Arc::new(pending::Export::new(config.home.join("user_data/pending/summary.json")));
             let packs_export = export.clone();
             let packs_hub = hub.clone();
+            let lib_notify = lib_notify.clone();
             let on_change = Box::new(move |snap: &approval::Snapshot| {
+                lib_notify.notify_one();
                 packs_export.set_packs(snap);
                 metrics.observe_packs(snap);
                 packs_hub.set_approved(
@@ -221,6 +226,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         tracing::info!(flows = n, "flows loaded");
     }
     watch_flows(engine.clone(), policy_rx);
+    let lib = Arc::new(lib_scripts::LibScripts::load(
+        &config.home,
+        key.signing_key(),
+        audit.clone(),
+    ));
+    let _ = engine.lib_records.set(lib.clone());
+    lib_scripts::spawn(lib, packs.clone(), engine.clone(), lib_notify_task);
     flow::schedule::spawn(engine.clone());
     let token = key.api_token();
 

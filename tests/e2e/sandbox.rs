@@ -265,3 +265,61 @@ fn strict_mode_without_docker_refuses_instead_of_running_on_the_host() {
     assert!(!r.body.to_string().contains("ran on the host"));
     assert_eq!(rumid.get("/api/docker/status").body["data"]["available"], false);
 }
+
+#[test]
+fn lib_scripts_get_the_only_writable_mount_and_run_once_per_approval() {
+    if !docker_or_skip("lib_scripts_get_the_only_writable_mount_and_run_once_per_approval") {
+        return;
+    }
+    let home = TestHome::new();
+    home.add_pack("box");
+    home.write(
+        "ecosystem/box/backend/lib/install.py",
+        "import os\n\ndef run(context):\n    open(os.path.join(context['data_dir'], 'installed.txt'), 'w').write(context['lib_type'])\n    try:\n        open('/pack/x', 'w')\n        return 'pack writable!'\n    except OSError:\n        return 'ok'\n",
+    );
+    home.write(
+        "ecosystem/box/backend/lib/update.py",
+        "import os\n\ndef run(context):\n    open(os.path.join(context['data_dir'], 'updated.txt'), 'w').write('yes')\n",
+    );
+    home.write(
+        "ecosystem/box/backend/blocks/reader.py",
+        "def run(data):\n    text = open('/data/installed.txt').read()\n    try:\n        open('/data/mine.txt', 'w')\n        return {'text': text, 'write': 'allowed'}\n    except OSError:\n        return {'text': text, 'write': 'refused'}\n",
+    );
+    home.write("flows/read.flow.yaml", &flow("read", "reader.py", 30));
+    home.write(
+        "flows/records.flow.yaml",
+        "flow_id: records\nsteps:\n  - {id: r, type: handler, input: {handler: 'kernel:lib.list_records'}, output: records}\n",
+    );
+    let rumid = Rumid::builder(&home).strict().spawn().unwrap();
+    assert_eq!(rumid.post("/api/packs/box/approve", None).status, 200);
+    let data = home.path().join("user_data/packs/box");
+    rumi_tests::eventually("install.py to run", rumi_tests::patience(), || {
+        data.join("installed.txt").is_file().then_some(())
+    })
+    .unwrap();
+    assert_eq!(std::fs::read_to_string(data.join("installed.txt")).unwrap(), "install");
+    let r = rumid.run_flow("read", json!({}), 60.0);
+    assert_eq!(
+        r.body["data"]["result"]["out"],
+        json!({"text": "install", "write": "refused"}),
+        "{:?}",
+        r.body
+    );
+    let r = rumid.run_flow("records", json!({}), 30.0);
+    assert_eq!(r.body["data"]["result"]["records"]["box"]["lib_type"], "install");
+    assert_eq!(r.body["data"]["result"]["records"]["box"]["success"], true);
+    assert!(
+        !data.join("updated.txt").exists(),
+        "update.py does not run without a change"
+    );
+
+    // A changed pack, re-approved: update.py runs.
+    home.write("ecosystem/box/backend/blocks/extra.py", "x = 1\n");
+    assert_eq!(rumid.pack_state("box"), "modified");
+    assert_eq!(rumid.post("/api/packs/box/approve", None).status, 200);
+    rumi_tests::eventually("update.py to run", rumi_tests::patience(), || {
+        data.join("updated.txt").is_file().then_some(())
+    })
+    .unwrap();
+    assert_eq!(home.audit_actions("system", "lib_install").len(), 1);
+}

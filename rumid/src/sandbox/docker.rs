@@ -51,6 +51,8 @@ pub struct Mounts<'a> {
     pub sdk_dir: &'a Path,
     pub work_dir: &'a Path,
     pub data_dir: Option<&'a Path>,
+    /// Mount the data directory read-write (lib scripts only).
+    pub data_writable: bool,
     pub pip_dir: Option<&'a Path>,
     pub egress_socket: Option<&'a Path>,
     pub capability_socket: Option<&'a Path>,
@@ -215,7 +217,11 @@ impl DockerRunner {
         ];
         let mut pythonpath = "/rumi/sdk".to_owned();
         if let Some(data) = m.data_dir {
-            binds.push(format!("{}:/data:ro", data.display()));
+            binds.push(format!(
+                "{}:/data:{}",
+                data.display(),
+                if m.data_writable { "rw" } else { "ro" }
+            ));
         }
         if let Some(pip) = m.pip_dir {
             binds.push(format!("{}:/pip-packages:ro", pip.display()));

@@ -1,0 +1,198 @@
+//! Pack lib scripts: `lib/install.py` runs once when a pack is first approved, and
+//! `lib/update.py` (else `install.py`) whenever the approved files change. They run in the
+//! pack's sandbox with one extra permission: `user_data/packs/<id>/` mounted writable at
+//! `/data` (the only writable place a pack ever gets, besides its tmpfs).
+//!
+//! Records (`user_data/settings/lib_records.json`, signed) say which approved digest each
+//! pack's scripts last ran for; the kernel handlers `kernel:lib.list_records` and
+//! `kernel:lib.clear_record` show them and force a re-run at the next approval.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{SecondsFormat, Utc};
+use rumi_common::ids::PackId;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::approval::Packs;
+use crate::audit::{Audit, AuditEvent, Category, Severity};
+use crate::flow::FlowEngine;
+use crate::sandbox::BlockRun;
+use crate::signed;
+
+/// Time budget of a lib script.
+pub const LIB_TIMEOUT: Duration = Duration::from_secs(120);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub digest: String,
+    pub lib_type: String,
+    pub ts: String,
+    pub success: bool,
+    pub error: Option<String>,
+}
+
+pub struct LibScripts {
+    path: PathBuf,
+    key: [u8; 32],
+    records: Mutex<BTreeMap<String, Record>>,
+    audit: Audit,
+}
+
+impl LibScripts {
+    pub fn load(home: &Path, key: [u8; 32], audit: Audit) -> Self {
+        let path = home.join("user_data/settings/lib_records.json");
+        let records = signed::read_verified(&path, &key)
+            .ok()
+            .and_then(|o| serde_json::from_value(o.get("records").cloned().unwrap_or_default()).ok())
+            .unwrap_or_default();
+        Self {
+            path,
+            key,
+            records: Mutex::new(records),
+            audit,
+        }
+    }
+
+    fn save(&self, records: &BTreeMap<String, Record>) {
+        let mut obj = Map::new();
+        obj.insert("records".into(), json!(records));
+        signed::sign(&mut obj, &self.key);
+        if let Err(e) = rumi_common::fs::write_atomic(&self.path, &signed::to_file_bytes(&obj), 0o600) {
+            tracing::error!(%e, "cannot write lib records");
+        }
+    }
+
+    /// Every record.
+    pub fn list(&self) -> Value {
+        json!(*self.records.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Forgets a pack's record, so its install script runs again at the next approval.
+    pub fn clear(&self, pack: &str) -> bool {
+        let mut r = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        let existed = r.remove(pack).is_some();
+        self.save(&r);
+        existed
+    }
+
+    /// Runs what is due for every approved pack.
+    pub async fn run_due(&self, packs: &Packs, engine: &FlowEngine) {
+        for (id, dir, digest) in packs.approved_digests() {
+            let previous = self
+                .records
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(id.as_str())
+                .cloned();
+            if previous.as_ref().is_some_and(|r| r.digest == digest) {
+                continue;
+            }
+            let find = |name: &str| {
+                [dir.join("backend/lib").join(name), dir.join("lib").join(name)]
+                    .into_iter()
+                    .find(|p| p.is_file())
+            };
+            let (lib_type, file) = match previous {
+                None => ("install", find("install.py")),
+                Some(_) => ("update", find("update.py").or_else(|| find("install.py"))),
+            };
+            let Some(file) = file else {
+                // Nothing to run: remember the digest so the check is not repeated.
+                self.remember(&id, &digest, lib_type, true, None);
+                continue;
+            };
+            let outcome = self.run_one(engine, &id, &dir, &file, lib_type).await;
+            let (success, error) = match &outcome {
+                Ok(_) => (true, None),
+                Err(e) => (false, Some(e.clone())),
+            };
+            self.remember(&id, &digest, lib_type, success, error.clone());
+            let mut ev = AuditEvent::new(Category::System, format!("lib_{lib_type}")).owner_pack(id.as_str());
+            if let Some(e) = error {
+                ev = ev.failed(Severity::Warning, "lib_failed", e);
+            }
+            self.audit.record(ev).await;
+        }
+    }
+
+    fn remember(&self, id: &PackId, digest: &str, lib_type: &str, success: bool, error: Option<String>) {
+        let mut r = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        r.insert(
+            id.to_string(),
+            Record {
+                digest: digest.to_owned(),
+                lib_type: lib_type.to_owned(),
+                ts: Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
+                success,
+                error,
+            },
+        );
+        self.save(&r);
+    }
+
+    async fn run_one(
+        &self,
+        engine: &FlowEngine,
+        id: &PackId,
+        dir: &Path,
+        file: &Path,
+        lib_type: &str,
+    ) -> Result<Value, String> {
+        let exec = engine.executor();
+        let data = exec.data_root.join(id.as_str());
+        prepare_data_dir(&data, exec.mode).map_err(|e| format!("cannot prepare the data directory: {e}"))?;
+        let root = dir.canonicalize().map_err(|e| e.to_string())?;
+        let real = file.canonicalize().map_err(|e| e.to_string())?;
+        let rel = real
+            .strip_prefix(&root)
+            .map_err(|_| "lib script resolves outside the pack".to_owned())?
+            .to_path_buf();
+        let data_in = match exec.mode {
+            crate::config::SecurityMode::Strict => "/data".to_owned(),
+            crate::config::SecurityMode::Permissive => data.display().to_string(),
+        };
+        let ctx = json!({"pack_id": id, "lib_type": lib_type, "ts": Utc::now().to_rfc3339(), "data_dir": data_in});
+        let block = BlockRun {
+            pack: id.clone(),
+            pack_dir: root,
+            file_rel: rel,
+            input: ctx.clone(),
+            context: ctx,
+            timeout: LIB_TIMEOUT,
+        };
+        exec.run_with_data(&block, true)
+            .await
+            .map_err(|e| format!("{}: {e}", e.error_type()))
+    }
+}
+
+/// Gives the container user (65534) the pack's data directory. As root, rumid hands it over
+/// (mode 0700); otherwise it can only open it to everyone, and says so.
+fn prepare_data_dir(dir: &Path, mode: crate::config::SecurityMode) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)?;
+    if mode == crate::config::SecurityMode::Permissive {
+        return std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    let nobody = Some(nix::unistd::Uid::from_raw(65534));
+    let nogroup = Some(nix::unistd::Gid::from_raw(65534));
+    if nix::unistd::chown(dir, nobody, nogroup).is_ok() {
+        return std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    tracing::warn!(dir = %dir.display(), "cannot hand the data directory to uid 65534 (rumid is not root); opening it to all local users");
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777))
+}
+
+/// Runs lib scripts whenever approval state changes.
+pub fn spawn(lib: Arc<LibScripts>, packs: Arc<Packs>, engine: Arc<FlowEngine>, notify: Arc<tokio::sync::Notify>) {
+    tokio::spawn(async move {
+        loop {
+            lib.run_due(&packs, &engine).await;
+            notify.notified().await;
+        }
+    });
+}
