@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use crate::cli::Cli;
 
-/// Approval hashes every file of a pack; give it time.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// Long enough for the longest flow run (600 s) and approvals that hash large packs.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(660);
 
 /// An error answered by the API in the RUMI envelope.
 #[derive(Debug)]

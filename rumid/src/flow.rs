@@ -360,7 +360,7 @@ impl FlowEngine {
                                 ctx.insert(key, out);
                             }
                             None if !out.is_null() => {
-                                ctx.insert(format!("_step_out.{}", step.id), out);
+                                nested_insert(&mut ctx, "_step_out", &step.id, out);
                             }
                             None => {}
                         }
@@ -379,8 +379,10 @@ impl FlowEngine {
                             OnError::Abort
                         });
                         tracing::warn!(flow_id = %flow.flow_id, step = %s, %error_type, %message, "step failed");
-                        ctx.insert(
-                            format!("_step_error.{}", step.id),
+                        nested_insert(
+                            &mut ctx,
+                            "_step_error",
+                            &step.id,
                             json!({"error_type": error_type, "error": message}),
                         );
                         match action {
@@ -634,6 +636,14 @@ impl FlowEngine {
             .run(&block)
             .await
             .map_err(|e| StepError::new(e.error_type(), e.to_string()))
+    }
+}
+
+/// Inserts `value` at `ctx[group][key]`, so `$ctx._step_out.<id>` reads it.
+fn nested_insert(ctx: &mut Map<String, Value>, group: &str, key: &str, value: Value) {
+    let slot = ctx.entry(group.to_owned()).or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(m) = slot {
+        m.insert(key.to_owned(), value);
     }
 }
 

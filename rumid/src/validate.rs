@@ -65,6 +65,25 @@ pub fn validate(home: &Path, deprecation: DeprecationLevel) -> Findings {
             bad.dir, bad.problem.code, bad.problem.message
         ));
     }
+    // Flows and modifiers (pack ones too: --validate checks files before approval).
+    let pack_dirs: Vec<_> = found
+        .packs
+        .iter()
+        .filter(|p| p.manifest.is_ok())
+        .map(|p| (p.id.clone(), p.dir.clone()))
+        .collect();
+    let (flows, diags) = crate::flow::loader::load(home, &pack_dirs);
+    let (_, mod_diags) = crate::flow::modifier::load(home, &pack_dirs);
+    for d in diags.iter().chain(&mod_diags) {
+        if d.level == "error" {
+            f.errors += 1;
+            f.lines.push(format!("error    {}: {}", d.path, d.message));
+        } else {
+            f.warnings += 1;
+            f.lines.push(format!("warning  {}: {}", d.path, d.message));
+        }
+    }
+    f.lines.push(format!("{} flow(s) valid", flows.len()));
     f.lines.push(format!(
         "{} pack(s), {} error(s), {} warning(s)",
         found.packs.len(),

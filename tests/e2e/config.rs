@@ -37,12 +37,17 @@ fn validate_exit_code_follows_findings() {
     assert!(!good.path().join("user_data").exists(), "--validate writes nothing");
 
     let bad = TestHome::with_packs(&["alpha", "mismatch", "broken"]);
+    bad.write(
+        "flows/leaky.flow.yaml",
+        "flow_id: leaky\nsteps:\n  - {id: x, type: set, input: {key: k, value: '$env.HOME'}}\n",
+    );
     let out = bad.rumid_once(&["--validate"], &[]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("RUMI-PACK-003"), "{text}");
     assert!(text.contains("RUMI-PACK-002"), "{text}");
-    assert!(text.contains("2 error(s)"), "{text}");
+    assert!(text.contains("leaky.flow.yaml") && text.contains("$env"), "{text}");
+    assert!(text.contains("3 error(s)"), "{text}");
 }
 
 #[test]

@@ -76,16 +76,14 @@ fn flow(id: &str, file: &str, timeout: u32) -> String {
     )
 }
 
-fn managed_containers(pack: &str) -> usize {
+/// Containers of the rumid instance running on `home` (other tests' instances share the
+/// engine; containers are labelled with a hash of the home path).
+fn managed_containers(home: &TestHome) -> usize {
+    use sha2::Digest;
+    let canonical = home.path().canonicalize().unwrap();
+    let instance = hex::encode(&sha2::Sha256::digest(canonical.as_os_str().as_encoded_bytes())[..8]);
     let out = std::process::Command::new("docker")
-        .args([
-            "ps",
-            "-aq",
-            "--filter",
-            "label=rumi.managed=true",
-            "--filter",
-            &format!("label=rumi.pack_id={pack}"),
-        ])
+        .args(["ps", "-aq", "--filter", &format!("label=rumi.instance={instance}")])
         .output()
         .expect("docker ps");
     String::from_utf8_lossy(&out.stdout).lines().count()
@@ -216,6 +214,14 @@ fn blocks_run_contained_and_reach_only_their_own_helpers() {
         r.body
     );
 
+    // A flow timeout in the middle of a container run still removes the container.
+    let r = rumid.run_flow("hostile", json!({"case": "sleep"}), 2.0);
+    assert_eq!(r.status, 408, "{:?}", r.body);
+    rumi_tests::eventually("containers removed", rumi_tests::patience(), || {
+        (managed_containers(&home) == 0).then_some(())
+    })
+    .unwrap();
+
     // A symlink out of the pack and `../` in `file` never run.
     for id in ["leak", "dotdot"] {
         let r = run(id, json!({}));
@@ -240,7 +246,7 @@ fn blocks_run_contained_and_reach_only_their_own_helpers() {
         r.body
     );
 
-    assert_eq!(managed_containers("box"), 0, "every container is removed after its run");
+    assert_eq!(managed_containers(&home), 0, "every container is removed after its run");
 }
 
 #[test]

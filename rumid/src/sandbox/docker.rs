@@ -46,6 +46,26 @@ const AVAILABILITY_TTL: Duration = Duration::from_secs(10);
 /// Docker API timeout.
 const API_TIMEOUT_SECS: u64 = 120;
 
+/// Force-removes a container when dropped (from a spawned task: `Drop` cannot await).
+struct RemoveOnDrop {
+    docker: Docker,
+    id: String,
+}
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let docker = self.docker.clone();
+        let id = std::mem::take(&mut self.id);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ = docker
+                    .remove_container(&id, Some(RemoveContainerOptionsBuilder::new().force(true).build()))
+                    .await;
+            });
+        }
+    }
+}
+
 /// What a container run needs besides the block.
 pub struct Mounts<'a> {
     pub sdk_dir: &'a Path,
@@ -298,11 +318,13 @@ impl DockerRunner {
             .await
             .map_err(|e| SandboxError::Internal(format!("cannot create container: {e}")))?;
         let id = created.id;
-        let result = self.attach_and_run(d, &id, block.timeout).await;
-        let _ = d
-            .remove_container(&id, Some(RemoveContainerOptionsBuilder::new().force(true).build()))
-            .await;
-        result
+        // Removed however this future ends: normally, on error, or dropped mid-run because
+        // the whole flow timed out.
+        let _guard = RemoveOnDrop {
+            docker: d.clone(),
+            id: id.clone(),
+        };
+        self.attach_and_run(d, &id, block.timeout).await
     }
 
     async fn attach_and_run(&self, d: &Docker, id: &str, timeout: Duration) -> Result<serde_json::Value, SandboxError> {
