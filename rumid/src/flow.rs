@@ -121,6 +121,7 @@ pub struct FlowEngine {
     metrics: Arc<crate::metrics::Metrics>,
     /// Lib script records, for the `kernel:lib.*` handlers (set once at start).
     pub lib_records: std::sync::OnceLock<Arc<crate::lib_scripts::LibScripts>>,
+    routes: ArcSwap<crate::routes::RouteTable>,
 }
 
 fn now() -> String {
@@ -147,6 +148,7 @@ impl FlowEngine {
             max_response_bytes,
             metrics,
             lib_records: std::sync::OnceLock::new(),
+            routes: ArcSwap::from_pointee(crate::routes::RouteTable::default()),
         }
     }
 
@@ -170,6 +172,11 @@ impl FlowEngine {
     pub fn reload(&self) -> usize {
         let approved = self.approved_dirs();
         let (mut flows, mut diagnostics) = loader::load(&self.home, &approved);
+        let routes = crate::routes::RouteTable::load(&self.home, &approved);
+        for d in &routes.diagnostics {
+            tracing::warn!(path = %d.path, message = %d.message, "route refused");
+        }
+        self.routes.store(Arc::new(routes));
         let (mods, mod_diags) = modifier::load(&self.home, &approved);
         diagnostics.extend(mod_diags);
         for a in modifier::apply(&mut flows, &mods, &mut diagnostics) {
@@ -188,6 +195,11 @@ impl FlowEngine {
             diagnostics,
         }));
         n
+    }
+
+    /// The pack routes loaded with the flows.
+    pub fn routes(&self) -> Arc<crate::routes::RouteTable> {
+        self.routes.load_full()
     }
 
     pub fn flows(&self) -> Arc<FlowSet> {

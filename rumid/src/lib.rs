@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod pending;
 pub mod policy;
 pub mod probe;
+pub mod routes;
 pub mod sandbox;
 pub mod signed;
 pub mod supervisor;

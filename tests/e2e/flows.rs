@@ -394,3 +394,63 @@ fn interval_schedules_run_on_time_and_never_overlap() {
     assert_eq!(runs.len(), 1, "exactly one run so far: {runs:?}");
     assert_eq!(runs[0]["success"], true);
 }
+
+#[test]
+fn pack_routes_run_their_own_flows_and_never_shadow_built_ins() {
+    let home = TestHome::new();
+    home.add_pack("web");
+    home.add_pack("copy");
+    home.write(
+        "ecosystem/web/backend/flows/web.flow.yaml",
+        "flow_id: web.echo\nsteps:\n  - {id: s, type: set, input: {key: seen, value: {name: \"$ctx.name\", q: \"$ctx.q\", method: \"$ctx._method\", body: \"$ctx._raw_body\", ua: \"$ctx._headers.user-agent\", auth: \"$ctx._headers.authorization\", id: \"$ctx.user_id\"}}}\n",
+    );
+    home.write(
+        "ecosystem/web/routes.json",
+        r#"{"routes": [
+            {"method": "GET", "path": "/web/hello/{name}", "flow_id": "web.echo", "input_mapping": {"user_id": "path.name"}},
+            {"method": "POST", "path": "/web/echo", "flow_id": "web.echo"},
+            {"method": "GET", "path": "/web", "flow_id": "web.echo"},
+            {"method": "GET", "path": "/api/packs/web/evil", "flow_id": "web.echo"},
+            {"method": "GET", "path": "/web/steal", "flow_id": "copy.secret"}
+        ]}"#,
+    );
+    home.write(
+        "ecosystem/copy/routes.json",
+        r#"{"routes": [{"path": "/web/echo", "method": "POST", "flow_id": "copy.x"}]}"#,
+    );
+    let rumid = Rumid::start(&home);
+    for p in ["web", "copy"] {
+        assert_eq!(rumid.post(&format!("/api/packs/{p}/approve"), None).status, 200);
+    }
+    rumid.wait_policy_applied();
+    let routes = rumi_tests::eventually("routes loaded", patience(), || {
+        let r = rumid.get("/api/routes").body["data"].clone();
+        (r["count"] == 3).then_some(r)
+    })
+    .unwrap();
+    let diags = routes["diagnostics"].to_string();
+    assert!(diags.contains("must start with /web/"), "{diags}");
+    assert!(diags.contains("flow scope violation"), "{diags}");
+    assert!(diags.contains("routes of pack copy must start with /copy/"), "{diags}");
+
+    let r = rumid.get("/web/hello/Ada?q=search");
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let seen = &r.body["data"]["result"]["seen"];
+    assert_eq!(seen["name"], "Ada");
+    assert_eq!(seen["id"], "Ada", "input_mapping copies path params");
+    assert_eq!(seen["q"], "search");
+    assert_eq!(seen["method"], "GET");
+    assert!(seen["auth"].is_null(), "the token never reaches pack code");
+    let r = rumid.post("/web/echo", Some(&json!({"name": "posted"})));
+    assert_eq!(r.body["data"]["result"]["seen"]["name"], "posted");
+    assert_eq!(r.body["data"]["result"]["seen"]["body"], r#"{"name":"posted"}"#);
+
+    let r = rumid.get("/web/hello/..%2F..%2Fetc");
+    assert_eq!((r.status, r.code()), (400, "RUMI-VAL-002"));
+    let r = rumid.get("/web/nothing");
+    assert_eq!((r.status, r.code()), (404, "RUMI-SYS-004"));
+    let r = rumid.request("GET", "/web/hello/x", None, None, None);
+    assert_eq!(r.status, 401, "pack routes need the token too");
+    // The built-in endpoint still answers at its own path.
+    assert_eq!(rumid.get("/api/packs/web/status").status, 200);
+}

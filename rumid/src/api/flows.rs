@@ -100,3 +100,51 @@ pub async fn remove_containers(State(state): State<AppState>, Path(raw): Path<St
     let n = state.flows.executor().docker.remove_pack(pack.as_str()).await;
     Ok(ok(json!({"pack_id": pack, "removed": n})))
 }
+
+/// `GET /api/routes`.
+pub async fn routes(State(state): State<AppState>) -> Response {
+    ok(crate::routes::listing(&state.flows.routes()))
+}
+
+/// `POST /api/routes/reload` (reloads flows, modifiers and routes together).
+pub async fn reload_routes(State(state): State<AppState>) -> Result<Response, Error> {
+    let engine = state.flows.clone();
+    blocking(move || Ok(engine.reload())).await?;
+    Ok(ok(crate::routes::listing(&state.flows.routes())))
+}
+
+/// Every path no built-in endpoint matched: a pack route, or 404.
+pub async fn dispatch(
+    State(state): State<AppState>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Error> {
+    let table = state.flows.routes();
+    let (route, params) = match table.find(method.as_str(), uri.path()) {
+        Ok(Some(found)) => found,
+        Ok(None) => return Err(Error::NoRoute),
+        Err(()) => {
+            return Err(Error::Invalid {
+                field: "path",
+                reason: "a path parameter contains NUL or '..'".into(),
+            });
+        }
+    };
+    let hs: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let inputs = crate::routes::inputs(route, &params, method.as_str(), uri.path(), uri.query(), &hs, &body);
+    let result = state
+        .flows
+        .run_triggered(&route.flow_id, inputs, Duration::from_secs(300), "route")
+        .await?;
+    Ok(ok(result))
+}
