@@ -55,6 +55,10 @@ pub struct Route {
     segments: Vec<String>,
 }
 
+/// A path parameter that decodes to something unsafe (NUL, `..`, invalid UTF-8, empty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnsafeParam;
+
 #[derive(Debug, Default, Serialize)]
 pub struct RouteTable {
     pub routes: Vec<Route>,
@@ -161,8 +165,8 @@ impl RouteTable {
     /// Finds the route for a request: exact paths first, then templates.
     ///
     /// # Errors
-    /// `Err(())` when a path parameter is unsafe (NUL or `..` after decoding).
-    pub fn find(&self, method: &str, path: &str) -> Result<Option<(&Route, Map<String, Value>)>, ()> {
+    /// [`UnsafeParam`] when a path parameter is unsafe (NUL or `..` after decoding).
+    pub fn find(&self, method: &str, path: &str) -> Result<Option<(&Route, Map<String, Value>)>, UnsafeParam> {
         let path = normalize(path);
         if let Some(r) = self.routes.iter().find(|r| r.method == method && r.path == path) {
             return Ok(Some((r, Map::new())));
@@ -180,9 +184,9 @@ impl RouteTable {
             let mut ok = true;
             for (seg, part) in r.segments.iter().zip(&parts) {
                 if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                    let decoded = percent_decode(part).ok_or(())?;
+                    let decoded = percent_decode(part).ok_or(UnsafeParam)?;
                     if decoded.contains('\0') || decoded.contains("..") || decoded.is_empty() {
-                        return Err(());
+                        return Err(UnsafeParam);
                     }
                     params.insert(name.to_owned(), Value::String(decoded));
                 } else if seg != part {

@@ -125,7 +125,7 @@ pub async fn dispatch(
     let (route, params) = match table.find(method.as_str(), uri.path()) {
         Ok(Some(found)) => found,
         Ok(None) => return Err(Error::NoRoute),
-        Err(()) => {
+        Err(crate::routes::UnsafeParam) => {
             return Err(Error::Invalid {
                 field: "path",
                 reason: "a path parameter contains NUL or '..'".into(),
