@@ -55,6 +55,9 @@ pub struct Route {
     segments: Vec<String>,
 }
 
+/// A matched route and its decoded path parameters.
+pub type Match<'a> = (&'a Route, Map<String, Value>);
+
 /// A path parameter that decodes to something unsafe (NUL, `..`, invalid UTF-8, empty).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UnsafeParam;
@@ -166,7 +169,7 @@ impl RouteTable {
     ///
     /// # Errors
     /// [`UnsafeParam`] when a path parameter is unsafe (NUL or `..` after decoding).
-    pub fn find(&self, method: &str, path: &str) -> Result<Option<(&Route, Map<String, Value>)>, UnsafeParam> {
+    pub fn find(&self, method: &str, path: &str) -> Result<Option<Match<'_>>, UnsafeParam> {
         let path = normalize(path);
         if let Some(r) = self.routes.iter().find(|r| r.method == method && r.path == path) {
             return Ok(Some((r, Map::new())));
