@@ -122,6 +122,8 @@ pub struct FlowEngine {
     /// Lib script records, for the `kernel:lib.*` handlers (set once at start).
     pub lib_records: std::sync::OnceLock<Arc<crate::lib_scripts::LibScripts>>,
     routes: ArcSwap<crate::routes::RouteTable>,
+    /// The shared dictionary, for the `kernel:shared_dict.*` handlers and modifiers.
+    pub shared_dict: std::sync::OnceLock<Arc<crate::shared_dict::SharedDict>>,
 }
 
 fn now() -> String {
@@ -149,6 +151,7 @@ impl FlowEngine {
             metrics,
             lib_records: std::sync::OnceLock::new(),
             routes: ArcSwap::from_pointee(crate::routes::RouteTable::default()),
+            shared_dict: std::sync::OnceLock::new(),
         }
     }
 
@@ -179,7 +182,12 @@ impl FlowEngine {
         self.routes.store(Arc::new(routes));
         let (mods, mod_diags) = modifier::load(&self.home, &approved);
         diagnostics.extend(mod_diags);
-        for a in modifier::apply(&mut flows, &mods, &mut diagnostics) {
+        for a in modifier::apply(
+            &mut flows,
+            &mods,
+            self.shared_dict.get().map(|d| d.as_ref()),
+            &mut diagnostics,
+        ) {
             let mut ev = AuditEvent::new(Category::ModifierApplication, "modifier_applied").detail("action", a.action);
             ev.modifier_id = Some(a.modifier_id);
             ev.flow_id = Some(a.flow_id);
@@ -484,6 +492,32 @@ impl FlowEngine {
                 Ok(vars::lookup(ctx, key).cloned().unwrap_or(Value::Null))
             }
             "kernel:ctx.set" => Ok(args.get("value").cloned().unwrap_or(Value::Null)),
+            h if h.starts_with("kernel:shared_dict.") => {
+                let dict = self
+                    .shared_dict
+                    .get()
+                    .ok_or_else(|| StepError::new("not_ready", "shared dictionary not loaded"))?;
+                let arg = |k: &str| args.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+                let ns = args
+                    .get("namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or("flow_id")
+                    .to_owned();
+                match &h["kernel:shared_dict.".len()..] {
+                    "resolve" => dict
+                        .resolve(&ns, &arg("token"))
+                        .map(Value::String)
+                        .map_err(|e| StepError::new(e, format!("cannot resolve: {e}"))),
+                    "propose" => Ok(json!({"result": dict.propose(&ns, &arg("token"), &arg("value"))})),
+                    "remove" => Ok(json!({"result": dict.remove(&ns, &arg("token"))})),
+                    "explain" => Ok(dict.explain(&ns, &arg("token"))),
+                    "list" => Ok(dict.list(args.get("namespace").and_then(Value::as_str))),
+                    other => Err(StepError::new(
+                        "handler_not_found",
+                        format!("unknown shared_dict handler {other:?}"),
+                    )),
+                }
+            }
             "kernel:lib.list_records" => Ok(self.lib_records.get().map_or(Value::Null, |l| l.list())),
             "kernel:lib.clear_record" => {
                 let pack = args.get("pack_id").and_then(Value::as_str).unwrap_or_default();

@@ -33,6 +33,7 @@ pub mod policy;
 pub mod probe;
 pub mod routes;
 pub mod sandbox;
+pub mod shared_dict;
 pub mod signed;
 pub mod supervisor;
 pub mod validate;
@@ -219,6 +220,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         )
         .await,
     );
+    let _ = engine
+        .shared_dict
+        .set(Arc::new(shared_dict::SharedDict::load(&config.home, key.signing_key())));
     {
         let e = engine.clone();
         let n = tokio::task::spawn_blocking(move || e.reload())
@@ -233,6 +237,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         audit.clone(),
     ));
     let _ = engine.lib_records.set(lib.clone());
+
     lib_scripts::spawn(lib, packs.clone(), engine.clone(), lib_notify_task);
     flow::schedule::spawn(engine.clone());
     let token = key.api_token();

@@ -454,3 +454,45 @@ fn pack_routes_run_their_own_flows_and_never_shadow_built_ins() {
     // The built-in endpoint still answers at its own path.
     assert_eq!(rumid.get("/api/packs/web/status").status, 200);
 }
+
+#[test]
+fn the_shared_dictionary_resolves_targets_and_refuses_cycles() {
+    let home = TestHome::new();
+    home.write(
+        "flows/base.flow.yaml",
+        "flow_id: base\nsteps:\n  - {id: a, type: set, input: {key: v, value: original}}\n",
+    );
+    home.write(
+        "flows/dict.flow.yaml",
+        r#"
+flow_id: dict
+steps:
+  - {id: p1, type: handler, input: {handler: 'kernel:shared_dict.propose', args: {token: chat, value: base}}, output: first}
+  - {id: p2, type: handler, input: {handler: 'kernel:shared_dict.propose', args: {token: base, value: chat}}, output: cycle}
+  - {id: p3, type: handler, input: {handler: 'kernel:shared_dict.propose', args: {token: chat, value: other}}, output: conflict}
+  - {id: r, type: handler, input: {handler: 'kernel:shared_dict.resolve', args: {token: chat}}, output: resolved}
+"#,
+    );
+    let rumid = Rumid::start(&home);
+    let r = rumid.run_flow("dict", json!({}), 30.0);
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let res = &r.body["data"]["result"];
+    assert_eq!(res["first"]["result"], "added");
+    assert_eq!(res["cycle"]["result"], "cycle_detected");
+    assert_eq!(res["conflict"]["result"], "conflict");
+    assert_eq!(res["resolved"], "base");
+    let journal = std::fs::read_to_string(home.path().join("user_data/settings/shared_dict/journal.jsonl")).unwrap();
+    assert_eq!(journal.lines().count(), 3);
+    assert!(journal.contains("\"result\":\"cycle_detected\""));
+
+    // A modifier naming "chat" reaches the flow the dictionary resolves it to.
+    home.write(
+        "user_data/shared/flows/modifiers/via_dict.modifier.yaml",
+        "modifier_id: via_dict\ntarget_flow_id: chat\nresolve_target: true\nphase: main\naction: append\nstep: {id: z, type: set, input: {key: v, value: modified}}\n",
+    );
+    assert_eq!(rumid.post("/api/flows/reload", None).status, 200);
+    assert_eq!(
+        rumid.run_flow("base", json!({}), 30.0).body["data"]["result"]["v"],
+        "modified"
+    );
+}

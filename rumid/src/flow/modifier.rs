@@ -5,8 +5,10 @@
 //! approved packs. `target_flow_id` may be a glob (`*`, `pack.*`). Order is deterministic:
 //! modifiers sort by (phase, priority, modifier_id); `replace` and `remove` apply first, then
 //! the inserts. A `remove` and a `replace`/inject on the same step is a severe conflict: the
-//! later one is skipped and reported. `requires` and `resolve_target` (the shared
-//! dictionary) are not supported yet: such modifiers are skipped with a diagnostic.
+//! later one is skipped and reported. `resolve_target: true` resolves `target_flow_id`
+//! through the shared dictionary (namespace
+//! `resolve_namespace`, default `flow_id`) before matching. `requires` is not supported yet:
+//! such modifiers are skipped with a diagnostic.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,6 +32,9 @@ pub struct Modifier {
     pub action: String,
     pub target_step_id: Option<String>,
     pub step: Option<Value>,
+    /// Resolve `target_flow_id` through the shared dictionary in this namespace first.
+    pub resolve_namespace: Option<String>,
+    raw_target: String,
 }
 
 /// One modifier applied to one flow.
@@ -64,8 +69,8 @@ fn parse(path: &Path) -> Result<Modifier, String> {
     }
     let text = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_owned);
     let modifier_id = text("modifier_id").ok_or("modifier_id is required")?;
-    let target = text("target_flow_id").ok_or("target_flow_id is required")?;
-    let target = glob::Pattern::new(&target).map_err(|e| format!("target_flow_id: {e}"))?;
+    let raw_target = text("target_flow_id").ok_or("target_flow_id is required")?;
+    let target = glob::Pattern::new(&raw_target).map_err(|e| format!("target_flow_id: {e}"))?;
     let action = text("action").ok_or("action is required")?;
     if !ACTIONS.contains(&action.as_str()) {
         return Err(format!("action must be one of {}", ACTIONS.join(", ")));
@@ -73,12 +78,8 @@ fn parse(path: &Path) -> Result<Modifier, String> {
     if doc.get("requires").is_some_and(|r| !r.is_null()) {
         return Err("requires is not supported yet; the modifier is skipped".into());
     }
-    if doc
-        .get("resolve_target")
-        .is_some_and(|r| r.as_bool() == Some(true) || r.is_string())
-    {
-        return Err("resolve_target (the shared dictionary) is not supported yet; the modifier is skipped".into());
-    }
+    let resolve_namespace = (doc.get("resolve_target").and_then(Value::as_bool) == Some(true))
+        .then(|| text("resolve_namespace").unwrap_or_else(|| "flow_id".into()));
     let target_step_id = text("target_step_id");
     if matches!(action.as_str(), "inject_before" | "inject_after" | "replace" | "remove") && target_step_id.is_none() {
         return Err(format!("{action} needs target_step_id"));
@@ -96,6 +97,8 @@ fn parse(path: &Path) -> Result<Modifier, String> {
         action,
         target_step_id,
         step,
+        resolve_namespace,
+        raw_target,
     })
 }
 
@@ -136,10 +139,42 @@ fn build_step(m: &Modifier, flow: &Flow) -> Result<Step, String> {
 }
 
 /// Applies the modifiers to every matching flow; returns what was applied.
-pub fn apply(flows: &mut BTreeMap<String, Flow>, mods: &[Modifier], diags: &mut Vec<Diagnostic>) -> Vec<Applied> {
+pub fn apply(
+    flows: &mut BTreeMap<String, Flow>,
+    mods: &[Modifier],
+    dict: Option<&crate::shared_dict::SharedDict>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Applied> {
+    // Targets named through the shared dictionary resolve to concrete flow ids first.
+    let targets: Vec<Option<String>> = mods
+        .iter()
+        .map(|m| {
+            let ns = m.resolve_namespace.as_deref()?;
+            match dict.map(|d| d.resolve(ns, &m.raw_target)) {
+                Some(Ok(id)) => Some(id),
+                Some(Err(e)) => {
+                    diags.push(Diagnostic {
+                        path: m.path.display().to_string(),
+                        level: "warning",
+                        message: format!("{}: resolve_target failed: {e}", m.modifier_id),
+                    });
+                    Some(String::new())
+                }
+                None => Some(String::new()),
+            }
+        })
+        .collect();
     let mut applied = Vec::new();
     for flow in flows.values_mut() {
-        let matching: Vec<&Modifier> = mods.iter().filter(|m| m.target.matches(&flow.flow_id)).collect();
+        let matching: Vec<&Modifier> = mods
+            .iter()
+            .zip(&targets)
+            .filter(|(m, resolved)| match resolved {
+                Some(id) => id == &flow.flow_id,
+                None => m.target.matches(&flow.flow_id),
+            })
+            .map(|(m, _)| m)
+            .collect();
         let (first, then): (Vec<&Modifier>, Vec<&Modifier>) = matching
             .into_iter()
             .partition(|m| matches!(m.action.as_str(), "replace" | "remove"));
