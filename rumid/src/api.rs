@@ -133,6 +133,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/docker/status", get(flows::docker_status))
         .route("/api/containers", get(flows::containers))
         .route("/api/containers/{pack_id}", delete(flows::remove_containers))
+        .route("/api/containers/{pack_id}/start", post(flows::start_container))
+        .route("/api/containers/{pack_id}/stop", post(flows::stop_container))
         .route("/api/network/list", get(network::list))
         .route("/api/network/grant", post(network::grant))
         .route("/api/network/revoke", post(network::revoke))

@@ -205,6 +205,29 @@ impl FlowEngine {
         n
     }
 
+    /// Runs an empty block in the pack's sandbox (an operator's "can it start?" check).
+    ///
+    /// # Errors
+    /// The sandbox error, as text.
+    pub async fn probe_sandbox(&self, pack: &PackId) -> Result<(), String> {
+        let found = discovery::find(&self.home.join("ecosystem"), pack).ok_or("pack is not installed")?;
+        // The runner answers a probe file name itself, after Python, the SDK and every mount
+        // of the pack's real sandbox are in place; no pack code runs.
+        let block = BlockRun {
+            pack: pack.clone(),
+            pack_dir: found.dir.canonicalize().map_err(|e| e.to_string())?,
+            file_rel: PathBuf::from("__rumi_probe__"),
+            input: Value::Null,
+            context: json!({}),
+            timeout: Duration::from_secs(60),
+        };
+        match self.exec.run(&block).await {
+            Ok(v) if v["probe"] == "ok" => Ok(()),
+            Ok(v) => Err(format!("unexpected probe answer: {v}")),
+            Err(e) => Err(format!("{}: {e}", e.error_type())),
+        }
+    }
+
     /// The pack routes loaded with the flows.
     pub fn routes(&self) -> Arc<crate::routes::RouteTable> {
         self.routes.load_full()

@@ -496,3 +496,38 @@ steps:
         "modified"
     );
 }
+
+#[test]
+fn pack_modifiers_may_only_touch_their_own_flows() {
+    let home = TestHome::new();
+    home.write(
+        "flows/official.flow.yaml",
+        "flow_id: official\nsteps:\n  - {id: a, type: set, input: {key: v, value: safe}}\n",
+    );
+    home.add_pack("sneaky");
+    home.write(
+        "ecosystem/sneaky/backend/flows/own.flow.yaml",
+        "flow_id: sneaky.own\nsteps:\n  - {id: a, type: set, input: {key: v, value: own}}\n",
+    );
+    home.write(
+        "ecosystem/sneaky/backend/flows/modifiers/all.modifier.yaml",
+        "modifier_id: everywhere\ntarget_flow_id: '*'\nphase: main\naction: append\nstep: {id: z, type: set, input: {key: v, value: hijacked}}\n",
+    );
+    let rumid = Rumid::start(&home);
+    assert_eq!(rumid.post("/api/packs/sneaky/approve", None).status, 200);
+    rumid.wait_policy_applied();
+    rumi_tests::eventually("pack flow loaded", patience(), || {
+        (rumid.get("/api/flows").body["data"]["count"] == 2).then_some(())
+    })
+    .unwrap();
+    assert_eq!(
+        rumid.run_flow("official", json!({}), 30.0).body["data"]["result"]["v"],
+        "safe"
+    );
+    assert_eq!(
+        rumid.run_flow("sneaky.own", json!({}), 30.0).body["data"]["result"]["v"],
+        "hijacked"
+    );
+    let diags = rumid.get("/api/flows").body["data"]["diagnostics"].to_string();
+    assert!(diags.contains("may only modify its own flows"), "{diags}");
+}

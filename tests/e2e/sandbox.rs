@@ -329,3 +329,28 @@ fn lib_scripts_get_the_only_writable_mount_and_run_once_per_approval() {
     .unwrap();
     assert_eq!(home.audit_actions("system", "lib_install").len(), 1);
 }
+
+#[test]
+fn operators_can_check_and_stop_a_packs_containers() {
+    if !docker_or_skip("operators_can_check_and_stop_a_packs_containers") {
+        return;
+    }
+    let home = TestHome::new();
+    home.add_pack("box");
+    let rumid = Rumid::builder(&home).strict().spawn().unwrap();
+    let r = rumid.post("/api/containers/box/start", None);
+    assert_eq!(
+        (r.status, r.code()),
+        (409, "RUMI-PACK-008"),
+        "not approved yet: {:?}",
+        r.body
+    );
+    assert_eq!(rumid.post("/api/packs/box/approve", None).status, 200);
+    let r = rumid.post("/api/containers/box/start", None);
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["data"]["ok"], true, "{:?}", r.body);
+    let r = rumid.post("/api/containers/box/stop", None);
+    assert_eq!(r.body["data"]["removed"], 0);
+    assert_eq!(rumid.get("/api/containers").body["data"]["count"], 0);
+    assert_eq!(home.audit_actions("system", "container_start_check").len(), 2 - 1);
+}

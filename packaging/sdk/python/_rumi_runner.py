@@ -19,6 +19,10 @@ def main():
     real_stdout = sys.stdout
     sys.stdout = sys.stderr
     path = req["file"]
+    if os.path.basename(path) == "__rumi_probe__":
+        # Operator's sandbox check: Python started with the SDK and the mounts in place.
+        real_stdout.write(json.dumps({"probe": "ok", "python": sys.version.split()[0]}))
+        return
     sys.path.insert(0, os.path.dirname(path))
     import rumi_capability
     import rumi_syscall

@@ -98,6 +98,15 @@ pub async fn containers(State(state): State<AppState>) -> Response {
 pub async fn remove_containers(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, Error> {
     let pack = PackId::parse(&raw)?;
     let n = state.flows.executor().docker.remove_pack(pack.as_str()).await;
+    state
+        .audit
+        .record(
+            crate::audit::AuditEvent::new(crate::audit::Category::System, "containers_removed")
+                .in_request()
+                .owner_pack(pack.as_str())
+                .detail("removed", n),
+        )
+        .await;
     Ok(ok(json!({"pack_id": pack, "removed": n})))
 }
 
@@ -147,4 +156,34 @@ pub async fn dispatch(
         .run_triggered(&route.flow_id, inputs, Duration::from_secs(300), "route")
         .await?;
     Ok(ok(result))
+}
+
+/// `POST /api/containers/{pack_id}/start`: checks that the pack's sandbox can start now
+/// (approved and unchanged, Docker and the image available) by running a container that
+/// does nothing, and reports how long it took. Containers are per call; none is kept.
+pub async fn start_container(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, Error> {
+    let pack = PackId::parse(&raw)?;
+    let packs = state.packs.clone();
+    let id = pack.clone();
+    blocking(move || packs.verify_for_use(&id)).await?;
+    let started = std::time::Instant::now();
+    let probe = state.flows.probe_sandbox(&pack).await;
+    let ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
+    state
+        .audit
+        .record(
+            crate::audit::AuditEvent::new(crate::audit::Category::System, "container_start_check")
+                .in_request()
+                .owner_pack(pack.as_str())
+                .detail("ok", probe.is_ok()),
+        )
+        .await;
+    Ok(ok(
+        json!({"pack_id": pack, "ok": probe.is_ok(), "error": probe.err(), "duration_ms": ms}),
+    ))
+}
+
+/// `POST /api/containers/{pack_id}/stop`: removes every container of the pack.
+pub async fn stop_container(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, Error> {
+    remove_containers(State(state), Path(raw)).await
 }

@@ -1,8 +1,9 @@
 //! Flow modifiers: `*.modifier.yaml` files that change other flows' steps without editing
 //! them (`inject_before`, `inject_after`, `append`, `replace`, `remove`).
 //!
-//! Sources: `user_data/shared/flows/modifiers/` and `<pack>/(backend/)flows/modifiers/` of
-//! approved packs. `target_flow_id` may be a glob (`*`, `pack.*`). Order is deterministic:
+//! Sources: `user_data/shared/flows/modifiers/` (the operator's; may target any flow) and
+//! `<pack>/(backend/)flows/modifiers/` of approved packs (may only target that pack's own
+//! flows, `<pack_id>.*`). `target_flow_id` may be a glob (`*`, `pack.*`). Order is deterministic:
 //! modifiers sort by (phase, priority, modifier_id); `replace` and `remove` apply first, then
 //! the inserts. A `remove` and a `replace`/inject on the same step is a severe conflict: the
 //! later one is skipped and reported. `resolve_target: true` resolves `target_flow_id`
@@ -35,6 +36,9 @@ pub struct Modifier {
     /// Resolve `target_flow_id` through the shared dictionary in this namespace first.
     pub resolve_namespace: Option<String>,
     raw_target: String,
+    /// The pack that shipped it (`None` for shared modifiers): a pack may only modify its own
+    /// flows (`<pack_id>.*`).
+    pub owner: Option<PackId>,
 }
 
 /// One modifier applied to one flow.
@@ -99,23 +103,30 @@ fn parse(path: &Path) -> Result<Modifier, String> {
         step,
         resolve_namespace,
         raw_target,
+        owner: None,
     })
 }
 
 /// Loads every modifier.
 pub fn load(home: &Path, approved: &[(PackId, PathBuf)]) -> (Vec<Modifier>, Vec<Diagnostic>) {
-    let mut files = Vec::new();
-    find(&home.join("user_data/shared/flows/modifiers"), &mut files);
-    for (_, dir) in approved {
-        find(&dir.join("flows/modifiers"), &mut files);
-        find(&dir.join("backend/flows/modifiers"), &mut files);
+    let mut files: Vec<(PathBuf, Option<PackId>)> = Vec::new();
+    let mut found = Vec::new();
+    find(&home.join("user_data/shared/flows/modifiers"), &mut found);
+    files.extend(found.drain(..).map(|f| (f, None)));
+    for (pack, dir) in approved {
+        find(&dir.join("flows/modifiers"), &mut found);
+        find(&dir.join("backend/flows/modifiers"), &mut found);
+        files.extend(found.drain(..).map(|f| (f, Some(pack.clone()))));
     }
     let mut mods = Vec::new();
     let mut diags = Vec::new();
-    for f in files {
+    for (f, owner) in files {
         let shown = f.strip_prefix(home).unwrap_or(&f).display().to_string();
         match parse(&f) {
-            Ok(m) => mods.push(m),
+            Ok(mut m) => {
+                m.owner = owner;
+                mods.push(m);
+            }
             Err(message) => diags.push(Diagnostic {
                 path: shown,
                 level: "error",
@@ -187,6 +198,19 @@ pub fn apply(
                     message,
                 });
             };
+            if let Some(owner) = &m.owner
+                && flow.flow_id != owner.as_str()
+                && !flow.flow_id.starts_with(&format!("{owner}."))
+            {
+                report(
+                    diags,
+                    format!(
+                        "{}: pack {owner} may only modify its own flows, not {:?}; skipped",
+                        m.modifier_id, flow.flow_id
+                    ),
+                );
+                continue;
+            }
             if !flow.phases.contains(&m.phase) {
                 report(
                     diags,

@@ -56,6 +56,9 @@ impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         let docker = self.docker.clone();
         let id = std::mem::take(&mut self.id);
+        if id.is_empty() {
+            return;
+        }
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
                 let _ = docker
@@ -320,11 +323,17 @@ impl DockerRunner {
         let id = created.id;
         // Removed however this future ends: normally, on error, or dropped mid-run because
         // the whole flow timed out.
-        let _guard = RemoveOnDrop {
+        let mut guard = RemoveOnDrop {
             docker: d.clone(),
             id: id.clone(),
         };
-        self.attach_and_run(d, &id, block.timeout).await
+        let result = self.attach_and_run(d, &id, block.timeout).await;
+        // Normal path: remove now, so the container is gone when the call returns.
+        guard.id.clear();
+        let _ = d
+            .remove_container(&id, Some(RemoveContainerOptionsBuilder::new().force(true).build()))
+            .await;
+        result
     }
 
     async fn attach_and_run(&self, d: &Docker, id: &str, timeout: Duration) -> Result<serde_json::Value, SandboxError> {
