@@ -369,6 +369,27 @@ impl FlowEngine {
                 {
                     continue;
                 }
+                let missing = step
+                    .depends_on
+                    .iter()
+                    .find(|d| !flow.steps.iter().any(|s| &s.id == *d))
+                    .cloned()
+                    .or_else(|| {
+                        (step.kind == "flow")
+                            .then(|| step.flow.clone().unwrap_or_default())
+                            .filter(|id| !self.flows().flows.contains_key(id))
+                    });
+                if let Some(m) = missing {
+                    if flow.skip_missing {
+                        tracing::debug!(flow_id = %flow.flow_id, step = %step.id, missing = %m, "step skipped: missing step or flow");
+                        continue;
+                    }
+                    return Err(FlowError::Step {
+                        step: step.id.clone(),
+                        error_type: "missing_step".into(),
+                        message: format!("{m:?} does not exist (defaults.on_missing_step: error)"),
+                    });
+                }
                 let result = self.step(&flow, step, &ctx, &stack, deadline).await;
                 let label = crate::metrics::StepLabels {
                     handler: step

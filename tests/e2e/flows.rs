@@ -531,3 +531,31 @@ fn pack_modifiers_may_only_touch_their_own_flows() {
     let diags = rumid.get("/api/flows").body["data"]["diagnostics"].to_string();
     assert!(diags.contains("may only modify its own flows"), "{diags}");
 }
+
+#[test]
+fn missing_steps_and_flows_skip_or_fail_as_configured() {
+    let home = TestHome::new();
+    home.write(
+        "flows/lenient.flow.yaml",
+        "flow_id: lenient\nsteps:\n  - {id: a, type: flow, flow: nowhere}\n  - {id: b, type: set, depends_on: [ghost], input: {key: b, value: 1}}\n  - {id: c, type: set, input: {key: c, value: 1}}\n",
+    );
+    home.write(
+        "flows/strict.flow.yaml",
+        "flow_id: strict\ndefaults: {on_missing_step: error}\nsteps:\n  - {id: a, type: flow, flow: nowhere}\n  - {id: c, type: set, input: {key: c, value: 1}}\n",
+    );
+    home.write(
+        "flows/bad.flow.yaml",
+        "flow_id: bad\ndefaults: {on_missing_step: maybe}\nsteps: []\n",
+    );
+    let rumid = Rumid::start(&home);
+    let r = rumid.run_flow("lenient", json!({}), 30.0);
+    assert_eq!(r.body["data"]["result"], json!({"c": 1}), "{:?}", r.body);
+    let r = rumid.run_flow("strict", json!({}), 30.0);
+    assert_eq!((r.status, r.code()), (500, "RUMI-FLOW-002"));
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("missing_step"));
+    assert!(
+        rumid.get("/api/flows").body["data"]["diagnostics"]
+            .to_string()
+            .contains("on_missing_step")
+    );
+}

@@ -55,6 +55,9 @@ pub struct Flow {
     pub path: PathBuf,
     pub phases: Vec<String>,
     pub fail_soft: bool,
+    /// `defaults.on_missing_step`: `skip` (default) or `error` — what a step that depends on a
+    /// step this flow does not have, or calls a flow that does not exist, does.
+    pub skip_missing: bool,
     pub outputs: Map<String, Value>,
     pub steps: Vec<Step>,
     pub schedule: Option<Schedule>,
@@ -133,6 +136,11 @@ impl Flow {
             .and_then(|d| d.get("fail_soft"))
             .and_then(Value::as_bool)
             .unwrap_or(true);
+        let skip_missing = match defaults.and_then(|d| d.get("on_missing_step")).and_then(Value::as_str) {
+            None | Some("skip") => true,
+            Some("error") => false,
+            Some(other) => return Err(format!("defaults.on_missing_step must be skip or error, not {other:?}")),
+        };
         let outputs = m.get("outputs").and_then(Value::as_object).cloned().unwrap_or_default();
         let raw_steps = match m.get("steps") {
             Some(Value::Array(a)) => a.clone(),
@@ -207,6 +215,7 @@ impl Flow {
             path,
             phases,
             fail_soft,
+            skip_missing,
             outputs,
             steps,
             schedule,
