@@ -57,6 +57,10 @@ pub enum Command {
     /// The runtime image that runs pack code in strict mode.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff).
+    Man,
 }
 
 #[derive(Debug, Subcommand)]

@@ -21,6 +21,16 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Flows(cmd) => groups::flows(cli, cmd),
         Command::Docker(cmd) => groups::docker(cli, cmd),
         Command::Image(cmd) => groups::image(cmd),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "rumi-ctl", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
+            Ok(())
+        }
     }
 }
 

@@ -184,3 +184,19 @@ fn ctl_runs_flows_and_reports_docker() {
     assert!(v["available"].is_boolean());
     assert_eq!(v["image"], "rumi-runtime:bookworm");
 }
+
+#[test]
+fn ctl_prints_completions_and_a_man_page() {
+    let home = TestHome::new();
+    let out = home.ctl(&["completions", "bash"], &[]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(
+        text.contains("_rumi__ctl") && text.contains("packs") && text.contains("network"),
+        "{}",
+        &text[..200.min(text.len())]
+    );
+    let out = home.ctl(&["man"], &[]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains(".TH rumi-ctl"));
+}
