@@ -89,8 +89,7 @@ impl Config {
             .unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into());
         let sock_dir = c.opt(ENV_SOCK_DIR, abs).unwrap_or_else(|| DEFAULT_SOCK_DIR.into());
         let socket_mode = c.opt(ENV_SOCKET_MODE, env::parse_mode).unwrap_or(0o660);
-        let id = |s: &str| env::parse_bounded(s, 0, u64::from(u32::MAX - 1)).map(|n| n as u32);
-        let socket_gid = c.opt(ENV_SOCKET_GID, id);
+        let socket_gid = c.opt(ENV_SOCKET_GID, env::parse_gid);
         let home = c.opt(ENV_HOME, abs);
         if home.is_none() && c.raw(ENV_HOME).is_none() {
             c.error(ENV_HOME, "", "required: the Rumi home holding user_data/");
@@ -116,7 +115,7 @@ impl Config {
             })
             .unwrap_or(false);
         let control_uid = c
-            .opt(ENV_CONTROL_UID, id)
+            .opt(ENV_CONTROL_UID, env::parse_uid)
             .unwrap_or_else(|| nix::unistd::getuid().as_raw());
         let handler_python = c
             .opt(ENV_HANDLER_PYTHON, abs)

@@ -77,6 +77,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     );
     let state = Arc::new(control::State::new(config, audit, secrets, stores));
     state.clear_stale();
+    rumi_common::notify::ready();
+    rumi_common::notify::spawn_watchdog();
     let svc = control::Control::new(state.clone());
     tonic::transport::Server::builder()
         .add_service(HelperServer::new(svc.clone()))

@@ -172,6 +172,42 @@ pub fn parse_mode(s: &str) -> Result<u32, String> {
     Ok(mode)
 }
 
+/// Parses a group as a number or a group name (resolved through the system's group database).
+///
+/// # Errors
+/// A message when the value is neither a valid gid nor a known group.
+pub fn parse_gid(s: &str) -> Result<u32, String> {
+    if let Ok(n) = s.parse::<u32>() {
+        return if n == u32::MAX {
+            Err("not a valid gid".into())
+        } else {
+            Ok(n)
+        };
+    }
+    match nix::unistd::Group::from_name(s) {
+        Ok(Some(g)) => Ok(g.gid.as_raw()),
+        _ => Err(format!("no group named {s:?}")),
+    }
+}
+
+/// Parses a user as a number or a user name.
+///
+/// # Errors
+/// A message when the value is neither a valid uid nor a known user.
+pub fn parse_uid(s: &str) -> Result<u32, String> {
+    if let Ok(n) = s.parse::<u32>() {
+        return if n == u32::MAX {
+            Err("not a valid uid".into())
+        } else {
+            Ok(n)
+        };
+    }
+    match nix::unistd::User::from_name(s) {
+        Ok(Some(u)) => Ok(u.uid.as_raw()),
+        _ => Err(format!("no user named {s:?}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,5 +240,9 @@ mod tests {
         assert_eq!(parse_bool("TRUE"), Ok(true));
         assert_eq!(parse_bool("0"), Ok(false));
         assert!(parse_bool("maybe").is_err());
+        assert_eq!(parse_gid("4242"), Ok(4242));
+        assert_eq!(parse_gid("root"), Ok(0));
+        assert!(parse_gid("no-such-group-rumi").is_err());
+        assert_eq!(parse_uid("root"), Ok(0));
     }
 }

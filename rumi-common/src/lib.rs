@@ -14,6 +14,7 @@ pub mod fs;
 #[cfg(feature = "helper")]
 pub mod helper;
 pub mod ids;
+pub mod notify;
 pub mod telemetry;
 pub mod token;
 pub mod uds;

@@ -63,10 +63,9 @@ impl Config {
             .unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into());
         let sock_dir = c.opt(ENV_SOCK_DIR, abs).unwrap_or_else(|| DEFAULT_SOCK_DIR.into());
         let socket_mode = c.opt(ENV_SOCKET_MODE, env::parse_mode).unwrap_or(0o660);
-        let id = |s: &str| env::parse_bounded(s, 0, u64::from(u32::MAX - 1)).map(|n| n as u32);
-        let socket_gid = c.opt(ENV_SOCKET_GID, id);
+        let socket_gid = c.opt(ENV_SOCKET_GID, env::parse_gid);
         let control_uid = c
-            .opt(ENV_CONTROL_UID, id)
+            .opt(ENV_CONTROL_UID, env::parse_uid)
             .unwrap_or_else(|| nix::unistd::getuid().as_raw());
         let allow_cidrs = c
             .opt(ENV_ALLOW_CIDRS, |s| {

@@ -79,6 +79,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     // Sockets left by a previous process serve nobody; remove them so nothing looks alive
     // before this process holds a policy.
     state.clear_stale();
+    rumi_common::notify::ready();
+    rumi_common::notify::spawn_watchdog();
     let svc = control::Control::new(state.clone());
     tonic::transport::Server::builder()
         .add_service(HelperServer::new(svc))

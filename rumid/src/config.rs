@@ -354,7 +354,7 @@ impl Config {
         let cors_origins = c.opt(ENV_CORS_ORIGINS, parse_origins).unwrap_or_default();
         let hmac_rotate = c.opt(ENV_HMAC_ROTATE, env::parse_bool).unwrap_or(false);
         let diagnostics_verbose = c.opt(ENV_DIAGNOSTICS_VERBOSE, env::parse_bool).unwrap_or(false);
-        let gid = |s: &str| env::parse_bounded(s, 0, u32::MAX as u64 - 1).map(|n| n as u32);
+        let gid = env::parse_gid;
         let egress_socket_gid = c.opt(ENV_EGRESS_SOCKET_GID, gid);
         let capability_socket_gid = c.opt(ENV_CAPABILITY_SOCKET_GID, gid);
         let egress_socket_mode = c

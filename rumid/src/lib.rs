@@ -274,6 +274,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         tracing::warn!(bind = %config.bind_address, "API bound to a non-loopback address; it is reachable from the network");
     }
     announce_token(&token, bound, config.headless);
+    rumi_common::notify::ready();
+    rumi_common::notify::spawn_watchdog();
     audit
         .record(
             AuditEvent::new(Category::System, "rumid_started")
@@ -310,6 +312,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         let _ = tcp.set_nodelay(true);
     });
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    rumi_common::notify::stopping();
     let _ = std::fs::remove_file(&addr_file);
     audit.record(AuditEvent::new(Category::System, "rumid_stopped")).await;
     tracing::info!("rumid stopped");
