@@ -11,17 +11,7 @@ use crate::policy::{Policy, root_pack};
 use crate::stores::{self, StoreError, Stores};
 
 /// Every built-in permission id.
-pub const BUILTINS: &[&str] = &[
-    "secrets.get",
-    "store.get",
-    "store.set",
-    "store.delete",
-    "store.list",
-    "store.batch_get",
-    "store.cas",
-    "pack.inbox.send",
-    "pack.update.propose_patch",
-];
+pub use rumi_common::ids::BUILTIN_PERMISSIONS as BUILTINS;
 
 /// The one answer to every refused or failed `secrets.get`, so a pack cannot tell a missing
 /// key from a denied one.

@@ -268,3 +268,50 @@ impl SocketSet {
         }
     }
 }
+
+/// The whole `main` of a helper daemon: report configuration errors (exit 2), set up
+/// logging, build a two-worker runtime, run until shutdown (exit 0) or failure (exit 1).
+#[allow(clippy::print_stderr)]
+pub fn main<C, F, Fut, E>(
+    name: &str,
+    config: Result<C, Vec<crate::env::EnvError>>,
+    log: impl FnOnce(&C) -> (crate::telemetry::LogFormat, crate::telemetry::LogLevel),
+    run: F,
+) -> std::process::ExitCode
+where
+    F: FnOnce(C) -> Fut,
+    Fut: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    use std::process::ExitCode;
+    let config = match config {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{name}: invalid configuration:");
+            for e in errors {
+                eprintln!("  {e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let (format, level) = log(&config);
+    crate::telemetry::init(format, level);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{name}: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -2,6 +2,20 @@
 
 use std::fmt;
 
+/// Permission ids served by rumi-capd itself. They skip the handler trust check (they are
+/// part of Rumi) and no capability handler may claim them.
+pub const BUILTIN_PERMISSIONS: &[&str] = &[
+    "secrets.get",
+    "store.get",
+    "store.set",
+    "store.delete",
+    "store.list",
+    "store.batch_get",
+    "store.cas",
+    "pack.inbox.send",
+    "pack.update.propose_patch",
+];
+
 /// Longest pack id accepted (the original's `^[a-zA-Z0-9_-]{1,64}$`).
 pub const MAX_PACK_ID_LEN: usize = 64;
 

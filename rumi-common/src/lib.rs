@@ -15,6 +15,7 @@ pub mod fs;
 pub mod helper;
 pub mod ids;
 pub mod notify;
+pub mod shutdown;
 pub mod telemetry;
 pub mod token;
 pub mod uds;

@@ -6,47 +6,12 @@ use clap::Parser;
 use rumi_common::env::ProcessEnv;
 use rumi_egressd::config::{Cli, Config};
 
-#[allow(clippy::print_stderr)]
 fn main() -> ExitCode {
     let _ = Cli::parse();
-    let config = match Config::load(&ProcessEnv) {
-        Ok(c) => c,
-        Err(errors) => {
-            eprintln!("rumi-egressd: invalid configuration:");
-            for e in errors {
-                eprintln!("  {e}");
-            }
-            return ExitCode::from(2);
-        }
-    };
-    rumi_common::telemetry::init(config.log_format, config.log_level);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("rumi-egressd: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match rt.block_on(rumi_egressd::run(config, shutdown_signal())) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("rumi-egressd: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = int.recv() => {},
-    }
+    rumi_common::helper::main(
+        "rumi-egressd",
+        Config::load(&ProcessEnv),
+        |c| (c.log_format, c.log_level),
+        |c| rumi_egressd::run(c, rumi_common::shutdown::signal()),
+    )
 }

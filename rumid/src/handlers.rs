@@ -40,18 +40,7 @@ pub const COOLDOWN_SECS: i64 = 3600;
 pub const REJECT_THRESHOLD: u32 = 3;
 /// Largest `handler.json` read.
 const MAX_MANIFEST_BYTES: u64 = 64 * 1024;
-/// Permission ids served by rumi-capd itself; a handler cannot claim them.
-const BUILTIN_PERMISSIONS: &[&str] = &[
-    "secrets.get",
-    "store.get",
-    "store.set",
-    "store.delete",
-    "store.list",
-    "store.batch_get",
-    "store.cas",
-    "pack.inbox.send",
-    "pack.update.propose_patch",
-];
+use rumi_common::ids::BUILTIN_PERMISSIONS;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Candidate {

@@ -148,6 +148,53 @@ pub fn to_file_bytes(object: &Map<String, Value>) -> Vec<u8> {
     bytes
 }
 
+/// What [`load_dir`] found: accepted values by id, and `(id, reason)` for refused files.
+pub type Loaded<T> = (std::collections::BTreeMap<String, T>, Vec<(String, String)>);
+
+/// Loads every `<id>.json` in `dir` (created 0700 if missing; stale temp files removed):
+/// each must verify, deserialise, and name itself `id` (`id_of`). Returns the accepted
+/// values by id, and `(id, reason)` for every file that was refused.
+///
+/// # Errors
+/// When the directory cannot be created or read.
+pub fn load_dir<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    key: &[u8; 32],
+    id_of: impl Fn(&T) -> &str,
+) -> std::io::Result<Loaded<T>> {
+    rumi_common::fs::ensure_dir(dir, 0o700)?;
+    rumi_common::fs::remove_stale_temps(dir);
+    let mut ok = std::collections::BTreeMap::new();
+    let mut refused = Vec::new();
+    for entry in fs::read_dir(dir)?.flatten() {
+        let path = entry.path();
+        let Some(stem) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".json"))
+        else {
+            continue;
+        };
+        let loaded = read_verified(&path, key)
+            .map_err(|e| e.to_string())
+            .and_then(|o| serde_json::from_value::<T>(Value::Object(o)).map_err(|e| e.to_string()))
+            .and_then(|v| {
+                if id_of(&v) == stem {
+                    Ok(v)
+                } else {
+                    Err("file names another id".to_owned())
+                }
+            });
+        match loaded {
+            Ok(v) => {
+                ok.insert(stem.to_owned(), v);
+            }
+            Err(why) => refused.push((stem.to_owned(), why)),
+        }
+    }
+    Ok((ok, refused))
+}
+
 /// Re-signs every signed `*.json` file below `dir` that verifies under `old` or already
 /// under `new`, with `new`. Files that verify under neither are left untouched (they stay
 /// tampered). Returns how many files were re-signed.

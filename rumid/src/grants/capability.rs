@@ -109,45 +109,18 @@ impl CapabilityGrants {
     /// # Errors
     /// When the directory cannot be created or read.
     pub fn load(dir: PathBuf, key: [u8; 32], audit: Audit, on_change: OnChange) -> Result<Self> {
-        rumi_common::fs::ensure_dir(&dir, 0o700).map_err(Error::io("cannot create", &dir))?;
-        rumi_common::fs::remove_stale_temps(&dir);
-        let mut grants = BTreeMap::new();
-        for entry in std::fs::read_dir(&dir)
-            .map_err(Error::io("cannot read", &dir))?
-            .flatten()
-        {
-            let path = entry.path();
-            let Some(stem) = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_suffix(".json"))
-            else {
-                continue;
-            };
-            let loaded = signed::read_verified(&path, &key)
-                .map_err(|e| e.to_string())
-                .and_then(|o| serde_json::from_value::<PrincipalGrants>(Value::Object(o)).map_err(|e| e.to_string()))
-                .and_then(|g| {
-                    if g.principal_id == stem {
-                        Ok(g)
-                    } else {
-                        Err("file names another principal".into())
-                    }
-                });
-            match loaded {
-                Ok(g) => {
-                    grants.insert(g.principal_id.clone(), g);
-                }
-                Err(why) => {
-                    tracing::warn!(principal = stem, reason = %why, "capability grant failed verification; ignored");
-                    audit.record_blocking(
-                        AuditEvent::new(Category::Security, "capability_grant_tampered")
-                            .failed(Severity::Critical, "hmac_verification_failed", why)
-                            .owner_pack(stem)
-                            .detail("permission_type", "capability_grant"),
-                    );
-                }
-            }
+        let (grants, refused) = signed::load_dir::<PrincipalGrants>(&dir, &key, |g| &g.principal_id)
+            .map_err(Error::io("cannot load", &dir))?;
+        for (stem, why) in refused {
+            tracing::warn!(principal = %stem, reason = %why, "capability grant failed verification; ignored");
+            // Same action and error_type as every other tampered signed file.
+            audit.record_blocking(
+                AuditEvent::new(Category::Security, "hmac_verification_failed")
+                    .failed(Severity::Critical, "capability_grant_tampered", why)
+                    .owner_pack(stem.split("__").next().unwrap_or_default())
+                    .detail("principal_id", stem.as_str())
+                    .detail("permission_type", "capability_grant"),
+            );
         }
         let this = Self {
             dir,

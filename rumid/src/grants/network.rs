@@ -76,43 +76,16 @@ impl NetworkGrants {
     /// # Errors
     /// When the directory cannot be created.
     pub fn load(dir: PathBuf, key: [u8; 32], audit: Audit, on_change: OnChange) -> Result<Self> {
-        rumi_common::fs::ensure_dir(&dir, 0o700).map_err(Error::io("cannot create", &dir))?;
-        rumi_common::fs::remove_stale_temps(&dir);
-        let mut grants = BTreeMap::new();
-        let entries = std::fs::read_dir(&dir).map_err(Error::io("cannot read", &dir))?;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let Some(stem) = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_suffix(".json"))
-            else {
-                continue;
-            };
-            let loaded = signed::read_verified(&path, &key)
-                .map_err(|e| e.to_string())
-                .and_then(|o| serde_json::from_value::<NetworkGrant>(Value::Object(o)).map_err(|e| e.to_string()))
-                .and_then(|g| {
-                    if g.pack_id == stem {
-                        Ok(g)
-                    } else {
-                        Err("grant file names another pack".into())
-                    }
-                });
-            match loaded {
-                Ok(g) => {
-                    grants.insert(g.pack_id.clone(), g);
-                }
-                Err(why) => {
-                    tracing::warn!(pack_id = stem, reason = %why, "network grant failed verification; ignored");
-                    audit.record_blocking(
-                        AuditEvent::new(Category::Security, "hmac_verification_failed")
-                            .failed(Severity::Critical, "network_grant_tampered", why)
-                            .owner_pack(stem)
-                            .detail("permission_type", "network"),
-                    );
-                }
-            }
+        let (grants, refused) =
+            signed::load_dir::<NetworkGrant>(&dir, &key, |g| &g.pack_id).map_err(Error::io("cannot load", &dir))?;
+        for (stem, why) in refused {
+            tracing::warn!(pack_id = %stem, reason = %why, "network grant failed verification; ignored");
+            audit.record_blocking(
+                AuditEvent::new(Category::Security, "hmac_verification_failed")
+                    .failed(Severity::Critical, "network_grant_tampered", why)
+                    .owner_pack(stem.as_str())
+                    .detail("permission_type", "network"),
+            );
         }
         let this = Self {
             dir,
