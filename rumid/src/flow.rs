@@ -381,7 +381,7 @@ impl FlowEngine {
                     });
                 if let Some(m) = missing {
                     if flow.skip_missing {
-                        tracing::debug!(flow_id = %flow.flow_id, step = %step.id, missing = %m, "step skipped: missing step or flow");
+                        tracing::warn!(flow_id = %flow.flow_id, step = %step.id, missing = %m, "step skipped: missing step or flow");
                         continue;
                     }
                     return Err(FlowError::Step {
@@ -500,7 +500,7 @@ impl FlowEngine {
                 let cond = step.input.get("condition").and_then(Value::as_str).unwrap_or("false");
                 Ok(Value::Bool(vars::condition(cond, ctx)))
             }
-            "handler" => self.kernel(step, ctx).map_err(fail),
+            "handler" => self.kernel(flow, step, ctx).map_err(fail),
             "flow" => {
                 let id = step.flow.clone().unwrap_or_default();
                 let child = self.flows().flows.get(&id).cloned().ok_or_else(|| {
@@ -526,8 +526,24 @@ impl FlowEngine {
         }
     }
 
-    fn kernel(&self, step: &Step, ctx: &Map<String, Value>) -> Result<Value, StepError> {
+    fn kernel(&self, flow: &Flow, step: &Step, ctx: &Map<String, Value>) -> Result<Value, StepError> {
         let handler = step.input.get("handler").and_then(Value::as_str).unwrap_or_default();
+        // Handlers that change shared state or read other packs' records serve the
+        // operator's flows only: a pack flow could otherwise redirect shared modifiers or
+        // re-run another pack's install script.
+        let operator_only = matches!(
+            handler,
+            "kernel:shared_dict.propose"
+                | "kernel:shared_dict.remove"
+                | "kernel:lib.list_records"
+                | "kernel:lib.clear_record"
+        );
+        if operator_only && matches!(flow.source, model::Source::Pack(_)) {
+            return Err(StepError::new(
+                "handler_not_allowed",
+                format!("{handler} is only available to official and shared flows"),
+            ));
+        }
         let args = vars::resolve(step.input.get("args").unwrap_or(&Value::Null), ctx);
         match handler {
             "kernel:noop" => Ok(Value::Null),

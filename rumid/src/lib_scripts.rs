@@ -45,10 +45,26 @@ pub struct LibScripts {
 impl LibScripts {
     pub fn load(home: &Path, key: [u8; 32], audit: Audit) -> Self {
         let path = home.join("user_data/settings/lib_records.json");
-        let records = signed::read_verified(&path, &key)
-            .ok()
-            .and_then(|o| serde_json::from_value(o.get("records").cloned().unwrap_or_default()).ok())
-            .unwrap_or_default();
+        let records = if path.exists() {
+            match signed::read_verified(&path, &key)
+                .map_err(|e| e.to_string())
+                .and_then(|o| {
+                    serde_json::from_value(o.get("records").cloned().unwrap_or_default()).map_err(|e| e.to_string())
+                }) {
+                Ok(r) => r,
+                Err(why) => {
+                    tracing::warn!(reason = %why, "lib records failed verification; install scripts will run again");
+                    audit.record_blocking(AuditEvent::new(Category::Security, "hmac_verification_failed").failed(
+                        Severity::Critical,
+                        "lib_records_tampered",
+                        why,
+                    ));
+                    BTreeMap::new()
+                }
+            }
+        } else {
+            BTreeMap::new()
+        };
         Self {
             path,
             key,
@@ -110,7 +126,13 @@ impl LibScripts {
                 Ok(_) => (true, None),
                 Err(e) => (false, Some(e.clone())),
             };
-            self.remember(&id, &digest, lib_type, success, error.clone());
+            // Only a success settles this digest; a failure (Docker down, a bug in the script)
+            // is retried at the next approval change or restart.
+            if success {
+                self.remember(&id, &digest, lib_type, true, None);
+            } else {
+                tracing::warn!(pack_id = %id, lib_type, error = ?error, "lib script failed; will retry");
+            }
             let mut ev = AuditEvent::new(Category::System, format!("lib_{lib_type}")).owner_pack(id.as_str());
             if let Some(e) = error {
                 ev = ev.failed(Severity::Warning, "lib_failed", e);

@@ -419,7 +419,7 @@ fn packs_exchange_only_proposals_with_both_sides_consenting() {
         json!({"kind": "file_json_patch", "file": "config/a.json", "patch": [{"op": "add", "path": "/x", "value": 1}]}),
     );
     assert_eq!(r["success"], true, "{r}");
-    let inbox = home.path().join("user_data/packs/target/inbox/v1");
+    let inbox = home.path().join("user_data/inbox/target/v1");
     assert_eq!(std::fs::read_dir(&inbox).unwrap().count(), 1);
     for (payload, why) in [
         (

@@ -559,3 +559,39 @@ fn missing_steps_and_flows_skip_or_fail_as_configured() {
             .contains("on_missing_step")
     );
 }
+
+#[test]
+fn pack_flows_cannot_use_operator_handlers_or_foreign_flow_ids() {
+    let home = TestHome::new();
+    home.add_pack("p");
+    home.write(
+        "ecosystem/p/backend/flows/p.flow.yaml",
+        "flow_id: p.main\ndefaults: {fail_soft: false}\nsteps:\n  - {id: x, type: handler, input: {handler: 'kernel:shared_dict.propose', args: {token: a, value: b}}}\n",
+    );
+    home.write(
+        "ecosystem/p/backend/flows/squat.flow.yaml",
+        "flow_id: hello.greet\nsteps: []\n",
+    );
+    let rumid = Rumid::start(&home);
+    assert_eq!(rumid.post("/api/packs/p/approve", None).status, 200);
+    rumid.wait_policy_applied();
+    let flows = rumi_tests::eventually("pack flow loaded", patience(), || {
+        let f = rumid.get("/api/flows").body["data"].clone();
+        (f["count"] == 1).then_some(f)
+    })
+    .unwrap();
+    assert!(
+        flows["diagnostics"].to_string().contains("must be named p or p.<name>"),
+        "{flows}"
+    );
+    let r = rumid.run_flow("p.main", json!({}), 30.0);
+    assert_eq!(r.status, 500);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("handler_not_allowed"),
+        "{:?}",
+        r.body
+    );
+}

@@ -127,7 +127,8 @@ pub fn inbox_send(home: &Path, principal: &str, config: &Value, args: &Value) ->
         "request_id": args["request_id"],
         "notes": args["notes"].as_str().map(|s| s.chars().take(2000).collect::<String>()),
     });
-    let dir = home.join("user_data/packs").join(to).join("inbox/v1");
+    // Not under user_data/packs/<to>/: lib scripts can write there (and plant symlinks).
+    let dir = home.join("user_data/inbox").join(to).join("v1");
     let write = rumi_common::fs::ensure_dir(&dir, 0o750).and_then(|()| {
         rumi_common::fs::write_atomic(&dir.join(format!("{id}.json")), message.to_string().as_bytes(), 0o640)
     });

@@ -88,15 +88,20 @@ pub fn load(home: &Path, approved: &[(PackId, PathBuf)]) -> (BTreeMap<String, Fl
         let shown = path.strip_prefix(home).unwrap_or(&path).display().to_string();
         match parse_file(&path, source) {
             Ok(flow) => {
+                // A pack's flows are named after it, so no pack can take another's flow ids
+                // (which routes and modifiers of that pack act on).
                 if let Source::Pack(p) = &flow.source
+                    && flow.flow_id != p.as_str()
                     && !flow.flow_id.starts_with(&format!("{p}."))
                 {
                     diags.push(Diagnostic {
-                        path: shown.clone(),
-                        level: "warning",
-                        message: format!("pack flow {:?} does not start with \"{p}.\"", flow.flow_id),
+                        path: shown,
+                        level: "error",
+                        message: format!("pack flow {:?} must be named {p} or {p}.<name>; skipped", flow.flow_id),
                     });
+                    continue;
                 }
+
                 if let Some(existing) = flows.get(&flow.flow_id) {
                     diags.push(Diagnostic {
                         path: shown,
