@@ -500,7 +500,17 @@ impl FlowEngine {
                 let cond = step.input.get("condition").and_then(Value::as_str).unwrap_or("false");
                 Ok(Value::Bool(vars::condition(cond, ctx)))
             }
-            "handler" => self.kernel(flow, step, ctx).map_err(fail),
+            "handler" => {
+                // A pack flow anywhere up the call chain makes this a pack's call, even when
+                // the step sits in an official flow it called as a sub-flow.
+                let set = self.flows();
+                let pack_context = stack.iter().any(|id| {
+                    set.flows
+                        .get(id)
+                        .is_some_and(|f| matches!(f.source, model::Source::Pack(_)))
+                });
+                self.kernel(step, ctx, pack_context).map_err(fail)
+            }
             "flow" => {
                 let id = step.flow.clone().unwrap_or_default();
                 let child = self.flows().flows.get(&id).cloned().ok_or_else(|| {
@@ -526,7 +536,7 @@ impl FlowEngine {
         }
     }
 
-    fn kernel(&self, flow: &Flow, step: &Step, ctx: &Map<String, Value>) -> Result<Value, StepError> {
+    fn kernel(&self, step: &Step, ctx: &Map<String, Value>, pack_context: bool) -> Result<Value, StepError> {
         let handler = step.input.get("handler").and_then(Value::as_str).unwrap_or_default();
         // Handlers that change shared state or read other packs' records serve the
         // operator's flows only: a pack flow could otherwise redirect shared modifiers or
@@ -538,7 +548,7 @@ impl FlowEngine {
                 | "kernel:lib.list_records"
                 | "kernel:lib.clear_record"
         );
-        if operator_only && matches!(flow.source, model::Source::Pack(_)) {
+        if operator_only && pack_context {
             return Err(StepError::new(
                 "handler_not_allowed",
                 format!("{handler} is only available to official and shared flows"),

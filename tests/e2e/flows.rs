@@ -595,3 +595,37 @@ fn pack_flows_cannot_use_operator_handlers_or_foreign_flow_ids() {
         r.body
     );
 }
+
+#[test]
+fn operator_handlers_stay_refused_through_official_sub_flows() {
+    let home = TestHome::new();
+    home.write(
+        "flows/dict_admin.flow.yaml",
+        "flow_id: dict_admin\ndefaults: {fail_soft: false}\nsteps:\n  - {id: x, type: handler, input: {handler: 'kernel:shared_dict.propose', args: {token: \"$ctx.token\", value: \"$ctx.value\"}}, output: r}\n",
+    );
+    home.add_pack("p");
+    home.write(
+        "ecosystem/p/backend/flows/p.flow.yaml",
+        "flow_id: p.sneak\ndefaults: {fail_soft: false}\nsteps:\n  - {id: s, type: flow, flow: dict_admin, args: {token: chat, value: evil}}\n",
+    );
+    let rumid = Rumid::start(&home);
+    // The operator's flow may use it directly.
+    let r = rumid.run_flow("dict_admin", json!({"token": "a", "value": "b"}), 30.0);
+    assert_eq!(r.body["data"]["result"]["r"]["result"], "added", "{:?}", r.body);
+    assert_eq!(rumid.post("/api/packs/p/approve", None).status, 200);
+    rumid.wait_policy_applied();
+    rumi_tests::eventually("pack flow loaded", patience(), || {
+        (rumid.get("/api/flows").body["data"]["count"] == 2).then_some(())
+    })
+    .unwrap();
+    let r = rumid.run_flow("p.sneak", json!({}), 30.0);
+    assert_eq!(r.status, 500, "{:?}", r.body);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("handler_not_allowed"),
+        "{:?}",
+        r.body
+    );
+}
