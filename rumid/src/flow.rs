@@ -124,7 +124,24 @@ pub struct FlowEngine {
     routes: ArcSwap<crate::routes::RouteTable>,
     /// The shared dictionary, for the `kernel:shared_dict.*` handlers and modifiers.
     pub shared_dict: std::sync::OnceLock<Arc<crate::shared_dict::SharedDict>>,
+    /// Approved capability handlers, for modifiers' `requires.capabilities` (set once at start).
+    pub capability_handlers: std::sync::OnceLock<Arc<crate::handlers::Handlers>>,
 }
+
+/// The kernel handlers flows may call: what modifiers' `requires.interfaces` is checked against.
+pub const KERNEL_HANDLERS: &[&str] = &[
+    "kernel:noop",
+    "kernel:ctx.get",
+    "kernel:ctx.set",
+    "kernel:shared_dict.resolve",
+    "kernel:shared_dict.propose",
+    "kernel:shared_dict.remove",
+    "kernel:shared_dict.explain",
+    "kernel:shared_dict.list",
+    "kernel:lib.list_records",
+    "kernel:lib.clear_record",
+    "kernel:flow.abort",
+];
 
 fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
@@ -152,6 +169,7 @@ impl FlowEngine {
             lib_records: std::sync::OnceLock::new(),
             routes: ArcSwap::from_pointee(crate::routes::RouteTable::default()),
             shared_dict: std::sync::OnceLock::new(),
+            capability_handlers: std::sync::OnceLock::new(),
         }
     }
 
@@ -182,10 +200,22 @@ impl FlowEngine {
         self.routes.store(Arc::new(routes));
         let (mods, mod_diags) = modifier::load(&self.home, &approved);
         diagnostics.extend(mod_diags);
+        let mut capabilities: std::collections::BTreeSet<String> = rumi_common::ids::BUILTIN_PERMISSIONS
+            .iter()
+            .map(|p| (*p).to_owned())
+            .collect();
+        if let Some(h) = self.capability_handlers.get() {
+            capabilities.extend(h.trusted().into_iter().map(|t| t.permission_id));
+        }
+        let available = modifier::Available {
+            interfaces: KERNEL_HANDLERS.iter().map(|h| (*h).to_owned()).collect(),
+            capabilities,
+        };
         for a in modifier::apply(
             &mut flows,
             &mods,
             self.shared_dict.get().map(|d| d.as_ref()),
+            &available,
             &mut diagnostics,
         ) {
             let mut ev = AuditEvent::new(Category::ModifierApplication, "modifier_applied").detail("action", a.action);

@@ -220,6 +220,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         )
         .await,
     );
+    let handlers = Arc::new(handlers);
+    let _ = engine.capability_handlers.set(handlers.clone());
     let _ = engine
         .shared_dict
         .set(Arc::new(shared_dict::SharedDict::load(&config.home, key.signing_key())));
@@ -301,7 +303,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         grants: Arc::new(grants),
         capability: Arc::new(capability),
         shares: Arc::new(shares),
-        handlers: Arc::new(handlers),
+        handlers,
         helpers: Arc::new(helpers),
         policy: hub,
     };

@@ -345,6 +345,57 @@ steps:
 }
 
 #[test]
+fn modifiers_apply_only_when_their_requirements_exist() {
+    let home = TestHome::new();
+    home.write(
+        "flows/base.flow.yaml",
+        "flow_id: base\nsteps:\n  - {id: a, type: set, input: {key: order, value: a}}\n",
+    );
+    let m = "user_data/shared/flows/modifiers";
+    let append = |id: &str, requires: &str| {
+        format!(
+            "modifier_id: {id}\ntarget_flow_id: base\naction: append\nrequires: {requires}\nstep: {{id: {id}, type: set, input: {{key: order, value: \"${{ctx.order}}-{id}\"}}}}\n"
+        )
+    };
+    home.write(
+        &format!("{m}/1.modifier.yaml"),
+        &append(
+            "met",
+            "{interfaces: [ctx.get, 'kernel:flow.abort'], capabilities: [store.get]}",
+        ),
+    );
+    home.write(
+        &format!("{m}/2.modifier.yaml"),
+        &append("no_iface", "{interfaces: [ctx.get, telepathy.read]}"),
+    );
+    home.write(
+        &format!("{m}/3.modifier.yaml"),
+        &append("no_cap", "{capabilities: [weather.forecast]}"),
+    );
+    home.write(&format!("{m}/4.modifier.yaml"), &append("bad", "[ctx.get]"));
+    let rumid = Rumid::start(&home);
+    let r = rumid.run_flow("base", json!({}), 30.0);
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["data"]["result"]["order"], "a-met");
+    let diags = rumid.get("/api/flows").body["data"]["diagnostics"].to_string();
+    assert!(
+        diags.contains("no_iface: requires not met (kernel:telepathy.read)"),
+        "{diags}"
+    );
+    assert!(diags.contains("no_cap: requires not met (weather.forecast)"), "{diags}");
+    assert!(
+        diags.contains("4.modifier.yaml") && diags.contains("requires must be a mapping"),
+        "{diags}"
+    );
+    let applied: Vec<String> = home
+        .audit_actions("modifier_application", "modifier_applied")
+        .iter()
+        .map(|e| e["modifier_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(applied, ["met"]);
+}
+
+#[test]
 fn interval_schedules_run_on_time_and_never_overlap() {
     let home = TestHome::new();
     home.add_pack("clock");

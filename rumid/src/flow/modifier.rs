@@ -8,10 +8,12 @@
 //! the inserts. A `remove` and a `replace`/inject on the same step is a severe conflict: the
 //! later one is skipped and reported. `resolve_target: true` resolves `target_flow_id`
 //! through the shared dictionary (namespace
-//! `resolve_namespace`, default `flow_id`) before matching. `requires` is not supported yet:
-//! such modifiers are skipped with a diagnostic.
+//! `resolve_namespace`, default `flow_id`) before matching. `requires: {interfaces: [..],
+//! capabilities: [..]}` names kernel handlers (`kernel:ctx.get` or `ctx.get`) and capability
+//! permission ids (built-in or an approved capability handler's) that must exist when flows
+//! load; a modifier whose requirement is not met is skipped with a diagnostic naming it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use rumi_common::ids::PackId;
@@ -39,6 +41,34 @@ pub struct Modifier {
     /// The pack that shipped it (`None` for shared modifiers): a pack may only modify its own
     /// flows (`<pack_id>.*`).
     pub owner: Option<PackId>,
+    /// Kernel handlers that must exist (normalised to `kernel:` names).
+    pub requires_interfaces: Vec<String>,
+    /// Capability permission ids that must be available.
+    pub requires_capabilities: Vec<String>,
+}
+
+/// What exists when flows load, for `requires`.
+#[derive(Debug, Default)]
+pub struct Available {
+    pub interfaces: BTreeSet<String>,
+    pub capabilities: BTreeSet<String>,
+}
+
+/// Reads `requires.<key>` as a list of strings.
+fn string_list(requires: Option<&Value>, key: &str) -> Result<Vec<String>, String> {
+    match requires.and_then(|r| r.get(key)) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .ok_or_else(|| format!("requires.{key} must list non-empty strings"))
+            })
+            .collect(),
+        Some(_) => Err(format!("requires.{key} must be a list")),
+    }
 }
 
 /// One modifier applied to one flow.
@@ -79,9 +109,21 @@ fn parse(path: &Path) -> Result<Modifier, String> {
     if !ACTIONS.contains(&action.as_str()) {
         return Err(format!("action must be one of {}", ACTIONS.join(", ")));
     }
-    if doc.get("requires").is_some_and(|r| !r.is_null()) {
-        return Err("requires is not supported yet; the modifier is skipped".into());
+    let requires = doc.get("requires").filter(|r| !r.is_null());
+    if requires.is_some_and(|r| !r.is_object()) {
+        return Err("requires must be a mapping with interfaces and/or capabilities".into());
     }
+    let requires_interfaces = string_list(requires, "interfaces")?
+        .into_iter()
+        .map(|i| {
+            if i.starts_with("kernel:") {
+                i
+            } else {
+                format!("kernel:{i}")
+            }
+        })
+        .collect();
+    let requires_capabilities = string_list(requires, "capabilities")?;
     let resolve_namespace = (doc.get("resolve_target").and_then(Value::as_bool) == Some(true))
         .then(|| text("resolve_namespace").unwrap_or_else(|| "flow_id".into()));
     let target_step_id = text("target_step_id");
@@ -104,6 +146,8 @@ fn parse(path: &Path) -> Result<Modifier, String> {
         resolve_namespace,
         raw_target,
         owner: None,
+        requires_interfaces,
+        requires_capabilities,
     })
 }
 
@@ -154,8 +198,36 @@ pub fn apply(
     flows: &mut BTreeMap<String, Flow>,
     mods: &[Modifier],
     dict: Option<&crate::shared_dict::SharedDict>,
+    available: &Available,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<Applied> {
+    // A modifier whose requirements are missing applies nowhere; say which one is missing.
+    let mods: Vec<Modifier> = mods
+        .iter()
+        .filter(|m| {
+            let missing: Vec<&str> = m
+                .requires_interfaces
+                .iter()
+                .filter(|i| !available.interfaces.contains(*i))
+                .chain(
+                    m.requires_capabilities
+                        .iter()
+                        .filter(|c| !available.capabilities.contains(*c)),
+                )
+                .map(String::as_str)
+                .collect();
+            if !missing.is_empty() {
+                diags.push(Diagnostic {
+                    path: m.path.display().to_string(),
+                    level: "warning",
+                    message: format!("{}: requires not met ({}); skipped", m.modifier_id, missing.join(", ")),
+                });
+            }
+            missing.is_empty()
+        })
+        .cloned()
+        .collect();
+    let mods = mods.as_slice();
     // Targets named through the shared dictionary resolve to concrete flow ids first.
     let targets: Vec<Option<String>> = mods
         .iter()
