@@ -90,6 +90,8 @@ codes! {
     FLOW_BUSY = "RUMI-FLOW-005";
     /// A flow calls itself (directly or through sub-flows), or nests too deep.
     FLOW_RECURSION = "RUMI-FLOW-006";
+    /// A step cannot run now (strict mode without Docker, a component still starting); retry later.
+    FLOW_UNAVAILABLE = "RUMI-FLOW-007";
 
     /// A required value is empty.
     VAL_EMPTY = "RUMI-VAL-001";

@@ -100,6 +100,7 @@ impl Error {
                 crate::flow::FlowError::Busy => code::FLOW_BUSY,
                 crate::flow::FlowError::Step { .. } => code::FLOW_STEP_FAILED,
                 crate::flow::FlowError::Recursion(_) => code::FLOW_RECURSION,
+                crate::flow::FlowError::Unavailable { .. } => code::FLOW_UNAVAILABLE,
             },
             Self::NoRoute => code::SYS_NO_ROUTE,
             Self::MethodNotAllowed => code::SYS_METHOD_NOT_ALLOWED,
@@ -130,6 +131,7 @@ impl Error {
                 crate::flow::FlowError::Step { .. } | crate::flow::FlowError::Recursion(_) => {
                     StatusCode::INTERNAL_SERVER_ERROR
                 }
+                crate::flow::FlowError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             },
             Self::Helper { status, .. } => *status,
             Self::Io { .. } | Self::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -171,6 +173,9 @@ impl Error {
                 crate::flow::FlowError::Busy => "retry later or raise RUMI_MAX_CONCURRENT_FLOWS",
                 crate::flow::FlowError::Step { .. } => "see the step's error_type and the python_file_call audit log",
                 crate::flow::FlowError::Recursion(_) => "remove the cycle between the flows",
+                crate::flow::FlowError::Unavailable { .. } => {
+                    "retry later; for docker_required start Docker (`GET /api/docker/status` shows why it is unavailable)"
+                }
             },
             Self::NoRoute => "see docs/api.md for the list of endpoints",
             Self::MethodNotAllowed => "see docs/api.md for the methods each endpoint accepts",

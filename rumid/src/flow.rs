@@ -75,7 +75,18 @@ pub enum FlowError {
     },
     #[error("Recursive flow detected: {0}")]
     Recursion(String),
+    /// A step could not run because something it needs is down for now (Docker in strict
+    /// mode, a component still starting): the flow stopped, and a retry may succeed.
+    #[error("step {step} cannot run now ({error_type}): {message}")]
+    Unavailable {
+        step: String,
+        error_type: String,
+        message: String,
+    },
 }
+
+/// Step error types that mean "temporarily unavailable" rather than "the step is broken".
+const UNAVAILABLE_ERROR_TYPES: &[&str] = &["docker_required", "not_ready"];
 
 /// The final context of a flow and whether it was aborted.
 type FlowOutcome = Result<(Map<String, Value>, bool), FlowError>;
@@ -462,11 +473,18 @@ impl FlowEngine {
                             return Ok((ctx, true));
                         }
                     }
-                    Err(FlowError::Step {
-                        step: s,
-                        error_type,
-                        message,
-                    }) => {
+                    Err(
+                        FlowError::Step {
+                            step: s,
+                            error_type,
+                            message,
+                        }
+                        | FlowError::Unavailable {
+                            step: s,
+                            error_type,
+                            message,
+                        },
+                    ) => {
                         let action = step.on_error.unwrap_or(if flow.fail_soft {
                             OnError::Continue
                         } else {
@@ -487,6 +505,13 @@ impl FlowEngine {
                                     .filter(|x| x.depends_on.contains(&step.id))
                                     .map(|x| x.id.clone()),
                             ),
+                            OnError::Abort if UNAVAILABLE_ERROR_TYPES.contains(&error_type.as_str()) => {
+                                return Err(FlowError::Unavailable {
+                                    step: s,
+                                    error_type,
+                                    message,
+                                });
+                            }
                             OnError::Abort => {
                                 return Err(FlowError::Step {
                                     step: s,

@@ -265,7 +265,12 @@ fn strict_mode_without_docker_refuses_instead_of_running_on_the_host() {
         .unwrap();
     assert_eq!(rumid.post("/api/packs/box/approve", None).status, 200);
     let r = rumid.run_flow("hello", json!({}), 30.0);
-    assert_eq!(r.status, 500);
+    assert_eq!(
+        r.status, 503,
+        "temporarily unavailable, not a broken step: {:?}",
+        r.body
+    );
+    assert_eq!(r.body["error"]["code"], "RUMI-FLOW-007");
     let msg = r.body["error"]["message"].as_str().unwrap();
     assert!(msg.contains("docker_required"), "{msg}");
     assert!(!r.body.to_string().contains("ran on the host"));
