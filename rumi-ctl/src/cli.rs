@@ -57,10 +57,33 @@ pub enum Command {
     /// The runtime image that runs pack code in strict mode.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Write a new pack skeleton to <output-dir>/<pack_id>/ (it validates and, once approved, runs).
+    Scaffold {
+        pack_id: String,
+        /// What the skeleton holds.
+        #[arg(long, value_enum, default_value = "minimal")]
+        template: Template,
+        /// Parent directory of the new pack. Default: <home>/ecosystem.
+        #[arg(long, value_name = "DIR")]
+        output_dir: Option<PathBuf>,
+    },
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff).
     Man,
+}
+
+/// `rumi-ctl scaffold` templates.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Template {
+    /// `ecosystem.json` and one block.
+    Minimal,
+    /// Minimal plus a capability handler candidate.
+    Capability,
+    /// Minimal plus a flow that runs the block.
+    Flow,
+    /// Everything: block, flow, capability handler and an install lib script.
+    Full,
 }
 
 #[derive(Debug, Subcommand)]

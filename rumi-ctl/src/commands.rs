@@ -2,6 +2,7 @@
 
 mod groups;
 mod packs;
+mod scaffold;
 
 use anyhow::Result;
 
@@ -21,6 +22,11 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Flows(cmd) => groups::flows(cli, cmd),
         Command::Docker(cmd) => groups::docker(cli, cmd),
         Command::Image(cmd) => groups::image(cmd),
+        Command::Scaffold {
+            pack_id,
+            template,
+            output_dir,
+        } => scaffold_cmd(cli, pack_id, *template, output_dir.as_deref()),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut cmd, "rumi-ctl", &mut std::io::stdout());
@@ -65,4 +71,24 @@ fn health(cli: &Cli) -> Result<()> {
     } else {
         anyhow::bail!("instance is {}", output::field(&data, "status"))
     }
+}
+
+#[allow(clippy::print_stdout)]
+fn scaffold_cmd(
+    cli: &Cli,
+    pack_id: &str,
+    template: crate::cli::Template,
+    output_dir: Option<&std::path::Path>,
+) -> Result<()> {
+    let parent = output_dir.map_or_else(|| client::home(cli).join("ecosystem"), std::path::Path::to_path_buf);
+    let dir = scaffold::scaffold(pack_id, template, &parent)?;
+    if cli.json {
+        output::json(&serde_json::json!({ "pack_dir": dir.display().to_string() }));
+    } else {
+        println!(
+            "created {}; review it, then `rumi-ctl packs scan` and `rumi-ctl packs approve {pack_id}`",
+            dir.display()
+        );
+    }
+    Ok(())
 }

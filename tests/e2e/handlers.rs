@@ -200,3 +200,69 @@ fn candidates_change_after_scan_fail_approval_and_three_rejections_block() {
     let events = home.audit_actions("security", "capability_handler_blocked");
     assert_eq!(events.len(), 1);
 }
+
+#[test]
+fn every_scaffold_template_validates_and_runs_once_approved() {
+    let home = TestHome::new();
+    for t in ["minimal", "capability", "flow", "full"] {
+        let out = home.ctl(&["scaffold", &format!("s_{t}"), "--template", t], &[]);
+        assert!(out.status.success(), "{t}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let eco = home.path().join("ecosystem");
+    assert!(eco.join("s_full/backend/lib/install.py").is_file());
+    assert!(!eco.join("s_minimal/backend/flows").exists());
+    // An existing pack is never overwritten; a bad id is refused before anything is written.
+    fs::write(eco.join("s_minimal/backend/blocks/run.py"), "# mine\n").unwrap();
+    let out = home.ctl(&["scaffold", "s_minimal", "--template", "full"], &[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    assert_eq!(
+        fs::read_to_string(eco.join("s_minimal/backend/blocks/run.py")).unwrap(),
+        "# mine\n"
+    );
+    assert!(!home.ctl(&["scaffold", "../escape"], &[]).status.success());
+    assert!(!home.path().join("escape").exists());
+
+    let out = home.rumid_once(&["--validate"], &[]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("2 flow(s) valid") && text.contains("4 pack(s), 0 error(s), 0 warning(s)"),
+        "{text}"
+    );
+
+    let rumid = Rumid::start(&home);
+    for t in ["minimal", "capability", "flow", "full"] {
+        assert_eq!(
+            rumid.post(&format!("/api/packs/s_{t}/approve"), None).status,
+            200,
+            "{t}"
+        );
+    }
+    rumid.post("/api/flows/reload", None);
+    for pack in ["s_flow", "s_full"] {
+        let r = rumid.run_flow(&format!("{pack}.hello"), json!({"name": "Rumi"}), 60.0);
+        assert_eq!(r.status, 200, "{pack}: {:?}", r.body);
+        assert_eq!(
+            r.body["data"]["result"]["greeting"],
+            json!({"message": "Hello, Rumi!", "pack": pack})
+        );
+    }
+
+    let r = rumid.post("/api/capability/candidates/scan", None);
+    assert_eq!(r.body["data"]["new_candidates"], 2, "{:?}", r.body);
+    let key = r.body["data"]["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["candidate_key"].as_str().unwrap().to_owned())
+        .find(|k| k.starts_with("s_full:echo:s_full.echo:"))
+        .expect("the full template's handler is a candidate");
+    let r = rumid.post(&format!("/api/capability/requests/{}/approve", encode(&key)), None);
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    rumid.grant_capability("s_minimal", "s_full.echo", json!({"max_length": 5}));
+    let sock = rumid.capability_socket(&home, "s_minimal");
+    wait_socket(&sock).unwrap();
+    let r = call(&sock, "s_full.echo", json!({"text": "hello world"}));
+    assert_eq!(r["output"], json!({"text": "hello", "caller": "s_minimal"}), "{r}");
+}
