@@ -57,6 +57,9 @@ pub enum Command {
     /// The runtime image that runs pack code in strict mode.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Check a home and this machine (read-only); each problem comes with its fix.
+    #[command(subcommand)]
+    Setup(SetupCommand),
     /// Write a new pack skeleton to <output-dir>/<pack_id>/ (it validates and, once approved, runs).
     Scaffold {
         pack_id: String,
@@ -71,6 +74,20 @@ pub enum Command {
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff).
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SetupCommand {
+    /// Check directories, key file modes, python3, the Docker engine and the runtime image.
+    /// Exits 1 when an error is found; warnings do not change the exit code.
+    Check {
+        /// The Docker engine's socket.
+        #[arg(long, env = "RUMI_DOCKER_SOCKET", default_value = "/var/run/docker.sock")]
+        docker_socket: String,
+        /// The runtime image strict mode uses.
+        #[arg(long, env = "RUMI_RUNTIME_IMAGE", default_value = "rumi-runtime:bookworm")]
+        image: String,
+    },
 }
 
 /// `rumi-ctl scaffold` templates.

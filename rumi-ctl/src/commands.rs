@@ -3,6 +3,7 @@
 mod groups;
 mod packs;
 mod scaffold;
+mod setup;
 
 use anyhow::Result;
 
@@ -22,6 +23,9 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Flows(cmd) => groups::flows(cli, cmd),
         Command::Docker(cmd) => groups::docker(cli, cmd),
         Command::Image(cmd) => groups::image(cmd),
+        Command::Setup(crate::cli::SetupCommand::Check { docker_socket, image }) => {
+            setup_check(cli, docker_socket, image)
+        }
         Command::Scaffold {
             pack_id,
             template,
@@ -89,6 +93,28 @@ fn scaffold_cmd(
             "created {}; review it, then `rumi-ctl packs scan` and `rumi-ctl packs approve {pack_id}`",
             dir.display()
         );
+    }
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+fn setup_check(cli: &Cli, docker_socket: &str, image: &str) -> Result<()> {
+    let findings = setup::check(&client::home(cli), docker_socket, image);
+    if cli.json {
+        output::json(&serde_json::Value::Array(
+            findings.iter().map(setup::Finding::to_json).collect(),
+        ));
+    } else {
+        for f in &findings {
+            println!("{:<8} {:<14} {}", f.level, f.check, f.message);
+            if !f.fix.is_empty() {
+                println!("{:<8} {:<14} fix: {}", "", "", f.fix);
+            }
+        }
+    }
+    let errors = findings.iter().filter(|f| f.level == "error").count();
+    if errors > 0 {
+        anyhow::bail!("{errors} error(s) found");
     }
     Ok(())
 }

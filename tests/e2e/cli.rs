@@ -1,5 +1,7 @@
 //! `rumi-ctl` against a real rumid.
 
+use std::os::unix::fs::PermissionsExt as _;
+
 use rumi_tests::{Rumid, TestHome};
 
 fn stdout(o: &std::process::Output) -> String {
@@ -199,4 +201,42 @@ fn ctl_prints_completions_and_a_man_page() {
     let out = home.ctl(&["man"], &[]);
     assert!(out.status.success());
     assert!(stdout(&out).contains(".TH rumi-ctl"));
+}
+
+#[test]
+fn setup_check_reports_problems_with_their_fixes() {
+    let home = TestHome::new();
+    let level = |out: &std::process::Output, check: &str| -> String {
+        let all: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json findings");
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check"] == check)
+            .map(|f| f["level"].as_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    let out = home.ctl(&["--json", "setup", "check"], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(level(&out, "hmac_key"), "warning", "no key before the first start");
+    assert_eq!(level(&out, "python"), "ok");
+
+    drop(Rumid::start(&home));
+    let out = home.ctl(&["--json", "setup", "check"], &[]);
+    assert_eq!(level(&out, "hmac_key"), "ok");
+    assert_eq!(level(&out, "layout"), "ok");
+
+    let key = home.path().join("user_data/settings/.hmac_key");
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let out = home.ctl(&["setup", "check"], &[]);
+    assert_eq!(out.status.code(), Some(1), "an error exits 1");
+    let text = stdout(&out);
+    assert!(
+        text.contains("others can read the key") && text.contains("fix: chmod 600"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o644,
+        "check is read-only"
+    );
 }
