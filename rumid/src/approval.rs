@@ -484,8 +484,10 @@ impl Packs {
             list_json,
             rendered: std::sync::OnceLock::new(),
         };
+        // Store first: on_change wakes readers (the flow reload) that read this snapshot.
+        let snap = Arc::new(snap);
+        self.snapshot.store(snap.clone());
         (self.on_change)(&snap);
-        self.snapshot.store(Arc::new(snap));
     }
 
     /// Approves a pack: re-reads its manifest, hashes every file, persists the record.
