@@ -581,12 +581,19 @@ fn watch_flows(
     engine: Arc<flow::FlowEngine>,
     mut policy: tokio::sync::watch::Receiver<Arc<rumi_proto::control::PolicySnapshot>>,
 ) {
+    // What flows depend on: the approved packs (pack flows, routes, modifiers) and the
+    // trusted handlers' permissions (modifiers' `requires.capabilities`).
+    fn inputs(p: &rumi_proto::control::PolicySnapshot) -> (Vec<String>, Vec<String>) {
+        let mut perms: Vec<String> = p.handlers.iter().map(|h| h.permission_id.clone()).collect();
+        perms.sort();
+        (p.approved_packs.clone(), perms)
+    }
     // Read the current set now, not inside the task: an approval between this call and the
     // task's first poll must still count as a change.
-    let mut last = policy.borrow_and_update().approved_packs.clone();
+    let mut last = inputs(&policy.borrow_and_update());
     tokio::spawn(async move {
         while policy.changed().await.is_ok() {
-            let now = policy.borrow_and_update().approved_packs.clone();
+            let now = inputs(&policy.borrow_and_update());
             if now != last {
                 last = now;
                 let e = engine.clone();

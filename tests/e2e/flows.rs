@@ -393,6 +393,34 @@ fn modifiers_apply_only_when_their_requirements_exist() {
         .map(|e| e["modifier_id"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(applied, ["met"]);
+
+    // Approving a handler for the missing permission reloads flows: the modifier now applies.
+    home.add_pack("tools");
+    home.write(
+        "ecosystem/tools/share/capability_handlers/wf/handler.json",
+        r#"{"handler_id": "tools.wf", "permission_id": "weather.forecast"}"#,
+    );
+    home.write(
+        "ecosystem/tools/share/capability_handlers/wf/handler.py",
+        "def execute(context, args):\n    return 'sunny'\n",
+    );
+    assert_eq!(rumid.post("/api/packs/scan", None).status, 200);
+    let r = rumid.post("/api/capability/candidates/scan", None);
+    let key = r.body["data"]["candidates"][0]["candidate_key"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{:?}", r.body))
+        .replace(':', "%3A");
+    assert_eq!(
+        rumid
+            .post(&format!("/api/capability/requests/{key}/approve"), None)
+            .status,
+        200
+    );
+    rumi_tests::eventually("modifier applied after the handler approval", patience(), || {
+        let r = rumid.run_flow("base", json!({}), 30.0);
+        (r.body["data"]["result"]["order"] == "a-met-no_cap").then_some(())
+    })
+    .unwrap();
 }
 
 #[test]
