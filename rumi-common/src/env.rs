@@ -172,6 +172,19 @@ pub fn parse_mode(s: &str) -> Result<u32, String> {
     Ok(mode)
 }
 
+/// Parses an absolute path.
+///
+/// # Errors
+/// A message when the path is relative.
+pub fn parse_absolute_path(s: &str) -> Result<std::path::PathBuf, String> {
+    let p = std::path::PathBuf::from(s);
+    if p.is_absolute() {
+        Ok(p)
+    } else {
+        Err("expected an absolute path".to_owned())
+    }
+}
+
 /// Parses a group as a number or a group name (resolved through the system's group database).
 ///
 /// # Errors

@@ -50,14 +50,7 @@ impl Config {
     /// Every variable that failed to parse.
     pub fn load(src: &dyn Strings) -> Result<Self, Vec<EnvError>> {
         let mut c = Collector::new(src);
-        let abs = |s: &str| {
-            let p = PathBuf::from(s);
-            if p.is_absolute() {
-                Ok(p)
-            } else {
-                Err("expected an absolute path".to_owned())
-            }
-        };
+        let abs = env::parse_absolute_path;
         let control_socket = c
             .opt(ENV_CONTROL_SOCKET, abs)
             .unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into());

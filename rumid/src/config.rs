@@ -411,14 +411,7 @@ impl Config {
         let runtime_image = c
             .raw(ENV_RUNTIME_IMAGE)
             .unwrap_or_else(|| DEFAULT_RUNTIME_IMAGE.to_owned());
-        let absolute = |s: &str| {
-            let p = PathBuf::from(s);
-            if p.is_absolute() {
-                Ok(p)
-            } else {
-                Err("expected an absolute path".to_owned())
-            }
-        };
+        let absolute = env::parse_absolute_path;
         let docker_socket = c
             .opt(ENV_DOCKER_SOCKET, absolute)
             .unwrap_or_else(|| PathBuf::from("/var/run/docker.sock"));
@@ -519,10 +512,7 @@ fn parse_origins(s: &str) -> Result<Vec<HeaderValue>, String> {
 }
 
 fn parse_socket_dir(s: &str) -> Result<PathBuf, String> {
-    let p = PathBuf::from(s);
-    if !p.is_absolute() {
-        return Err("expected an absolute path".to_owned());
-    }
+    let p = env::parse_absolute_path(s)?;
     // A Unix socket path must fit in sun_path (108 bytes) with room for "<64-char id>.sock".
     if s.len() > 108 - 70 {
         return Err("too long: socket paths must fit in 108 bytes with the socket name".to_owned());
