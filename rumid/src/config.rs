@@ -42,6 +42,12 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 4 * 1024 * 1024;
 pub const ENV_MAX_CONCURRENT_FLOWS: &str = "RUMI_MAX_CONCURRENT_FLOWS";
 /// Default flow concurrency, as in the guide.
 pub const DEFAULT_MAX_CONCURRENT_FLOWS: u64 = 10;
+/// Pristine spare containers kept per pack in strict mode (0 disables spares). Default 2.
+pub const ENV_SPARES_PER_PACK: &str = "RUMI_SPARES_PER_PACK";
+/// Pristine spare containers kept in total. Default 8.
+pub const ENV_SPARES_TOTAL: &str = "RUMI_SPARES_TOTAL";
+/// Seconds an unclaimed spare lives. Default 300.
+pub const ENV_SPARE_TTL: &str = "RUMI_SPARE_TTL";
 /// Largest HTTP request body, in bytes. Default [`DEFAULT_MAX_REQUEST_BODY_BYTES`].
 pub const ENV_MAX_REQUEST_BODY_BYTES: &str = "RUMI_MAX_REQUEST_BODY_BYTES";
 /// Default request body limit: 1 MiB (DECISIONS.md #9).
@@ -258,6 +264,9 @@ pub struct Config {
     pub secrets_plaintext: PlaintextPolicy,
     pub max_response_bytes: u64,
     pub max_concurrent_flows: u32,
+    pub spares_per_pack: usize,
+    pub spares_total: usize,
+    pub spare_ttl: std::time::Duration,
     pub max_request_body_bytes: usize,
     pub cors_origins: Vec<HeaderValue>,
     pub hmac_rotate: bool,
@@ -346,6 +355,14 @@ impl Config {
         let max_concurrent_flows = c
             .opt(ENV_MAX_CONCURRENT_FLOWS, |s| env::parse_bounded(s, 1, 10_000))
             .unwrap_or(DEFAULT_MAX_CONCURRENT_FLOWS) as u32;
+        let spares_per_pack = c
+            .opt(ENV_SPARES_PER_PACK, |s| env::parse_bounded(s, 0, 16))
+            .unwrap_or(2) as usize;
+        let spares_total = c.opt(ENV_SPARES_TOTAL, |s| env::parse_bounded(s, 0, 256)).unwrap_or(8) as usize;
+        let spare_ttl = std::time::Duration::from_secs(
+            c.opt(ENV_SPARE_TTL, |s| env::parse_bounded(s, 5, 86_400))
+                .unwrap_or(300),
+        );
         let max_request_body_bytes = c
             .opt(ENV_MAX_REQUEST_BODY_BYTES, |s| {
                 env::parse_bounded(s, 1024, MAX_BYTES_SETTING)
@@ -446,6 +463,9 @@ impl Config {
             secrets_plaintext,
             max_response_bytes,
             max_concurrent_flows,
+            spares_per_pack,
+            spares_total,
+            spare_ttl,
             max_request_body_bytes,
             cors_origins,
             hmac_rotate,

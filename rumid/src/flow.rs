@@ -53,7 +53,6 @@ pub struct Executor {
     pub egress_dir: PathBuf,
     pub capability_dir: PathBuf,
     pub group_add: Vec<u32>,
-    pub work_dir: PathBuf,
     pub data_root: PathBuf,
     pub pip_root: PathBuf,
 }
@@ -873,7 +872,6 @@ impl Executor {
                     sdk_dir: sdk,
                     egress_socket: &egress,
                     capability_socket: &cap,
-                    work_dir: &self.work_dir,
                 };
                 host::run(&env, block).await
             }
@@ -882,7 +880,6 @@ impl Executor {
                 let pip = self.pip_root.join(block.pack.as_str()).join("site-packages");
                 let mounts = Mounts {
                     sdk_dir: sdk,
-                    work_dir: &self.work_dir,
                     data_dir: data.is_dir().then_some(data.as_path()),
                     data_writable,
                     pip_dir: pip.is_dir().then_some(pip.as_path()),
@@ -890,7 +887,9 @@ impl Executor {
                     capability_socket: Some(&cap),
                     group_add: &self.group_add,
                 };
-                self.docker.run(block, &mounts).await
+                let spec = self.docker.spec(&block.pack, &block.pack_dir, &mounts);
+                // Lib scripts (writable data) always run cold: spares are for blocks.
+                self.docker.run(block, &spec, !data_writable).await
             }
         }
     }

@@ -513,7 +513,26 @@ async fn start_flows(
     if sdk_dir.is_none() {
         tracing::error!("the Python pack SDK was not found; set RUMI_SDK_DIR; blocks cannot run");
     }
-    let docker = sandbox::docker::DockerRunner::new(&config.docker_socket, config.runtime_image.clone(), &config.home);
+    let spares = sandbox::spares::Spares::new(
+        sandbox::spares::SpareLimits {
+            per_pack: if config.security_mode == SecurityMode::Strict {
+                config.spares_per_pack
+            } else {
+                0
+            },
+            total: config.spares_total,
+            ttl: config.spare_ttl,
+        },
+        metrics.spares.clone(),
+    );
+    spares.spawn_expiry();
+    flush_spares_on_policy_change(spares.clone(), policy.clone());
+    let docker = sandbox::docker::DockerRunner::new(
+        &config.docker_socket,
+        config.runtime_image.clone(),
+        &config.home,
+        spares,
+    );
     let available = docker.available().await;
     metrics.docker_available.set(i64::from(available.is_ok()));
     match available {
@@ -539,7 +558,6 @@ async fn start_flows(
         egress_dir: paths.egress_dir.clone(),
         capability_dir: paths.capability_dir.clone(),
         group_add,
-        work_dir: config.home.join("user_data/run/blocks"),
         data_root: config.home.join("user_data/packs"),
         pip_root: config.home.join("user_data/pip"),
     };
@@ -571,6 +589,27 @@ fn spawn_reverify(packs: Arc<Packs>) {
                 && n > 0
             {
                 tracing::warn!(packs = n, "approved packs changed on disk; disabled until re-approved");
+            }
+        }
+    });
+}
+
+/// Destroys every spare container whenever approvals or grants change: a spare must never
+/// outlive the policy it was started under.
+fn flush_spares_on_policy_change(
+    spares: Arc<sandbox::spares::Spares>,
+    mut policy: tokio::sync::watch::Receiver<Arc<rumi_proto::control::PolicySnapshot>>,
+) {
+    let mut version = policy.borrow_and_update().version;
+    tokio::spawn(async move {
+        while policy.changed().await.is_ok() {
+            let now = policy.borrow_and_update().version;
+            if now != version {
+                version = now;
+                let n = spares.flush_all();
+                if n > 0 {
+                    tracing::debug!(destroyed = n, "policy changed: spare containers destroyed");
+                }
             }
         }
     });

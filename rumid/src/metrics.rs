@@ -55,6 +55,8 @@ pub struct Metrics {
     pub container_start_failed: Counter,
     /// `python_file_call.duration_ms`.
     pub python_file_call_ms: Histogram,
+    /// Pristine spare containers: waiting, claims, misses, start times.
+    pub spares: crate::sandbox::spares::SpareMetrics,
 }
 
 impl Metrics {
@@ -125,8 +127,30 @@ impl Metrics {
             "python_file_call duration in ms",
             python_file_call_ms.clone(),
         );
+        let spares = crate::sandbox::spares::SpareMetrics::new();
+        registry.register(
+            "rumi_sandbox_spares",
+            "Pristine spare containers waiting for a job",
+            spares.spares.clone(),
+        );
+        registry.register(
+            "rumi_sandbox_spare_claims",
+            "Block calls that ran in a spare container",
+            spares.claims.clone(),
+        );
+        registry.register(
+            "rumi_sandbox_spare_misses",
+            "Block calls that found no spare and started a container cold",
+            spares.misses.clone(),
+        );
+        registry.register(
+            "rumi_sandbox_spare_start_ms",
+            "Time to create and start a spare container, in ms",
+            spares.start_ms.clone(),
+        );
         Self {
             registry,
+            spares,
             http_requests,
             auth_failures,
             packs,

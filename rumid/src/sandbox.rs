@@ -1,8 +1,8 @@
 //! Running pack code: one block (a Python file's `run()`), in a fresh container (strict) or a
 //! host subprocess (permissive).
 //!
-//! The runner (`_rumi_runner.py`, from the SDK) reads `{file, input, context}` from a JSON
-//! file, calls `run()` with 0, 1 or 2 parameters and prints the JSON result; anything the
+//! The runner (`_rumi_runner.py`, from the SDK) reads `{file, input, context}` (from stdin in
+//! a container, from a file on the host), calls `run()` with 0, 1 or 2 parameters and prints the JSON result; anything the
 //! block prints goes to stderr. Limits: stdout [`MAX_STDOUT_BYTES`], stderr kept up to
 //! [`MAX_STDERR_BYTES`], and a timeout that kills the run.
 //!
@@ -12,12 +12,14 @@
 //! - rumid reads nothing a container wrote to a file system: only its stdout/stderr
 //!   streams. A symlink planted by pack code therefore cannot make rumid read or write a host
 //!   path (the judge0 / compiler-explorer class of escape).
-//! - The input file is written by rumid into its own directory and mounted read-only.
+//! - In a container the job arrives on stdin; on the host the input file is written by rumid
+//!   into its own directory.
 
 pub mod docker;
 pub mod host;
+pub mod spares;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use rumi_common::ids::PackId;
@@ -70,8 +72,25 @@ impl SandboxError {
     }
 }
 
-/// Parses the runner's stdout: JSON, else the raw text; empty is `null`.
+/// Start of the runner's result frame on stdout: `\x1eRUMI-RESULT <len>\n<len bytes of JSON>`.
+/// With the frame complete, the result is known before the container has exited.
+pub const RESULT_HEADER: &[u8] = b"\x1eRUMI-RESULT ";
+
+/// The result, once a complete frame is at the start of `stdout`.
+pub fn framed_result(stdout: &[u8]) -> Option<Value> {
+    let rest = stdout.strip_prefix(RESULT_HEADER)?;
+    let nl = rest.iter().take(24).position(|&b| b == b'\n')?;
+    let len: usize = std::str::from_utf8(&rest[..nl]).ok()?.parse().ok()?;
+    let body = rest.get(nl + 1..nl + 1 + len)?;
+    Some(serde_json::from_slice(body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned())))
+}
+
+/// Parses the runner's stdout after it exited: the result frame, else JSON, else the raw
+/// text; empty is `null`.
 pub fn parse_output(stdout: &[u8]) -> Value {
+    if let Some(v) = framed_result(stdout) {
+        return v;
+    }
     let text = String::from_utf8_lossy(stdout);
     let text = text.trim();
     if text.is_empty() {
@@ -98,15 +117,17 @@ pub fn stderr_tail(stderr: &[u8]) -> String {
         .collect()
 }
 
-/// Writes the runner's input file into a private directory; returns (dir, file).
+/// The job line the runner reads on stdin: `{file, input, context}` and a newline.
 ///
 /// # Errors
-/// I/O errors.
-pub fn write_input(base: &Path, file_in_runner: &str, run: &BlockRun) -> std::io::Result<(tempfile::TempDir, PathBuf)> {
-    std::fs::create_dir_all(base)?;
-    let dir = tempfile::Builder::new().prefix("blk-").tempdir_in(base)?;
-    let path = dir.path().join("input.json");
-    let body = serde_json::json!({"file": file_in_runner, "input": run.input, "context": run.context});
-    rumi_common::fs::write_atomic(&path, body.to_string().as_bytes(), 0o644)?;
-    Ok((dir, path))
+/// [`SandboxError::Internal`] if the job cannot be encoded.
+pub fn job_line(file_in_runner: &str, run: &BlockRun) -> Result<Vec<u8>, SandboxError> {
+    let mut job = serde_json::to_vec(&serde_json::json!({
+        "file": file_in_runner,
+        "input": run.input,
+        "context": run.context,
+    }))
+    .map_err(|e| SandboxError::Internal(format!("cannot encode the job: {e}")))?;
+    job.push(b'\n');
+    Ok(job)
 }

@@ -89,6 +89,18 @@ fn managed_containers(home: &TestHome) -> usize {
     String::from_utf8_lossy(&out.stdout).lines().count()
 }
 
+/// Containers of this instance that are not waiting spares (running or finished jobs, and
+/// spares still starting).
+fn busy_containers(rumid: &Rumid) -> usize {
+    let r = rumid.get("/api/containers");
+    r.body["data"]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["spare"] != true)
+        .count()
+}
+
 #[test]
 fn blocks_run_contained_and_reach_only_their_own_helpers() {
     if !docker_or_skip("blocks_run_contained_and_reach_only_their_own_helpers") {
@@ -214,11 +226,12 @@ fn blocks_run_contained_and_reach_only_their_own_helpers() {
         r.body
     );
 
-    // A flow timeout in the middle of a container run still removes the container.
+    // A flow timeout in the middle of a container run still removes the container (what
+    // remains are pristine spares, waiting for the next call).
     let r = rumid.run_flow("hostile", json!({"case": "sleep"}), 2.0);
     assert_eq!(r.status, 408, "{:?}", r.body);
     rumi_tests::eventually("containers removed", rumi_tests::patience(), || {
-        (managed_containers(&home) == 0).then_some(())
+        (busy_containers(&rumid) == 0).then_some(())
     })
     .unwrap();
 
@@ -246,7 +259,11 @@ fn blocks_run_contained_and_reach_only_their_own_helpers() {
         r.body
     );
 
-    assert_eq!(managed_containers(&home), 0, "every container is removed after its run");
+    // The pack is no longer approved as it is: its spares are destroyed too.
+    rumi_tests::eventually("every container removed", rumi_tests::patience(), || {
+        (managed_containers(&home) == 0).then_some(())
+    })
+    .unwrap();
 }
 
 #[test]
@@ -354,8 +371,172 @@ fn operators_can_check_and_stop_a_packs_containers() {
     let r = rumid.post("/api/containers/box/start", None);
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["data"]["ok"], true, "{:?}", r.body);
+    // The check warms the pack: its spares come up.
+    rumi_tests::eventually("spares started", rumi_tests::patience(), || {
+        let r = rumid.get("/api/containers");
+        (r.body["data"]["spares"]["waiting"] == 2).then_some(())
+    })
+    .unwrap();
+    let listed = rumid.get("/api/containers").body["data"]["containers"].clone();
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["pack_id"] == "box" && c["spare"] == true),
+        "{listed}"
+    );
     let r = rumid.post("/api/containers/box/stop", None);
-    assert_eq!(r.body["data"]["removed"], 0);
-    assert_eq!(rumid.get("/api/containers").body["data"]["count"], 0);
+    assert_eq!(r.body["data"]["removed"], 2, "{:?}", r.body);
+    rumi_tests::eventually("no containers left", rumi_tests::patience(), || {
+        (rumid.get("/api/containers").body["data"]["count"] == 0).then_some(())
+    })
+    .unwrap();
+    assert_eq!(rumid.get("/api/containers").body["data"]["spares"]["waiting"], 0);
     assert_eq!(home.audit_actions("system", "container_start_check").len(), 2 - 1);
+}
+
+const MARK: &str = r#"
+import os, socket
+
+def run(data):
+    seen = sorted(os.listdir("/tmp"))
+    with open("/tmp/mark", "w") as f:
+        f.write(data["n"])
+    return {"host": socket.gethostname(), "tmp": seen, "pid": os.getpid()}
+"#;
+
+fn spares(rumid: &Rumid) -> Value {
+    rumid.get("/api/containers").body["data"]["spares"].clone()
+}
+
+fn wait_spares(rumid: &Rumid, what: &str, f: impl Fn(&Value) -> bool) {
+    rumi_tests::eventually(what, rumi_tests::patience(), || {
+        let s = spares(rumid);
+        f(&s).then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}: {}", spares(rumid)));
+}
+
+#[test]
+fn spare_containers_run_one_job_each_and_never_outlive_their_policy() {
+    if !docker_or_skip("spare_containers_run_one_job_each_and_never_outlive_their_policy") {
+        return;
+    }
+    let home = TestHome::new();
+    for p in ["box", "other"] {
+        home.add_pack(p);
+        home.write(&format!("ecosystem/{p}/backend/blocks/mark.py"), MARK);
+        home.write(
+            &format!("flows/{p}.flow.yaml"),
+            &format!(
+                "flow_id: {p}\ndefaults: {{fail_soft: false}}\nsteps:\n  - {{id: s, type: python_file_call, owner_pack: {p}, file: mark.py, input: \"$ctx.inputs\", output: out}}\n"
+            ),
+        );
+    }
+    let rumid = Rumid::builder(&home)
+        .strict()
+        .env("RUMI_SPARES_TOTAL", "3")
+        .env("RUMI_SPARE_TTL", "8")
+        .spawn()
+        .unwrap();
+    for p in ["box", "other"] {
+        assert_eq!(rumid.post(&format!("/api/packs/{p}/approve"), None).status, 200);
+    }
+    rumid.wait_policy_applied();
+    let call = |flow: &str, n: u32| {
+        let r = rumid.run_flow(flow, json!({"n": n.to_string()}), 60.0);
+        assert_eq!(r.status, 200, "{flow}: {:?}", r.body);
+        r.body["data"]["result"]["out"].clone()
+    };
+
+    // No pack has run yet: nothing is kept warm.
+    assert_eq!(spares(&rumid)["waiting"], 0);
+    // The first call runs cold and makes the pack "recently run"; later calls claim spares.
+    let mut results = vec![call("box", 0)];
+    for n in 1..4 {
+        wait_spares(&rumid, "box's spares", |s| s["waiting"] == 2);
+        results.push(call("box", n));
+    }
+    // Each call ran in a container of its own that nothing had run in before.
+    let mut hosts: Vec<&str> = results.iter().map(|r| r["host"].as_str().unwrap()).collect();
+    hosts.sort_unstable();
+    hosts.dedup();
+    assert_eq!(hosts.len(), 4, "four calls, four containers: {results:?}");
+    for r in &results {
+        assert_eq!(r["tmp"], json!([]), "a call sees nothing of an earlier one: {r}");
+    }
+    let s = spares(&rumid);
+    assert!(s["claims"].as_u64().unwrap() >= 3, "{s}");
+    let metrics = ureq::get(&format!("{}/metrics", rumid.base))
+        .header("Authorization", &format!("Bearer {}", rumid.token))
+        .call()
+        .unwrap()
+        .into_body()
+        .read_to_string()
+        .unwrap();
+    let claims = format!("rumi_sandbox_spare_claims_total {}", s["claims"]);
+    assert!(metrics.contains(&claims), "{claims} in {metrics}");
+
+    // The listing shows them, for the right pack.
+    wait_spares(&rumid, "box's spares", |s| s["waiting"] == 2);
+    let listed = rumid.get("/api/containers").body["data"]["containers"].clone();
+    let spare_ids: Vec<String> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["spare"] == true)
+        .map(|c| {
+            assert_eq!(c["pack_id"], "box", "{listed}");
+            c["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(spare_ids.len(), 2, "{listed}");
+
+    // Bounded in total: `other` gets only what is left of the three.
+    call("other", 0);
+    wait_spares(&rumid, "the total bound", |s| s["waiting"] == 3);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert_eq!(spares(&rumid)["waiting"], 3, "never more than RUMI_SPARES_TOTAL");
+
+    // A grant change destroys every spare: none outlives the policy it started under.
+    rumid.approve_and_grant("box", &["example.com"], &[443]);
+    wait_spares(&rumid, "spares destroyed after a grant change", |s| s["waiting"] == 0);
+    rumi_tests::eventually("spare containers removed", rumi_tests::patience(), || {
+        (managed_containers(&home) == 0).then_some(())
+    })
+    .unwrap();
+    for id in &spare_ids {
+        let gone = std::process::Command::new("docker")
+            .args(["inspect", id])
+            .output()
+            .is_ok_and(|o| !o.status.success());
+        assert!(gone, "spare {id} still exists");
+    }
+
+    // Rejecting the pack destroys its spares, and nothing of it runs any more.
+    call("box", 10);
+    wait_spares(&rumid, "box warm again", |s| s["waiting"] == 2);
+    assert_eq!(
+        rumid
+            .post("/api/packs/box/reject", Some(&json!({"reason": "test"})))
+            .status,
+        200
+    );
+    wait_spares(&rumid, "spares destroyed after a rejection", |s| s["waiting"] == 0);
+    let r = rumid.run_flow("box", json!({"n": "11"}), 60.0);
+    assert_ne!(r.status, 200, "{:?}", r.body);
+    rumi_tests::eventually("containers removed", rumi_tests::patience(), || {
+        (managed_containers(&home) == 0).then_some(())
+    })
+    .unwrap();
+
+    // Unclaimed spares expire (RUMI_SPARE_TTL=8).
+    call("other", 1);
+    wait_spares(&rumid, "other warm", |s| s["waiting"] == 2);
+    wait_spares(&rumid, "spares expired", |s| s["waiting"] == 0);
+    rumi_tests::eventually("expired spares removed", rumi_tests::patience(), || {
+        (managed_containers(&home) == 0).then_some(())
+    })
+    .unwrap();
 }

@@ -1,9 +1,13 @@
 """Runs one pack block: `python3 -B _rumi_runner.py` (inside the sandbox container, or on the
 host in permissive mode). Not for pack authors to import.
 
-Reads {"file", "input", "context"} from the JSON file named by RUMI_RUNNER_INPUT, loads the
-block file, calls run() with 0, 1 or 2 parameters, and writes json.dumps(result) to stdout.
-Anything the block prints goes to stderr, so it cannot forge the result.
+Reads one job {"file", "input", "context"} as one JSON line on stdin. Python and the SDK are
+loaded *before* the job is read, so a container started ahead of time (a pristine spare) has
+done that work when its job arrives; nothing of the pack is touched until then. Loads the
+block file, calls run() with 0, 1 or 2 parameters, and writes the result as one frame to
+stdout: b"\x1eRUMI-RESULT <len>\n" + <len bytes of JSON>; rumid takes the result as soon as
+the frame is complete. Anything the block prints goes to stderr. One job per process, then
+exit.
 """
 
 import importlib.util
@@ -13,20 +17,28 @@ import os
 import sys
 
 
+import rumi_capability
+import rumi_syscall
+
+
+def read_job():
+    line = sys.stdin.buffer.readline()
+    if not line:
+        sys.stderr.write("no job received\n")
+        sys.exit(4)
+    return json.loads(line)
+
+
 def main():
-    with open(os.environ.get("RUMI_RUNNER_INPUT", "/rumi/input.json"), encoding="utf-8") as f:
-        req = json.load(f)
+    req = read_job()
     real_stdout = sys.stdout
     sys.stdout = sys.stderr
     path = req["file"]
     if os.path.basename(path) == "__rumi_probe__":
         # Operator's sandbox check: Python started with the SDK and the mounts in place.
-        real_stdout.write(json.dumps({"probe": "ok", "python": sys.version.split()[0]}))
+        write_result(real_stdout, {"probe": "ok", "python": sys.version.split()[0]})
         return
     sys.path.insert(0, os.path.dirname(path))
-    import rumi_capability
-    import rumi_syscall
-
     context = dict(req.get("context") or {})
     context["http_request"] = rumi_syscall.http_request
     context["network_check"] = lambda domain, port: {
@@ -50,8 +62,13 @@ def main():
         result = run(data)
     else:
         result = run()
-    real_stdout.write(json.dumps(result, default=str))
-    real_stdout.flush()
+    write_result(real_stdout, result)
+
+
+def write_result(stdout, result):
+    body = json.dumps(result, default=str).encode("utf-8")
+    stdout.buffer.write(b"\x1eRUMI-RESULT %d\n" % len(body) + body)
+    stdout.flush()
 
 
 if __name__ == "__main__":

@@ -91,8 +91,9 @@ pub async fn docker_status(State(state): State<AppState>) -> Response {
 }
 
 pub async fn containers(State(state): State<AppState>) -> Response {
-    let list = state.flows.executor().docker.list().await;
-    ok(json!({"containers": list, "count": list.len()}))
+    let docker = &state.flows.executor().docker;
+    let list = docker.list().await;
+    ok(json!({"containers": list, "count": list.len(), "spares": docker.spares.summary()}))
 }
 
 pub async fn remove_containers(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, Error> {
@@ -160,7 +161,8 @@ pub async fn dispatch(
 
 /// `POST /api/containers/{pack_id}/start`: checks that the pack's sandbox can start now
 /// (approved and unchanged, Docker and the image available) by running a container that
-/// does nothing, and reports how long it took. Containers are per call; none is kept.
+/// does nothing, and reports how long it took. In strict mode this also warms the pack: its
+/// pristine spares are started in the background.
 pub async fn start_container(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, Error> {
     let pack = PackId::parse(&raw)?;
     let packs = state.packs.clone();

@@ -1,12 +1,13 @@
-//! Strict mode: each block runs in a fresh container, created through the Docker API
-//! (bollard) and removed after the run.
+//! Strict mode: each block runs in a container of its own, created through the Docker API
+//! (bollard) and removed after its one job. The job (`{file, input, context}`) goes to the
+//! runner on stdin, so a container can be started before its job is known: a pristine spare
+//! ([`super::spares`]).
 //!
 //! Flags: `--network=none`, read-only root, tmpfs `/tmp` (64 MiB, noexec, nosuid),
 //! `cap-drop ALL`, `no-new-privileges`, user 65534:65534, `--group-add` of the socket
 //! groups, memory and swap limit, pids limit, one CPU, a capped log file (output is read
 //! from the attach stream, never from the log). Mounts, all read-only except the
-//! sockets: the pack at `/pack`, the SDK at `/rumi/sdk`, the input file at
-//! `/rumi/input.json`, the pack's data dir at `/data`, pip packages at `/pip-packages`
+//! sockets: the pack at `/pack`, the SDK at `/rumi/sdk`, the pack's data dir at `/data`, pip packages at `/pip-packages`
 //! when present, and only this pack's egress socket and this principal's capability socket.
 //! Containers carry `rumi.managed=true`, `rumi.pack_id` and `rumi.instance` (one per home)
 //! labels; this instance's leftovers from a crash
@@ -28,6 +29,11 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
+use std::sync::Arc;
+
+use rumi_common::ids::PackId;
+
+use super::spares::Spares;
 use super::{BlockRun, MAX_STDERR_BYTES, MAX_STDOUT_BYTES, SandboxError};
 
 /// Label on every container Rumi creates.
@@ -72,7 +78,6 @@ impl Drop for RemoveOnDrop {
 /// What a container run needs besides the block.
 pub struct Mounts<'a> {
     pub sdk_dir: &'a Path,
-    pub work_dir: &'a Path,
     pub data_dir: Option<&'a Path>,
     /// Mount the data directory read-write (lib scripts only).
     pub data_writable: bool,
@@ -89,12 +94,14 @@ pub struct DockerRunner {
     /// Value of the `rumi.instance` label: derived from the home's path.
     instance: String,
     checked: std::sync::Mutex<Option<(Instant, Result<String, String>)>>,
+    /// Pristine spare containers.
+    pub spares: Arc<Spares>,
 }
 
 impl DockerRunner {
     /// A runner talking to the engine at `socket` (an explicit path: the environment cannot
     /// redirect it).
-    pub fn new(socket: &Path, image: String, home: &Path) -> Self {
+    pub fn new(socket: &Path, image: String, home: &Path, spares: Arc<Spares>) -> Self {
         use sha2::Digest;
         let instance = hex::encode(&sha2::Sha256::digest(home.as_os_str().as_encoded_bytes())[..8]);
         let docker = Docker::connect_with_socket(
@@ -109,6 +116,7 @@ impl DockerRunner {
             image,
             instance,
             checked: std::sync::Mutex::new(None),
+            spares,
         }
     }
 
@@ -179,13 +187,16 @@ impl DockerRunner {
             .into_iter()
             .collect();
         let opts = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
+        let spares = self.spares.ids();
         d.list_containers(Some(opts))
             .await
             .unwrap_or_default()
             .into_iter()
             .map(|c| {
                 let labels = c.labels.unwrap_or_default();
+                let spare = c.id.as_ref().is_some_and(|id| spares.contains(id));
                 serde_json::json!({
+                    "spare": spare,
                     "id": c.id,
                     "name": c.names.and_then(|n| n.first().cloned()).map(|n| n.trim_start_matches('/').to_owned()),
                     "pack_id": labels.get(LABEL_PACK),
@@ -198,14 +209,24 @@ impl DockerRunner {
 
     /// Removes every container of one pack.
     pub async fn remove_pack(&self, pack: &str) -> usize {
+        let spares = self.spares.take_pack(pack);
         let Ok(d) = self.client() else { return 0 };
+        let mut n = 0;
+        for s in spares {
+            let id = s.disarm();
+            if d.remove_container(&id, Some(RemoveContainerOptionsBuilder::new().force(true).build()))
+                .await
+                .is_ok()
+            {
+                n += 1;
+            }
+        }
         let label = format!("{LABEL_PACK}={pack}");
         let mine = format!("{LABEL_INSTANCE}={}", self.instance);
         let filters: HashMap<&str, Vec<&str>> = [("label", vec!["rumi.managed=true", label.as_str(), mine.as_str()])]
             .into_iter()
             .collect();
         let opts = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
-        let mut n = 0;
         for c in d.list_containers(Some(opts)).await.unwrap_or_default() {
             if let Some(id) = c.id
                 && d.remove_container(&id, Some(RemoveContainerOptionsBuilder::new().force(true).build()))
@@ -218,25 +239,12 @@ impl DockerRunner {
         n
     }
 
-    /// Runs one block in a fresh container.
-    ///
-    /// # Errors
-    /// [`SandboxError`] for a missing engine, timeouts, oversize output or a failing block.
-    pub async fn run(&self, block: &BlockRun, m: &Mounts<'_>) -> Result<serde_json::Value, SandboxError> {
-        self.available().await.map_err(SandboxError::DockerRequired)?;
-        let d = self.client()?;
-        let file_in = Path::new("/pack").join(&block.file_rel);
-        let (_dir, input) = super::write_input(m.work_dir, &file_in.display().to_string(), block)
-            .map_err(|e| SandboxError::Internal(format!("cannot write input: {e}")))?;
-        let name = format!(
-            "rumi-pfc-{}-{:012x}",
-            block.pack,
-            rand::random::<u64>() & 0xffff_ffff_ffff
-        );
+    /// The container a block of `pack` runs in: everything but the job itself, identical
+    /// for a cold run and a spare (the job arrives on stdin).
+    pub fn spec(&self, pack: &PackId, pack_dir: &Path, m: &Mounts<'_>) -> ContainerSpec {
         let mut binds = vec![
-            format!("{}:/pack:ro", block.pack_dir.display()),
+            format!("{}:/pack:ro", pack_dir.display()),
             format!("{}:/rumi/sdk:ro", m.sdk_dir.display()),
-            format!("{}:/rumi/input.json:ro", input.display()),
         ];
         let mut pythonpath = "/rumi/sdk".to_owned();
         if let Some(data) = m.data_dir {
@@ -253,8 +261,7 @@ impl DockerRunner {
         let mut env = vec![
             format!("PYTHONPATH={pythonpath}"),
             "PYTHONDONTWRITEBYTECODE=1".to_owned(),
-            "RUMI_RUNNER_INPUT=/rumi/input.json".to_owned(),
-            format!("RUMI_PACK_ID={}", block.pack),
+            format!("RUMI_PACK_ID={pack}"),
         ];
         if let Some(s) = m.egress_socket.filter(|s| s.exists()) {
             binds.push(format!("{}:/run/rumi/egress.sock", s.display()));
@@ -266,7 +273,7 @@ impl DockerRunner {
         }
         let labels: HashMap<String, String> = [
             (LABEL_MANAGED.to_owned(), "true".to_owned()),
-            (LABEL_PACK.to_owned(), block.pack.to_string()),
+            (LABEL_PACK.to_owned(), pack.to_string()),
             (LABEL_TYPE.to_owned(), "python_file_call".to_owned()),
             (LABEL_INSTANCE.to_owned(), self.instance.clone()),
         ]
@@ -311,99 +318,252 @@ impl DockerRunner {
             working_dir: Some("/pack".into()),
             labels: Some(labels),
             network_disabled: Some(true),
+            attach_stdin: Some(true),
             attach_stdout: Some(true),
             attach_stderr: Some(true),
+            open_stdin: Some(true),
+            stdin_once: Some(true),
             host_config: Some(host),
             ..Default::default()
         };
-        let created = d
-            .create_container(Some(CreateContainerOptionsBuilder::new().name(&name).build()), body)
-            .await
-            .map_err(|e| SandboxError::Internal(format!("cannot create container: {e}")))?;
-        let id = created.id;
-        // Removed however this future ends: normally, on error, or dropped mid-run because
-        // the whole flow timed out.
-        let mut guard = RemoveOnDrop {
-            docker: d.clone(),
-            id: id.clone(),
+        ContainerSpec::new(pack.clone(), body)
+    }
+
+    /// Runs one block: in a pristine spare of the same spec when one is waiting (and
+    /// `use_spares`), otherwise in a container started now. Either way the container is
+    /// destroyed after this one job; a spare for the next call is started in the background.
+    ///
+    /// # Errors
+    /// [`SandboxError`] for a missing engine, timeouts, oversize output or a failing block.
+    pub async fn run(
+        &self,
+        block: &BlockRun,
+        spec: &ContainerSpec,
+        use_spares: bool,
+    ) -> Result<serde_json::Value, SandboxError> {
+        self.available().await.map_err(SandboxError::DockerRequired)?;
+        let d = self.client()?;
+        let file_in = Path::new("/pack").join(&block.file_rel);
+        let job = super::job_line(&file_in.display().to_string(), block)?;
+        let t0 = Instant::now();
+        let claimed = if use_spares { self.spares.claim(spec) } else { None };
+        let spare = claimed.is_some();
+        let started = match claimed {
+            Some(s) => s,
+            None => start(d, spec).await?,
         };
-        let result = self.attach_and_run(d, &id, block.timeout).await;
-        // Normal path: remove now, so the container is gone when the call returns.
+        let t1 = t0.elapsed();
+        let result = execute(d, started, &job, block.timeout).await;
+        tracing::debug!(
+            pack = %block.pack,
+            spare,
+            start_ms = t1.as_secs_f64() * 1e3,
+            total_ms = t0.elapsed().as_secs_f64() * 1e3,
+            "block ran in a container"
+        );
+        // Replacements start after the call, not competing with it for the CPU.
+        if use_spares {
+            self.spares.refill(d, spec);
+        }
+        result
+    }
+}
+
+/// What a container is created from, and a digest of it: a spare serves only a call whose
+/// spec is byte-for-byte the same (image, flags, mounts, sockets, groups, environment).
+#[derive(Clone)]
+pub struct ContainerSpec {
+    pub pack: PackId,
+    body: ContainerCreateBody,
+    pub digest: String,
+}
+
+impl ContainerSpec {
+    fn new(pack: PackId, body: ContainerCreateBody) -> Self {
+        use sha2::Digest;
+        // Through a `Value`, whose maps are sorted: the body's HashMaps (labels, tmpfs, log
+        // options) serialize in a random order.
+        let bytes = serde_json::to_value(&body)
+            .and_then(|v| serde_json::to_vec(&v))
+            .unwrap_or_default();
+        let digest = hex::encode(sha2::Sha256::digest(&bytes));
+        Self { pack, body, digest }
+    }
+}
+
+/// A created and started container whose runner waits for its one job on stdin.
+pub struct Started {
+    pub id: String,
+    output: std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>,
+    input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+    guard: RemoveOnDrop,
+}
+
+impl Started {
+    /// The container id, no longer removed on drop (the caller removes it).
+    pub fn disarm(self) -> String {
+        let Self { id, mut guard, .. } = self;
+        guard.id.clear();
+        id
+    }
+}
+
+/// Creates, attaches to and starts a container of `spec`.
+///
+/// # Errors
+/// [`SandboxError::Internal`] when the engine refuses.
+pub async fn start(d: &Docker, spec: &ContainerSpec) -> Result<Started, SandboxError> {
+    let name = format!(
+        "rumi-pfc-{}-{:012x}",
+        spec.pack,
+        rand::random::<u64>() & 0xffff_ffff_ffff
+    );
+    let created = d
+        .create_container(
+            Some(CreateContainerOptionsBuilder::new().name(&name).build()),
+            spec.body.clone(),
+        )
+        .await
+        .map_err(|e| SandboxError::Internal(format!("cannot create container: {e}")))?;
+    let id = created.id;
+    // Removed however this ends: normally, on error, or dropped mid-run because the whole
+    // flow timed out.
+    let guard = RemoveOnDrop {
+        docker: d.clone(),
+        id: id.clone(),
+    };
+    let attach = AttachContainerOptionsBuilder::new()
+        .stream(true)
+        .stdin(true)
+        .stdout(true)
+        .stderr(true)
+        .logs(true)
+        .build();
+    let attached = d
+        .attach_container(&id, Some(attach))
+        .await
+        .map_err(|e| SandboxError::Internal(format!("cannot attach: {e}")))?;
+    d.start_container(&id, None::<bollard::query_parameters::StartContainerOptions>)
+        .await
+        .map_err(|e| SandboxError::Internal(format!("cannot start container: {e}")))?;
+    Ok(Started {
+        id,
+        output: attached.output,
+        input: attached.input,
+        guard,
+    })
+}
+
+/// Sends the job to a started container, reads its result and removes it.
+async fn execute(
+    d: &Docker,
+    started: Started,
+    job: &[u8],
+    timeout: Duration,
+) -> Result<serde_json::Value, SandboxError> {
+    use tokio::io::AsyncWriteExt;
+    let Started {
+        id,
+        output,
+        mut input,
+        mut guard,
+    } = started;
+    let send = async {
+        input.write_all(job).await?;
+        input.flush().await
+    };
+    let sent = send.await;
+    // The write half shares the attach connection with the output stream: it must not keep
+    // that connection open once reading stops (Docker cannot finish killing a container
+    // while a connection it writes to is left unread).
+    drop(input);
+    if let Err(e) = sent {
+        return Err(SandboxError::Internal(format!(
+            "cannot send the job to the container: {e}"
+        )));
+    }
+    let (result, early) = read_result(d, &id, output, timeout).await;
+    if early {
+        // The result frame is complete: the call returns now, and the container (whose
+        // runner is exiting anyway) is killed and removed in the background.
+        drop(guard);
+    } else {
         guard.id.clear();
         let _ = d
             .remove_container(&id, Some(RemoveContainerOptionsBuilder::new().force(true).build()))
             .await;
-        result
     }
+    result
+}
 
-    async fn attach_and_run(&self, d: &Docker, id: &str, timeout: Duration) -> Result<serde_json::Value, SandboxError> {
-        let attach = AttachContainerOptionsBuilder::new()
-            .stream(true)
-            .stdout(true)
-            .stderr(true)
-            .logs(true)
-            .build();
-        let output = d
-            .attach_container(id, Some(attach))
-            .await
-            .map_err(|e| SandboxError::Internal(format!("cannot attach: {e}")))?
-            .output;
-        d.start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
-            .await
-            .map_err(|e| SandboxError::Internal(format!("cannot start container: {e}")))?;
-        // The stream moves into the reader, so it is closed as soon as reading stops: Docker
-        // cannot finish killing a container while an attach connection it writes to is
-        // left unread.
-        let read = async move {
-            let mut output = output;
-            let mut out = Vec::new();
-            let mut err = Vec::new();
-            while let Some(chunk) = output.next().await {
-                match chunk {
-                    Ok(LogOutput::StdOut { message }) => {
-                        if out.len() + message.len() > MAX_STDOUT_BYTES {
-                            return Err(SandboxError::TooLarge);
-                        }
-                        out.extend_from_slice(&message);
+type Output = std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
+
+/// Reads the container's output until its result frame is complete (`true`: the container
+/// may still be exiting) or it exits.
+async fn read_result(
+    d: &Docker,
+    id: &str,
+    output: Output,
+    timeout: Duration,
+) -> (Result<serde_json::Value, SandboxError>, bool) {
+    // The stream moves into the reader, so it is closed as soon as reading stops: Docker
+    // cannot finish killing a container while an attach connection it writes to is left
+    // unread.
+    let read = async move {
+        let mut output = output;
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        while let Some(chunk) = output.next().await {
+            match chunk {
+                Ok(LogOutput::StdOut { message }) => {
+                    if out.len() + message.len() > MAX_STDOUT_BYTES {
+                        return (Err(SandboxError::TooLarge), false);
                     }
-                    Ok(LogOutput::StdErr { message }) if err.len() < MAX_STDERR_BYTES => {
-                        err.extend_from_slice(&message)
+                    out.extend_from_slice(&message);
+                    if let Some(v) = super::framed_result(&out) {
+                        return (Ok(v), true);
                     }
-                    Ok(_) => {}
-                    Err(_) => break,
                 }
-            }
-            let mut wait = d.wait_container(id, None::<WaitContainerOptions>);
-            let code = match wait.next().await {
-                Some(Ok(r)) => r.status_code,
-                // bollard reports a non-zero exit as an error carrying the code.
-                Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
-                Some(Err(e)) => return Err(SandboxError::Internal(format!("wait failed: {e}"))),
-                None => 0,
-            };
-            if code != 0 {
-                return Err(SandboxError::Failed {
-                    code,
-                    stderr: super::stderr_tail(&err),
-                });
-            }
-            Ok(super::parse_output(&out))
-        };
-        match tokio::time::timeout(timeout, read).await {
-            Ok(r) => {
-                if matches!(r, Err(SandboxError::TooLarge)) {
-                    let _ = d
-                        .kill_container(id, Some(KillContainerOptionsBuilder::new().signal("SIGKILL").build()))
-                        .await;
-                }
-                r
-            }
-            Err(_) => {
-                let _ = d
-                    .kill_container(id, Some(KillContainerOptionsBuilder::new().signal("SIGKILL").build()))
-                    .await;
-                Err(SandboxError::Timeout(timeout))
+                Ok(LogOutput::StdErr { message }) if err.len() < MAX_STDERR_BYTES => err.extend_from_slice(&message),
+                Ok(_) => {}
+                Err(_) => break,
             }
         }
+        let mut wait = d.wait_container(id, None::<WaitContainerOptions>);
+        let code = match wait.next().await {
+            Some(Ok(r)) => r.status_code,
+            // bollard reports a non-zero exit as an error carrying the code.
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+            Some(Err(e)) => return (Err(SandboxError::Internal(format!("wait failed: {e}"))), false),
+            None => 0,
+        };
+        if code != 0 {
+            return (
+                Err(SandboxError::Failed {
+                    code,
+                    stderr: super::stderr_tail(&err),
+                }),
+                false,
+            );
+        }
+        (Ok(super::parse_output(&out)), false)
+    };
+    match tokio::time::timeout(timeout, read).await {
+        Ok(r) => {
+            if matches!(r.0, Err(SandboxError::TooLarge)) {
+                kill(d, id).await;
+            }
+            r
+        }
+        Err(_) => {
+            kill(d, id).await;
+            (Err(SandboxError::Timeout(timeout)), false)
+        }
     }
+}
+
+async fn kill(d: &Docker, id: &str) {
+    let _ = d
+        .kill_container(id, Some(KillContainerOptionsBuilder::new().signal("SIGKILL").build()))
+        .await;
 }

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Stdio;
 
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{BlockRun, MAX_STDERR_BYTES, MAX_STDOUT_BYTES, SandboxError};
 
@@ -16,7 +16,6 @@ pub struct HostEnv<'a> {
     pub sdk_dir: &'a Path,
     pub egress_socket: &'a Path,
     pub capability_socket: &'a Path,
-    pub work_dir: &'a Path,
 }
 
 /// Runs one block on the host.
@@ -25,8 +24,7 @@ pub struct HostEnv<'a> {
 /// [`SandboxError`] for timeouts, oversize output, a failing block or a spawn error.
 pub async fn run(env: &HostEnv<'_>, block: &BlockRun) -> Result<serde_json::Value, SandboxError> {
     let file = block.pack_dir.join(&block.file_rel);
-    let (_dir, input) = super::write_input(env.work_dir, &file.display().to_string(), block)
-        .map_err(|e| SandboxError::Internal(format!("cannot write input: {e}")))?;
+    let job = super::job_line(&file.display().to_string(), block)?;
     let mut child = tokio::process::Command::new(env.python)
         .arg("-B")
         .arg(env.sdk_dir.join("_rumi_runner.py"))
@@ -34,20 +32,24 @@ pub async fn run(env: &HostEnv<'_>, block: &BlockRun) -> Result<serde_json::Valu
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .env("PYTHONPATH", env.sdk_dir)
         .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env("RUMI_RUNNER_INPUT", &input)
         .env("RUMI_PACK_ID", block.pack.as_str())
         .env("RUMI_EGRESS_SOCKET", env.egress_socket)
         .env("RUMI_CAPABILITY_SOCKET", env.capability_socket)
         .current_dir(&block.pack_dir)
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| SandboxError::Internal(format!("cannot start python3: {e}")))?;
+    let mut stdin = child.stdin.take().expect("piped");
     let mut stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
     let work = async {
+        // The job is one line; the runner reads it before touching the pack. A runner that
+        // died early makes this fail, and its exit status tells why.
+        let _ = stdin.write_all(&job).await;
+        drop(stdin);
         let mut out = Vec::new();
         let mut err = Vec::new();
         let read_out = async {

@@ -1,0 +1,280 @@
+//! Pristine spare containers (strict mode).
+//!
+//! A cold block call pays for creating and starting a container and for starting Python.
+//! For each pack that ran recently Rumi keeps a few *spares*: containers created and started
+//! from exactly the [`ContainerSpec`] of a cold run, whose runner has started Python and
+//! imported the SDK and now waits for one job on stdin. A call claims a spare, sends its job
+//! and reads the result; the container is then destroyed like a cold one. No container ever
+//! runs two jobs.
+//!
+//! # Security
+//! - A spare has run no pack code: only Rumi's runner, which blocks on stdin before it
+//!   touches the pack.
+//! - A spare is claimed only by a call that has already passed the fail-closed checks of a
+//!   cold run, and only when the call's spec (image, flags, mounts, sockets, groups,
+//!   environment) has the same digest as the spare's.
+//! - Every change of approvals or grants ([`Spares::flush_all`]), and stopping or removing a
+//!   pack's containers ([`Spares::flush_pack`]), destroys the spares concerned; spares still
+//!   starting at that moment are destroyed when they come up (a generation counter).
+//! - Spares expire after a TTL; per-pack and total counts are bounded.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+
+use super::docker::{ContainerSpec, Started, start};
+
+/// Bounds of the spare pool.
+#[derive(Debug, Clone, Copy)]
+pub struct SpareLimits {
+    /// Spares kept per pack (0 disables spares).
+    pub per_pack: usize,
+    /// Spares kept in total.
+    pub total: usize,
+    /// A spare unclaimed for this long is destroyed.
+    pub ttl: Duration,
+}
+
+/// Counters the pool keeps up to date (registered by [`crate::metrics::Metrics`]).
+#[derive(Clone)]
+pub struct SpareMetrics {
+    pub spares: Gauge,
+    pub claims: Counter,
+    pub misses: Counter,
+    pub start_ms: Histogram,
+}
+
+impl Default for SpareMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SpareMetrics {
+    pub fn new() -> Self {
+        Self {
+            spares: Gauge::default(),
+            claims: Counter::default(),
+            misses: Counter::default(),
+            start_ms: Histogram::new([25.0, 50.0, 100.0, 150.0, 200.0, 300.0, 500.0, 1000.0, 2500.0]),
+        }
+    }
+}
+
+struct Spare {
+    digest: String,
+    started: Started,
+    born: Instant,
+}
+
+#[derive(Default)]
+struct Inner {
+    by_pack: HashMap<String, Vec<Spare>>,
+    /// Spares being started, per pack.
+    starting: HashMap<String, usize>,
+    /// Bumped by every flush; a spare started under an older generation is destroyed.
+    generation: u64,
+}
+
+impl Inner {
+    fn count(&self) -> usize {
+        self.by_pack.values().map(Vec::len).sum()
+    }
+}
+
+/// The pool.
+pub struct Spares {
+    limits: SpareLimits,
+    inner: Mutex<Inner>,
+    metrics: SpareMetrics,
+}
+
+impl Spares {
+    pub fn new(limits: SpareLimits, metrics: SpareMetrics) -> Arc<Self> {
+        Arc::new(Self {
+            limits,
+            inner: Mutex::default(),
+            metrics,
+        })
+    }
+
+    pub fn limits(&self) -> SpareLimits {
+        self.limits
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn publish_count(&self, inner: &Inner) {
+        self.metrics.spares.set(inner.count() as i64);
+    }
+
+    /// Takes a spare of exactly `spec`, if one is waiting. Spares of the pack with another
+    /// spec or past their TTL are destroyed on the way.
+    pub fn claim(&self, spec: &ContainerSpec) -> Option<Started> {
+        if self.limits.per_pack == 0 {
+            return None;
+        }
+        let (found, stale) = {
+            let mut inner = self.lock();
+            let list = inner.by_pack.entry(spec.pack.to_string()).or_default();
+            let (fresh, stale): (Vec<Spare>, Vec<Spare>) = std::mem::take(list)
+                .into_iter()
+                .partition(|s| s.digest == spec.digest && s.born.elapsed() < self.limits.ttl);
+            *list = fresh;
+            let found = list.pop();
+            self.publish_count(&inner);
+            (found, stale)
+        };
+        drop(stale);
+        match found {
+            Some(s) => {
+                self.metrics.claims.inc();
+                Some(s.started)
+            }
+            None => {
+                self.metrics.misses.inc();
+                None
+            }
+        }
+    }
+
+    /// Starts spares of `spec` in the background until the pack has its share, within the
+    /// total bound.
+    pub fn refill(self: &Arc<Self>, docker: &Docker, spec: &ContainerSpec) {
+        let pack = spec.pack.to_string();
+        let (n, generation) = {
+            let mut inner = self.lock();
+            let have = inner.by_pack.get(&pack).map_or(0, Vec::len) + inner.starting.get(&pack).copied().unwrap_or(0);
+            let all = inner.count() + inner.starting.values().sum::<usize>();
+            let n = self
+                .limits
+                .per_pack
+                .saturating_sub(have)
+                .min(self.limits.total.saturating_sub(all));
+            if n > 0 {
+                *inner.starting.entry(pack.clone()).or_default() += n;
+            }
+            (n, inner.generation)
+        };
+        for _ in 0..n {
+            let pool = self.clone();
+            let docker = docker.clone();
+            let spec = spec.clone();
+            let pack = pack.clone();
+            tokio::spawn(async move {
+                let t = Instant::now();
+                let started = start(&docker, &spec).await;
+                let mut inner = pool.lock();
+                if let Some(c) = inner.starting.get_mut(&pack) {
+                    *c = c.saturating_sub(1);
+                }
+                match started {
+                    Ok(started) if inner.generation == generation => {
+                        pool.metrics.start_ms.observe(t.elapsed().as_secs_f64() * 1000.0);
+                        inner.by_pack.entry(pack).or_default().push(Spare {
+                            digest: spec.digest.clone(),
+                            started,
+                            born: Instant::now(),
+                        });
+                        pool.publish_count(&inner);
+                    }
+                    // Flushed while starting: dropping it removes the container.
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(pack = %pack, error = %e, "cannot start a spare container"),
+                }
+            });
+        }
+    }
+
+    /// Destroys every spare (approvals or grants changed).
+    pub fn flush_all(&self) -> usize {
+        let dropped: Vec<Spare> = {
+            let mut inner = self.lock();
+            inner.generation += 1;
+            let all = std::mem::take(&mut inner.by_pack).into_values().flatten().collect();
+            self.publish_count(&inner);
+            all
+        };
+        dropped.len()
+    }
+
+    /// Takes the spares of one pack out of the pool (the caller destroys them); spares of
+    /// the pack still starting are destroyed when they come up.
+    pub fn take_pack(&self, pack: &str) -> Vec<Started> {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        let list = inner.by_pack.remove(pack).unwrap_or_default();
+        self.publish_count(&inner);
+        list.into_iter().map(|s| s.started).collect()
+    }
+
+    /// Destroys spares past their TTL.
+    pub fn expire(&self) -> usize {
+        let expired: Vec<Spare> = {
+            let mut inner = self.lock();
+            let mut out = Vec::new();
+            for list in inner.by_pack.values_mut() {
+                let (keep, old): (Vec<Spare>, Vec<Spare>) = std::mem::take(list)
+                    .into_iter()
+                    .partition(|s| s.born.elapsed() < self.limits.ttl);
+                *list = keep;
+                out.extend(old);
+            }
+            inner.by_pack.retain(|_, l| !l.is_empty());
+            self.publish_count(&inner);
+            out
+        };
+        expired.len()
+    }
+
+    /// Ids of the waiting spares.
+    pub fn ids(&self) -> Vec<String> {
+        self.lock()
+            .by_pack
+            .values()
+            .flatten()
+            .map(|s| s.started.id.clone())
+            .collect()
+    }
+
+    /// Counts for the API: waiting spares, claims and misses so far.
+    pub fn summary(&self) -> serde_json::Value {
+        let inner = self.lock();
+        serde_json::json!({
+            "per_pack": self.limits.per_pack,
+            "total_limit": self.limits.total,
+            "ttl_seconds": self.limits.ttl.as_secs(),
+            "waiting": inner.count(),
+            "starting": inner.starting.values().sum::<usize>(),
+            "claims": self.metrics.claims.get(),
+            "misses": self.metrics.misses.get(),
+        })
+    }
+
+    /// Expires spares periodically.
+    pub fn spawn_expiry(self: &Arc<Self>) {
+        if self.limits.per_pack == 0 {
+            return;
+        }
+        let pool = Arc::downgrade(self);
+        let period = (self.limits.ttl / 4).clamp(Duration::from_secs(1), Duration::from_secs(30));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            loop {
+                tick.tick().await;
+                let Some(pool) = pool.upgrade() else { break };
+                let n = pool.expire();
+                if n > 0 {
+                    tracing::debug!(expired = n, "spare containers expired");
+                }
+            }
+        });
+    }
+}
