@@ -32,6 +32,8 @@ use crate::config::SecurityMode;
 use crate::sandbox::docker::{DockerRunner, Mounts};
 use crate::sandbox::{BlockRun, DEFAULT_TIMEOUT, SandboxError, host};
 
+/// Default time a `function` step waits for its answer.
+const FUNCTION_TIMEOUT: Duration = Duration::from_secs(30);
 /// Deepest sub-flow nesting.
 pub const MAX_FLOW_DEPTH: usize = 10;
 /// Longest block timeout a step may ask for.
@@ -583,6 +585,7 @@ impl FlowEngine {
                 ))
             }
             "python_file_call" => self.python_file_call(flow, step, ctx, deadline).await.map_err(fail),
+            "function" => self.function_call(flow, step, ctx, deadline).await.map_err(fail),
             other => Err(fail(StepError::new(
                 "unknown_step_type",
                 format!("unknown step type {other}"),
@@ -756,6 +759,98 @@ impl FlowEngine {
         result
     }
 
+    /// The owner pack is approved and unchanged, re-hashed now (no cache).
+    async fn verify_owner(&self, owner: &PackId) -> Result<(), StepError> {
+        let packs = self.packs.clone();
+        let id = owner.clone();
+        let verified = tokio::task::spawn_blocking(move || packs.verify_for_use(&id))
+            .await
+            .map_err(|e| StepError::new("internal_error", e.to_string()))?;
+        verified.map_err(|e| {
+            let kind = if e.to_string().contains("modified") {
+                "hash_verification_failed"
+            } else {
+                "approval_rejected"
+            };
+            StepError::new(kind, e.to_string())
+        })?;
+        Ok(())
+    }
+
+    /// A `function` step: calls a registered function (a built-in capability or a trusted
+    /// handler, by its permission id) as the owner pack, through that pack's capability
+    /// socket, so rumi-capd applies exactly the trust, grant, rate-limit and audit rules the
+    /// pack's own code meets.
+    async fn function_call(
+        &self,
+        flow: &Flow,
+        step: &Step,
+        ctx: &Map<String, Value>,
+        deadline: Instant,
+    ) -> Result<Value, StepError> {
+        let owner = PackId::parse(step.owner_pack.as_deref().unwrap_or_default())
+            .map_err(|e| StepError::new("validation_error", format!("owner_pack: {e}")))?;
+        let function = step
+            .input
+            .get("function")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let args = match step.input.get("args").map(|a| vars::resolve(a, ctx)) {
+            None | Some(Value::Null) => Value::Object(Map::new()),
+            Some(a @ Value::Object(_)) => a,
+            Some(_) => return Err(StepError::new("validation_error", "input.args must be an object")),
+        };
+        self.verify_owner(&owner).await?;
+        let socket = self.exec.capability_socket(&owner);
+        let request = json!({
+            "permission_id": function,
+            "args": args,
+            "request_id": format!("flow:{}:{}", flow.flow_id, step.id),
+        });
+        let call = async {
+            let mut conn = tokio::net::UnixStream::connect(&socket).await?;
+            rumi_common::framing::write_frame(&mut conn, &request).await?;
+            rumi_common::framing::read_frame(&mut conn, crate::sandbox::MAX_STDOUT_BYTES)
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let requested = step
+            .timeout_seconds
+            .filter(|t| *t > 0.0)
+            .map_or(FUNCTION_TIMEOUT, |t| Duration::from_secs_f64(t.min(MAX_STEP_TIMEOUT)));
+        let timeout = requested.min(remaining);
+        let response = match tokio::time::timeout(timeout, call).await {
+            Err(_) => {
+                return Err(StepError::new(
+                    "timeout",
+                    format!("{function} timed out after {timeout:?}"),
+                ));
+            }
+            Ok(Err(e)) => {
+                return Err(StepError::new(
+                    "capability_unavailable",
+                    format!("cannot reach the capability helper for {owner}: {e}"),
+                ));
+            }
+            Ok(Ok(r)) => r,
+        };
+        if response.get("success") == Some(&Value::Bool(true)) {
+            Ok(response.get("output").cloned().unwrap_or(Value::Null))
+        } else {
+            let error_type = response
+                .get("error_type")
+                .and_then(Value::as_str)
+                .unwrap_or("function_execution_error");
+            let message = response
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("the function failed");
+            Err(StepError::new(error_type, format!("{function}: {message}")))
+        }
+    }
+
     async fn run_block(
         &self,
         flow_id: &str,
@@ -764,20 +859,7 @@ impl FlowEngine {
         ctx: &Map<String, Value>,
         deadline: Instant,
     ) -> Result<Value, StepError> {
-        // Approved and unchanged, re-hashed now (no cache).
-        let packs = self.packs.clone();
-        let id = owner.clone();
-        let verified = tokio::task::spawn_blocking(move || packs.verify_for_use(&id))
-            .await
-            .map_err(|e| StepError::new("internal_error", e.to_string()))?;
-        if let Err(e) = verified {
-            let kind = if e.to_string().contains("modified") {
-                "hash_verification_failed"
-            } else {
-                "approval_rejected"
-            };
-            return Err(StepError::new(kind, e.to_string()));
-        }
+        self.verify_owner(owner).await?;
         let found = discovery::find(&self.home.join("ecosystem"), owner)
             .ok_or_else(|| StepError::new("approval_rejected", "pack is not installed"))?;
         let file_rel = Self::resolve_block(&found.dir, step.file.as_deref().unwrap_or_default())?;

@@ -708,3 +708,115 @@ fn operator_handlers_stay_refused_through_official_sub_flows() {
         r.body
     );
 }
+
+#[test]
+fn function_steps_call_registered_functions_as_their_owner_pack_only() {
+    let home = TestHome::new();
+    home.add_pack("box");
+    home.add_pack("other");
+    home.write(
+        "flows/notes.flow.yaml",
+        r#"
+flow_id: notes
+defaults: {fail_soft: false}
+steps:
+  - id: put
+    type: function
+    priority: 10
+    owner_pack: box
+    input:
+      function: store.set
+      args: {store_id: box, key: greeting, value: "${ctx.inputs.text}"}
+  - id: get
+    type: function
+    owner_pack: box
+    input: {function: store.get, args: {store_id: box, key: greeting}}
+    output: got
+"#,
+    );
+    home.write(
+        "flows/secret.flow.yaml",
+        "flow_id: secret\ndefaults: {fail_soft: false}\nsteps:\n  - {id: s, type: function, owner_pack: box, input: {function: secrets.get, args: {key: TOKEN}}, output: v}\n",
+    );
+    home.write(
+        "flows/missing.flow.yaml",
+        "flow_id: missing\ndefaults: {fail_soft: false}\nsteps:\n  - {id: s, type: function, owner_pack: box, input: {function: no.such.function}}\n",
+    );
+    // A pack's own flow may not call functions as another pack.
+    home.write(
+        "ecosystem/box/backend/flows/borrow.flow.yaml",
+        "flow_id: box.borrow\nsteps:\n  - {id: s, type: function, owner_pack: other, input: {function: store.get, args: {store_id: box, key: greeting}}}\n",
+    );
+    let rumid = Rumid::start(&home);
+    assert_eq!(rumid.post("/api/packs/box/approve", None).status, 200);
+    let r = rumid.post(
+        "/api/stores/create",
+        Some(&json!({"store_id": "box", "owner_pack": "box"})),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    rumid.grant_capability("box", "store.set", json!({"allowed_store_ids": ["box"]}));
+    rumid.grant_capability("box", "store.get", json!({"allowed_store_ids": ["box"]}));
+    let socket = rumid.capability_socket(&home, "box");
+    rumi_tests::eventually("box's capability socket", patience(), || socket.exists().then_some(())).unwrap();
+
+    let r = rumid.run_flow("notes", json!({"text": "hi from a flow"}), 30.0);
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        r.body["data"]["result"]["got"]["value"], "hi from a flow",
+        "{:?}",
+        r.body
+    );
+    // rumi-capd checked and audited the calls as box.
+    let calls = home.audit_actions("permission", "permission_execute");
+    let put = calls
+        .iter()
+        .find(|c| c["details"]["request_id"] == "flow:notes:put")
+        .expect("store.set audited");
+    assert_eq!(put["details"]["principal_id"], "box");
+    assert_eq!(put["success"], true);
+
+    // Without a grant the helper refuses, and the step fails with its error type.
+    let r = rumid.run_flow("secret", json!({}), 30.0);
+    assert_eq!(r.status, 500, "{:?}", r.body);
+    let msg = r.body["error"]["message"].as_str().unwrap().to_owned();
+    assert!(msg.contains("secrets.get"), "{msg}");
+    let r = rumid.run_flow("missing", json!({}), 30.0);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("handler_not_found"),
+        "{:?}",
+        r.body
+    );
+
+    // The borrowing pack flow never loaded; it is reported.
+    let flows = rumid.get("/api/flows").body["data"].clone();
+    assert!(
+        flows["diagnostics"]
+            .to_string()
+            .contains("may only call functions as box"),
+        "{flows}"
+    );
+    assert_eq!(rumid.run_flow("box.borrow", json!({}), 30.0).status, 404);
+
+    // A rejected owner runs nothing: refused before the helper is asked.
+    assert_eq!(
+        rumid
+            .post("/api/packs/box/reject", Some(&json!({"reason": "t"})))
+            .status,
+        200
+    );
+    let before = home.audit_actions("permission", "permission_execute").len();
+    let r = rumid.run_flow("notes", json!({"text": "again"}), 30.0);
+    assert_eq!(r.status, 500, "{:?}", r.body);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("approval_rejected"),
+        "{:?}",
+        r.body
+    );
+    assert_eq!(home.audit_actions("permission", "permission_execute").len(), before);
+}
