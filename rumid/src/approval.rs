@@ -324,7 +324,7 @@ impl Packs {
                     tracing::warn!(
                         pack_id = %id,
                         path = %found.dir.display(),
-                        "pack uses the deprecated location ecosystem/packs/; move it to ecosystem/<pack_id>/"
+                        "pack uses a deprecated location; move it to ecosystem/<pack_id>/ (flows of ecosystem/flows/ to flows/ or user_data/shared/flows/)"
                     )
                 }
                 DeprecationLevel::Silent => {}
@@ -772,7 +772,9 @@ fn summary(e: &Entry) -> PackSummary {
         (Err(p), _) => Some(p.clone()),
         (Ok(_), true) => Some(Problem {
             code: rumi_common::code::PACK_LEGACY_REFUSED,
-            message: "pack is in the legacy location ecosystem/packs/ and RUMI_DEPRECATION_LEVEL=error".into(),
+            message:
+                "pack is in a legacy location (ecosystem/packs/ or ecosystem/flows/) and RUMI_DEPRECATION_LEVEL=error"
+                    .into(),
         }),
         (Ok(_), false) => None,
     };

@@ -107,6 +107,7 @@ fn prepare_layout(home: &Path) -> Result<(), RunError> {
 /// [`RunError`] when the home cannot be prepared, the key is unusable, or the API cannot bind.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), RunError> {
     let mut config = config;
+    approval::discovery::enable_local_pack(config.local_pack_mode == config::LocalPackMode::RequireApproval);
     prepare_layout(&config.home)?;
     // Helpers get the home as an absolute path; they do not share our working directory.
     config.home = config.home.canonicalize().map_err(|source| RunError::Layout {

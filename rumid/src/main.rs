@@ -23,6 +23,9 @@ fn main() -> ExitCode {
         }
     };
     rumi_common::telemetry::init(config.log_format, config.log_level);
+    rumid::approval::discovery::enable_local_pack(
+        config.local_pack_mode == rumid::config::LocalPackMode::RequireApproval,
+    );
 
     match config.command {
         Command::Validate => {

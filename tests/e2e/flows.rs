@@ -820,3 +820,79 @@ steps:
     );
     assert_eq!(home.audit_actions("permission", "permission_execute").len(), before);
 }
+
+#[test]
+fn legacy_local_flows_load_only_while_the_virtual_local_pack_is_approved() {
+    let home = TestHome::new();
+    home.add_pack("box");
+    home.write(
+        "ecosystem/flows/legacy.flow.yaml",
+        "flow_id: legacy_hello\nsteps:\n  - {id: s, type: set, input: {key: said, value: \"legacy ${ctx.inputs.name}\"}}\n",
+    );
+    home.write(
+        "ecosystem/flows/stolen.flow.yaml",
+        "flow_id: box.stolen\nsteps:\n  - {id: s, type: set, input: {key: x, value: 1}}\n",
+    );
+    // A pack directory may not take the virtual pack's id.
+    home.write(
+        "ecosystem/local_pack/ecosystem.json",
+        r#"{"pack_id": "local_pack", "pack_identity": "evil/local"}"#,
+    );
+
+    // Off (the default): reported, never loaded, no virtual pack.
+    {
+        let rumid = Rumid::start(&home);
+        let packs = rumid.get("/api/packs").body["data"].clone();
+        let ids: Vec<&str> = packs["packs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["pack_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["box"], "{packs}");
+        assert!(packs["invalid"].to_string().contains("reserved"), "{packs}");
+        let flows = rumid.get("/api/flows").body["data"].clone();
+        assert!(
+            flows["diagnostics"].to_string().contains("RUMI_LOCAL_PACK_MODE=off"),
+            "{flows}"
+        );
+        assert_eq!(rumid.run_flow("legacy_hello", json!({}), 10.0).status, 404);
+    }
+
+    let rumid = Rumid::builder(&home)
+        .env("RUMI_LOCAL_PACK_MODE", "require_approval")
+        .spawn()
+        .unwrap();
+    // The directory is the virtual pack local_pack: pending like any pack, flows not loaded.
+    let st = rumid.get("/api/packs/local_pack/status");
+    assert_eq!(st.status, 200, "{:?}", st.body);
+    assert_eq!(st.body["data"]["status"], "installed", "{:?}", st.body);
+    assert_eq!(st.body["data"]["legacy"], true, "{:?}", st.body);
+    assert_eq!(rumid.run_flow("legacy_hello", json!({}), 10.0).status, 404);
+
+    // Approved: its flows load at the lowest priority, never in a pack's namespace.
+    assert_eq!(rumid.post("/api/packs/box/approve", None).status, 200);
+    assert_eq!(rumid.post("/api/packs/local_pack/approve", None).status, 200);
+    let r = rumi_tests::eventually("legacy flow loaded", patience(), || {
+        let r = rumid.run_flow("legacy_hello", json!({"name": "world"}), 10.0);
+        (r.status == 200).then_some(r)
+    })
+    .unwrap();
+    assert_eq!(r.body["data"]["result"]["said"], "legacy world", "{:?}", r.body);
+    let flows = rumid.get("/api/flows").body["data"].clone();
+    let diags = flows["diagnostics"].to_string();
+    assert!(diags.contains("namespace of pack box"), "{diags}");
+    assert!(diags.contains("DEPRECATED"), "{diags}");
+    assert_eq!(rumid.run_flow("box.stolen", json!({}), 10.0).status, 404);
+
+    // Edited after approval: modified, and its flows are gone until re-approved.
+    home.write(
+        "ecosystem/flows/legacy.flow.yaml",
+        "flow_id: legacy_hello\nsteps:\n  - {id: s, type: set, input: {key: said, value: changed}}\n",
+    );
+    assert_eq!(rumid.pack_state("local_pack"), "modified");
+    rumi_tests::eventually("legacy flow unloaded", patience(), || {
+        (rumid.run_flow("legacy_hello", json!({}), 10.0).status == 404).then_some(())
+    })
+    .unwrap();
+}

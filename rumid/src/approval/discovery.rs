@@ -4,10 +4,17 @@
 //! executed or imported. Packs live in `ecosystem/<pack_id>/`; the legacy location
 //! `ecosystem/packs/<pack_id>/` is still read, and when both hold the same id the preferred
 //! location wins.
+//!
+//! With `RUMI_LOCAL_PACK_MODE=require_approval` ([`enable_local_pack`]) the legacy flow
+//! directory `ecosystem/flows/` is the virtual pack [`LOCAL_PACK`]: it is hashed, approved
+//! and re-verified like any pack (it has no `ecosystem.json`; its metadata is fixed), and
+//! counts as a legacy location. The id is reserved either way: a directory of that name is
+//! not a pack.
 
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rumi_common::code::{self, Code};
 use rumi_common::ids::PackId;
@@ -20,6 +27,45 @@ const MAX_IDENTITY_LEN: usize = 256;
 /// Directory names under `ecosystem/` that are not packs: the legacy pack container and
 /// the legacy flow directory.
 const RESERVED: &[&str] = &["packs", "flows"];
+
+/// Id of the virtual pack made of the legacy flow directory `ecosystem/flows/`.
+pub const LOCAL_PACK: &str = "local_pack";
+/// `RUMI_LOCAL_PACK_MODE=require_approval`: one switch per process, set at start.
+static LOCAL_PACK_ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Makes `ecosystem/flows/` the virtual pack [`LOCAL_PACK`] (or not).
+pub fn enable_local_pack(on: bool) {
+    LOCAL_PACK_ENABLED.store(on, Ordering::Relaxed);
+}
+
+/// Whether the virtual pack is enabled.
+pub fn local_pack_enabled() -> bool {
+    LOCAL_PACK_ENABLED.load(Ordering::Relaxed)
+}
+
+/// The virtual pack, when enabled and `ecosystem/flows/` is a real directory.
+fn local_pack(ecosystem: &Path) -> Option<Found> {
+    if !local_pack_enabled() {
+        return None;
+    }
+    let dir = ecosystem.join("flows");
+    if !fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+        return None;
+    }
+    let id = PackId::parse(LOCAL_PACK).ok()?;
+    Some(Found {
+        manifest: Ok(Manifest {
+            pack_id: id.clone(),
+            pack_identity: "rumi/local_pack".into(),
+            name: Some("Legacy local flows (ecosystem/flows/, deprecated)".into()),
+            version: None,
+            description: None,
+        }),
+        id,
+        dir,
+        legacy: true,
+    })
+}
 
 /// The metadata of a pack, from its `ecosystem.json`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -78,6 +124,7 @@ pub fn discover(ecosystem: &Path) -> Discovery {
     let mut out = Discovery::default();
     scan_dir(ecosystem, false, &mut out);
     scan_dir(&ecosystem.join("packs"), true, &mut out);
+    out.packs.extend(local_pack(ecosystem));
     out.packs.sort_by(|a, b| a.id.cmp(&b.id).then(a.legacy.cmp(&b.legacy)));
     // The preferred location wins over the legacy one.
     out.packs.dedup_by(|later, earlier| later.id == earlier.id);
@@ -86,6 +133,9 @@ pub fn discover(ecosystem: &Path) -> Discovery {
 
 /// Finds one pack by id (preferred location first). A symlinked directory is not a pack.
 pub fn find(ecosystem: &Path, id: &PackId) -> Option<Found> {
+    if id.as_str() == LOCAL_PACK {
+        return local_pack(ecosystem);
+    }
     [
         (ecosystem.join(id.as_str()), false),
         (ecosystem.join("packs").join(id.as_str()), true),
@@ -124,6 +174,16 @@ fn scan_dir(base: &Path, legacy: bool, out: &mut Discovery) {
             continue;
         }
         if !kind.is_dir() {
+            continue;
+        }
+        if name == LOCAL_PACK {
+            out.invalid.push(Invalid {
+                dir: shown,
+                problem: Problem::new(
+                    code::PACK_ID_INVALID,
+                    "local_pack is reserved for the legacy flow directory ecosystem/flows/",
+                ),
+            });
             continue;
         }
         match PackId::parse(&name) {

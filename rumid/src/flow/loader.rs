@@ -2,9 +2,9 @@
 //!
 //! Priority (a lower source can never override a higher one): `flows/*.flow.yaml`
 //! (official) → `user_data/shared/flows/**/*.flow.yaml` (shared) → `<pack>/flows/**` and
-//! `<pack>/backend/flows/**` of **approved** packs. The legacy `ecosystem/flows/` is read
-//! only with `RUMI_LOCAL_PACK_MODE=require_approval`, with a deprecation warning; this
-//! version reports it and does not load it.
+//! `<pack>/backend/flows/**` of **approved** packs → the legacy `ecosystem/flows/**`, only
+//! with `RUMI_LOCAL_PACK_MODE=require_approval` and while the virtual pack `local_pack`
+//! (that directory) is approved and unchanged; always with a deprecation warning.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::model::{Flow, Source};
+use crate::approval::discovery::LOCAL_PACK;
 
 /// Largest flow file read.
 pub const MAX_FLOW_FILE_BYTES: u64 = 1024 * 1024;
@@ -71,17 +72,36 @@ pub fn load(home: &Path, approved: &[(PackId, PathBuf)]) -> (BTreeMap<String, Fl
     sources.extend(files.drain(..).map(|p| (p, Source::Official)));
     find(&home.join("user_data/shared/flows"), true, 0, &mut files);
     sources.extend(files.drain(..).map(|p| (p, Source::Shared)));
+    let mut local = None;
     for (pack, dir) in approved {
+        if pack.as_str() == LOCAL_PACK {
+            local = Some((pack, dir));
+            continue;
+        }
         for base in [dir.join("flows"), dir.join("backend/flows")] {
             find(&base, true, 0, &mut files);
             sources.extend(files.drain(..).map(|p| (p, Source::Pack(pack.clone()))));
         }
     }
+    // Lowest priority: the legacy directory never overrides anything.
+    if let Some((pack, dir)) = local {
+        find(dir, true, 0, &mut files);
+        sources.extend(files.drain(..).map(|p| (p, Source::Pack(pack.clone()))));
+    }
     if home.join("ecosystem/flows").is_dir() {
+        let state = if local.is_some() {
+            "its flows are loaded (virtual pack local_pack, approved)"
+        } else if crate::approval::discovery::local_pack_enabled() {
+            "its flows load only while the virtual pack local_pack is approved"
+        } else {
+            "it is not loaded (RUMI_LOCAL_PACK_MODE=off)"
+        };
         diags.push(Diagnostic {
             path: "ecosystem/flows".into(),
             level: "warning",
-            message: "WARNING: Using legacy flow path. This is DEPRECATED and will be removed; move flows to flows/, user_data/shared/flows/ or a pack's flows/".into(),
+            message: format!(
+                "WARNING: Using legacy flow path. This is DEPRECATED and will be removed; move flows to flows/, user_data/shared/flows/ or a pack's flows/; {state}"
+            ),
         });
     }
     for (path, source) in sources {
@@ -90,7 +110,25 @@ pub fn load(home: &Path, approved: &[(PackId, PathBuf)]) -> (BTreeMap<String, Fl
             Ok(flow) => {
                 // A pack's flows are named after it, so no pack can take another's flow ids
                 // (which routes and modifiers of that pack act on).
+                // The legacy directory keeps its old ids; it loads last, so it can take no
+                // id another source has, and it may not use a pack's namespace.
                 if let Source::Pack(p) = &flow.source
+                    && p.as_str() == LOCAL_PACK
+                    && let Some((prefix, _)) = flow.flow_id.split_once('.')
+                    && approved.iter().any(|(other, _)| other.as_str() == prefix)
+                {
+                    diags.push(Diagnostic {
+                        path: shown,
+                        level: "error",
+                        message: format!(
+                            "legacy flow {:?} uses the namespace of pack {prefix}; skipped",
+                            flow.flow_id
+                        ),
+                    });
+                    continue;
+                }
+                if let Source::Pack(p) = &flow.source
+                    && p.as_str() != LOCAL_PACK
                     && flow.flow_id != p.as_str()
                     && !flow.flow_id.starts_with(&format!("{p}."))
                 {
