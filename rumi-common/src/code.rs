@@ -66,6 +66,13 @@ codes! {
     /// The pack uses the legacy `ecosystem/packs/` location and
     /// `RUMI_DEPRECATION_LEVEL=error` refuses it.
     PACK_LEGACY_REFUSED = "RUMI-PACK-009";
+    /// An import has too many files, too many bytes, or an entry that expands like a
+    /// compression bomb.
+    PACK_IMPORT_TOO_LARGE = "RUMI-PACK-010";
+    /// No staged import has this id.
+    PACK_STAGING_NOT_FOUND = "RUMI-PACK-011";
+    /// The staged pack's `pack_identity` differs from the installed pack's.
+    PACK_IDENTITY_MISMATCH = "RUMI-PACK-012";
 
     /// Reserved by the original (connection failed).
     NET_CONNECTION_FAILED = "RUMI-NET-001";

@@ -273,4 +273,18 @@ pub enum PacksCommand {
     },
     /// Uninstall a pack (its directory moves to user_data/backups/packs/).
     Uninstall { pack_id: String },
+    /// Stage a pack from a folder, .zip or .rumipack (nothing is installed yet).
+    Import {
+        /// The folder or archive; made absolute here, read by rumid.
+        path: std::path::PathBuf,
+        /// A note kept in the audit log.
+        #[arg(long)]
+        notes: Option<String>,
+    },
+    /// List staged imports.
+    Staging,
+    /// Install a staged pack (backs up and replaces an installed one of the same identity).
+    Apply { staging_id: String },
+    /// Remove a staged import.
+    Discard { staging_id: String },
 }

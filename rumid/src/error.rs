@@ -10,6 +10,8 @@ use axum::http::StatusCode;
 use rumi_common::code::{self, Code};
 use rumi_common::ids::{PackId, PackIdError};
 
+use crate::import::ImportError;
+
 /// Result with rumid's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -67,6 +69,8 @@ pub enum Error {
     },
     #[error("background task failed: {0}")]
     Task(String),
+    #[error(transparent)]
+    Import(#[from] crate::import::ImportError),
 }
 
 impl Error {
@@ -105,6 +109,14 @@ impl Error {
             Self::NoRoute => code::SYS_NO_ROUTE,
             Self::MethodNotAllowed => code::SYS_METHOD_NOT_ALLOWED,
             Self::Io { .. } | Self::Task(_) => code::SYS_INTERNAL,
+            Self::Import(e) => match e {
+                ImportError::Refused { code, .. } => *code,
+                ImportError::TooLarge(_) => code::PACK_IMPORT_TOO_LARGE,
+                ImportError::SourceMissing(_) => code::VAL_FILE_NOT_FOUND,
+                ImportError::StagingNotFound(_) => code::PACK_STAGING_NOT_FOUND,
+                ImportError::IdentityMismatch { .. } => code::PACK_IDENTITY_MISMATCH,
+                ImportError::Io { .. } => code::SYS_INTERNAL,
+            },
         }
     }
 
@@ -135,6 +147,13 @@ impl Error {
             },
             Self::Helper { status, .. } => *status,
             Self::Io { .. } | Self::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Import(e) => match e {
+                ImportError::Refused { .. } => StatusCode::BAD_REQUEST,
+                ImportError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+                ImportError::SourceMissing(_) | ImportError::StagingNotFound(_) => StatusCode::NOT_FOUND,
+                ImportError::IdentityMismatch { .. } => StatusCode::CONFLICT,
+                ImportError::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            },
         }
     }
 
@@ -182,6 +201,22 @@ impl Error {
             Self::Io { .. } | Self::Task(_) => {
                 "see rumid's log for the line with this request id; check disk space and permissions under RUMI_HOME"
             }
+            Self::Import(e) => match e {
+                ImportError::Refused { .. } => {
+                    "a pack import is one directory named after the pack, holding only regular files and directories, with a valid ecosystem.json"
+                }
+                ImportError::TooLarge(_) => "packs may hold at most 2000 files, 100 MiB per file and 500 MiB in total",
+                ImportError::SourceMissing(_) => {
+                    "give the absolute path of a folder, .zip or .rumipack that rumid can read"
+                }
+                ImportError::StagingNotFound(_) => "`GET /api/packs/staging` lists staged imports; import again",
+                ImportError::IdentityMismatch { .. } => {
+                    "this is a different pack with the same id; to replace it on purpose, uninstall the installed pack first, then apply again"
+                }
+                ImportError::Io { .. } => {
+                    "see rumid's log for the line with this request id; check disk space and permissions under RUMI_HOME"
+                }
+            },
         }
     }
 

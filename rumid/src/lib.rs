@@ -25,6 +25,7 @@ pub mod flow;
 pub mod grants;
 pub mod handlers;
 pub mod health;
+pub mod import;
 pub mod keys;
 pub mod lib_scripts;
 pub mod metrics;

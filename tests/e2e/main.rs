@@ -13,6 +13,7 @@ mod egress;
 mod external;
 mod flows;
 mod handlers;
+mod import;
 mod sandbox;
 mod security_ssrf;
 mod security_tamper;

@@ -22,6 +22,23 @@ pub fn run(cli: &Cli, cmd: &PacksCommand) -> Result<()> {
             Some(json!({ "reason": reason })),
         )?,
         PacksCommand::Uninstall { pack_id } => client.call("DELETE", &format!("/api/packs/{pack_id}"), None)?,
+        PacksCommand::Import { path, notes } => {
+            let path = std::path::absolute(path)?;
+            client.call(
+                "POST",
+                "/api/packs/import",
+                Some(json!({ "path": path, "notes": notes })),
+            )?
+        }
+        PacksCommand::Staging => client.call("GET", "/api/packs/staging", None)?,
+        PacksCommand::Apply { staging_id } => client.call(
+            "POST",
+            "/api/packs/apply",
+            Some(json!({ "staging_id": staging_id, "mode": "replace" })),
+        )?,
+        PacksCommand::Discard { staging_id } => {
+            client.call("DELETE", &format!("/api/packs/staging/{staging_id}"), None)?
+        }
     };
     if cli.json {
         output::json(&data);
@@ -57,6 +74,51 @@ pub fn run(cli: &Cli, cmd: &PacksCommand) -> Result<()> {
                 field(&data, "backup")
             );
         }
+        PacksCommand::Import { .. } => {
+            println!(
+                "staged {} ({} files, {} bytes) as {}; install it with `rumi-ctl packs apply {}`",
+                field(&data, "pack_id"),
+                field(&data, "files"),
+                field(&data, "bytes"),
+                field(&data, "staging_id"),
+                field(&data, "staging_id")
+            );
+        }
+        PacksCommand::Staging => {
+            let rows: Vec<Vec<String>> = data["staged"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|s| {
+                    vec![
+                        field(s, "staging_id"),
+                        field(s, "pack_id"),
+                        field(s, "input_type"),
+                        field(s, "files"),
+                        field(s, "imported_at"),
+                    ]
+                })
+                .collect();
+            output::table(&["STAGING ID", "PACK", "FROM", "FILES", "IMPORTED"], &rows);
+        }
+        PacksCommand::Apply { .. } => {
+            let a = &data["applied"];
+            if a["replaced"] == true {
+                println!(
+                    "{}: replaced (previous version in {}); now {}: review and approve it",
+                    field(a, "pack_id"),
+                    field(a, "backup"),
+                    field(&data["pack"], "status")
+                );
+            } else {
+                println!(
+                    "{}: installed; now {}: review and approve it",
+                    field(a, "pack_id"),
+                    field(&data["pack"], "status")
+                );
+            }
+        }
+        PacksCommand::Discard { .. } => println!("{}: discarded", field(&data, "staging_id")),
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::envelope::{envelope_raw, ok_bytes};
 use super::{AppJson, AppState, blocking, ok};
+use crate::audit::{AuditEvent, Category, Severity};
 use crate::error::Error;
 
 fn pack_id(raw: &str) -> Result<PackId, Error> {
@@ -67,4 +68,154 @@ pub async fn uninstall(State(state): State<AppState>, Path(raw): Path<String>) -
     let backup = blocking(move || packs.uninstall(&id).map(|b| (id, b))).await?;
     let shown = backup.1.strip_prefix(&home).unwrap_or(&backup.1).display().to_string();
     Ok(ok(json!({"pack_id": backup.0, "uninstalled": true, "backup": shown})))
+}
+
+/// Body of `POST /api/packs/import`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportBody {
+    pub path: String,
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+/// `POST /api/packs/import`: a folder, `.zip` or `.rumipack` into staging.
+pub async fn import(State(state): State<AppState>, AppJson(body): AppJson<ImportBody>) -> Result<Response, Error> {
+    if body.path.trim().is_empty() {
+        return Err(Error::EmptyValue { field: "path" });
+    }
+    let importer = crate::import::Importer::new(&state.config.home);
+    let source = std::path::PathBuf::from(&body.path);
+    let result = blocking(move || Ok(importer.import(&source))).await?;
+    match result {
+        Ok(staged) => {
+            state
+                .audit
+                .record(
+                    AuditEvent::new(Category::System, "pack_import_completed")
+                        .in_request()
+                        .owner_pack(&staged.pack_id)
+                        .detail("staging_id", staged.staging_id.clone())
+                        .detail("input_type", staged.input_type.clone())
+                        .detail("files", staged.files)
+                        .detail("bytes", staged.bytes)
+                        .detail("notes", body.notes.unwrap_or_default()),
+                )
+                .await;
+            Ok(ok(staged))
+        }
+        Err(e) => {
+            let err = Error::from(e);
+            let mut ev = AuditEvent::new(Category::System, "pack_import_failed")
+                .in_request()
+                .failed(Severity::Warning, err.code().as_str(), err.to_string());
+            ev = ev.detail("path", body.path.clone());
+            state.audit.record(ev).await;
+            if let Error::Import(ie) = &err
+                && ie.is_security()
+            {
+                state
+                    .audit
+                    .record(
+                        AuditEvent::new(Category::Security, "pack_import_refused")
+                            .in_request()
+                            .failed(Severity::Warning, err.code().as_str(), err.to_string())
+                            .detail("path", body.path),
+                    )
+                    .await;
+            }
+            Err(err)
+        }
+    }
+}
+
+/// `GET /api/packs/staging`: staged imports, newest first.
+pub async fn staging(State(state): State<AppState>) -> Result<Response, Error> {
+    let importer = crate::import::Importer::new(&state.config.home);
+    let list = blocking(move || Ok(importer.list())).await?;
+    Ok(ok(json!({"staged": list, "count": list.len()})))
+}
+
+/// `DELETE /api/packs/staging/{staging_id}`.
+pub async fn discard(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, Error> {
+    let importer = crate::import::Importer::new(&state.config.home);
+    let shown = id.clone();
+    blocking(move || importer.discard(&id).map_err(Error::from)).await?;
+    Ok(ok(json!({"staging_id": shown, "discarded": true})))
+}
+
+/// Body of `POST /api/packs/apply`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyBody {
+    pub staging_id: String,
+    #[serde(default)]
+    pub mode: Option<String>,
+}
+
+/// `POST /api/packs/apply`: installs a staged pack (backup, atomic swap); it then needs
+/// approval again if anything changed.
+pub async fn apply(State(state): State<AppState>, AppJson(body): AppJson<ApplyBody>) -> Result<Response, Error> {
+    if body.mode.as_deref().is_some_and(|m| m != "replace") {
+        return Err(Error::Invalid {
+            field: "mode",
+            reason: "the only mode is \"replace\"".into(),
+        });
+    }
+    let applied = apply_staged(&state, &body.staging_id).await?;
+    Ok(ok(applied))
+}
+
+/// Applies a staged import, audits it and rescans; shared with the `pack.update` privilege.
+///
+/// # Errors
+/// The apply's error (audited as `pack_apply_failed`).
+pub async fn apply_staged(state: &AppState, staging_id: &str) -> Result<serde_json::Value, Error> {
+    state
+        .audit
+        .record(
+            AuditEvent::new(Category::System, "pack_apply_started")
+                .in_request()
+                .detail("staging_id", staging_id),
+        )
+        .await;
+    let importer = crate::import::Importer::new(&state.config.home);
+    let packs = state.packs.clone();
+    let id = staging_id.to_owned();
+    let result = blocking(move || {
+        let applied = importer.apply(&id)?;
+        packs.scan();
+        let pack = PackId::parse(&applied.pack_id)?;
+        let status = packs.status(&pack)?;
+        Ok((applied, status))
+    })
+    .await;
+    match result {
+        Ok((applied, status)) => {
+            state
+                .audit
+                .record(
+                    AuditEvent::new(Category::System, "pack_apply_completed")
+                        .in_request()
+                        .owner_pack(&applied.pack_id)
+                        .detail("staging_id", applied.staging_id.clone())
+                        .detail("replaced", applied.replaced)
+                        .detail("backup", applied.backup.clone().unwrap_or_default()),
+                )
+                .await;
+            Ok(json!({"applied": applied, "pack": status}))
+        }
+        Err(e) => {
+            state
+                .audit
+                .record(
+                    AuditEvent::new(Category::System, "pack_apply_failed")
+                        .in_request()
+                        .failed(Severity::Warning, e.code().as_str(), e.to_string())
+                        .detail("staging_id", staging_id),
+                )
+                .await;
+            Err(e)
+        }
+    }
 }
