@@ -54,6 +54,9 @@ pub enum Command {
     /// Docker engine status and Rumi's containers.
     #[command(subcommand)]
     Docker(DockerCommand),
+    /// Host privileges of packs (pack.update, system.diagnostics, system.restart).
+    #[command(subcommand)]
+    Privileges(PrivilegesCommand),
     /// The runtime image that runs pack code in strict mode.
     #[command(subcommand)]
     Image(ImageCommand),
@@ -74,6 +77,24 @@ pub enum Command {
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff).
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PrivilegesCommand {
+    /// List every privilege and the packs holding it.
+    List,
+    /// Grant a privilege to a pack.
+    Grant { pack_id: String, privilege_id: String },
+    /// Revoke a privilege from a pack.
+    Revoke { pack_id: String, privilege_id: String },
+    /// Execute a privilege on behalf of a pack that holds it.
+    Execute {
+        pack_id: String,
+        privilege_id: String,
+        /// Arguments as a JSON object, e.g. '{"target_pack":"p","staging_id":"…"}'.
+        #[arg(long, default_value = "{}")]
+        args: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

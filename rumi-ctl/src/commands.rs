@@ -22,6 +22,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Stores(cmd) => groups::stores(cli, cmd),
         Command::Flows(cmd) => groups::flows(cli, cmd),
         Command::Docker(cmd) => groups::docker(cli, cmd),
+        Command::Privileges(cmd) => groups::privileges(cli, cmd),
         Command::Image(cmd) => groups::image(cmd),
         Command::Setup(crate::cli::SetupCommand::Check { docker_socket, image }) => {
             setup_check(cli, docker_socket, image)

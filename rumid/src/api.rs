@@ -13,6 +13,7 @@ mod flows;
 mod health;
 mod network;
 mod packs;
+mod privileges;
 mod secrets;
 mod stores;
 
@@ -60,6 +61,7 @@ pub struct AppState {
     pub handlers: Arc<crate::handlers::Handlers>,
     pub helpers: Arc<Vec<SupervisorHandle>>,
     pub policy: Arc<crate::policy::PolicyHub>,
+    pub privileges: Arc<crate::privileges::Privileges>,
 }
 
 impl AppState {
@@ -131,6 +133,19 @@ pub fn router(state: AppState) -> Router {
         .route("/api/packs/{pack_id}/approve", post(packs::approve))
         .route("/api/packs/{pack_id}/reject", post(packs::reject))
         .route("/api/packs/{pack_id}", delete(packs::uninstall))
+        .route("/api/privileges", get(privileges::list))
+        .route(
+            "/api/privileges/{pack_id}/grant/{privilege_id}",
+            post(privileges::grant),
+        )
+        .route(
+            "/api/privileges/{pack_id}/revoke/{privilege_id}",
+            post(privileges::revoke),
+        )
+        .route(
+            "/api/privileges/{pack_id}/execute/{privilege_id}",
+            post(privileges::execute),
+        )
         .route("/api/flows", get(flows::list))
         .route("/api/flows/reload", post(flows::reload))
         .route("/api/flows/{flow_id}/run", post(flows::run))

@@ -71,6 +71,8 @@ pub enum Error {
     Task(String),
     #[error(transparent)]
     Import(#[from] crate::import::ImportError),
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl Error {
@@ -109,6 +111,7 @@ impl Error {
             Self::NoRoute => code::SYS_NO_ROUTE,
             Self::MethodNotAllowed => code::SYS_METHOD_NOT_ALLOWED,
             Self::Io { .. } | Self::Task(_) => code::SYS_INTERNAL,
+            Self::Forbidden(_) => code::AUTH_PERMISSION_DENIED,
             Self::Import(e) => match e {
                 ImportError::Refused { code, .. } => *code,
                 ImportError::TooLarge(_) => code::PACK_IMPORT_TOO_LARGE,
@@ -147,6 +150,7 @@ impl Error {
             },
             Self::Helper { status, .. } => *status,
             Self::Io { .. } | Self::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Import(e) => match e {
                 ImportError::Refused { .. } => StatusCode::BAD_REQUEST,
                 ImportError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -200,6 +204,9 @@ impl Error {
             Self::MethodNotAllowed => "see docs/api.md for the methods each endpoint accepts",
             Self::Io { .. } | Self::Task(_) => {
                 "see rumid's log for the line with this request id; check disk space and permissions under RUMI_HOME"
+            }
+            Self::Forbidden(_) => {
+                "an operator grants it first: `rumi-ctl privileges grant <pack_id> <privilege_id>` (GET /api/privileges lists them)"
             }
             Self::Import(e) => match e {
                 ImportError::Refused { .. } => {

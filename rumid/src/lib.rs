@@ -31,6 +31,7 @@ pub mod lib_scripts;
 pub mod metrics;
 pub mod pending;
 pub mod policy;
+pub mod privileges;
 pub mod probe;
 pub mod routes;
 pub mod sandbox;
@@ -130,7 +131,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         config.max_response_bytes,
         config.secret_get_rate_limit,
     );
-    let (key, packs, grants, capability, shares, handlers) = {
+    let (key, packs, grants, capability, shares, handlers, privileges) = {
         let config = config.clone();
         let audit = audit.clone();
         let metrics = metrics.clone();
@@ -185,7 +186,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
             let handlers = Handlers::load(
                 &config.home,
                 key.signing_key(),
-                audit,
+                audit.clone(),
                 Box::new(move |trusted, items| {
                     export.set_capability(items);
                     hub.set_handlers(
@@ -202,7 +203,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
                     );
                 }),
             )?;
-            Ok((key, packs, grants, capability, shares, handlers))
+            let privileges = privileges::Privileges::load(settings.join("privileges.json"), key.signing_key(), audit);
+            Ok((key, packs, grants, capability, shares, handlers, privileges))
         })
         .await
         .map_err(|e| RunError::Task(e.to_string()))??
@@ -308,6 +310,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         handlers,
         helpers: Arc::new(helpers),
         policy: hub,
+        privileges: Arc::new(privileges),
     };
     let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
     // Small JSON responses on keep-alive connections: send them at once rather than wait

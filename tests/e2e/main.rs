@@ -14,6 +14,7 @@ mod external;
 mod flows;
 mod handlers;
 mod import;
+mod privileges;
 mod sandbox;
 mod security_ssrf;
 mod security_tamper;

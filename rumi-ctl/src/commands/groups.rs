@@ -7,7 +7,8 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 
 use crate::cli::{
-    CapabilityCommand, Cli, DockerCommand, FlowsCommand, ImageCommand, NetworkCommand, SecretsCommand, StoresCommand,
+    CapabilityCommand, Cli, DockerCommand, FlowsCommand, ImageCommand, NetworkCommand, PrivilegesCommand,
+    SecretsCommand, StoresCommand,
 };
 use crate::client::Client;
 use crate::output::{self, field};
@@ -409,4 +410,49 @@ pub fn image(cmd: &ImageCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+pub fn privileges(cli: &Cli, cmd: &PrivilegesCommand) -> Result<()> {
+    let c = Client::new(cli)?;
+    match cmd {
+        PrivilegesCommand::List => {
+            let d = c.call("GET", "/api/privileges", None)?;
+            show(
+                cli,
+                &d,
+                Some("privileges"),
+                &["privilege_id", "granted_packs", "description"],
+            );
+        }
+        PrivilegesCommand::Grant { pack_id, privilege_id } => {
+            let d = c.call("POST", &format!("/api/privileges/{pack_id}/grant/{privilege_id}"), None)?;
+            show(cli, &d, None, &[]);
+        }
+        PrivilegesCommand::Revoke { pack_id, privilege_id } => {
+            let d = c.call(
+                "POST",
+                &format!("/api/privileges/{pack_id}/revoke/{privilege_id}"),
+                None,
+            )?;
+            show(cli, &d, None, &[]);
+        }
+        PrivilegesCommand::Execute {
+            pack_id,
+            privilege_id,
+            args,
+        } => {
+            let args: Value = serde_json::from_str(args).context("--args must be a JSON object")?;
+            if !args.is_object() {
+                bail!("--args must be a JSON object");
+            }
+            let d = c.call(
+                "POST",
+                &format!("/api/privileges/{pack_id}/execute/{privilege_id}"),
+                Some(json!({ "args": args })),
+            )?;
+            // The result is free-form: always shown as JSON.
+            output::json(&d["result"]);
+        }
+    }
+    Ok(())
 }

@@ -70,7 +70,13 @@ pub async fn public(State(state): State<AppState>) -> Response {
 
 /// Authenticated: every probe, the version, the mode and pack counts.
 pub async fn detail(State(state): State<AppState>) -> Response {
-    let mut report = probes(&state);
+    ok(diagnostics(&state))
+}
+
+/// The diagnostics snapshot: every probe, the version, the mode, pack counts and helpers
+/// (also what the `system.diagnostics` privilege returns).
+pub fn diagnostics(state: &AppState) -> Value {
+    let mut report = probes(state);
     let snap = state.packs.snapshot();
     report["version"] = json!(env!("CARGO_PKG_VERSION"));
     report["security_mode"] = json!(state.config.security_mode);
@@ -83,7 +89,7 @@ pub async fn detail(State(state): State<AppState>) -> Response {
         .collect();
     report["helpers"] = Value::Object(helpers);
     report["policy_version"] = json!(state.policy.current().version);
-    ok(report)
+    report
 }
 
 /// Prometheus / OpenMetrics text.
