@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds Rumi's runtime image without any image registry: a minimal Debian bookworm root
-# (debootstrap, minbase) with python3 and CA certificates, imported with `docker import`.
+# (debootstrap, minbase) with python3, pip (used only by the pip builder containers that
+# install approved requirements.lock files) and CA certificates, imported with `docker import`.
 #
 #   packaging/image/build.sh [IMAGE]      (default: $RUMI_RUNTIME_IMAGE or rumi-runtime:bookworm)
 #
@@ -11,8 +12,8 @@ mirror=${RUMI_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 root=$(mktemp -d /tmp/rumi-image.XXXXXX)
 trap 'rm -rf "$root"' EXIT
 
-echo "==> debootstrap bookworm (minbase, python3, ca-certificates) from $mirror"
-debootstrap --variant=minbase --include=python3,ca-certificates bookworm "$root" "$mirror" >"$root.log" 2>&1 || {
+echo "==> debootstrap bookworm (minbase, python3, python3-pip, ca-certificates) from $mirror"
+debootstrap --variant=minbase --include=python3,python3-pip,ca-certificates bookworm "$root" "$mirror" >"$root.log" 2>&1 || {
     tail -30 "$root.log" >&2
     exit 1
 }
@@ -26,5 +27,5 @@ tar -C "$root" -c . | docker import \
     --change 'ENV PYTHONDONTWRITEBYTECODE=1' \
     --change 'LABEL rumi.runtime=1' \
     - "$image" >/dev/null
-docker run --rm --network=none "$image" python3 -c 'import ssl, json; print("python", __import__("sys").version.split()[0], "ok")'
+docker run --rm --network=none "$image" python3 -c 'import ssl, json, pip; print("python", __import__("sys").version.split()[0], "pip", pip.__version__, "ok")'
 echo "==> built $image"

@@ -85,6 +85,15 @@ codes! {
     /// A helper daemon is not available right now.
     SYS_HELPER_UNAVAILABLE = "RUMI-SYS-007";
 
+    /// A `requirements.lock` is invalid, or changed since it was scanned.
+    PIP_LOCK_INVALID = "RUMI-PIP-001";
+    /// Installing approved pip dependencies failed (download or install step).
+    PIP_INSTALL_FAILED = "RUMI-PIP-002";
+    /// No pip candidate has this key.
+    PIP_NOT_FOUND = "RUMI-PIP-003";
+    /// The pip candidate is in a state that does not allow this (blocked, installed, …).
+    PIP_STATE = "RUMI-PIP-004";
+
     /// No flow has this id.
     FLOW_NOT_FOUND = "RUMI-FLOW-001";
     /// The flow stopped at a failing step.

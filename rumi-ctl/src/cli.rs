@@ -54,6 +54,9 @@ pub enum Command {
     /// Docker engine status and Rumi's containers.
     #[command(subcommand)]
     Docker(DockerCommand),
+    /// pip dependencies (requirements.lock) of packs: scan, approve (installs), reject.
+    #[command(subcommand)]
+    Pip(PipCommand),
     /// Host privileges of packs (pack.update, system.diagnostics, system.restart).
     #[command(subcommand)]
     Privileges(PrivilegesCommand),
@@ -77,6 +80,41 @@ pub enum Command {
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff).
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PipCommand {
+    /// Scan packs for requirements.lock files.
+    Scan,
+    /// List candidates, optionally by status (pending, installed, failed, rejected, blocked).
+    List {
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Approve a candidate: downloads and installs it in builder containers, then returns.
+    Approve {
+        candidate_key: String,
+        /// Allow source distributions (default: wheels only).
+        #[arg(long)]
+        allow_sdist: bool,
+        /// Package index (https, not an internal host). Default: https://pypi.org/simple.
+        #[arg(long)]
+        index_url: Option<String>,
+    },
+    /// Reject a candidate (1 h cooldown; blocked at the third rejection).
+    Reject {
+        candidate_key: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// List blocked candidates.
+    Blocked,
+    /// Unblock a candidate (it returns to pending, its rejection count reset).
+    Unblock {
+        candidate_key: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

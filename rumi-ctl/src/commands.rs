@@ -23,6 +23,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Flows(cmd) => groups::flows(cli, cmd),
         Command::Docker(cmd) => groups::docker(cli, cmd),
         Command::Privileges(cmd) => groups::privileges(cli, cmd),
+        Command::Pip(cmd) => groups::pip(cli, cmd),
         Command::Image(cmd) => groups::image(cmd),
         Command::Setup(crate::cli::SetupCommand::Check { docker_socket, image }) => {
             setup_check(cli, docker_socket, image)

@@ -7,12 +7,13 @@
 //! `{"success": true, "data": …}` / `{"success": false, "error": {code, message, suggestion, request_id}}`.
 
 mod auth;
-mod capability;
+pub(crate) mod capability;
 mod envelope;
 mod flows;
 mod health;
 mod network;
 mod packs;
+mod pip;
 mod privileges;
 mod secrets;
 mod stores;
@@ -62,6 +63,7 @@ pub struct AppState {
     pub helpers: Arc<Vec<SupervisorHandle>>,
     pub policy: Arc<crate::policy::PolicyHub>,
     pub privileges: Arc<crate::privileges::Privileges>,
+    pub pip: Arc<crate::pip::Pip>,
 }
 
 impl AppState {
@@ -133,6 +135,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/packs/{pack_id}/approve", post(packs::approve))
         .route("/api/packs/{pack_id}/reject", post(packs::reject))
         .route("/api/packs/{pack_id}", delete(packs::uninstall))
+        .route("/api/pip/candidates/scan", post(pip::scan))
+        .route("/api/pip/requests", get(pip::requests))
+        .route("/api/pip/requests/{key}/approve", post(pip::approve))
+        .route("/api/pip/requests/{key}/reject", post(pip::reject))
+        .route("/api/pip/blocked", get(pip::blocked))
+        .route("/api/pip/blocked/{key}/unblock", post(pip::unblock))
         .route("/api/privileges", get(privileges::list))
         .route(
             "/api/privileges/{pack_id}/grant/{privilege_id}",

@@ -30,6 +30,7 @@ pub mod keys;
 pub mod lib_scripts;
 pub mod metrics;
 pub mod pending;
+pub mod pip;
 pub mod policy;
 pub mod privileges;
 pub mod probe;
@@ -131,7 +132,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         config.max_response_bytes,
         config.secret_get_rate_limit,
     );
-    let (key, packs, grants, capability, shares, handlers, privileges) = {
+    let (key, packs, grants, capability, shares, handlers, privileges, pip) = {
         let config = config.clone();
         let audit = audit.clone();
         let metrics = metrics.clone();
@@ -141,6 +142,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
             let key = keys::load_or_create(&settings, config.hmac_rotate, &audit)?;
             let export = Arc::new(pending::Export::new(config.home.join("user_data/pending/summary.json")));
             let packs_export = export.clone();
+            let pip_export = export.clone();
             let packs_hub = hub.clone();
             let lib_notify = lib_notify.clone();
             let on_change = Box::new(move |snap: &approval::Snapshot| {
@@ -203,8 +205,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
                     );
                 }),
             )?;
+            let pip = pip::Pip::load(
+                &config.home,
+                key.signing_key(),
+                audit.clone(),
+                Box::new(move |items| pip_export.set_pip(items)),
+            )?;
             let privileges = privileges::Privileges::load(settings.join("privileges.json"), key.signing_key(), audit);
-            Ok((key, packs, grants, capability, shares, handlers, privileges))
+            Ok((key, packs, grants, capability, shares, handlers, privileges, pip))
         })
         .await
         .map_err(|e| RunError::Task(e.to_string()))??
@@ -311,6 +319,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         helpers: Arc::new(helpers),
         policy: hub,
         privileges: Arc::new(privileges),
+        pip: Arc::new(pip),
     };
     let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
     // Small JSON responses on keep-alive connections: send them at once rather than wait

@@ -2,7 +2,6 @@
 //!
 //! External tools read this one file to see what waits for an operator. It is written
 //! atomically at start and whenever approval state of packs or capability handlers changes.
-//! pip candidates do not exist yet in this version; that section reports zero counts.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -51,14 +50,14 @@ pub fn capability_section(items: &BTreeMap<String, Item>) -> Value {
 /// Keeps the latest sections and rewrites the file when one changes.
 pub struct Export {
     path: PathBuf,
-    parts: Mutex<(Value, Value)>,
+    parts: Mutex<(Value, Value, Value)>,
 }
 
 impl Export {
     pub fn new(path: PathBuf) -> Self {
         Self {
             path,
-            parts: Mutex::new((json!({}), empty_counts())),
+            parts: Mutex::new((json!({}), empty_counts(), empty_counts())),
         }
     }
 
@@ -74,13 +73,26 @@ impl Export {
         self.write(&parts);
     }
 
-    fn write(&self, parts: &(Value, Value)) {
+    pub fn set_pip(&self, items: &BTreeMap<String, crate::pip::Item>) {
+        let mut parts = self.parts.lock().unwrap_or_else(|p| p.into_inner());
+        let count = |s: &str| items.values().filter(|i| i.status == s).count();
+        parts.2 = json!({
+            "pending_count": count("pending"),
+            "rejected_count": count("rejected"),
+            "blocked_count": count("blocked"),
+            "failed_count": count("failed"),
+            "installed_count": count("installed"),
+        });
+        self.write(&parts);
+    }
+
+    fn write(&self, parts: &(Value, Value, Value)) {
         let doc = json!({
             "ts": Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
             "version": "1.0",
             "packs": parts.0,
             "capability": parts.1,
-            "pip": empty_counts(),
+            "pip": parts.2,
         });
         let mut bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
         bytes.push(b'\n');

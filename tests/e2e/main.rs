@@ -14,6 +14,7 @@ mod external;
 mod flows;
 mod handlers;
 mod import;
+mod pip;
 mod privileges;
 mod sandbox;
 mod security_ssrf;

@@ -1,4 +1,4 @@
-//! `rumi-ctl network|capability|secrets|stores …`.
+//! `rumi-ctl network|capability|secrets|stores|flows|docker|image|privileges|pip …`.
 
 use std::io::{IsTerminal, Read};
 
@@ -7,7 +7,7 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 
 use crate::cli::{
-    CapabilityCommand, Cli, DockerCommand, FlowsCommand, ImageCommand, NetworkCommand, PrivilegesCommand,
+    CapabilityCommand, Cli, DockerCommand, FlowsCommand, ImageCommand, NetworkCommand, PipCommand, PrivilegesCommand,
     SecretsCommand, StoresCommand,
 };
 use crate::client::Client;
@@ -452,6 +452,92 @@ pub fn privileges(cli: &Cli, cmd: &PrivilegesCommand) -> Result<()> {
             )?;
             // The result is free-form: always shown as JSON.
             output::json(&d["result"]);
+        }
+    }
+    Ok(())
+}
+
+pub fn pip(cli: &Cli, cmd: &PipCommand) -> Result<()> {
+    let c = Client::new(cli)?;
+    let items = [
+        "candidate_key",
+        "status",
+        "candidate.packages",
+        "reject_count",
+        "last_error",
+    ];
+    match cmd {
+        PipCommand::Scan => {
+            let d = c.call("POST", "/api/pip/candidates/scan", None)?;
+            show(cli, &d, Some("candidates"), &items);
+            if !cli.json {
+                for bad in d["invalid"].as_array().into_iter().flatten() {
+                    #[allow(clippy::print_stdout)]
+                    {
+                        println!(
+                            "invalid {} {} line {}: {}",
+                            field(bad, "pack_id"),
+                            field(bad, "file"),
+                            field(bad, "line"),
+                            field(bad, "error")
+                        );
+                    }
+                }
+            }
+        }
+        PipCommand::List { status } => {
+            let path = match status {
+                Some(s) => format!("/api/pip/requests?status={}", enc(s)),
+                None => "/api/pip/requests".into(),
+            };
+            show(cli, &c.call("GET", &path, None)?, Some("items"), &items);
+        }
+        PipCommand::Approve {
+            candidate_key,
+            allow_sdist,
+            index_url,
+        } => {
+            if !cli.json {
+                #[allow(clippy::print_stderr)]
+                {
+                    eprintln!(
+                        "approving {candidate_key}: downloading ({}) on the bridge network, then installing with no network…",
+                        if *allow_sdist {
+                            "wheels and sdists"
+                        } else {
+                            "wheels only"
+                        }
+                    );
+                }
+            }
+            let path = format!("/api/pip/requests/{}/approve", enc(candidate_key));
+            let d = c.call(
+                "POST",
+                &path,
+                Some(json!({"allow_sdist": allow_sdist, "index_url": index_url})),
+            )?;
+            if cli.json {
+                output::json(&d);
+            } else {
+                #[allow(clippy::print_stdout)]
+                {
+                    println!(
+                        "{}: {} ({})",
+                        field(&d, "candidate_key"),
+                        field(&d, "status"),
+                        cell(&d, "candidate.packages")
+                    );
+                }
+            }
+        }
+        PipCommand::Reject { candidate_key, reason } => {
+            let path = format!("/api/pip/requests/{}/reject", enc(candidate_key));
+            show(cli, &c.call("POST", &path, Some(json!({"reason": reason})))?, None, &[]);
+        }
+        PipCommand::Blocked => show(cli, &c.call("GET", "/api/pip/blocked", None)?, Some("items"), &items),
+        PipCommand::Unblock { candidate_key, reason } => {
+            let path = format!("/api/pip/blocked/{}/unblock", enc(candidate_key));
+            show(cli, &c.call("POST", &path, Some(json!({"reason": reason})))?, None, &[]);
         }
     }
     Ok(())

@@ -369,6 +369,151 @@ impl DockerRunner {
     }
 }
 
+/// A pip builder container: one command of the pack's dependency install.
+pub struct Builder<'a> {
+    pub pack: &'a PackId,
+    /// `download` or `install`.
+    pub stage: &'static str,
+    pub cmd: Vec<String>,
+    pub binds: Vec<String>,
+    pub env: Vec<String>,
+    /// `bridge` (download) or `none` (install).
+    pub network: &'static str,
+    pub timeout: Duration,
+}
+
+impl DockerRunner {
+    /// Runs a pip builder container to completion: read-only root, tmpfs `/tmp`, user
+    /// 65534, every capability dropped, `no-new-privileges`, 512 MiB, 100 pids; removed
+    /// afterwards.
+    ///
+    /// # Errors
+    /// The last lines of its stderr when it fails, times out or cannot start.
+    pub async fn run_builder(&self, b: &Builder<'_>) -> Result<(), String> {
+        let d = self.client().map_err(|e| e.to_string())?;
+        let labels: HashMap<String, String> = [
+            (LABEL_MANAGED.to_owned(), "true".to_owned()),
+            (LABEL_PACK.to_owned(), b.pack.to_string()),
+            (LABEL_TYPE.to_owned(), "pip_builder".to_owned()),
+            (LABEL_INSTANCE.to_owned(), self.instance.clone()),
+        ]
+        .into_iter()
+        .collect();
+        let memory = 512 * 1024 * 1024;
+        let host = HostConfig {
+            network_mode: Some(b.network.to_owned()),
+            readonly_rootfs: Some(true),
+            tmpfs: Some(
+                [("/tmp".to_owned(), "rw,size=256m,nosuid,nodev".to_owned())]
+                    .into_iter()
+                    .collect(),
+            ),
+            cap_drop: Some(vec!["ALL".into()]),
+            security_opt: Some(vec!["no-new-privileges".into()]),
+            memory: Some(memory),
+            memory_swap: Some(memory),
+            pids_limit: Some(PIDS_LIMIT),
+            nano_cpus: Some(1_000_000_000),
+            binds: Some(b.binds.clone()),
+            log_config: Some(HostConfigLogConfig {
+                typ: Some("json-file".into()),
+                config: Some(
+                    [
+                        ("max-size".to_owned(), "1m".to_owned()),
+                        ("max-file".to_owned(), "1".to_owned()),
+                    ]
+                    .into_iter()
+                    .collect(),
+                ),
+            }),
+            ..Default::default()
+        };
+        let body = ContainerCreateBody {
+            image: Some(self.image.clone()),
+            cmd: Some(b.cmd.clone()),
+            env: Some(b.env.clone()),
+            user: Some("65534:65534".into()),
+            working_dir: Some("/tmp".into()),
+            labels: Some(labels),
+            network_disabled: Some(b.network == "none"),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            host_config: Some(host),
+            ..Default::default()
+        };
+        let name = format!("rumi-pip-{}-{}-{:08x}", b.pack, b.stage, rand::random::<u32>());
+        let created = d
+            .create_container(Some(CreateContainerOptionsBuilder::new().name(&name).build()), body)
+            .await
+            .map_err(|e| format!("{}: cannot create the builder container: {e}", b.stage))?;
+        let mut guard = RemoveOnDrop {
+            docker: d.clone(),
+            id: created.id.clone(),
+        };
+        let attach = AttachContainerOptionsBuilder::new()
+            .stream(true)
+            .stdout(true)
+            .stderr(true)
+            .logs(true)
+            .build();
+        let output = d
+            .attach_container(&created.id, Some(attach))
+            .await
+            .map_err(|e| format!("{}: cannot attach: {e}", b.stage))?
+            .output;
+        d.start_container(&created.id, None::<bollard::query_parameters::StartContainerOptions>)
+            .await
+            .map_err(|e| format!("{}: cannot start: {e}", b.stage))?;
+        let id = created.id.clone();
+        let run = async move {
+            let mut output = output;
+            let mut log = Vec::new();
+            while let Some(chunk) = output.next().await {
+                match chunk {
+                    Ok(LogOutput::StdOut { message } | LogOutput::StdErr { message }) => {
+                        if log.len() < MAX_STDERR_BYTES {
+                            log.extend_from_slice(&message);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+            let mut wait = d.wait_container(&id, None::<WaitContainerOptions>);
+            let code = match wait.next().await {
+                Some(Ok(r)) => r.status_code,
+                Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+                Some(Err(e)) => return Err(format!("wait failed: {e}")),
+                None => 0,
+            };
+            if code == 0 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} step exited with {code}: {}",
+                    b.stage,
+                    super::stderr_tail(&log)
+                ))
+            }
+        };
+        let result = match tokio::time::timeout(b.timeout, run).await {
+            Ok(r) => r,
+            Err(_) => {
+                kill(d, &created.id).await;
+                Err(format!("{} step timed out after {:?}", b.stage, b.timeout))
+            }
+        };
+        guard.id.clear();
+        let _ = d
+            .remove_container(
+                &created.id,
+                Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+            )
+            .await;
+        result
+    }
+}
+
 /// What a container is created from, and a digest of it: a spare serves only a call whose
 /// spec is byte-for-byte the same (image, flags, mounts, sockets, groups, environment).
 #[derive(Clone)]

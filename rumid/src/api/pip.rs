@@ -1,0 +1,103 @@
+//! `/api/pip…`: `requirements.lock` candidates, their approval (which installs them in
+//! builder containers) and rejection.
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use rumi_common::ids::PackId;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::capability::{ReasonBody, StatusQuery};
+use super::{AppJson, AppState, blocking, ok};
+use crate::error::Error;
+
+/// `POST /api/pip/candidates/scan`: every installed pack with a valid manifest.
+pub async fn scan(State(state): State<AppState>) -> Result<Response, Error> {
+    let eco = state.config.home.join("ecosystem");
+    let dirs: Vec<_> = state
+        .packs
+        .snapshot()
+        .packs
+        .iter()
+        .filter(|p| p.error.is_none())
+        .filter_map(|p| crate::approval::discovery::find(&eco, &p.pack_id).map(|f| (p.pack_id.clone(), f.dir)))
+        .collect();
+    let pip = state.pip.clone();
+    Ok(ok(blocking(move || pip.scan(&dirs)).await?))
+}
+
+/// `GET /api/pip/requests?status=`.
+pub async fn requests(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> Response {
+    let items = state.pip.list(q.status.as_deref());
+    ok(json!({"items": items, "count": items.len()}))
+}
+
+/// `GET /api/pip/blocked`.
+pub async fn blocked(State(state): State<AppState>) -> Response {
+    let items = state.pip.list(Some("blocked"));
+    ok(json!({"items": items, "count": items.len()}))
+}
+
+/// Body of the approve call (optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveBody {
+    #[serde(default)]
+    pub allow_sdist: bool,
+    #[serde(default)]
+    pub index_url: Option<String>,
+}
+
+/// `POST /api/pip/requests/{key}/approve` (the key is URL-encoded): installs and returns
+/// when done. The pack must be approved and unchanged.
+pub async fn approve(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, Error> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        ApproveBody::default()
+    } else {
+        serde_json::from_slice::<ApproveBody>(&body).map_err(|e| Error::MalformedJson { detail: e.to_string() })?
+    };
+    let pack_raw = key.split(':').next().unwrap_or_default().to_owned();
+    let pack = PackId::parse(&pack_raw)?;
+    // Only an approved, unchanged pack gets dependencies installed.
+    let packs = state.packs.clone();
+    let id = pack.clone();
+    blocking(move || packs.verify_for_use(&id).map(|_| ())).await?;
+    let dir = crate::approval::discovery::find(&state.config.home.join("ecosystem"), &pack)
+        .ok_or(Error::PackNotFound { pack_id: pack.clone() })?
+        .dir;
+    let item = state
+        .pip
+        .approve(
+            &key,
+            &dir,
+            body.allow_sdist,
+            body.index_url.as_deref(),
+            &state.flows.executor().docker,
+        )
+        .await?;
+    Ok(ok(item))
+}
+
+/// `POST /api/pip/requests/{key}/reject`.
+pub async fn reject(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    AppJson(body): AppJson<ReasonBody>,
+) -> Result<Response, Error> {
+    let pip = state.pip.clone();
+    Ok(ok(blocking(move || pip.reject(&key, &body.reason)).await?))
+}
+
+/// `POST /api/pip/blocked/{key}/unblock`.
+pub async fn unblock(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    AppJson(body): AppJson<ReasonBody>,
+) -> Result<Response, Error> {
+    let pip = state.pip.clone();
+    Ok(ok(blocking(move || pip.unblock(&key, &body.reason)).await?))
+}
