@@ -56,6 +56,33 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// The directories of a Rumi home, with their modes (owner-only where they hold state).
+pub const HOME_LAYOUT: &[(&str, u32)] = &[
+    ("flows", 0o755),
+    ("ecosystem", 0o755),
+    ("user_data", 0o750),
+    ("user_data/settings", 0o700),
+    ("user_data/audit", 0o700),
+    ("user_data/pending", 0o750),
+    ("user_data/run", 0o750),
+    ("user_data/shared/flows", 0o750),
+];
+
+/// Creates the missing directories of a Rumi home ([`HOME_LAYOUT`]); existing ones are
+/// left as they are.
+///
+/// # Errors
+/// The first directory that cannot be created, with its error.
+pub fn prepare_home(home: &Path) -> Result<(), (std::path::PathBuf, io::Error)> {
+    for (rel, mode) in HOME_LAYOUT {
+        let path = home.join(rel);
+        if !path.is_dir() {
+            ensure_dir(&path, *mode).map_err(|e| (path, e))?;
+        }
+    }
+    Ok(())
+}
+
 /// Creates `dir` (and parents) and sets its mode exactly.
 ///
 /// # Errors

@@ -147,6 +147,30 @@ pub enum SetupCommand {
         #[arg(long, env = "RUMI_RUNTIME_IMAGE", default_value = "rumi-runtime:bookworm")]
         image: String,
     },
+    /// Create a home: its directories, the instance key (0600) and an example pack `hello`.
+    /// Never overwrites anything.
+    Init {
+        /// Do not write the example pack.
+        #[arg(long)]
+        no_example: bool,
+    },
+    /// Everything `check` does, plus the running instance (helpers, pending packs), the
+    /// pending export, directory modes and leftovers; each problem with its fix.
+    Doctor {
+        #[arg(long, env = "RUMI_DOCKER_SOCKET", default_value = "/var/run/docker.sock")]
+        docker_socket: String,
+        #[arg(long, env = "RUMI_RUNTIME_IMAGE", default_value = "rumi-runtime:bookworm")]
+        image: String,
+    },
+    /// Repair what can be repaired without losing data: modes of the settings and audit
+    /// directories and key files, leftovers of interrupted writes, the pending export; with
+    /// --restore-pack, the pack's latest backup back into ecosystem/.
+    Recover {
+        /// Move this pack's latest backup back into ecosystem/ (the current copy is backed up
+        /// first); it then needs approval again.
+        #[arg(long, value_name = "PACK_ID")]
+        restore_pack: Option<String>,
+    },
 }
 
 /// `rumi-ctl scaffold` templates.

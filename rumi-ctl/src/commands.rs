@@ -26,7 +26,18 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Pip(cmd) => groups::pip(cli, cmd),
         Command::Image(cmd) => groups::image(cmd),
         Command::Setup(crate::cli::SetupCommand::Check { docker_socket, image }) => {
-            setup_check(cli, docker_socket, image)
+            report(cli, &setup::check(&client::home(cli), docker_socket, image))
+        }
+        Command::Setup(crate::cli::SetupCommand::Doctor { docker_socket, image }) => {
+            let home = client::home(cli);
+            let health = Client::new(cli)
+                .ok()
+                .and_then(|c| c.call("GET", "/api/health", None).ok());
+            report(cli, &setup::doctor(&home, docker_socket, image, health.as_ref()))
+        }
+        Command::Setup(crate::cli::SetupCommand::Init { no_example }) => setup_init(cli, !no_example),
+        Command::Setup(crate::cli::SetupCommand::Recover { restore_pack }) => {
+            setup_recover(cli, restore_pack.as_deref())
         }
         Command::Scaffold {
             pack_id,
@@ -100,14 +111,78 @@ fn scaffold_cmd(
 }
 
 #[allow(clippy::print_stdout)]
-fn setup_check(cli: &Cli, docker_socket: &str, image: &str) -> Result<()> {
-    let findings = setup::check(&client::home(cli), docker_socket, image);
+fn setup_init(cli: &Cli, example: bool) -> Result<()> {
+    let home = client::home(cli);
+    let done = setup::init(&home, example)?;
+    let token = client::token(cli)?;
+    if cli.json {
+        output::json(&serde_json::json!({
+            "home": home.display().to_string(),
+            "created_dirs": done.created_dirs,
+            "key_created": done.key_created,
+            "example_pack": done.example.as_ref().map(|p| p.display().to_string()),
+        }));
+        return Ok(());
+    }
+    println!("home {}", home.display());
+    for d in &done.created_dirs {
+        println!("  created {d}/");
+    }
+    if done.key_created {
+        println!(
+            "  created user_data/settings/.hmac_key (0600); API token {}…",
+            &token[..8]
+        );
+    } else {
+        println!("  kept the existing instance key");
+    }
+    if let Some(p) = &done.example {
+        println!("  wrote the example pack {}", p.display());
+    }
+    println!(
+        "next: rumid --home {0} (add --permissive without Docker), then rumi-ctl --home {0} packs approve hello",
+        home.display()
+    );
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+fn setup_recover(cli: &Cli, restore_pack: Option<&str>) -> Result<()> {
+    let home = client::home(cli);
+    let scan = || -> Result<()> {
+        Client::new(cli)?.call("POST", "/api/packs/scan", None)?;
+        Ok(())
+    };
+    let repairs = setup::recover(&home, restore_pack, &scan);
+    if cli.json {
+        output::json(&serde_json::Value::Array(
+            repairs
+                .iter()
+                .map(|r| serde_json::json!({"repair": r.what, "ok": r.ok}))
+                .collect(),
+        ));
+    } else if repairs.is_empty() {
+        println!("nothing to repair");
+    } else {
+        for r in &repairs {
+            println!("{:<7} {}", if r.ok { "done" } else { "FAILED" }, r.what);
+        }
+    }
+    let failed = repairs.iter().filter(|r| !r.ok).count();
+    if failed > 0 {
+        anyhow::bail!("{failed} repair(s) failed");
+    }
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+fn report(cli: &Cli, findings: &[setup::Finding]) -> Result<()> {
     if cli.json {
         output::json(&serde_json::Value::Array(
             findings.iter().map(setup::Finding::to_json).collect(),
         ));
     } else {
-        for f in &findings {
+        for f in findings {
             println!("{:<8} {:<14} {}", f.level, f.check, f.message);
             if !f.fix.is_empty() {
                 println!("{:<8} {:<14} fix: {}", "", "", f.fix);

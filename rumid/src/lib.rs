@@ -81,27 +81,7 @@ pub enum RunError {
 
 /// Creates the directories of a Rumi home (owner-only where they hold state).
 fn prepare_layout(home: &Path) -> Result<(), RunError> {
-    let dirs: [(&str, u32); 8] = [
-        ("flows", 0o755),
-        ("ecosystem", 0o755),
-        ("user_data", 0o750),
-        ("user_data/settings", 0o700),
-        ("user_data/audit", 0o700),
-        ("user_data/pending", 0o750),
-        ("user_data/run", 0o750),
-        ("user_data/shared/flows", 0o750),
-    ];
-    for (rel, mode) in dirs {
-        let path = home.join(rel);
-        let exists = path.is_dir();
-        let res = if exists {
-            Ok(())
-        } else {
-            rumi_common::fs::ensure_dir(&path, mode)
-        };
-        res.map_err(|source| RunError::Layout { path, source })?;
-    }
-    Ok(())
+    rumi_common::fs::prepare_home(home).map_err(|(path, source)| RunError::Layout { path, source })
 }
 
 /// Runs rumid until `shutdown` resolves.

@@ -240,3 +240,99 @@ fn setup_check_reports_problems_with_their_fixes() {
         "check is read-only"
     );
 }
+
+#[test]
+fn setup_init_doctor_and_recover_make_and_mend_a_home_without_losing_data() {
+    let home = TestHome::new();
+    let findings = |out: &std::process::Output| -> serde_json::Value {
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("json: {}", stdout(out)))
+    };
+    let level = |all: &serde_json::Value, check: &str| -> String {
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check"] == check)
+            .map(|f| f["level"].as_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+
+    // init: layout, key, example pack; a second init changes nothing.
+    let out = home.ctl(&["--json", "setup", "init"], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let done = findings(&out);
+    assert_eq!(done["key_created"], true);
+    let key = home.path().join("user_data/settings/.hmac_key");
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    let key_before = std::fs::read(&key).unwrap();
+    assert!(home.path().join("ecosystem/hello/ecosystem.json").is_file());
+    let again = findings(&home.ctl(&["--json", "setup", "init"], &[]));
+    assert_eq!(again["key_created"], false);
+    assert_eq!(again["created_dirs"], serde_json::json!([]));
+    assert_eq!(std::fs::read(&key).unwrap(), key_before, "the key is never replaced");
+
+    // The home runs: rumid accepts it, the example validates and runs once approved.
+    let rumid = Rumid::start(&home);
+    assert_eq!(rumid.post("/api/packs/hello/approve", None).status, 200);
+    let r = rumi_tests::eventually("the example flow", rumi_tests::patience(), || {
+        let r = rumid.run_flow("hello.hello", serde_json::json!({"name": "init"}), 30.0);
+        (r.status == 200).then_some(r)
+    })
+    .unwrap();
+    assert!(r.body["data"]["result"].to_string().contains("init"), "{:?}", r.body);
+
+    // doctor: sees the running instance and its helpers.
+    rumid.wait_helpers_up().unwrap();
+    let all = findings(&home.ctl(&["--json", "setup", "doctor"], &[]));
+    assert_eq!(level(&all, "instance"), "ok", "{all}");
+    assert_eq!(level(&all, "helper"), "ok", "{all}");
+    assert_eq!(level(&all, "pending_export"), "ok", "{all}");
+
+    // Break things recover can mend: loose modes, a broken export, a leftover temp file.
+    let settings = home.path().join("user_data/settings");
+    std::fs::set_permissions(&settings, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let export = home.path().join("user_data/pending/summary.json");
+    std::fs::write(&export, "{ torn").unwrap();
+    std::fs::write(settings.join(".tmpAbC123"), "half a write").unwrap();
+    let all = findings(&home.ctl(&["--json", "setup", "doctor"], &[]));
+    assert_eq!(level(&all, "modes"), "error", "{all}");
+    assert_eq!(level(&all, "pending_export"), "error", "{all}");
+    assert_eq!(level(&all, "leftovers"), "warning", "{all}");
+    assert_eq!(level(&all, "hmac_key"), "error", "{all}");
+
+    let out = home.ctl(&["setup", "recover"], &[]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::metadata(&settings).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(!settings.join(".tmpAbC123").exists());
+    let rebuilt: serde_json::Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).expect("export rebuilt");
+    assert!(rebuilt["packs"].is_object(), "{rebuilt}");
+    assert_eq!(
+        std::fs::read(&key).unwrap(),
+        key_before,
+        "recover never touches the key's content"
+    );
+    let all = findings(&home.ctl(&["--json", "setup", "doctor"], &[]));
+    for check in ["modes", "pending_export", "hmac_key"] {
+        assert_eq!(level(&all, check), "ok", "{check}: {all}");
+    }
+
+    // Restore the last backup of an uninstalled pack; the current copy is kept too.
+    assert_eq!(rumid.delete("/api/packs/hello").status, 200);
+    assert!(!home.path().join("ecosystem/hello").exists());
+    let out = home.ctl(&["setup", "recover", "--restore-pack", "hello"], &[]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(stdout(&out).contains("restored hello"), "{}", stdout(&out));
+    assert!(home.path().join("ecosystem/hello/ecosystem.json").is_file());
+    let out = home.ctl(&["setup", "recover", "--restore-pack", "ghost"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("no backup of ghost"), "{}", stdout(&out));
+}

@@ -173,3 +173,295 @@ pub fn check(home: &Path, socket: &str, image: &str) -> Vec<Finding> {
     }
     out
 }
+
+/// What `setup init` did.
+pub struct Init {
+    pub created_dirs: Vec<String>,
+    pub key_created: bool,
+    pub example: Option<std::path::PathBuf>,
+}
+
+/// Creates a home: the layout, the instance key (mode 0600) and, unless `example` is false
+/// or it exists, the example pack `hello`. Never overwrites anything.
+///
+/// # Errors
+/// A directory or the key cannot be written.
+pub fn init(home: &Path, example: bool) -> anyhow::Result<Init> {
+    let created_dirs: Vec<String> = rumi_common::fs::HOME_LAYOUT
+        .iter()
+        .filter(|(rel, _)| !home.join(rel).is_dir())
+        .map(|(rel, _)| (*rel).to_owned())
+        .collect();
+    rumi_common::fs::prepare_home(home)
+        .map_err(|(path, e)| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+    let key_path = home.join("user_data/settings/.hmac_key");
+    let key_created = !key_path.exists();
+    if key_created {
+        let key = rumi_common::token::InstanceKey::generate();
+        rumi_common::fs::write_atomic(
+            &key_path,
+            key.to_file_contents().as_bytes(),
+            rumi_common::token::KEY_FILE_MODE,
+        )
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", key_path.display()))?;
+    }
+    let example = if example && !home.join("ecosystem/hello").exists() {
+        Some(super::scaffold::scaffold(
+            "hello",
+            crate::cli::Template::Flow,
+            &home.join("ecosystem"),
+        )?)
+    } else {
+        None
+    };
+    Ok(Init {
+        created_dirs,
+        key_created,
+        example,
+    })
+}
+
+/// `setup doctor`: every `check` finding, then what the running instance and the home's
+/// state say, each problem with its fix.
+pub fn doctor(home: &Path, socket: &str, image: &str, instance: Option<&Value>) -> Vec<Finding> {
+    let mut out = check(home, socket, image);
+    if !home.is_dir() {
+        return out;
+    }
+    match instance {
+        None => out.push(Finding::new(
+            "instance",
+            "warning",
+            "no rumid answers for this home (user_data/run/api.addr missing or stale)",
+            format!("start it: rumid --home {}", home.display()),
+        )),
+        Some(h) => {
+            let status = h["status"].as_str().unwrap_or("UNKNOWN");
+            out.push(Finding::new(
+                "instance",
+                if status == "UP" { "ok" } else { "error" },
+                format!("rumid {} is {status}", h["version"].as_str().unwrap_or("?")),
+                if status == "UP" {
+                    String::new()
+                } else {
+                    "see `rumi-ctl health` for the probes that are down, and rumid's log".into()
+                },
+            ));
+            for (name, helper) in h["helpers"].as_object().into_iter().flatten() {
+                let state = helper["state"].as_str().unwrap_or("unknown");
+                out.push(if state == "up" {
+                    Finding::new("helper", "ok", format!("{name} is up (pid {})", helper["pid"]), "")
+                } else {
+                    Finding::new(
+                        "helper",
+                        "error",
+                        format!(
+                            "{name} is {state}: {}",
+                            helper["last_error"].as_str().unwrap_or("no error recorded")
+                        ),
+                        "rumid restarts helpers by itself; if this persists check the helper binaries next to rumid and the socket directories (RUMI_*_SOCK_DIR)",
+                    )
+                });
+            }
+            let pending = h["packs"]["pending"].as_u64().unwrap_or(0);
+            if pending > 0 {
+                out.push(Finding::new(
+                    "packs",
+                    "warning",
+                    format!("{pending} pack(s) wait for a decision (installed, pending or modified)"),
+                    "rumi-ctl packs pending; review each, then approve or reject it",
+                ));
+            }
+        }
+    }
+    match std::fs::read(home.join("user_data/pending/summary.json")) {
+        Err(_) => out.push(Finding::new(
+            "pending_export",
+            "warning",
+            "user_data/pending/summary.json does not exist",
+            "start rumid (it writes the export), or `rumi-ctl setup recover` with rumid running",
+        )),
+        Ok(bytes) if serde_json::from_slice::<Value>(&bytes).is_err() => out.push(Finding::new(
+            "pending_export",
+            "error",
+            "user_data/pending/summary.json is not valid JSON",
+            "rumi-ctl setup recover (rebuilds it)",
+        )),
+        Ok(_) => out.push(Finding::new("pending_export", "ok", "the pending export is valid", "")),
+    }
+    let mut loose = Vec::new();
+    for dir in ["user_data/settings", "user_data/audit"] {
+        if let Ok(m) = std::fs::metadata(home.join(dir))
+            && m.permissions().mode() & 0o077 != 0
+        {
+            loose.push(format!("{dir} ({:o})", m.permissions().mode() & 0o777));
+        }
+    }
+    out.push(if loose.is_empty() {
+        Finding::new("modes", "ok", "settings and audit directories are owner-only", "")
+    } else {
+        Finding::new(
+            "modes",
+            "error",
+            format!("readable by others: {}", loose.join(", ")),
+            "rumi-ctl setup recover (sets 0700)",
+        )
+    });
+    let leftovers = temp_leftovers(home);
+    if !leftovers.is_empty() {
+        out.push(Finding::new(
+            "leftovers",
+            "warning",
+            format!(
+                "{} temporary file(s) from interrupted writes or imports",
+                leftovers.len()
+            ),
+            "rumi-ctl setup recover (removes them; they never held acknowledged state)",
+        ));
+    }
+    out
+}
+
+/// Temporary files of interrupted atomic writes and imports.
+fn temp_leftovers(home: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for dir in [
+        "user_data/settings",
+        "user_data/pending",
+        "user_data/run",
+        "user_data/pack_staging",
+        "user_data/pip/requests",
+    ] {
+        for e in std::fs::read_dir(home.join(dir)).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let temp = name.starts_with(".tmp") || (name.starts_with('.') && name.ends_with(".tmp"));
+            if temp && name != ".hmac_key" && name != ".secrets_key" {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+/// One repair `setup recover` made (or could not make).
+pub struct Repair {
+    pub what: String,
+    pub ok: bool,
+}
+
+/// Repairs what can be repaired without losing data: owner-only modes on the settings and
+/// audit directories and key files, leftovers of interrupted writes, a missing or broken
+/// pending export (rebuilt by the running instance), and, when `restore_pack` is given, the
+/// pack's latest backup moved back into `ecosystem/` (the current copy, if any, is backed up
+/// first).
+pub fn recover(home: &Path, restore_pack: Option<&str>, scan: &dyn Fn() -> anyhow::Result<()>) -> Vec<Repair> {
+    let mut out = Vec::new();
+    let mut note = |what: String, ok: bool| out.push(Repair { what, ok });
+    for (dir, mode) in [("user_data/settings", 0o700), ("user_data/audit", 0o700)] {
+        let p = home.join(dir);
+        if let Ok(m) = std::fs::metadata(&p)
+            && m.permissions().mode() & 0o777 != mode
+        {
+            let r = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode));
+            note(format!("chmod {mode:o} {dir}"), r.is_ok());
+        }
+    }
+    for key in [".hmac_key", ".secrets_key"] {
+        let p = home.join("user_data/settings").join(key);
+        if let Ok(m) = std::fs::symlink_metadata(&p)
+            && m.file_type().is_file()
+            && m.permissions().mode() & 0o777 != 0o600
+        {
+            let r = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600));
+            note(format!("chmod 600 user_data/settings/{key}"), r.is_ok());
+        }
+    }
+    for p in temp_leftovers(home) {
+        let r = if p.is_dir() {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
+        let shown = p.strip_prefix(home).unwrap_or(&p).display().to_string();
+        note(format!("removed leftover {shown}"), r.is_ok());
+    }
+    let export = home.join("user_data/pending/summary.json");
+    let broken = std::fs::read(&export)
+        .ok()
+        .is_none_or(|b| serde_json::from_slice::<Value>(&b).is_err());
+    if broken {
+        match scan() {
+            Ok(()) => note(
+                "pending export rebuilt by the running instance".into(),
+                export_valid(&export),
+            ),
+            Err(e) => {
+                let _ = std::fs::remove_file(&export);
+                note(
+                    format!("pending export removed; rumid writes it again at its next start ({e})"),
+                    true,
+                );
+            }
+        }
+    }
+    if let Some(pack) = restore_pack {
+        let (what, ok) = restore(home, pack);
+        note(what, ok);
+    }
+    out
+}
+
+fn export_valid(path: &Path) -> bool {
+    std::fs::read(path)
+        .ok()
+        .is_some_and(|b| serde_json::from_slice::<Value>(&b).is_ok())
+}
+
+/// Moves the latest backup of `pack` back into `ecosystem/<pack>`.
+fn restore(home: &Path, pack: &str) -> (String, bool) {
+    if rumi_common::ids::PackId::parse(pack).is_err() {
+        return (format!("{pack:?} is not a pack id"), false);
+    }
+    let backups = home.join("user_data/backups/packs");
+    // Backups of this pack: `<pack>-<UTC stamp>` (uninstall), `…-apply`, `…-before-restore`.
+    let mut found: Vec<std::path::PathBuf> = std::fs::read_dir(&backups)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.strip_prefix(pack)
+                .is_some_and(|rest| rest.starts_with('-') && rest[1..].starts_with(|c: char| c.is_ascii_digit()))
+                && e.file_type().is_ok_and(|t| t.is_dir())
+        })
+        .map(|e| e.path())
+        .collect();
+    // Names carry a UTC timestamp: the last in order is the newest.
+    found.sort();
+    let Some(latest) = found.pop() else {
+        return (format!("no backup of {pack} in user_data/backups/packs/"), false);
+    };
+    let target = home.join("ecosystem").join(pack);
+    let stamp = chrono_stamp();
+    if target.exists() {
+        let aside = backups.join(format!("{pack}-{stamp}-before-restore"));
+        if let Err(e) = std::fs::rename(&target, &aside) {
+            return (format!("cannot move the current {pack} aside: {e}"), false);
+        }
+    }
+    match std::fs::rename(&latest, &target) {
+        Ok(()) => (
+            format!(
+                "restored {pack} from {}; review it and approve it again",
+                latest.strip_prefix(home).unwrap_or(&latest).display()
+            ),
+            true,
+        ),
+        Err(e) => (format!("cannot restore {pack}: {e}"), false),
+    }
+}
+
+/// The timestamp format of pack backups (`<pack>-<stamp>…`), so names sort by time.
+fn chrono_stamp() -> String {
+    chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ").to_string()
+}
