@@ -94,6 +94,17 @@ codes! {
     /// The pip candidate is in a state that does not allow this (blocked, installed, …).
     PIP_STATE = "RUMI-PIP-004";
 
+    /// No published unit has this reference.
+    UNIT_NOT_FOUND = "RUMI-UNIT-001";
+    /// The unit cannot run this way (mode not allowed, kind not executable).
+    UNIT_REFUSED = "RUMI-UNIT-002";
+    /// The unit ran and failed (timeout, error, result over 1 MiB).
+    UNIT_FAILED = "RUMI-UNIT-003";
+    /// The unit's files changed since it was published, or a version is published already.
+    UNIT_CONFLICT = "RUMI-UNIT-004";
+    /// More than 30 unit executions per minute for this principal.
+    UNIT_RATE_LIMITED = "RUMI-UNIT-005";
+
     /// No flow has this id.
     FLOW_NOT_FOUND = "RUMI-FLOW-001";
     /// The flow stopped at a failing step.

@@ -57,6 +57,9 @@ pub enum Command {
     /// pip dependencies (requirements.lock) of packs: scan, approve (installs), reject.
     #[command(subcommand)]
     Pip(PipCommand),
+    /// Units: list, publish and execute.
+    #[command(subcommand)]
+    Units(UnitsCommand),
     /// Host privileges of packs (pack.update, system.diagnostics, system.restart).
     #[command(subcommand)]
     Privileges(PrivilegesCommand),
@@ -80,6 +83,41 @@ pub enum Command {
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff).
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UnitsCommand {
+    /// List published units, optionally of one store.
+    List {
+        #[arg(long)]
+        store_id: Option<String>,
+    },
+    /// Publish a unit directory of an approved pack (its files' sha256 become trusted).
+    Publish {
+        store_id: String,
+        /// The directory holding unit.json, inside ecosystem/<pack>/ (relative to the home, or absolute).
+        source_dir: String,
+        namespace: String,
+        name: String,
+        version: String,
+    },
+    /// Execute a unit for a principal pack; prints its output as JSON.
+    Execute {
+        principal_id: String,
+        store_id: String,
+        namespace: String,
+        name: String,
+        version: String,
+        /// Arguments as a JSON object.
+        #[arg(long, default_value = "{}")]
+        args: String,
+        /// pack_container (default) or sandbox.
+        #[arg(long)]
+        mode: Option<String>,
+        /// Seconds, 1-300 (default 60).
+        #[arg(long)]
+        timeout: Option<f64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

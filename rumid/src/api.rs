@@ -17,6 +17,7 @@ mod pip;
 mod privileges;
 mod secrets;
 mod stores;
+mod units;
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -64,6 +65,7 @@ pub struct AppState {
     pub policy: Arc<crate::policy::PolicyHub>,
     pub privileges: Arc<crate::privileges::Privileges>,
     pub pip: Arc<crate::pip::Pip>,
+    pub units: Arc<crate::units::Units>,
 }
 
 impl AppState {
@@ -141,6 +143,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/pip/requests/{key}/reject", post(pip::reject))
         .route("/api/pip/blocked", get(pip::blocked))
         .route("/api/pip/blocked/{key}/unblock", post(pip::unblock))
+        .route("/api/units", get(units::list))
+        .route("/api/units/publish", post(units::publish))
+        .route("/api/units/execute", post(units::execute))
         .route("/api/privileges", get(privileges::list))
         .route(
             "/api/privileges/{pack_id}/grant/{privilege_id}",

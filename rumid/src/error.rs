@@ -206,7 +206,7 @@ impl Error {
                 "see rumid's log for the line with this request id; check disk space and permissions under RUMI_HOME"
             }
             Self::Forbidden(_) => {
-                "an operator grants it first: `rumi-ctl privileges grant <pack_id> <privilege_id>` (GET /api/privileges lists them)"
+                "an operator grants it first: `rumi-ctl privileges grant <pack_id> <privilege_id>` for privileges, `rumi-ctl capability grant <pack_id> <permission_id>` for a unit's permission"
             }
             Self::Import(e) => match e {
                 ImportError::Refused { .. } => {

@@ -189,6 +189,29 @@ impl FlowEngine {
         &self.exec
     }
 
+    /// Runs a published unit as a block of `principal`: `dir` is its read-only `/pack`.
+    ///
+    /// # Errors
+    /// [`SandboxError`], as for blocks.
+    pub async fn run_unit(
+        &self,
+        principal: &PackId,
+        dir: &Path,
+        entrypoint: &str,
+        args: Value,
+        timeout: Duration,
+    ) -> Result<Value, SandboxError> {
+        let block = BlockRun {
+            pack: principal.clone(),
+            pack_dir: dir.to_path_buf(),
+            file_rel: PathBuf::from(entrypoint),
+            context: json!({"unit": true, "owner_pack": principal, "ts": now(), "inputs": args}),
+            input: args,
+            timeout,
+        };
+        self.exec.run(&block).await
+    }
+
     /// Approved packs with their directories.
     fn approved_dirs(&self) -> Vec<(PackId, PathBuf)> {
         let eco = self.home.join("ecosystem");

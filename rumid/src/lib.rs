@@ -39,6 +39,7 @@ pub mod sandbox;
 pub mod shared_dict;
 pub mod signed;
 pub mod supervisor;
+pub mod units;
 pub mod validate;
 
 use std::future::Future;
@@ -112,7 +113,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         config.max_response_bytes,
         config.secret_get_rate_limit,
     );
-    let (key, packs, grants, capability, shares, handlers, privileges, pip) = {
+    let (key, packs, grants, capability, shares, handlers, privileges, pip, units) = {
         let config = config.clone();
         let audit = audit.clone();
         let metrics = metrics.clone();
@@ -191,8 +192,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
                 audit.clone(),
                 Box::new(move |items| pip_export.set_pip(items)),
             )?;
+            let units = units::Units::load(&config.home, key.signing_key(), audit.clone());
             let privileges = privileges::Privileges::load(settings.join("privileges.json"), key.signing_key(), audit);
-            Ok((key, packs, grants, capability, shares, handlers, privileges, pip))
+            Ok((key, packs, grants, capability, shares, handlers, privileges, pip, units))
         })
         .await
         .map_err(|e| RunError::Task(e.to_string()))??
@@ -300,6 +302,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         policy: hub,
         privileges: Arc::new(privileges),
         pip: Arc::new(pip),
+        units: Arc::new(units),
     };
     let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
     // Small JSON responses on keep-alive connections: send them at once rather than wait

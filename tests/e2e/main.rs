@@ -19,3 +19,4 @@ mod privileges;
 mod sandbox;
 mod security_ssrf;
 mod security_tamper;
+mod units;

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::cli::{
     CapabilityCommand, Cli, DockerCommand, FlowsCommand, ImageCommand, NetworkCommand, PipCommand, PrivilegesCommand,
-    SecretsCommand, StoresCommand,
+    SecretsCommand, StoresCommand, UnitsCommand,
 };
 use crate::client::Client;
 use crate::output::{self, field};
@@ -538,6 +538,64 @@ pub fn pip(cli: &Cli, cmd: &PipCommand) -> Result<()> {
         PipCommand::Unblock { candidate_key, reason } => {
             let path = format!("/api/pip/blocked/{}/unblock", enc(candidate_key));
             show(cli, &c.call("POST", &path, Some(json!({"reason": reason})))?, None, &[]);
+        }
+    }
+    Ok(())
+}
+
+pub fn units(cli: &Cli, cmd: &UnitsCommand) -> Result<()> {
+    let c = Client::new(cli)?;
+    match cmd {
+        UnitsCommand::List { store_id } => {
+            let path = match store_id {
+                Some(s) => format!("/api/units?store_id={}", enc(s)),
+                None => "/api/units".into(),
+            };
+            show(
+                cli,
+                &c.call("GET", &path, None)?,
+                Some("units"),
+                &[
+                    "store_id",
+                    "namespace",
+                    "name",
+                    "version",
+                    "kind",
+                    "permission_id",
+                    "declared_by_pack_id",
+                ],
+            );
+        }
+        UnitsCommand::Publish {
+            store_id,
+            source_dir,
+            namespace,
+            name,
+            version,
+        } => {
+            let body = json!({"store_id": store_id, "source_dir": source_dir, "namespace": namespace, "name": name, "version": version});
+            show(cli, &c.call("POST", "/api/units/publish", Some(body))?, None, &[]);
+        }
+        UnitsCommand::Execute {
+            principal_id,
+            store_id,
+            namespace,
+            name,
+            version,
+            args,
+            mode,
+            timeout,
+        } => {
+            let args: Value = serde_json::from_str(args).context("--args must be a JSON object")?;
+            let body = json!({
+                "principal_id": principal_id,
+                "unit_ref": {"store_id": store_id, "namespace": namespace, "name": name, "version": version},
+                "args": args,
+                "mode": mode,
+                "timeout": timeout,
+            });
+            let d = c.call("POST", "/api/units/execute", Some(body))?;
+            output::json(&d["output"]);
         }
     }
     Ok(())
