@@ -57,6 +57,9 @@ pub enum Command {
     /// pip dependencies (requirements.lock) of packs: scan, approve (installs), reject.
     #[command(subcommand)]
     Pip(PipCommand),
+    /// Pack routes (routes.json of approved packs).
+    #[command(subcommand)]
+    Routes(RoutesCommand),
     /// Units: list, publish and execute.
     #[command(subcommand)]
     Units(UnitsCommand),
@@ -248,8 +251,19 @@ pub enum DockerCommand {
     Status,
     /// Containers Rumi is running.
     Containers,
-    /// Remove every container of a pack.
+    /// Remove every container of a pack (its spares too).
     Remove { pack_id: String },
+    /// Check that a pack's sandbox starts now (no pack code runs); in strict mode this also
+    /// warms the pack's spare containers.
+    Start { pack_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RoutesCommand {
+    /// Pack routes and the diagnostics of the last load.
+    List,
+    /// Reload flows, modifiers and pack routes.
+    Reload,
 }
 
 #[derive(Debug, Subcommand)]

@@ -25,6 +25,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Privileges(cmd) => groups::privileges(cli, cmd),
         Command::Pip(cmd) => groups::pip(cli, cmd),
         Command::Units(cmd) => groups::units(cli, cmd),
+        Command::Routes(cmd) => groups::routes(cli, cmd),
         Command::Image(cmd) => groups::image(cmd),
         Command::Setup(crate::cli::SetupCommand::Check { docker_socket, image }) => {
             report(cli, &setup::check(&client::home(cli), docker_socket, image))

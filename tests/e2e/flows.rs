@@ -511,6 +511,10 @@ fn pack_routes_run_their_own_flows_and_never_shadow_built_ins() {
     assert!(diags.contains("must start with /web/"), "{diags}");
     assert!(diags.contains("flow scope violation"), "{diags}");
     assert!(diags.contains("routes of pack copy must start with /copy/"), "{diags}");
+    let out = home.ctl(&["routes", "list"], &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("/web/hello/{name}"), "{text}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("flow scope violation"));
 
     let r = rumid.get("/web/hello/Ada?q=search");
     assert_eq!(r.status, 200, "{:?}", r.body);

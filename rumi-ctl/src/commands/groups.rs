@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::cli::{
     CapabilityCommand, Cli, DockerCommand, FlowsCommand, ImageCommand, NetworkCommand, PipCommand, PrivilegesCommand,
-    SecretsCommand, StoresCommand, UnitsCommand,
+    RoutesCommand, SecretsCommand, StoresCommand, UnitsCommand,
 };
 use crate::client::Client;
 use crate::output::{self, field};
@@ -376,8 +376,28 @@ pub fn docker(cli: &Cli, cmd: &DockerCommand) -> Result<()> {
                 cli,
                 &c.call("GET", "/api/containers", None)?,
                 Some("containers"),
-                &["name", "pack_id", "type", "state"],
+                &["name", "pack_id", "type", "state", "spare"],
             );
+        }
+        DockerCommand::Start { pack_id } => {
+            let d = c.call("POST", &format!("/api/containers/{}/start", enc(pack_id)), None)?;
+            if cli.json {
+                output::json(&d);
+            } else {
+                #[allow(clippy::print_stdout)]
+                {
+                    println!(
+                        "{}: {} in {} ms{}",
+                        field(&d, "pack_id"),
+                        if d["ok"] == true { "ok" } else { "FAILED" },
+                        field(&d, "duration_ms"),
+                        d["error"].as_str().map(|e| format!(" ({e})")).unwrap_or_default()
+                    );
+                }
+            }
+            if d["ok"] != true {
+                bail!("the sandbox of {pack_id} cannot start");
+            }
         }
         DockerCommand::Remove { pack_id } => {
             show(
@@ -596,6 +616,29 @@ pub fn units(cli: &Cli, cmd: &UnitsCommand) -> Result<()> {
             });
             let d = c.call("POST", "/api/units/execute", Some(body))?;
             output::json(&d["output"]);
+        }
+    }
+    Ok(())
+}
+
+pub fn routes(cli: &Cli, cmd: &RoutesCommand) -> Result<()> {
+    let c = Client::new(cli)?;
+    let d = match cmd {
+        RoutesCommand::List => c.call("GET", "/api/routes", None)?,
+        RoutesCommand::Reload => c.call("POST", "/api/routes/reload", None)?,
+    };
+    show(cli, &d, Some("routes"), &["method", "path", "flow_id", "pack_id"]);
+    if !cli.json {
+        for diag in d["diagnostics"].as_array().into_iter().flatten() {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!(
+                    "{}: {}: {}",
+                    field(diag, "level"),
+                    field(diag, "path"),
+                    field(diag, "message")
+                );
+            }
         }
     }
     Ok(())
