@@ -16,7 +16,6 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use chrono::{SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, Plaintext};
@@ -77,10 +76,6 @@ pub struct Secrets {
     dir: PathBuf,
     fernet: Option<fernet::Fernet>,
     allow_plaintext_read: bool,
-}
-
-fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
 /// Whether `key` is a valid secret name.
@@ -153,7 +148,8 @@ impl Secrets {
     }
 
     fn journal(&self, action: &str, key: &str) {
-        let line = serde_json::json!({"ts": now(), "action": action, "key": key, "actor": "api"});
+        let line =
+            serde_json::json!({"ts": rumi_common::time::now_rfc3339(), "action": action, "key": key, "actor": "api"});
         let res = fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -182,7 +178,7 @@ impl Secrets {
             return Err(SecretsError::TooLarge);
         }
         let fernet = self.fernet.as_ref().ok_or(SecretsError::NoKey)?;
-        let ts = now();
+        let ts = rumi_common::time::now_rfc3339();
         let previous = self.read(key).filter(|r| r.deleted_at.is_none());
         let rec = Record {
             key: key.to_owned(),
@@ -208,7 +204,7 @@ impl Secrets {
             .read(key)
             .filter(|r| r.deleted_at.is_none())
             .ok_or_else(|| SecretsError::NotFound(key.to_owned()))?;
-        let ts = now();
+        let ts = rumi_common::time::now_rfc3339();
         rec.value = String::new();
         rec.updated_at.clone_from(&ts);
         rec.deleted_at = Some(ts);

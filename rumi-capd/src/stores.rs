@@ -7,7 +7,6 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use chrono::{SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
@@ -114,7 +113,7 @@ impl Stores {
         if !valid_store_id(store_id) {
             return Err(StoreError::BadStoreId);
         }
-        let ts = Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true);
+        let ts = rumi_common::time::now_rfc3339();
         let n = self.conn().execute(
             "INSERT OR IGNORE INTO stores (store_id, owner_pack, created_at) VALUES (?1, ?2, ?3)",
             params![store_id, owner_pack, ts],
@@ -201,7 +200,7 @@ impl Stores {
         }
         let db = self.conn();
         self.check(&db, store_id, key)?;
-        let ts = Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true);
+        let ts = rumi_common::time::now_rfc3339();
         db.execute(
             "INSERT INTO entries (store_id, key, value, version, updated_at) VALUES (?1, ?2, ?3, 1, ?4)
              ON CONFLICT(store_id, key) DO UPDATE SET value = excluded.value, version = version + 1, updated_at = excluded.updated_at",
@@ -302,7 +301,7 @@ impl Stores {
         if current.as_ref() != expected {
             return Ok((false, current));
         }
-        let ts = Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true);
+        let ts = rumi_common::time::now_rfc3339();
         tx.execute(
             "INSERT INTO entries (store_id, key, value, version, updated_at) VALUES (?1, ?2, ?3, 1, ?4)
              ON CONFLICT(store_id, key) DO UPDATE SET value = excluded.value, version = version + 1, updated_at = excluded.updated_at",

@@ -10,7 +10,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use chrono::{SecondsFormat, Utc};
 use rumi_proto::control::AuditRecord;
 use serde_json::{Map, Value};
 use tokio::sync::{Mutex, mpsc};
@@ -63,7 +62,7 @@ impl AuditBus {
             error: e.error.unwrap_or_default(),
             error_type: e.error_type.unwrap_or_default().to_owned(),
             rejection_reason: e.rejection_reason.unwrap_or_default(),
-            ts: Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
+            ts: crate::time::now_rfc3339(),
         };
         if self.tx.try_send(record).is_err() {
             let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;

@@ -17,5 +17,6 @@ pub mod ids;
 pub mod notify;
 pub mod shutdown;
 pub mod telemetry;
+pub mod time;
 pub mod token;
 pub mod uds;

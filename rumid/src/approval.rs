@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::ArcSwap;
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
 use rumi_common::ids::PackId;
 use serde::Serialize;
 use serde_json::json;
@@ -204,10 +204,6 @@ pub struct Packs {
     on_change: OnChange,
     /// Packs whose tampered record has been audited since it was last written.
     tamper_reported: Mutex<std::collections::HashSet<PackId>>,
-}
-
-fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
 // === impl Packs ===
@@ -411,7 +407,7 @@ impl Packs {
         if diff.is_empty() {
             return;
         }
-        let ts = now();
+        let ts = rumi_common::time::now_rfc3339();
         let diff = diff.truncated(MAX_DIFF_PATHS);
         record.status = Decision::Modified;
         record.updated_at.clone_from(&ts);
@@ -517,7 +513,7 @@ impl Packs {
             self.audit_refusal(id, "pack_approve", &err);
             err
         })?;
-        let ts = now();
+        let ts = rumi_common::time::now_rfc3339();
         let previous = match record::load(&self.record_path(id), &self.signing_key, id.as_str()) {
             Loaded::Valid(r) => Some(*r),
             Loaded::Absent | Loaded::Tampered(_) => None,
@@ -573,7 +569,7 @@ impl Packs {
             self.publish(&inner);
             return Err(Error::PackNotFound { pack_id: id.clone() });
         }
-        let ts = now();
+        let ts = rumi_common::time::now_rfc3339();
         let mut rec = match record::load(&self.record_path(id), &self.signing_key, id.as_str()) {
             Loaded::Valid(r) => *r,
             Loaded::Absent | Loaded::Tampered(_) => new_record(id, &ts),

@@ -16,7 +16,6 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::thread;
 
-use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot};
@@ -133,7 +132,7 @@ impl AuditEvent {
     /// A successful `info` event stamped now.
     pub fn new(category: Category, action: impl Into<String>) -> Self {
         Self {
-            ts: Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
+            ts: rumi_common::time::now_rfc3339(),
             category,
             severity: Severity::Info,
             action: action.into(),

@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use chrono::{SecondsFormat, Utc};
 use rumi_common::ids::PackId;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -155,10 +154,6 @@ pub const KERNEL_HANDLERS: &[&str] = &[
     "kernel:flow.abort",
 ];
 
-fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
 impl FlowEngine {
     pub fn new(
         home: PathBuf,
@@ -205,7 +200,7 @@ impl FlowEngine {
             pack: principal.clone(),
             pack_dir: dir.to_path_buf(),
             file_rel: PathBuf::from(entrypoint),
-            context: json!({"unit": true, "owner_pack": principal, "ts": now(), "inputs": args}),
+            context: json!({"unit": true, "owner_pack": principal, "ts": rumi_common::time::now_rfc3339(), "inputs": args}),
             input: args,
             timeout,
         };
@@ -900,7 +895,7 @@ impl FlowEngine {
                 "flow_id": flow_id,
                 "step_id": step.id,
                 "phase": step.phase,
-                "ts": now(),
+                "ts": rumi_common::time::now_rfc3339(),
                 "owner_pack": owner,
                 "inputs": input,
             }),

@@ -6,7 +6,6 @@
 use std::path::Path;
 use std::time::Instant;
 
-use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -105,7 +104,7 @@ pub fn report(probes: Vec<(&str, Probe)>, verbose: bool) -> Value {
     }
     json!({
         "status": status,
-        "timestamp": Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
+        "timestamp": rumi_common::time::now_rfc3339(),
         "probes": map,
     })
 }

@@ -324,7 +324,7 @@ impl Importer {
             source_path: source.display().to_string(),
             files: budget.entries,
             bytes: budget.bytes,
-            imported_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            imported_at: rumi_common::time::now_rfc3339(),
         };
         let meta = serde_json::to_vec_pretty(&staged).unwrap_or_default();
         let path = tmp.join("meta.json");

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
 use rumi_common::ids::PackId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -148,7 +148,7 @@ impl LibScripts {
             Record {
                 digest: digest.to_owned(),
                 lib_type: lib_type.to_owned(),
-                ts: Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
+                ts: rumi_common::time::now_rfc3339(),
                 success,
                 error,
             },

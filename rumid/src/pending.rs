@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use chrono::{SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use crate::approval::{PackState, Snapshot};
@@ -88,7 +87,7 @@ impl Export {
 
     fn write(&self, parts: &(Value, Value, Value)) {
         let doc = json!({
-            "ts": Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
+            "ts": rumi_common::time::now_rfc3339(),
             "version": "1.0",
             "packs": parts.0,
             "capability": parts.1,

@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use rumi_common::code;
 use rumi_common::ids::PackId;
 use serde::{Deserialize, Serialize};
@@ -241,7 +241,7 @@ fn now() -> DateTime<Utc> {
 }
 
 fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+    rumi_common::time::rfc3339(t)
 }
 
 const INDEX: &str = "user_data/pip/requests/index.json";

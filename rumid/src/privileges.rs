@@ -15,7 +15,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
-use chrono::{SecondsFormat, Utc};
 use rumi_common::ids::PackId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -154,7 +153,7 @@ impl Privileges {
         }
         let grant = Grant {
             privilege_id: privilege.to_owned(),
-            granted_at: Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
+            granted_at: rumi_common::time::now_rfc3339(),
         };
         let mut next = grants.clone();
         next.entry(pack.to_string()).or_default().push(grant.clone());

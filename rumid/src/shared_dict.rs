@@ -14,7 +14,6 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use chrono::{SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::signed;
@@ -61,7 +60,7 @@ impl SharedDict {
     }
 
     fn journal(&self, op: &str, ns: &str, token: &str, value: Option<&str>, result: &str) {
-        let line = json!({"ts": Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true), "op": op, "namespace": ns, "token": token, "value": value, "result": result});
+        let line = json!({"ts": rumi_common::time::now_rfc3339(), "op": op, "namespace": ns, "token": token, "value": value, "result": result});
         let res = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -23,7 +23,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use chrono::{SecondsFormat, Utc};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use rumi_common::ids::PackId;
 use serde::{Deserialize, Serialize};
@@ -343,7 +342,7 @@ impl Units {
             permission_id: m.permission_id,
             exec_modes_allowed: m.exec_modes_allowed,
             declared_by_pack_id: pack.to_string(),
-            published_at: Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
+            published_at: rumi_common::time::now_rfc3339(),
             artifacts,
         };
         let mut next = trusted.clone();

@@ -13,7 +13,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -60,7 +60,7 @@ fn pack_dir(home: &Path, pack: &str) -> Option<PathBuf> {
 fn stamp() -> (String, String) {
     let now = Utc::now();
     let id = format!("{}-{:08x}", now.format("%Y%m%dT%H%M%S%6fZ"), rand::random::<u32>());
-    (now.to_rfc3339_opts(SecondsFormat::Micros, true), id)
+    (rumi_common::time::rfc3339(now), id)
 }
 
 /// `pack.inbox.send`.

@@ -3,7 +3,6 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use chrono::{SecondsFormat, Utc};
 use rumi_common::ids::PackId;
 use serde_json::{Value, json};
 
@@ -135,7 +134,7 @@ pub async fn execute(
         "pack_id": id,
         "privilege_id": p,
         "result": result,
-        "executed_at": Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
+        "executed_at": rumi_common::time::now_rfc3339(),
     })))
 }
 

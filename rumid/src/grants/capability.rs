@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
-use chrono::{SecondsFormat, Utc};
 use rumi_common::ids::PackId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -99,10 +98,6 @@ pub struct CapabilityGrants {
     on_change: OnChange,
 }
 
-fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
 impl CapabilityGrants {
     /// Loads every grant file; files failing verification are skipped and audited.
     ///
@@ -182,7 +177,7 @@ impl CapabilityGrants {
     pub fn grant(&self, item: &GrantItem) -> Result<PrincipalGrants> {
         let config = Self::validate(item)?;
         let mut grants = self.lock();
-        let ts = now();
+        let ts = rumi_common::time::now_rfc3339();
         let mut g = grants
             .get(&item.principal_id)
             .cloned()
@@ -241,7 +236,7 @@ impl CapabilityGrants {
             reason: "is not granted to this principal".into(),
         })?;
         entry.enabled = false;
-        g.updated_at = now();
+        g.updated_at = rumi_common::time::now_rfc3339();
         self.save(&g)?;
         grants.insert(g.principal_id.clone(), g.clone());
         (self.on_change)(grants.values().cloned().collect());

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
-use chrono::{SecondsFormat, Utc};
 use rumi_common::domain;
 use rumi_common::ids::PackId;
 use serde::{Deserialize, Serialize};
@@ -64,10 +63,6 @@ pub struct NetworkGrants {
     audit: Audit,
     grants: Mutex<BTreeMap<String, NetworkGrant>>,
     on_change: OnChange,
-}
-
-fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
 impl NetworkGrants {
@@ -154,7 +149,7 @@ impl NetworkGrants {
         ports.dedup();
         let notes = req.notes.map(|n| n.chars().take(MAX_NOTES).collect::<String>());
         let mut grants = self.lock();
-        let ts = now();
+        let ts = rumi_common::time::now_rfc3339();
         let granted_at = grants
             .get(pack.as_str())
             .map_or_else(|| ts.clone(), |g| g.granted_at.clone());
@@ -208,7 +203,7 @@ impl NetworkGrants {
             .cloned()
             .ok_or(Error::GrantNotFound { pack_id: pack.clone() })?;
         g.enabled = false;
-        g.updated_at = now();
+        g.updated_at = rumi_common::time::now_rfc3339();
         g.notes = Some(reason.chars().take(MAX_NOTES).collect());
         self.save(&g)?;
         grants.insert(g.pack_id.clone(), g.clone());

@@ -7,7 +7,6 @@
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
-use chrono::{SecondsFormat, Utc};
 use rumi_common::ids::PackId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -113,7 +112,7 @@ impl StoreShares {
             });
         }
         let mut shares = self.lock();
-        let ts = Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true);
+        let ts = rumi_common::time::now_rfc3339();
         let pos = shares.iter().position(|s| {
             s.store_id == req.store_id && s.owner_pack == req.owner_pack && s.target_pack == req.target_pack
         });
