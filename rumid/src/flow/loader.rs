@@ -53,13 +53,54 @@ fn parse_file(path: &Path, source: Source) -> Result<Flow, String> {
         return Err(format!("larger than {MAX_FLOW_FILE_BYTES} bytes"));
     }
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let doc: Value = yaml_serde::from_str(&text).map_err(|e| format!("invalid YAML: {e}"))?;
+    parse_flow_text(&text, source, path.to_path_buf())
+}
+
+/// Deepest nesting of a flow or modifier document.
+pub const MAX_YAML_DEPTH: usize = 20;
+/// Most nodes (values) in a flow or modifier document, aliases expanded.
+pub const MAX_YAML_NODES: usize = 10_000;
+
+/// Parses YAML text into a value no deeper than [`MAX_YAML_DEPTH`] and with at most
+/// [`MAX_YAML_NODES`] nodes.
+///
+/// # Errors
+/// Invalid YAML, or a document past the limits.
+pub fn parse_yaml(text: &str) -> Result<Value, String> {
+    if text.len() as u64 > MAX_FLOW_FILE_BYTES {
+        return Err(format!("larger than {MAX_FLOW_FILE_BYTES} bytes"));
+    }
+    let doc: Value = yaml_serde::from_str(text).map_err(|e| format!("invalid YAML: {e}"))?;
+    fn walk(v: &Value, depth: usize, nodes: &mut usize) -> Result<(), String> {
+        *nodes += 1;
+        if depth > MAX_YAML_DEPTH {
+            return Err(format!("nested deeper than {MAX_YAML_DEPTH}"));
+        }
+        if *nodes > MAX_YAML_NODES {
+            return Err(format!("more than {MAX_YAML_NODES} nodes"));
+        }
+        match v {
+            Value::Array(a) => a.iter().try_for_each(|x| walk(x, depth + 1, nodes)),
+            Value::Object(m) => m.values().try_for_each(|x| walk(x, depth + 1, nodes)),
+            _ => Ok(()),
+        }
+    }
+    walk(&doc, 0, &mut 0)?;
+    Ok(doc)
+}
+
+/// Parses the text of a flow file (the entry point the fuzzer drives).
+///
+/// # Errors
+/// The reason the flow is refused.
+pub fn parse_flow_text(text: &str, source: Source, path: PathBuf) -> Result<Flow, String> {
+    let doc = parse_yaml(text)?;
     if super::vars::uses_env(&doc) {
         return Err(
             "uses $env references, which Rumi does not resolve (they would leak the daemon's environment)".into(),
         );
     }
-    Flow::parse(&doc, source, path.to_path_buf())
+    Flow::parse(&doc, source, path)
 }
 
 /// Loads every flow. `approved` lists approved, verified packs with their directories.
@@ -162,4 +203,22 @@ pub fn load(home: &Path, approved: &[(PackId, PathBuf)]) -> (BTreeMap<String, Fl
         }
     }
     (flows, diags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_limits_refuse_deep_and_exploding_documents() {
+        let deep = format!("{}1{}", "[".repeat(25), "]".repeat(25));
+        assert!(parse_yaml(&deep).unwrap_err().contains("deeper"));
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (name, prev) in [("b", "a"), ("c", "b"), ("d", "c"), ("e", "d")] {
+            let items = vec![format!("*{prev}"); 10].join(", ");
+            bomb.push_str(&format!("{name}: &{name} [{items}]\n"));
+        }
+        assert!(parse_yaml(&bomb).is_err(), "100,000 nodes through aliases");
+        assert!(parse_yaml("flow_id: ok\nsteps: []\n").is_ok());
+    }
 }

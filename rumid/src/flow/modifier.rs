@@ -96,8 +96,15 @@ fn parse(path: &Path) -> Result<Modifier, String> {
     if !meta.is_file() || meta.len() > super::loader::MAX_FLOW_FILE_BYTES {
         return Err("must be a regular file of at most 1 MiB".into());
     }
-    let doc: Value = yaml_serde::from_str(&std::fs::read_to_string(path).map_err(|e| e.to_string())?)
-        .map_err(|e| format!("invalid YAML: {e}"))?;
+    parse_text(&std::fs::read_to_string(path).map_err(|e| e.to_string())?, path)
+}
+
+/// Parses the text of a modifier file (the entry point the fuzzer drives).
+///
+/// # Errors
+/// The reason the modifier is refused.
+pub fn parse_text(text: &str, path: &Path) -> Result<Modifier, String> {
+    let doc = super::loader::parse_yaml(text)?;
     if super::vars::uses_env(&doc) {
         return Err("uses $env references, which Rumi does not resolve".into());
     }
