@@ -51,6 +51,7 @@ impl State {
             config.socket_mode,
             config.socket_gid,
             "capability_proxy",
+            config.control_uid,
         );
         Self {
             config,
@@ -140,6 +141,7 @@ impl Helper for Control {
             return Err(Status::failed_precondition("older policy version"));
         }
         let version = snapshot.version;
+        let pack_uids = snapshot.pack_uids.clone();
         let policy = Arc::new(Policy::from_snapshot(snapshot));
         self.state.secret_limiter.set_rate(policy.secret_rate);
         self.state.policy.store(Some(policy.clone()));
@@ -154,7 +156,12 @@ impl Helper for Control {
         let sockets = {
             let state = self.state.clone();
             let mut set = self.state.sockets.lock().unwrap_or_else(|p| p.into_inner());
-            set.reconcile(&wanted, &self.state.audit, move |principal, stream| {
+            // A principal's connections come from its root pack's containers.
+            let uids: std::collections::HashMap<String, u32> = wanted
+                .keys()
+                .filter_map(|p| pack_uids.get(crate::policy::root_pack(p)).map(|u| (p.clone(), *u)))
+                .collect();
+            set.reconcile(&wanted, &uids, &self.state.audit, move |principal, stream| {
                 crate::listener::serve(state.clone(), principal, stream)
             })
         };

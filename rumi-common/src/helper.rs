@@ -150,23 +150,32 @@ pub async fn watch_parent(ppid: i32) {
 /// # Security
 /// The identity of a caller is the socket that accepted the connection, never anything in
 /// the request: each accept loop is bound to one id. A socket exists only while its id is in
-/// the current policy.
+/// the current policy. When the policy gives an id's pack a uid of its own, a connection is
+/// served only if its peer (SO_PEERCRED) is that uid or rumid's (`trusted_uid`): a socket
+/// that reached the wrong container is useless there. Refusals are audited as
+/// `<prefix>_peer_refused`.
 pub struct SocketSet {
     dir: std::path::PathBuf,
     mode: u32,
     gid: Option<u32>,
     /// Prefix of audit actions, e.g. `egress_proxy`.
     prefix: &'static str,
+    /// rumid's uid, always accepted (permissive host runs, flow `function` steps).
+    trusted_uid: u32,
+    /// The uid each id's connections must come from (absent: no check).
+    peers: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, u32>>>,
     by_id: std::collections::HashMap<String, (std::path::PathBuf, tokio::task::JoinHandle<()>)>,
 }
 
 impl SocketSet {
-    pub fn new(dir: std::path::PathBuf, mode: u32, gid: Option<u32>, prefix: &'static str) -> Self {
+    pub fn new(dir: std::path::PathBuf, mode: u32, gid: Option<u32>, prefix: &'static str, trusted_uid: u32) -> Self {
         Self {
             dir,
             mode,
             gid,
             prefix,
+            trusted_uid,
+            peers: std::sync::Arc::default(),
             by_id: std::collections::HashMap::new(),
         }
     }
@@ -193,11 +202,13 @@ impl SocketSet {
     }
 
     /// Opens sockets for new ids (`id → socket file name`) and closes the others; each
-    /// accepted connection is handed to `serve` with the id of its socket. Returns the number
+    /// accepted connection whose peer is allowed (`uids`: id → the only uid besides rumid's
+    /// that may connect) is handed to `serve` with the id of its socket. Returns the number
     /// of open sockets.
     pub fn reconcile<F, Fut>(
         &mut self,
         wanted: &std::collections::BTreeMap<String, String>,
+        uids: &std::collections::HashMap<String, u32>,
         audit: &AuditBus,
         serve: F,
     ) -> usize
@@ -205,6 +216,7 @@ impl SocketSet {
         F: Fn(String, tokio::net::UnixStream) -> Fut + Clone + Send + Sync + 'static,
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
+        *self.peers.write().unwrap_or_else(|p| p.into_inner()) = uids.clone();
         let gone: Vec<String> = self
             .by_id
             .keys()
@@ -232,11 +244,30 @@ impl SocketSet {
                     }
                     let serve = serve.clone();
                     let owner = id.clone();
+                    let peers = self.peers.clone();
+                    let trusted = self.trusted_uid;
+                    let audit = audit.clone();
+                    let refused = format!("{}_peer_refused", self.prefix);
                     let handle = tokio::spawn(async move {
                         loop {
                             match listener.accept().await {
                                 Ok((stream, _)) => {
-                                    tokio::spawn(serve(owner.clone(), stream));
+                                    let expected = peers.read().unwrap_or_else(|p| p.into_inner()).get(&owner).copied();
+                                    let peer = stream.peer_cred().map(|c| c.uid()).ok();
+                                    let allowed = match expected {
+                                        None => true,
+                                        Some(uid) => peer.is_some_and(|p| p == uid || p == trusted),
+                                    };
+                                    if allowed {
+                                        tokio::spawn(serve(owner.clone(), stream));
+                                    } else {
+                                        let mut d = Map::new();
+                                        d.insert("peer_uid".into(), peer.map_or(Value::Null, Value::from));
+                                        d.insert("expected_uid".into(), expected.map_or(Value::Null, Value::from));
+                                        let pack = owner.split("__").next().unwrap_or(&owner).to_owned();
+                                        audit.security(&refused, "warning", &pack, d);
+                                        drop(stream);
+                                    }
                                 }
                                 Err(e) => {
                                     tracing::warn!(id = %owner, %e, "accept failed");

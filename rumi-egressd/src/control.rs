@@ -41,6 +41,7 @@ impl State {
             config.socket_mode,
             config.socket_gid,
             "egress_proxy",
+            config.control_uid,
         );
         Self {
             config,
@@ -99,6 +100,7 @@ impl Helper for Control {
             )));
         }
         let version = snapshot.version;
+        let pack_uids = snapshot.pack_uids.clone();
         let policy = Arc::new(Policy::from_snapshot(snapshot));
         self.state.proxy.set_rate(policy.rate_per_minute);
         // Install the policy before opening sockets, so a new socket never serves without it;
@@ -107,8 +109,10 @@ impl Helper for Control {
         let sockets = {
             let state = self.state.clone();
             let mut set = self.state.sockets.lock().unwrap_or_else(|p| p.into_inner());
+            let uids: std::collections::HashMap<String, u32> = pack_uids.into_iter().collect();
             set.reconcile(
                 &crate::listener::wanted(&policy.approved),
+                &uids,
                 &self.state.audit,
                 move |pack, stream| crate::listener::serve(state.clone(), pack, stream),
             )

@@ -42,6 +42,36 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 4 * 1024 * 1024;
 pub const ENV_MAX_CONCURRENT_FLOWS: &str = "RUMI_MAX_CONCURRENT_FLOWS";
 /// Default flow concurrency, as in the guide.
 pub const DEFAULT_MAX_CONCURRENT_FLOWS: u64 = 10;
+/// Where each pack's own container uid comes from: `FIRST-LAST` (default
+/// [`DEFAULT_PACK_UID_RANGE`]) or `shared` (every pack runs as 65534, the original's way).
+pub const ENV_PACK_UID_RANGE: &str = "RUMI_PACK_UID_RANGE";
+/// Default range of per-pack uids (outside the usual system and login ranges).
+pub const DEFAULT_PACK_UID_RANGE: (u32, u32) = (200_000, 265_535);
+
+/// How packs' containers get their uid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackUids {
+    /// One uid per pack, allocated from the range and recorded.
+    Range(u32, u32),
+    /// Every pack as 65534.
+    Shared,
+}
+
+fn parse_uid_range(s: &str) -> Result<PackUids, String> {
+    if s == "shared" {
+        return Ok(PackUids::Shared);
+    }
+    let (a, b) = s
+        .split_once('-')
+        .ok_or_else(|| "expected FIRST-LAST (e.g. 200000-265535) or shared".to_owned())?;
+    let parse = |x: &str| x.trim().parse::<u32>().map_err(|_| format!("{x:?} is not a uid"));
+    let (a, b) = (parse(a)?, parse(b)?);
+    if a < 10_000 || b <= a || b >= 1 << 31 {
+        return Err("the range must lie within 10000..2^31 and hold at least two uids".into());
+    }
+    Ok(PackUids::Range(a, b))
+}
+
 /// Pristine spare containers kept per pack in strict mode (0 disables spares). Default 2.
 pub const ENV_SPARES_PER_PACK: &str = "RUMI_SPARES_PER_PACK";
 /// Pristine spare containers kept in total. Default 8.
@@ -265,6 +295,7 @@ pub struct Config {
     pub max_response_bytes: u64,
     pub max_concurrent_flows: u32,
     pub spares_per_pack: usize,
+    pub pack_uids: PackUids,
     pub spares_total: usize,
     pub spare_ttl: std::time::Duration,
     pub max_request_body_bytes: usize,
@@ -355,6 +386,9 @@ impl Config {
         let max_concurrent_flows = c
             .opt(ENV_MAX_CONCURRENT_FLOWS, |s| env::parse_bounded(s, 1, 10_000))
             .unwrap_or(DEFAULT_MAX_CONCURRENT_FLOWS) as u32;
+        let pack_uids = c
+            .opt(ENV_PACK_UID_RANGE, parse_uid_range)
+            .unwrap_or(PackUids::Range(DEFAULT_PACK_UID_RANGE.0, DEFAULT_PACK_UID_RANGE.1));
         let spares_per_pack = c
             .opt(ENV_SPARES_PER_PACK, |s| env::parse_bounded(s, 0, 16))
             .unwrap_or(2) as usize;
@@ -464,6 +498,7 @@ impl Config {
             max_response_bytes,
             max_concurrent_flows,
             spares_per_pack,
+            pack_uids,
             spares_total,
             spare_ttl,
             max_request_body_bytes,

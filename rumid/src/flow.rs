@@ -56,6 +56,8 @@ pub struct Executor {
     pub group_add: Vec<u32>,
     pub data_root: PathBuf,
     pub pip_root: PathBuf,
+    /// The uid each pack's containers run as.
+    pub uids: Arc<crate::pack_uids::PackUids>,
 }
 
 /// Why a run failed (maps to the API's status codes).
@@ -987,7 +989,11 @@ impl Executor {
                     capability_socket: Some(&cap),
                     group_add: &self.group_add,
                 };
-                let spec = self.docker.spec(&block.pack, &block.pack_dir, &mounts);
+                // Allocating (at most once per pack) writes a file: not on an async worker.
+                let uid = tokio::task::block_in_place(|| self.uids.uid(block.pack.as_str())).ok_or_else(|| {
+                    SandboxError::Internal("no container uid for this pack (RUMI_PACK_UID_RANGE)".into())
+                })?;
+                let spec = self.docker.spec(&block.pack, &block.pack_dir, &mounts, uid);
                 // Lib scripts (writable data) always run cold: spares are for blocks.
                 self.docker.run(block, &spec, !data_writable).await
             }

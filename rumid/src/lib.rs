@@ -29,6 +29,7 @@ pub mod import;
 pub mod keys;
 pub mod lib_scripts;
 pub mod metrics;
+pub mod pack_uids;
 pub mod pending;
 pub mod pip;
 pub mod policy;
@@ -113,7 +114,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         config.max_response_bytes,
         config.secret_get_rate_limit,
     );
-    let (key, packs, grants, capability, shares, handlers, privileges, pip, units) = {
+    let (key, packs, grants, capability, shares, handlers, privileges, pip, units, pack_uids) = {
         let config = config.clone();
         let audit = audit.clone();
         let metrics = metrics.clone();
@@ -126,16 +127,25 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
             let pip_export = export.clone();
             let packs_hub = hub.clone();
             let lib_notify = lib_notify.clone();
+            let pack_uids = Arc::new(pack_uids::PackUids::load(
+                settings.join("pack_uids.json"),
+                key.signing_key(),
+                config.pack_uids,
+                audit.clone(),
+            ));
+            let uids = pack_uids.clone();
             let on_change = Box::new(move |snap: &approval::Snapshot| {
                 lib_notify.notify_one();
                 packs_export.set_packs(snap);
                 metrics.observe_packs(snap);
-                packs_hub.set_approved(
-                    snap.ids_in(approval::PackState::Approved)
-                        .into_iter()
-                        .map(ToString::to_string)
-                        .collect(),
-                );
+                let approved: Vec<String> = snap
+                    .ids_in(approval::PackState::Approved)
+                    .into_iter()
+                    .map(ToString::to_string)
+                    .collect();
+                // Uids first: a pack's socket never opens before its uid check is known.
+                packs_hub.set_pack_uids(uids.for_packs(&approved));
+                packs_hub.set_approved(approved);
             });
             let packs = Packs::load(
                 Paths::under(&config.home),
@@ -194,7 +204,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
             )?;
             let units = units::Units::load(&config.home, key.signing_key(), audit.clone());
             let privileges = privileges::Privileges::load(settings.join("privileges.json"), key.signing_key(), audit);
-            Ok((key, packs, grants, capability, shares, handlers, privileges, pip, units))
+            Ok((
+                key, packs, grants, capability, shares, handlers, privileges, pip, units, pack_uids,
+            ))
         })
         .await
         .map_err(|e| RunError::Task(e.to_string()))??
@@ -208,6 +220,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
             &config,
             &paths,
             packs.clone(),
+            pack_uids,
             &audit,
             policy_rx.clone(),
             metrics.clone(),
@@ -496,6 +509,7 @@ async fn start_flows(
     config: &Config,
     paths: &RuntimePaths,
     packs: Arc<Packs>,
+    uids: Arc<pack_uids::PackUids>,
     audit: &Audit,
     mut policy: tokio::sync::watch::Receiver<Arc<rumi_proto::control::PolicySnapshot>>,
     metrics: Arc<Metrics>,
@@ -557,6 +571,7 @@ async fn start_flows(
         group_add,
         data_root: config.home.join("user_data/packs"),
         pip_root: config.home.join("user_data/pip"),
+        uids,
     };
     let engine = flow::FlowEngine::new(
         config.home.clone(),

@@ -166,7 +166,8 @@ impl LibScripts {
     ) -> Result<Value, String> {
         let exec = engine.executor();
         let data = exec.data_root.join(id.as_str());
-        prepare_data_dir(&data, exec.mode).map_err(|e| format!("cannot prepare the data directory: {e}"))?;
+        let uid = tokio::task::block_in_place(|| exec.uids.uid(id.as_str())).ok_or("no container uid for this pack")?;
+        prepare_data_dir(&data, exec.mode, uid).map_err(|e| format!("cannot prepare the data directory: {e}"))?;
         let root = dir.canonicalize().map_err(|e| e.to_string())?;
         let real = file.canonicalize().map_err(|e| e.to_string())?;
         let rel = real
@@ -192,20 +193,20 @@ impl LibScripts {
     }
 }
 
-/// Gives the container user (65534) the pack's data directory. As root, rumid hands it over
-/// (mode 0700); otherwise it can only open it to everyone, and says so.
-fn prepare_data_dir(dir: &Path, mode: crate::config::SecurityMode) -> std::io::Result<()> {
+/// Gives the pack's container user (`uid`) the pack's data directory. As root, rumid hands it
+/// over (mode 0700); otherwise it can only open it to everyone, and says so.
+fn prepare_data_dir(dir: &Path, mode: crate::config::SecurityMode, uid: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(dir)?;
     if mode == crate::config::SecurityMode::Permissive {
         return std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
     }
-    let nobody = Some(nix::unistd::Uid::from_raw(65534));
-    let nogroup = Some(nix::unistd::Gid::from_raw(65534));
-    if nix::unistd::chown(dir, nobody, nogroup).is_ok() {
+    let owner = Some(nix::unistd::Uid::from_raw(uid));
+    let group = Some(nix::unistd::Gid::from_raw(uid));
+    if nix::unistd::chown(dir, owner, group).is_ok() {
         return std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
     }
-    tracing::warn!(dir = %dir.display(), "cannot hand the data directory to uid 65534 (rumid is not root); opening it to all local users");
+    tracing::warn!(dir = %dir.display(), uid, "cannot hand the data directory to the pack's uid (rumid is not root); opening it to all local users");
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777))
 }
 

@@ -109,10 +109,11 @@ pub fn parse_lock(text: &str) -> std::result::Result<Vec<String>, LockProblem> {
             && base.as_bytes()[base.len() - 1].is_ascii_alphanumeric();
         let extras_ok = extras
             .is_none_or(|e| !e.is_empty() && e.bytes().all(|b| b.is_ascii_alphanumeric() || b",._-".contains(&b)));
-        let version_ok = !version.is_empty()
-            && !version.contains(char::is_whitespace)
-            && !version.contains([';', '=', '<', '>', '!', '~', '*', ','])
-            && version.bytes().all(|b| b.is_ascii_graphic());
+        // PEP 440's characters only (epoch `!`, local `+`): no paths, markers or wildcards.
+        let version_ok = version.as_bytes().first().is_some_and(u8::is_ascii_alphanumeric)
+            && version
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._+!-".contains(&b));
         if !name_ok || !extras_ok {
             return Err(bad("invalid package name"));
         }
@@ -735,6 +736,8 @@ mod tests {
             ("six\n", 1),
             ("six==1.0 ; python_version>'3'\n", 1),
             ("file:six\n", 1),
+            // Found by the fuzzer: a version with a path and parentheses in it.
+            ("d==it+-----------/----------------(\n", 1),
             ("-r other.txt\n", 1),
             ("", 0),
         ] {

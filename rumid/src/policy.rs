@@ -22,6 +22,7 @@ struct Parts {
     capability: Vec<capability::PrincipalGrants>,
     shares: Vec<stores::Share>,
     handlers: Vec<TrustedHandler>,
+    pack_uids: std::collections::HashMap<String, u32>,
     version: u64,
 }
 
@@ -93,6 +94,16 @@ impl PolicyHub {
         self.publish(&mut parts);
     }
 
+    /// Replaces the per-pack container uids (empty: one shared uid, no peer check).
+    pub fn set_pack_uids(&self, uids: std::collections::HashMap<String, u32>) {
+        let mut parts = self.parts.lock().unwrap_or_else(|p| p.into_inner());
+        if parts.pack_uids == uids && parts.version != 0 {
+            return;
+        }
+        parts.pack_uids = uids;
+        self.publish(&mut parts);
+    }
+
     /// The latest snapshot.
     pub fn current(&self) -> Arc<PolicySnapshot> {
         self.tx.borrow().clone()
@@ -102,6 +113,7 @@ impl PolicyHub {
         let millis = chrono::Utc::now().timestamp_millis().max(0) as u64;
         parts.version = millis.max(parts.version + 1);
         let snapshot = PolicySnapshot {
+            pack_uids: parts.pack_uids.clone(),
             version: parts.version,
             approved_packs: parts.approved.clone(),
             network_grants: parts

@@ -89,6 +89,132 @@ fn managed_containers(home: &TestHome) -> usize {
     String::from_utf8_lossy(&out.stdout).lines().count()
 }
 
+/// The uid rumid allocated to `pack` (from the signed table).
+fn pack_uid(home: &TestHome, pack: &str) -> u64 {
+    let table: Value =
+        serde_json::from_slice(&std::fs::read(home.path().join("user_data/settings/pack_uids.json")).unwrap()).unwrap();
+    table["uids"][pack]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no uid for {pack}: {table}"))
+}
+
+/// Connects to a socket from a container running as `uid` (the socket mounted at /s.sock),
+/// sends one frame and says whether an answer came back.
+fn served_as(socket: &std::path::Path, uid: u64) -> String {
+    let script = r#"
+import json, socket, struct
+s = socket.socket(socket.AF_UNIX)
+s.connect("/s.sock")
+body = json.dumps({"permission_id": "store.list", "args": {}}).encode()
+try:
+    s.sendall(struct.pack(">I", len(body)) + body)
+    head = s.recv(4)
+except OSError:
+    head = b""
+print("served" if len(head) == 4 else "closed")
+"#;
+    let out = std::process::Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            "--network=none",
+            "--user",
+            &format!("{uid}:{uid}"),
+            "--group-add",
+            rumi_tests::SOCKET_GID,
+            "-v",
+            &format!("{}:/s.sock", socket.display()),
+            "rumi-runtime:bookworm",
+            "python3",
+            "-c",
+            script,
+        ])
+        .output()
+        .expect("docker run");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        + &String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .last()
+            .map(|l| format!(" ({l})"))
+            .unwrap_or_default()
+}
+
+#[test]
+fn each_pack_runs_as_its_own_uid_and_its_sockets_serve_only_that_uid() {
+    if !docker_or_skip("each_pack_runs_as_its_own_uid_and_its_sockets_serve_only_that_uid") {
+        return;
+    }
+    let home = TestHome::new();
+    for p in ["alpha", "beta"] {
+        home.add_pack(p);
+        home.write(
+            &format!("ecosystem/{p}/backend/blocks/who.py"),
+            "import os\ndef run():\n    return {'uid': os.getuid(), 'gid': os.getgid()}\n",
+        );
+        home.write(
+            &format!("flows/{p}.flow.yaml"),
+            &format!("flow_id: {p}\nsteps:\n  - {{id: s, type: python_file_call, owner_pack: {p}, file: who.py, output: out}}\n"),
+        );
+    }
+    let rumid = Rumid::builder(&home).strict().spawn().unwrap();
+    for p in ["alpha", "beta"] {
+        assert_eq!(rumid.post(&format!("/api/packs/{p}/approve"), None).status, 200);
+    }
+    rumid.wait_policy_applied();
+    let (a, b) = (pack_uid(&home, "alpha"), pack_uid(&home, "beta"));
+    assert_ne!(a, b);
+    for (p, uid) in [("alpha", a), ("beta", b)] {
+        let r = rumid.run_flow(p, json!({}), 60.0);
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(r.body["data"]["result"]["out"], json!({"uid": uid, "gid": uid}));
+    }
+    // beta's capability socket, reached by a container of alpha: refused and audited.
+    let beta_socket = rumid.capability_socket(&home, "beta");
+    rumi_tests::eventually("beta's socket", rumi_tests::patience(), || {
+        beta_socket.exists().then_some(())
+    })
+    .unwrap();
+    let got = served_as(&beta_socket, a);
+    assert!(got.starts_with("closed"), "alpha's uid on beta's socket: {got}");
+    assert!(served_as(&beta_socket, 4242).starts_with("closed"), "a foreign uid");
+    assert!(served_as(&beta_socket, b).starts_with("served"), "beta's own uid");
+    rumi_tests::eventually("refusals audited", rumi_tests::patience(), || {
+        let refused = home.audit_actions("security", "capability_proxy_peer_refused");
+        (refused.len() >= 2).then_some(refused)
+    })
+    .map(|refused| {
+        assert_eq!(refused[0]["owner_pack"], "beta");
+        assert_eq!(refused[0]["details"]["expected_uid"], b);
+    })
+    .unwrap();
+    // A restart keeps every pack's uid.
+    drop(rumid);
+    let rumid = Rumid::builder(&home).strict().spawn().unwrap();
+    let r = rumid.run_flow("alpha", json!({}), 60.0);
+    assert_eq!(r.body["data"]["result"]["out"]["uid"], a, "{:?}", r.body);
+
+    // The original's single uid stays available as a setting.
+    let shared = TestHome::new();
+    shared.add_pack("solo");
+    shared.write(
+        "ecosystem/solo/backend/blocks/who.py",
+        "import os\ndef run():\n    return os.getuid()\n",
+    );
+    shared.write(
+        "flows/solo.flow.yaml",
+        "flow_id: solo\nsteps:\n  - {id: s, type: python_file_call, owner_pack: solo, file: who.py, output: out}\n",
+    );
+    let rumid = Rumid::builder(&shared)
+        .strict()
+        .env("RUMI_PACK_UID_RANGE", "shared")
+        .spawn()
+        .unwrap();
+    assert_eq!(rumid.post("/api/packs/solo/approve", None).status, 200);
+    let r = rumid.run_flow("solo", json!({}), 60.0);
+    assert_eq!(r.body["data"]["result"]["out"], 65534, "{:?}", r.body);
+    assert!(!shared.path().join("user_data/settings/pack_uids.json").exists());
+}
+
 /// Containers of this instance that are not waiting spares (running or finished jobs, and
 /// spares still starting).
 fn busy_containers(rumid: &Rumid) -> usize {
@@ -168,7 +294,9 @@ fn blocks_run_contained_and_reach_only_their_own_helpers() {
 
     // Identity and privileges.
     let who = out("hostile", json!({"case": "whoami"}));
-    assert_eq!((who["uid"].clone(), who["gid"].clone()), (json!(65534), json!(65534)));
+    let uid = pack_uid(&home, "box");
+    assert!(uid >= 200_000, "a uid of its own from the default range: {uid}");
+    assert_eq!((who["uid"].clone(), who["gid"].clone()), (json!(uid), json!(uid)));
     assert_eq!(who["caps"], "0000000000000000", "no capabilities: {who}");
 
     // The file system is read-only except /tmp.

@@ -478,20 +478,35 @@ impl Rumid {
         headers: &[(&str, &str)],
     ) -> Resp {
         let url = format!("{}{}", self.base, path);
-        let mut req = ureq::http::Request::builder().method(method).uri(&url);
-        if let Some(t) = token {
-            req = req.header("Authorization", format!("Bearer {t}"));
-        }
-        if let Some(ct) = content_type {
-            req = req.header("Content-Type", ct);
-        }
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let result = match body {
-            Some(b) => self.agent.run(req.body(b.to_vec()).expect("request")),
-            None => self.agent.run(req.body(()).expect("request")),
+        let send = || {
+            let mut req = ureq::http::Request::builder().method(method).uri(&url);
+            if let Some(t) = token {
+                req = req.header("Authorization", format!("Bearer {t}"));
+            }
+            if let Some(ct) = content_type {
+                req = req.header("Content-Type", ct);
+            }
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            match body {
+                Some(b) => self.agent.run(req.body(b.to_vec()).expect("request")),
+                None => self.agent.run(req.body(()).expect("request")),
+            }
         };
+        let mut result = send();
+        // A pooled keep-alive connection the server had already closed fails before any
+        // byte of an answer arrives; send once more on a fresh connection.
+        if let Err(ureq::Error::Io(e)) = &result
+            && matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::BrokenPipe
+            )
+        {
+            result = send();
+        }
         let mut resp = result.unwrap_or_else(|e| panic!("{method} {path}: {e}\nrumid log:\n{}", self.log_text()));
         let status = resp.status().as_u16();
         let headers = resp

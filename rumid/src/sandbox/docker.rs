@@ -4,7 +4,7 @@
 //! ([`super::spares`]).
 //!
 //! Flags: `--network=none`, read-only root, tmpfs `/tmp` (64 MiB, noexec, nosuid),
-//! `cap-drop ALL`, `no-new-privileges`, user 65534:65534, `--group-add` of the socket
+//! `cap-drop ALL`, `no-new-privileges`, the pack's own uid (or 65534), `--group-add` of the socket
 //! groups, memory and swap limit, pids limit, one CPU, a capped log file (output is read
 //! from the attach stream, never from the log). Mounts, all read-only except the
 //! sockets: the pack at `/pack`, the SDK at `/rumi/sdk`, the pack's data dir at `/data`, pip packages at `/pip-packages`
@@ -241,7 +241,7 @@ impl DockerRunner {
 
     /// The container a block of `pack` runs in: everything but the job itself, identical
     /// for a cold run and a spare (the job arrives on stdin).
-    pub fn spec(&self, pack: &PackId, pack_dir: &Path, m: &Mounts<'_>) -> ContainerSpec {
+    pub fn spec(&self, pack: &PackId, pack_dir: &Path, m: &Mounts<'_>, uid: u32) -> ContainerSpec {
         let mut binds = vec![
             format!("{}:/pack:ro", pack_dir.display()),
             format!("{}:/rumi/sdk:ro", m.sdk_dir.display()),
@@ -314,7 +314,7 @@ impl DockerRunner {
             image: Some(self.image.clone()),
             cmd: Some(vec!["python3".into(), "-B".into(), "/rumi/sdk/_rumi_runner.py".into()]),
             env: Some(env),
-            user: Some("65534:65534".into()),
+            user: Some(format!("{uid}:{uid}")),
             working_dir: Some("/pack".into()),
             labels: Some(labels),
             network_disabled: Some(true),
