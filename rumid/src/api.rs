@@ -8,6 +8,7 @@
 
 mod auth;
 pub(crate) mod capability;
+mod console;
 mod envelope;
 mod flows;
 mod health;
@@ -125,6 +126,10 @@ pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .route("/health", get(health::public))
         .route("/api/health", get(health::detail))
+        .route("/console", get(console::page))
+        .route("/console/app.js", get(console::script))
+        .route("/console/app.css", get(console::style))
+        .route("/api/audit/recent", get(console::recent))
         .route("/metrics", get(health::metrics))
         .route("/api/packs", get(packs::list))
         .route("/api/packs/pending", get(packs::pending))

@@ -334,6 +334,45 @@ fn append(
     file.sync_data()
 }
 
+/// The newest `limit` audit events (newest first), optionally of one category, read from the
+/// files of the last `days` days. Lines that do not parse are skipped.
+pub fn recent(dir: &std::path::Path, limit: usize, category: Option<&str>) -> Vec<serde_json::Value> {
+    let mut files: Vec<(String, std::path::PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let stem = name.strip_suffix(".jsonl")?;
+            let (cat, date) = stem.rsplit_once('_')?;
+            if category.is_some_and(|c| c != cat) {
+                return None;
+            }
+            Some((date.to_owned(), e.path()))
+        })
+        .collect();
+    // Newest dates first; only the two newest dates are read (today and yesterday at most).
+    files.sort_by(|a, b| b.0.cmp(&a.0));
+    let newest: Vec<String> = {
+        let mut d: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
+        d.dedup();
+        d.into_iter().take(2).collect()
+    };
+    let mut events: Vec<serde_json::Value> = files
+        .iter()
+        .filter(|(date, _)| newest.contains(date))
+        .filter_map(|(_, p)| std::fs::read_to_string(p).ok())
+        .flat_map(|text| {
+            text.lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    events.sort_by(|a, b| b["ts"].as_str().cmp(&a["ts"].as_str()));
+    events.truncate(limit);
+    events
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

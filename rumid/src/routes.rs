@@ -35,6 +35,7 @@ pub const RESERVED_PREFIXES: &[&str] = &[
     "/api/docker",
     "/api/containers",
     "/api/routes",
+    "/api/audit",
     "/api/pip",
     "/api/units",
     "/api/privileges",

@@ -14,6 +14,16 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/metrics"),
     ("GET", "/api/does-not-exist"),
     ("POST", "/health"),
+    ("POST", "/api/packs/import"),
+    ("POST", "/api/packs/apply"),
+    ("GET", "/api/packs/staging"),
+    ("GET", "/api/privileges"),
+    ("POST", "/api/privileges/alpha/execute/system.diagnostics"),
+    ("POST", "/api/pip/candidates/scan"),
+    ("GET", "/api/units"),
+    ("POST", "/api/units/execute"),
+    ("GET", "/api/audit/recent"),
+    ("POST", "/console"),
 ];
 
 #[test]

@@ -9,6 +9,7 @@ mod capd;
 mod cli;
 mod concurrency;
 mod config;
+mod console;
 mod egress;
 mod external;
 mod flows;

@@ -1,4 +1,6 @@
-//! Bearer-token authentication for every endpoint except `GET /health`.
+//! Bearer-token authentication for every endpoint except `GET /health` and the console's
+//! static files (`GET /console`, `/console/app.js`, `/console/app.css`), which hold no data:
+//! the console calls the API with the token the operator types in.
 //!
 //! # Security
 //! The token is compared in constant time (`ApiToken::matches`). A refusal is answered
@@ -19,7 +21,11 @@ use crate::error::Error;
 const MAX_AUDITED_PATH: usize = 256;
 
 pub async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if req.uri().path() == "/health" && (req.method() == Method::GET || req.method() == Method::HEAD) {
+    let public = matches!(
+        req.uri().path(),
+        "/health" | "/console" | "/console/app.js" | "/console/app.css"
+    );
+    if public && (req.method() == Method::GET || req.method() == Method::HEAD) {
         return next.run(req).await;
     }
     let presented = req
