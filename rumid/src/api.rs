@@ -13,6 +13,7 @@ mod envelope;
 mod flows;
 mod health;
 mod network;
+pub mod openapi;
 mod packs;
 mod pip;
 mod privileges;
@@ -29,10 +30,13 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::get;
 use rumi_common::token::ApiToken;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::Instrument;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use self::envelope::{AppJson, ok};
 use crate::approval::Packs;
@@ -120,82 +124,93 @@ where
     .map_err(|e| Error::Task(e.to_string()))?
 }
 
+/// Every documented route: each handler is registered together with its OpenAPI
+/// description.
+fn documented_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(health::public))
+        .routes(routes!(health::detail))
+        .routes(routes!(console::page))
+        .routes(routes!(console::script))
+        .routes(routes!(console::style))
+        .routes(routes!(console::recent))
+        .routes(routes!(health::metrics))
+        .routes(routes!(packs::list))
+        .routes(routes!(packs::pending))
+        .routes(routes!(packs::scan))
+        .routes(routes!(packs::import))
+        .routes(routes!(packs::apply))
+        .routes(routes!(packs::staging))
+        .routes(routes!(packs::discard))
+        .routes(routes!(packs::status))
+        .routes(routes!(packs::approve))
+        .routes(routes!(packs::reject))
+        .routes(routes!(packs::uninstall))
+        .routes(routes!(pip::scan))
+        .routes(routes!(pip::requests))
+        .routes(routes!(pip::approve))
+        .routes(routes!(pip::reject))
+        .routes(routes!(pip::blocked))
+        .routes(routes!(pip::unblock))
+        .routes(routes!(units::list))
+        .routes(routes!(units::publish))
+        .routes(routes!(units::execute))
+        .routes(routes!(privileges::list))
+        .routes(routes!(privileges::grant))
+        .routes(routes!(privileges::revoke))
+        .routes(routes!(privileges::execute))
+        .routes(routes!(flows::list))
+        .routes(routes!(flows::reload))
+        .routes(routes!(flows::run))
+        .routes(routes!(flows::docker_status))
+        .routes(routes!(flows::containers))
+        .routes(routes!(flows::remove_containers))
+        .routes(routes!(flows::start_container))
+        .routes(routes!(flows::stop_container))
+        .routes(routes!(network::list))
+        .routes(routes!(network::grant))
+        .routes(routes!(network::revoke))
+        .routes(routes!(network::check))
+        .routes(routes!(secrets::list))
+        .routes(routes!(secrets::set))
+        .routes(routes!(secrets::delete))
+        .routes(routes!(stores::list))
+        .routes(routes!(stores::create))
+        .routes(routes!(stores::shared))
+        .routes(routes!(stores::share_approve))
+        .routes(routes!(stores::share_revoke))
+        .routes(routes!(capability::scan))
+        .routes(routes!(capability::requests))
+        .routes(routes!(capability::approve))
+        .routes(routes!(capability::reject))
+        .routes(routes!(capability::blocked))
+        .routes(routes!(capability::unblock))
+        .routes(routes!(capability::list))
+        .routes(routes!(capability::grant))
+        .routes(routes!(capability::revoke))
+        .routes(routes!(capability::batch))
+        .routes(routes!(flows::routes))
+        .routes(routes!(flows::reload_routes))
+}
+
+/// The OpenAPI document of the API (what `GET /api/openapi.json` serves).
+pub fn openapi_json() -> String {
+    openapi::document(&documented_routes().split_for_parts().1)
+}
+
 /// Builds the router with every layer. `main` never builds routes; tests call this.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.max_request_body_bytes;
-    let mut app = Router::new()
-        .route("/health", get(health::public))
-        .route("/api/health", get(health::detail))
-        .route("/console", get(console::page))
-        .route("/console/app.js", get(console::script))
-        .route("/console/app.css", get(console::style))
-        .route("/api/audit/recent", get(console::recent))
-        .route("/metrics", get(health::metrics))
-        .route("/api/packs", get(packs::list))
-        .route("/api/packs/pending", get(packs::pending))
-        .route("/api/packs/scan", post(packs::scan))
-        .route("/api/packs/import", post(packs::import))
-        .route("/api/packs/apply", post(packs::apply))
-        .route("/api/packs/staging", get(packs::staging))
-        .route("/api/packs/staging/{staging_id}", delete(packs::discard))
-        .route("/api/packs/{pack_id}/status", get(packs::status))
-        .route("/api/packs/{pack_id}/approve", post(packs::approve))
-        .route("/api/packs/{pack_id}/reject", post(packs::reject))
-        .route("/api/packs/{pack_id}", delete(packs::uninstall))
-        .route("/api/pip/candidates/scan", post(pip::scan))
-        .route("/api/pip/requests", get(pip::requests))
-        .route("/api/pip/requests/{key}/approve", post(pip::approve))
-        .route("/api/pip/requests/{key}/reject", post(pip::reject))
-        .route("/api/pip/blocked", get(pip::blocked))
-        .route("/api/pip/blocked/{key}/unblock", post(pip::unblock))
-        .route("/api/units", get(units::list))
-        .route("/api/units/publish", post(units::publish))
-        .route("/api/units/execute", post(units::execute))
-        .route("/api/privileges", get(privileges::list))
+    let (router, spec) = documented_routes().split_for_parts();
+    let spec = Arc::new(openapi::document(&spec));
+    let mut app = router
         .route(
-            "/api/privileges/{pack_id}/grant/{privilege_id}",
-            post(privileges::grant),
+            "/api/openapi.json",
+            get(move || {
+                let spec = spec.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], (*spec).clone()) }
+            }),
         )
-        .route(
-            "/api/privileges/{pack_id}/revoke/{privilege_id}",
-            post(privileges::revoke),
-        )
-        .route(
-            "/api/privileges/{pack_id}/execute/{privilege_id}",
-            post(privileges::execute),
-        )
-        .route("/api/flows", get(flows::list))
-        .route("/api/flows/reload", post(flows::reload))
-        .route("/api/flows/{flow_id}/run", post(flows::run))
-        .route("/api/docker/status", get(flows::docker_status))
-        .route("/api/containers", get(flows::containers))
-        .route("/api/containers/{pack_id}", delete(flows::remove_containers))
-        .route("/api/containers/{pack_id}/start", post(flows::start_container))
-        .route("/api/containers/{pack_id}/stop", post(flows::stop_container))
-        .route("/api/network/list", get(network::list))
-        .route("/api/network/grant", post(network::grant))
-        .route("/api/network/revoke", post(network::revoke))
-        .route("/api/network/check", post(network::check))
-        .route("/api/secrets", get(secrets::list))
-        .route("/api/secrets/set", post(secrets::set))
-        .route("/api/secrets/delete", post(secrets::delete))
-        .route("/api/stores", get(stores::list))
-        .route("/api/stores/create", post(stores::create))
-        .route("/api/stores/shared", get(stores::shared))
-        .route("/api/stores/shared/approve", post(stores::share_approve))
-        .route("/api/stores/shared/revoke", post(stores::share_revoke))
-        .route("/api/capability/candidates/scan", post(capability::scan))
-        .route("/api/capability/requests", get(capability::requests))
-        .route("/api/capability/requests/{key}/approve", post(capability::approve))
-        .route("/api/capability/requests/{key}/reject", post(capability::reject))
-        .route("/api/capability/blocked", get(capability::blocked))
-        .route("/api/capability/blocked/{key}/unblock", post(capability::unblock))
-        .route("/api/capability/grants", get(capability::list))
-        .route("/api/capability/grants/grant", post(capability::grant))
-        .route("/api/capability/grants/revoke", post(capability::revoke))
-        .route("/api/capability/grants/batch", post(capability::batch))
-        .route("/api/routes", get(flows::routes))
-        .route("/api/routes/reload", post(flows::reload_routes))
         .fallback(flows::dispatch)
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))

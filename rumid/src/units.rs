@@ -44,7 +44,7 @@ const MAX_BYTES: u64 = 64 * 1024 * 1024;
 const TRUST: &str = "user_data/units/trust/trusted_units.json";
 
 /// Where a unit is.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnitRef {
     pub store_id: String,

@@ -14,6 +14,7 @@ pub struct ListQuery {
     pub principal_id: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/capability/grants", tag = "capability", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<Response, Error> {
     if let Some(p) = &q.principal_id {
         crate::grants::capability::validate_principal(p)?;
@@ -22,18 +23,21 @@ pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> 
     Ok(ok(json!({"grants": grants, "count": grants.len()})))
 }
 
+#[utoipa::path(post, path = "/api/capability/grants/grant", tag = "capability", request_body = GrantItem, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn grant(State(state): State<AppState>, AppJson(item): AppJson<GrantItem>) -> Result<Response, Error> {
     let grants = state.capability.clone();
     Ok(ok(blocking(move || grants.grant(&item)).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CapabilityRevokeBody)]
 pub struct RevokeBody {
     pub principal_id: String,
     pub permission_id: String,
 }
 
+#[utoipa::path(post, path = "/api/capability/grants/revoke", tag = "capability", request_body = RevokeBody, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn revoke(State(state): State<AppState>, AppJson(body): AppJson<RevokeBody>) -> Result<Response, Error> {
     let grants = state.capability.clone();
     Ok(ok(blocking(move || {
@@ -42,18 +46,20 @@ pub async fn revoke(State(state): State<AppState>, AppJson(body): AppJson<Revoke
     .await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchBody {
     pub grants: Vec<GrantItem>,
 }
 
+#[utoipa::path(post, path = "/api/capability/grants/batch", tag = "capability", request_body = BatchBody, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn batch(State(state): State<AppState>, AppJson(body): AppJson<BatchBody>) -> Result<Response, Error> {
     let grants = state.capability.clone();
     Ok(ok(blocking(move || grants.batch(&body.grants)).await?))
 }
 
 /// `POST /api/capability/candidates/scan`.
+#[utoipa::path(post, path = "/api/capability/candidates/scan", tag = "capability", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn scan(State(state): State<AppState>) -> Result<Response, Error> {
     let packs: Vec<_> = state
         .packs
@@ -79,12 +85,14 @@ pub struct StatusQuery {
 }
 
 /// `GET /api/capability/requests?status=`.
+#[utoipa::path(get, path = "/api/capability/requests", tag = "capability", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn requests(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> Response {
     let items = state.handlers.list(q.status.as_deref());
     ok(json!({"items": items, "count": items.len()}))
 }
 
 /// `GET /api/capability/blocked`.
+#[utoipa::path(get, path = "/api/capability/blocked", tag = "capability", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn blocked(State(state): State<AppState>) -> Response {
     let items = state.handlers.list(Some("blocked"));
     ok(json!({"items": items, "count": items.len()}))
@@ -98,6 +106,7 @@ pub struct NotesBody {
 }
 
 /// `POST /api/capability/requests/{key}/approve` (the key is URL-encoded).
+#[utoipa::path(post, path = "/api/capability/requests/{key}/approve", tag = "capability", params(("key" = String, Path, description = "key")), request_body = crate::api::openapi::OptionalJson, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn approve(
     State(state): State<AppState>,
     Path(key): Path<String>,
@@ -115,13 +124,14 @@ pub async fn approve(
     Ok(ok(blocking(move || handlers.approve(&key, notes.as_deref())).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReasonBody {
     pub reason: String,
 }
 
 /// `POST /api/capability/requests/{key}/reject`.
+#[utoipa::path(post, path = "/api/capability/requests/{key}/reject", tag = "capability", params(("key" = String, Path, description = "key")), request_body = ReasonBody, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn reject(
     State(state): State<AppState>,
     Path(key): Path<String>,
@@ -132,6 +142,7 @@ pub async fn reject(
 }
 
 /// `POST /api/capability/blocked/{key}/unblock`.
+#[utoipa::path(post, path = "/api/capability/blocked/{key}/unblock", tag = "capability", params(("key" = String, Path, description = "key")), request_body = ReasonBody, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn unblock(
     State(state): State<AppState>,
     Path(key): Path<String>,

@@ -34,14 +34,17 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
         .into_response()
 }
 
+#[utoipa::path(get, path = "/console", tag = "console", responses((status = 200, description = "the console page", content_type = "text/html")), security(()))]
 pub async fn page() -> Response {
     asset(PAGE, "text/html; charset=utf-8")
 }
 
+#[utoipa::path(get, path = "/console/app.js", tag = "console", responses((status = 200, description = "the console script", content_type = "text/javascript")), security(()))]
 pub async fn script() -> Response {
     asset(SCRIPT, "text/javascript; charset=utf-8")
 }
 
+#[utoipa::path(get, path = "/console/app.css", tag = "console", responses((status = 200, description = "the console style", content_type = "text/css")), security(()))]
 pub async fn style() -> Response {
     asset(STYLE, "text/css; charset=utf-8")
 }
@@ -53,6 +56,7 @@ pub struct RecentQuery {
 }
 
 /// `GET /api/audit/recent?limit=&category=`: the newest audit events, newest first.
+#[utoipa::path(get, path = "/api/audit/recent", tag = "console", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn recent(State(state): State<AppState>, Query(q): Query<RecentQuery>) -> Result<Response, Error> {
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     if let Some(c) = &q.category

@@ -15,6 +15,7 @@ use crate::error::Error;
 pub const DEFAULT_TIMEOUT_SECS: f64 = 300.0;
 pub const MAX_TIMEOUT_SECS: f64 = 600.0;
 
+#[utoipa::path(get, path = "/api/flows", tag = "flows", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn list(State(state): State<AppState>) -> Response {
     let set = state.flows.flows();
     let flows: Vec<Value> = set
@@ -33,6 +34,7 @@ pub async fn list(State(state): State<AppState>) -> Response {
     ok(json!({"flows": flows, "count": flows.len(), "diagnostics": set.diagnostics}))
 }
 
+#[utoipa::path(post, path = "/api/flows/reload", tag = "flows", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn reload(State(state): State<AppState>) -> Result<Response, Error> {
     let engine = state.flows.clone();
     let n = blocking(move || Ok(engine.reload())).await?;
@@ -48,6 +50,7 @@ pub struct RunBody {
     pub timeout: Option<f64>,
 }
 
+#[utoipa::path(post, path = "/api/flows/{flow_id}/run", tag = "flows", params(("flow_id" = String, Path, description = "flow id")), request_body = crate::api::openapi::OptionalJson, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn run(
     State(state): State<AppState>,
     Path(flow_id): Path<String>,
@@ -79,6 +82,7 @@ pub async fn run(
     Ok(ok(result))
 }
 
+#[utoipa::path(get, path = "/api/docker/status", tag = "flows", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn docker_status(State(state): State<AppState>) -> Response {
     let exec = state.flows.executor();
     let status = exec.docker.available().await;
@@ -90,12 +94,14 @@ pub async fn docker_status(State(state): State<AppState>) -> Response {
     }))
 }
 
+#[utoipa::path(get, path = "/api/containers", tag = "flows", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn containers(State(state): State<AppState>) -> Response {
     let docker = &state.flows.executor().docker;
     let list = docker.list().await;
     ok(json!({"containers": list, "count": list.len(), "spares": docker.spares.summary()}))
 }
 
+#[utoipa::path(delete, path = "/api/containers/{pack_id}", tag = "flows", params(("pack_id" = String, Path, description = "pack id")), responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn remove_containers(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, Error> {
     let pack = PackId::parse(&raw)?;
     let n = state.flows.executor().docker.remove_pack(pack.as_str()).await;
@@ -112,11 +118,13 @@ pub async fn remove_containers(State(state): State<AppState>, Path(raw): Path<St
 }
 
 /// `GET /api/routes`.
+#[utoipa::path(get, path = "/api/routes", tag = "flows", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn routes(State(state): State<AppState>) -> Response {
     ok(crate::routes::listing(&state.flows.routes()))
 }
 
 /// `POST /api/routes/reload` (reloads flows, modifiers and routes together).
+#[utoipa::path(post, path = "/api/routes/reload", tag = "flows", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn reload_routes(State(state): State<AppState>) -> Result<Response, Error> {
     let engine = state.flows.clone();
     blocking(move || Ok(engine.reload())).await?;
@@ -163,6 +171,7 @@ pub async fn dispatch(
 /// (approved and unchanged, Docker and the image available) by running a container that
 /// does nothing, and reports how long it took. In strict mode this also warms the pack: its
 /// pristine spares are started in the background.
+#[utoipa::path(post, path = "/api/containers/{pack_id}/start", tag = "flows", params(("pack_id" = String, Path, description = "pack id")), responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn start_container(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, Error> {
     let pack = PackId::parse(&raw)?;
     let packs = state.packs.clone();
@@ -186,6 +195,7 @@ pub async fn start_container(State(state): State<AppState>, Path(raw): Path<Stri
 }
 
 /// `POST /api/containers/{pack_id}/stop`: removes every container of the pack.
+#[utoipa::path(post, path = "/api/containers/{pack_id}/stop", tag = "flows", params(("pack_id" = String, Path, description = "pack id")), responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn stop_container(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, Error> {
     remove_containers(State(state), Path(raw)).await
 }

@@ -56,6 +56,7 @@ fn probes(state: &AppState) -> Value {
 }
 
 /// Unauthenticated: only the overall status and a timestamp. 503 when DOWN.
+#[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, description = "UP or DEGRADED: {status, timestamp}"), (status = 503, description = "DOWN")), security(()))]
 pub async fn public(State(state): State<AppState>) -> Response {
     let report = probes(&state);
     let down = report["status"] == json!(Status::Down);
@@ -69,6 +70,7 @@ pub async fn public(State(state): State<AppState>) -> Response {
 }
 
 /// Authenticated: every probe, the version, the mode and pack counts.
+#[utoipa::path(get, path = "/api/health", tag = "health", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn detail(State(state): State<AppState>) -> Response {
     ok(diagnostics(&state))
 }
@@ -93,6 +95,7 @@ pub fn diagnostics(state: &AppState) -> Value {
 }
 
 /// Prometheus / OpenMetrics text.
+#[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text"), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     (
         [(

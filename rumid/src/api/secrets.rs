@@ -11,6 +11,7 @@ use serde_json::json;
 use super::{AppJson, AppState, ok};
 use crate::error::Error;
 
+#[utoipa::path(get, path = "/api/secrets", tag = "secrets", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn list(State(state): State<AppState>) -> Result<Response, Error> {
     let mut client = SecretsAdminClient::new(state.helper("capd")?);
     let reply = client
@@ -33,7 +34,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Response, Error> {
 }
 
 /// Body of `POST /api/secrets/set`. `Debug` never shows the value.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetBody {
     pub key: String,
@@ -49,6 +50,7 @@ impl std::fmt::Debug for SetBody {
     }
 }
 
+#[utoipa::path(post, path = "/api/secrets/set", tag = "secrets", request_body = SetBody, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn set(State(state): State<AppState>, AppJson(body): AppJson<SetBody>) -> Result<Response, Error> {
     let mut client = SecretsAdminClient::new(state.helper("capd")?);
     let key = body.key.clone();
@@ -63,12 +65,13 @@ pub async fn set(State(state): State<AppState>, AppJson(body): AppJson<SetBody>)
     Ok(ok(json!({"key": key, "created": reply.created})))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteBody {
     pub key: String,
 }
 
+#[utoipa::path(post, path = "/api/secrets/delete", tag = "secrets", request_body = DeleteBody, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn delete(State(state): State<AppState>, AppJson(body): AppJson<DeleteBody>) -> Result<Response, Error> {
     let mut client = SecretsAdminClient::new(state.helper("capd")?);
     client

@@ -12,6 +12,7 @@ use super::{AppJson, AppState, blocking, ok};
 use crate::error::Error;
 use crate::grants::stores::ShareRequest;
 
+#[utoipa::path(get, path = "/api/stores", tag = "stores", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn list(State(state): State<AppState>) -> Result<Response, Error> {
     let mut client = StoresAdminClient::new(state.helper("capd")?);
     let reply = client
@@ -29,7 +30,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Response, Error> {
     Ok(ok(json!({"count": stores.len(), "stores": stores})))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBody {
     pub store_id: String,
@@ -37,6 +38,7 @@ pub struct CreateBody {
     pub owner_pack: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/stores/create", tag = "stores", request_body = CreateBody, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn create(State(state): State<AppState>, AppJson(body): AppJson<CreateBody>) -> Result<Response, Error> {
     if let Some(owner) = &body.owner_pack {
         PackId::parse(owner)?;
@@ -64,11 +66,13 @@ pub async fn create(State(state): State<AppState>, AppJson(body): AppJson<Create
     ))
 }
 
+#[utoipa::path(get, path = "/api/stores/shared", tag = "stores", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn shared(State(state): State<AppState>) -> Response {
     let shares = state.shares.list();
     ok(json!({"shared_stores": shares, "count": shares.len()}))
 }
 
+#[utoipa::path(post, path = "/api/stores/shared/approve", tag = "stores", request_body = ShareRequest, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn share_approve(
     State(state): State<AppState>,
     AppJson(body): AppJson<ShareRequest>,
@@ -77,6 +81,7 @@ pub async fn share_approve(
     Ok(ok(blocking(move || shares.approve(&body)).await?))
 }
 
+#[utoipa::path(post, path = "/api/stores/shared/revoke", tag = "stores", request_body = ShareRequest, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn share_revoke(
     State(state): State<AppState>,
     AppJson(body): AppJson<ShareRequest>,

@@ -40,7 +40,7 @@ pub struct PrincipalGrants {
 }
 
 /// One item of `POST /api/capability/grants/grant` and `/batch`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantItem {
     pub principal_id: String,

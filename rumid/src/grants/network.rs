@@ -37,7 +37,7 @@ pub struct NetworkGrant {
 }
 
 /// Body of `POST /api/network/grant`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantRequest {
     pub pack_id: String,

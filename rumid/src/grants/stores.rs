@@ -26,7 +26,7 @@ pub struct Share {
 }
 
 /// Body of `/api/stores/shared/approve|revoke`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShareRequest {
     pub store_id: String,
