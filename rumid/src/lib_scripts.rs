@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::Utc;
 use rumi_common::ids::PackId;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::approval::Packs;
 use crate::audit::{Audit, AuditEvent, Category, Severity};
@@ -45,26 +45,8 @@ pub struct LibScripts {
 impl LibScripts {
     pub fn load(home: &Path, key: [u8; 32], audit: Audit) -> Self {
         let path = home.join("user_data/settings/lib_records.json");
-        let records = if path.exists() {
-            match signed::read_verified(&path, &key)
-                .map_err(|e| e.to_string())
-                .and_then(|o| {
-                    serde_json::from_value(o.get("records").cloned().unwrap_or_default()).map_err(|e| e.to_string())
-                }) {
-                Ok(r) => r,
-                Err(why) => {
-                    tracing::warn!(reason = %why, "lib records failed verification; install scripts will run again");
-                    audit.record_blocking(AuditEvent::new(Category::Security, "hmac_verification_failed").failed(
-                        Severity::Critical,
-                        "lib_records_tampered",
-                        why,
-                    ));
-                    BTreeMap::new()
-                }
-            }
-        } else {
-            BTreeMap::new()
-        };
+        // A tampered file is not used: install scripts then run again.
+        let records = signed::load_field(&path, &key, "records", &audit, "lib_records_tampered");
         Self {
             path,
             key,
@@ -74,10 +56,7 @@ impl LibScripts {
     }
 
     fn save(&self, records: &BTreeMap<String, Record>) {
-        let mut obj = Map::new();
-        obj.insert("records".into(), json!(records));
-        signed::sign(&mut obj, &self.key);
-        if let Err(e) = rumi_common::fs::write_atomic(&self.path, &signed::to_file_bytes(&obj), 0o600) {
+        if let Err(e) = signed::store_field(&self.path, &self.key, "records", json!(records), 0o600) {
             tracing::error!(%e, "cannot write lib records");
         }
     }

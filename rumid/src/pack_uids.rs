@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use serde_json::{Map, json};
+use serde_json::json;
 
 use crate::audit::{Audit, AuditEvent, Category, Severity};
 use crate::config::PackUids as Mode;
@@ -108,10 +108,7 @@ impl PackUids {
         let uid = *next;
         let mut updated = table.clone();
         updated.insert(pack.to_owned(), uid);
-        let mut obj = Map::new();
-        obj.insert("uids".into(), json!(updated));
-        signed::sign(&mut obj, &self.key);
-        if let Err(e) = rumi_common::fs::write_atomic(&self.path, &signed::to_file_bytes(&obj), 0o600) {
+        if let Err(e) = signed::store_field(&self.path, &self.key, "uids", json!(updated), 0o600) {
             tracing::error!(path = %self.path.display(), %e, "cannot record a pack uid");
             return None;
         }

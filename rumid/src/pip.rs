@@ -35,10 +35,10 @@ use chrono::{DateTime, Utc};
 use rumi_common::code;
 use rumi_common::ids::PackId;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::audit::{Audit, AuditEvent, Category, Severity};
+use crate::audit::{Audit, AuditEvent, Category};
 use crate::error::{Error, Result};
 use crate::sandbox::docker::{Builder, DockerRunner};
 use crate::signed;
@@ -256,25 +256,7 @@ impl Pip {
         let dir = home.join("user_data/pip/requests");
         rumi_common::fs::ensure_dir(&dir, 0o700).map_err(Error::io("cannot create", &dir))?;
         let path = home.join(INDEX);
-        let items = if path.exists() {
-            match signed::read_verified(&path, &key)
-                .map_err(|e| e.to_string())
-                .and_then(|o| {
-                    serde_json::from_value(o.get("items").cloned().unwrap_or_default()).map_err(|e| e.to_string())
-                }) {
-                Ok(v) => v,
-                Err(why) => {
-                    audit.record_blocking(
-                        AuditEvent::new(Category::Security, "hmac_verification_failed")
-                            .failed(Severity::Critical, "pip_index_tampered", why)
-                            .detail("file", INDEX),
-                    );
-                    BTreeMap::new()
-                }
-            }
-        } else {
-            BTreeMap::new()
-        };
+        let items = signed::load_field(&path, &key, "items", &audit, "pip_index_tampered");
         let this = Self {
             home: home.to_path_buf(),
             key,
@@ -292,12 +274,8 @@ impl Pip {
     }
 
     fn persist(&self, items: &BTreeMap<String, Item>) -> Result<()> {
-        let mut obj = Map::new();
-        obj.insert("version".into(), json!("1.0"));
-        obj.insert("items".into(), json!(items));
-        signed::sign(&mut obj, &self.key);
         let path = self.home.join(INDEX);
-        rumi_common::fs::write_atomic(&path, &signed::to_file_bytes(&obj), 0o600)
+        signed::store_field(&path, &self.key, "items", json!(items), 0o600)
             .map_err(Error::io("cannot write", &path))?;
         (self.on_change)(items);
         Ok(())

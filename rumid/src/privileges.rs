@@ -17,9 +17,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use rumi_common::ids::PackId;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use crate::audit::{Audit, AuditEvent, Category, Severity};
+use crate::audit::{Audit, AuditEvent, Category};
 use crate::error::{Error, Result};
 use crate::signed;
 
@@ -71,27 +71,7 @@ pub struct Privileges {
 impl Privileges {
     /// Loads the file; one that fails verification grants nothing.
     pub fn load(path: PathBuf, key: [u8; 32], audit: Audit) -> Self {
-        let grants = if path.exists() {
-            match signed::read_verified(&path, &key)
-                .map_err(|e| e.to_string())
-                .and_then(|o| {
-                    serde_json::from_value(o.get("grants").cloned().unwrap_or_else(|| json!({})))
-                        .map_err(|e| e.to_string())
-                }) {
-                Ok(g) => g,
-                Err(why) => {
-                    audit.record_blocking(AuditEvent::new(Category::Security, "hmac_verification_failed").failed(
-                        Severity::Critical,
-                        "privileges_tampered",
-                        why,
-                    ));
-                    tracing::error!(path = %path.display(), "the privileges file failed verification; no privileges are granted");
-                    BTreeMap::new()
-                }
-            }
-        } else {
-            BTreeMap::new()
-        };
+        let grants = signed::load_field(&path, &key, "grants", &audit, "privileges_tampered");
         Self {
             path,
             key,
@@ -129,13 +109,7 @@ impl Privileges {
     }
 
     fn save(&self, grants: &BTreeMap<String, Vec<Grant>>) -> Result<()> {
-        let mut obj = Map::new();
-        obj.insert(
-            "grants".into(),
-            serde_json::to_value(grants).unwrap_or_else(|_| json!({})),
-        );
-        signed::sign(&mut obj, &self.key);
-        rumi_common::fs::write_atomic(&self.path, &signed::to_file_bytes(&obj), 0o600)
+        signed::store_field(&self.path, &self.key, "grants", json!(grants), 0o600)
             .map_err(Error::io("cannot write privileges", &self.path))
     }
 

@@ -14,7 +14,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::signed;
 
@@ -73,12 +73,13 @@ impl SharedDict {
     }
 
     fn save(&self, entries: &Entries) {
-        let mut obj = Map::new();
-        obj.insert("entries".into(), json!(entries));
-        signed::sign(&mut obj, &self.key);
-        if let Err(e) =
-            rumi_common::fs::write_atomic(&self.dir.join("snapshot.json"), &signed::to_file_bytes(&obj), 0o600)
-        {
+        if let Err(e) = signed::store_field(
+            &self.dir.join("snapshot.json"),
+            &self.key,
+            "entries",
+            json!(entries),
+            0o600,
+        ) {
             tracing::error!(%e, "cannot write the shared dictionary");
         }
     }

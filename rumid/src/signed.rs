@@ -141,6 +141,52 @@ fn read_object(path: &Path) -> Result<Map<String, Value>, VerifyError> {
     }
 }
 
+/// Reads `field` of the signed file at `path` (one of rumid's single-file stores). A missing
+/// file gives the default. A file that fails verification or does not deserialise also gives
+/// the default — a tampered store grants nothing — and is audited as a critical
+/// `hmac_verification_failed` with `error_type` and the file name.
+pub fn load_field<T: serde::de::DeserializeOwned + Default>(
+    path: &Path,
+    key: &[u8; 32],
+    field: &str,
+    audit: &crate::audit::Audit,
+    error_type: &str,
+) -> T {
+    if !path.exists() {
+        return T::default();
+    }
+    let loaded = read_verified(path, key)
+        .map_err(|e| e.to_string())
+        .and_then(|o| serde_json::from_value(o.get(field).cloned().unwrap_or(Value::Null)).map_err(|e| e.to_string()));
+    match loaded {
+        Ok(v) => v,
+        Err(why) => {
+            let file = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            tracing::error!(file = %file, reason = %why, "signed file failed verification; it is not used");
+            audit.record_blocking(
+                crate::audit::AuditEvent::new(crate::audit::Category::Security, "hmac_verification_failed")
+                    .failed(crate::audit::Severity::Critical, error_type, why)
+                    .detail("file", file),
+            );
+            T::default()
+        }
+    }
+}
+
+/// Writes `{field: value}` signed to `path`, atomically, with `mode`.
+///
+/// # Errors
+/// The write's I/O error (the previous file is untouched then).
+pub fn store_field(path: &Path, key: &[u8; 32], field: &str, value: Value, mode: u32) -> std::io::Result<()> {
+    let mut obj = Map::new();
+    obj.insert(field.to_owned(), value);
+    sign(&mut obj, key);
+    rumi_common::fs::write_atomic(path, &to_file_bytes(&obj), mode)
+}
+
 /// Serialises a signed object for writing (pretty, so operators can read it).
 pub fn to_file_bytes(object: &Map<String, Value>) -> Vec<u8> {
     let mut bytes = serde_json::to_vec_pretty(object).unwrap_or_default();

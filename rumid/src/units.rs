@@ -26,7 +26,7 @@ use std::sync::Mutex;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use rumi_common::ids::PackId;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, json};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::audit::{Audit, AuditEvent, Category, Severity};
@@ -203,26 +203,7 @@ impl Units {
     /// Loads the trust list; a tampered one trusts nothing (and is audited).
     pub fn load(home: &Path, key: [u8; 32], audit: Audit) -> Self {
         let path = home.join(TRUST);
-        let trusted = if path.exists() {
-            match signed::read_verified(&path, &key)
-                .map_err(|e| e.to_string())
-                .and_then(|o| {
-                    serde_json::from_value(o.get("units").cloned().unwrap_or_else(|| json!({})))
-                        .map_err(|e| e.to_string())
-                }) {
-                Ok(t) => t,
-                Err(why) => {
-                    audit.record_blocking(
-                        AuditEvent::new(Category::Security, "hmac_verification_failed")
-                            .failed(Severity::Critical, "units_trust_tampered", why)
-                            .detail("file", TRUST),
-                    );
-                    BTreeMap::new()
-                }
-            }
-        } else {
-            BTreeMap::new()
-        };
+        let trusted = signed::load_field(&path, &key, "units", &audit, "units_trust_tampered");
         Self {
             home: home.to_path_buf(),
             key,
@@ -347,15 +328,11 @@ impl Units {
         };
         let mut next = trusted.clone();
         next.insert(r.key(), unit.clone());
-        let mut obj = Map::new();
-        obj.insert("units".into(), json!(next));
-        signed::sign(&mut obj, &self.key);
         let path = self.home.join(TRUST);
         if let Some(parent) = path.parent() {
             rumi_common::fs::ensure_dir(parent, 0o700).map_err(Error::io("cannot create", parent))?;
         }
-        rumi_common::fs::write_atomic(&path, &signed::to_file_bytes(&obj), 0o600)
-            .map_err(Error::io("cannot write", &path))?;
+        signed::store_field(&path, &self.key, "units", json!(next), 0o600).map_err(Error::io("cannot write", &path))?;
         *trusted = next;
         drop(trusted);
         self.audit.record_blocking(

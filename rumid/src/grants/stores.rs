@@ -9,9 +9,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use rumi_common::ids::PackId;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
-use crate::audit::{Audit, AuditEvent, Category, Severity};
+use crate::audit::{Audit, AuditEvent, Category};
 use crate::error::{Error, Result};
 use crate::signed;
 
@@ -47,26 +46,7 @@ pub struct StoreShares {
 impl StoreShares {
     /// Loads the shares file; a file failing verification shares nothing (and is audited).
     pub fn load(path: PathBuf, key: [u8; 32], audit: Audit, on_change: OnChange) -> Self {
-        let shares = if path.exists() {
-            match signed::read_verified(&path, &key)
-                .map_err(|e| e.to_string())
-                .and_then(|o| {
-                    serde_json::from_value::<Vec<Share>>(o.get("shares").cloned().unwrap_or_default())
-                        .map_err(|e| e.to_string())
-                }) {
-                Ok(s) => s,
-                Err(why) => {
-                    audit.record_blocking(AuditEvent::new(Category::Security, "hmac_verification_failed").failed(
-                        Severity::Critical,
-                        "store_shares_tampered",
-                        why,
-                    ));
-                    Vec::new()
-                }
-            }
-        } else {
-            Vec::new()
-        };
+        let shares = signed::load_field(&path, &key, "shares", &audit, "store_shares_tampered");
         let this = Self {
             path,
             key,
@@ -87,13 +67,7 @@ impl StoreShares {
     }
 
     fn save(&self, shares: &[Share]) -> Result<()> {
-        let mut obj = Map::new();
-        obj.insert(
-            "shares".into(),
-            serde_json::to_value(shares).unwrap_or(Value::Array(vec![])),
-        );
-        signed::sign(&mut obj, &self.key);
-        rumi_common::fs::write_atomic(&self.path, &signed::to_file_bytes(&obj), 0o600)
+        signed::store_field(&self.path, &self.key, "shares", serde_json::json!(shares), 0o600)
             .map_err(Error::io("cannot write store shares", &self.path))
     }
 

@@ -52,6 +52,22 @@ const AVAILABILITY_TTL: Duration = Duration::from_secs(10);
 /// Docker API timeout.
 const API_TIMEOUT_SECS: u64 = 120;
 
+/// Output is read from the attach stream; the log file is capped so a chatty container cannot
+/// fill the disk (the "none" driver cannot be attached to with logs).
+fn capped_log() -> HostConfigLogConfig {
+    HostConfigLogConfig {
+        typ: Some("json-file".into()),
+        config: Some(
+            [
+                ("max-size".to_owned(), "1m".to_owned()),
+                ("max-file".to_owned(), "1".to_owned()),
+            ]
+            .into_iter()
+            .collect(),
+        ),
+    }
+}
+
 /// Force-removes a container when dropped (from a spawned task: `Drop` cannot await).
 struct RemoveOnDrop {
     docker: Docker,
@@ -295,19 +311,7 @@ impl DockerRunner {
             nano_cpus: Some(1_000_000_000),
             binds: Some(binds),
             group_add: Some(m.group_add.iter().map(ToString::to_string).collect()),
-            // Output is read from the attach stream; the log file is capped so a chatty block
-            // cannot fill the disk (the "none" driver cannot be attached to with logs).
-            log_config: Some(HostConfigLogConfig {
-                typ: Some("json-file".into()),
-                config: Some(
-                    [
-                        ("max-size".to_owned(), "1m".to_owned()),
-                        ("max-file".to_owned(), "1".to_owned()),
-                    ]
-                    .into_iter()
-                    .collect(),
-                ),
-            }),
+            log_config: Some(capped_log()),
             ..Default::default()
         };
         let body = ContainerCreateBody {
@@ -415,17 +419,7 @@ impl DockerRunner {
             pids_limit: Some(PIDS_LIMIT),
             nano_cpus: Some(1_000_000_000),
             binds: Some(b.binds.clone()),
-            log_config: Some(HostConfigLogConfig {
-                typ: Some("json-file".into()),
-                config: Some(
-                    [
-                        ("max-size".to_owned(), "1m".to_owned()),
-                        ("max-file".to_owned(), "1".to_owned()),
-                    ]
-                    .into_iter()
-                    .collect(),
-                ),
-            }),
+            log_config: Some(capped_log()),
             ..Default::default()
         };
         let body = ContainerCreateBody {
