@@ -229,9 +229,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     );
     let handlers = Arc::new(handlers);
     let _ = engine.capability_handlers.set(handlers.clone());
-    let _ = engine
-        .shared_dict
-        .set(Arc::new(shared_dict::SharedDict::load(&config.home, key.signing_key())));
+    let _ = engine.shared_dict.set(Arc::new({
+        let (home, key, audit) = (config.home.clone(), key.signing_key(), audit.clone());
+        tokio::task::spawn_blocking(move || shared_dict::SharedDict::load(&home, key, &audit))
+            .await
+            .map_err(|e| RunError::Task(e.to_string()))?
+    }));
     {
         let e = engine.clone();
         let n = tokio::task::spawn_blocking(move || e.reload())
@@ -240,11 +243,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         tracing::info!(flows = n, "flows loaded");
     }
     watch_flows(engine.clone(), policy_rx);
-    let lib = Arc::new(lib_scripts::LibScripts::load(
-        &config.home,
-        key.signing_key(),
-        audit.clone(),
-    ));
+    // Blocking: reading the records may write a critical audit line.
+    let lib = Arc::new({
+        let (home, key, audit) = (config.home.clone(), key.signing_key(), audit.clone());
+        tokio::task::spawn_blocking(move || lib_scripts::LibScripts::load(&home, key, audit))
+            .await
+            .map_err(|e| RunError::Task(e.to_string()))?
+    });
     let _ = engine.lib_records.set(lib.clone());
 
     lib_scripts::spawn(lib, packs.clone(), engine.clone(), lib_notify_task);

@@ -36,22 +36,17 @@ fn valid(s: &str) -> bool {
 }
 
 impl SharedDict {
-    /// Loads the snapshot (a tampered one starts empty, with a journal line saying so).
-    pub fn load(home: &std::path::Path, key: [u8; 32]) -> Self {
+    /// Loads the snapshot (a tampered one starts empty and is audited). Blocking.
+    pub fn load(home: &std::path::Path, key: [u8; 32], audit: &crate::audit::Audit) -> Self {
         let dir = home.join("user_data/settings/shared_dict");
         let _ = rumi_common::fs::ensure_dir(&dir, 0o700);
-        let path = dir.join("snapshot.json");
-        let entries = if path.exists() {
-            match signed::read_verified(&path, &key) {
-                Ok(o) => serde_json::from_value(o.get("entries").cloned().unwrap_or_default()).unwrap_or_default(),
-                Err(e) => {
-                    tracing::warn!(reason = %e, "shared dictionary snapshot failed verification; starting empty");
-                    Entries::new()
-                }
-            }
-        } else {
-            Entries::new()
-        };
+        let entries: Entries = signed::load_field(
+            &dir.join("snapshot.json"),
+            &key,
+            "entries",
+            audit,
+            "shared_dict_tampered",
+        );
         Self {
             dir,
             key,
@@ -174,7 +169,8 @@ mod tests {
     #[test]
     fn chains_resolve_and_cycles_and_conflicts_are_refused() {
         let home = tempfile::tempdir().unwrap();
-        let d = SharedDict::load(home.path(), [1; 32]);
+        let audit = crate::audit::Audit::spawn(&home.path().join("audit")).unwrap();
+        let d = SharedDict::load(home.path(), [1; 32], &audit);
         assert_eq!(d.propose("flow_id", "chat", "chat.v2"), "added");
         assert_eq!(d.propose("flow_id", "chat.v2", "chat.v3"), "added");
         assert_eq!(d.resolve("flow_id", "chat"), Ok("chat.v3".into()));
@@ -191,7 +187,7 @@ mod tests {
             std::fs::read_to_string(home.path().join("user_data/settings/shared_dict/journal.jsonl")).unwrap();
         assert!(journal.lines().any(|l| l.contains("\"result\":\"cycle_detected\"")));
         // Reloads from the signed snapshot.
-        let again = SharedDict::load(home.path(), [1; 32]);
+        let again = SharedDict::load(home.path(), [1; 32], &audit);
         assert_eq!(again.resolve("flow_id", "chat.v2"), Ok("chat.v3".into()));
     }
 }

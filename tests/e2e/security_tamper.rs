@@ -100,3 +100,68 @@ fn special_files_make_a_pack_unapprovable() {
     assert_eq!(r.code(), "RUMI-PACK-007");
     assert_eq!(rumid.pack_state("alpha"), "installed");
 }
+
+#[test]
+fn every_tampered_single_file_store_is_ignored_and_audited_at_start() {
+    let home = TestHome::new();
+    home.add_pack("alpha");
+    drop(Rumid::start(&home));
+    // Signed with another key: right shape, wrong signature.
+    let forged =
+        r#"{"grants": {"alpha": [{"privilege_id": "system.restart", "granted_at": "x"}]}, "_hmac_signature": "00"}"#;
+    let stores = [
+        ("user_data/settings/privileges.json", forged, "privileges_tampered"),
+        (
+            "user_data/units/trust/trusted_units.json",
+            "{\"units\": {}}",
+            "units_trust_tampered",
+        ),
+        ("user_data/pip/requests/index.json", "not json", "pip_index_tampered"),
+        ("user_data/settings/lib_records.json", "[]", "lib_records_tampered"),
+        (
+            "user_data/settings/shared_dict/snapshot.json",
+            "{\"entries\": {}}",
+            "shared_dict_tampered",
+        ),
+        (
+            "user_data/settings/store_shares.json",
+            "{\"shares\": []}",
+            "store_shares_tampered",
+        ),
+        (
+            "user_data/settings/pack_uids.json",
+            "{\"uids\": {\"alpha\": 200000}}",
+            "pack_uids_tampered",
+        ),
+    ];
+    for (path, text, _) in stores {
+        home.write(path, text);
+    }
+    let rumid = Rumid::start(&home);
+    let audited: Vec<String> = home
+        .audit_actions("security", "hmac_verification_failed")
+        .iter()
+        .filter_map(|e| e["error_type"].as_str().map(str::to_owned))
+        .collect();
+    for (path, _, error_type) in stores {
+        assert!(
+            audited.iter().any(|a| a == error_type),
+            "{path}: {error_type} not in {audited:?}"
+        );
+    }
+    // Nothing the forged files claimed is in effect.
+    let privileges = rumid.get("/api/privileges").body["data"].clone();
+    assert!(
+        privileges["privileges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["granted_packs"] == serde_json::json!([])),
+        "{privileges}"
+    );
+    // A forged uid table never makes rumid reuse a uid it named.
+    assert_eq!(rumid.post("/api/packs/alpha/approve", None).status, 200);
+    let table: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(home.path().join("user_data/settings/pack_uids.json")).unwrap()).unwrap();
+    assert!(table["uids"]["alpha"].as_u64().unwrap() > 200_000, "{table}");
+}
