@@ -304,6 +304,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
             .await;
     }
 
+    let stopping_engine = engine.clone();
     let state = AppState {
         config: config.clone(),
         token: Arc::new(token),
@@ -330,6 +331,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     });
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     rumi_common::notify::stopping();
+    // Spares are not left running (or waiting for the next start's clean-up).
+    let removed = stopping_engine.executor().docker.remove_spares().await;
+    if removed > 0 {
+        tracing::info!(removed, "spare containers removed");
+    }
     let _ = std::fs::remove_file(&addr_file);
     audit.record(AuditEvent::new(Category::System, "rumid_stopped")).await;
     tracing::info!("rumid stopped");

@@ -672,4 +672,10 @@ fn spare_containers_run_one_job_each_and_never_outlive_their_policy() {
         (managed_containers(&home) == 0).then_some(())
     })
     .unwrap();
+
+    // A clean stop removes the spares before rumid exits: nothing is left running.
+    call("other", 2);
+    wait_spares(&rumid, "other warm again", |s| s["waiting"] == 2);
+    assert!(rumid.stop().success());
+    assert_eq!(managed_containers(&home), 0, "no container outlives rumid");
 }

@@ -223,6 +223,23 @@ impl DockerRunner {
             .collect()
     }
 
+    /// Removes every spare container now (rumid is stopping: nothing is left running).
+    pub async fn remove_spares(&self) -> usize {
+        let spares = self.spares.take_all();
+        let Ok(d) = self.client() else { return 0 };
+        let mut n = 0;
+        for s in spares {
+            let id = s.disarm();
+            if d.remove_container(&id, Some(RemoveContainerOptionsBuilder::new().force(true).build()))
+                .await
+                .is_ok()
+            {
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Removes every container of one pack.
     pub async fn remove_pack(&self, pack: &str) -> usize {
         let spares = self.spares.take_pack(pack);

@@ -193,6 +193,20 @@ impl Spares {
         }
     }
 
+    /// Takes every spare out of the pool (the caller removes them); spares still starting
+    /// are destroyed when they come up.
+    pub fn take_all(&self) -> Vec<Started> {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        let all: Vec<Started> = std::mem::take(&mut inner.by_pack)
+            .into_values()
+            .flatten()
+            .map(|s| s.started)
+            .collect();
+        self.publish_count(&inner);
+        all
+    }
+
     /// Destroys every spare (approvals or grants changed).
     pub fn flush_all(&self) -> usize {
         let dropped: Vec<Spare> = {
