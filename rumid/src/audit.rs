@@ -265,15 +265,25 @@ impl Audit {
         let _ = done.await;
     }
 
-    /// Writes `event` from synchronous code, waiting until it is on disk.
-    /// Must not be called from an async task (use [`Audit::record`] there).
+    /// Writes `event` from synchronous code, waiting until it is on disk. Prefer
+    /// [`Audit::record`] in async code; called on a worker of the multi-threaded runtime
+    /// anyway (synchronous store code reached from a handler), it moves the wait off the
+    /// worker instead of panicking.
     pub fn record_blocking(&self, event: AuditEvent) {
-        let (ack, done) = oneshot::channel();
-        if self.tx.blocking_send((event, Some(ack))).is_err() {
-            tracing::error!("audit writer is gone; event lost");
-            return;
+        let send = move || {
+            let (ack, done) = oneshot::channel();
+            if self.tx.blocking_send((event, Some(ack))).is_err() {
+                tracing::error!("audit writer is gone; event lost");
+                return;
+            }
+            let _ = done.blocking_recv();
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(send)
+            }
+            _ => send(),
         }
-        let _ = done.blocking_recv();
     }
 }
 
@@ -390,6 +400,27 @@ mod tests {
         assert_eq!(back["owner_pack"], "evil\n{\"forged\":true}");
         assert_eq!(back["details"]["name"], "日本\u{1F600}");
         assert!(back.get("flow_id").is_none(), "null fields are omitted");
+    }
+
+    #[test]
+    fn record_blocking_on_an_async_worker_writes_instead_of_panicking() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = Audit::spawn(dir.path()).unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        let a = audit.clone();
+        rt.block_on(async move {
+            tokio::spawn(async move { a.record_blocking(AuditEvent::new(Category::System, "from_async")) }).await
+        })
+        .unwrap();
+        let written: String = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .collect();
+        assert!(written.contains("from_async"), "{written}");
     }
 
     #[test]
