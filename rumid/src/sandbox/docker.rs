@@ -52,19 +52,35 @@ const AVAILABILITY_TTL: Duration = Duration::from_secs(10);
 /// Docker API timeout.
 const API_TIMEOUT_SECS: u64 = 120;
 
-/// Output is read from the attach stream; the log file is capped so a chatty container cannot
-/// fill the disk (the "none" driver cannot be attached to with logs).
-fn capped_log() -> HostConfigLogConfig {
-    HostConfigLogConfig {
-        typ: Some("json-file".into()),
-        config: Some(
-            [
-                ("max-size".to_owned(), "1m".to_owned()),
-                ("max-file".to_owned(), "1".to_owned()),
-            ]
-            .into_iter()
-            .collect(),
-        ),
+/// The confinement every Rumi container shares: the given network, a read-only root with a
+/// tmpfs `/tmp` (`tmp_opts`), every capability dropped, `no-new-privileges`, `memory` with no
+/// swap, the pids limit, one CPU, and a capped log (output is read from the attach stream; the
+/// log file is capped so a chatty container cannot fill the disk, and the "none" driver cannot
+/// be attached to with logs).
+fn locked_down(network: &str, tmp_opts: &str, memory: i64, binds: Vec<String>) -> HostConfig {
+    HostConfig {
+        network_mode: Some(network.to_owned()),
+        readonly_rootfs: Some(true),
+        tmpfs: Some([("/tmp".to_owned(), tmp_opts.to_owned())].into_iter().collect()),
+        cap_drop: Some(vec!["ALL".into()]),
+        security_opt: Some(vec!["no-new-privileges".into()]),
+        memory: Some(memory),
+        memory_swap: Some(memory),
+        pids_limit: Some(PIDS_LIMIT),
+        nano_cpus: Some(1_000_000_000),
+        binds: Some(binds),
+        log_config: Some(HostConfigLogConfig {
+            typ: Some("json-file".into()),
+            config: Some(
+                [
+                    ("max-size".to_owned(), "1m".to_owned()),
+                    ("max-file".to_owned(), "1".to_owned()),
+                ]
+                .into_iter()
+                .collect(),
+            ),
+        }),
+        ..Default::default()
     }
 }
 
@@ -313,23 +329,8 @@ impl DockerRunner {
         .into_iter()
         .collect();
         let host = HostConfig {
-            network_mode: Some("none".into()),
-            readonly_rootfs: Some(true),
-            tmpfs: Some(
-                [("/tmp".to_owned(), "rw,size=64m,noexec,nosuid,nodev".to_owned())]
-                    .into_iter()
-                    .collect(),
-            ),
-            cap_drop: Some(vec!["ALL".into()]),
-            security_opt: Some(vec!["no-new-privileges".into()]),
-            memory: Some(MEMORY_BYTES),
-            memory_swap: Some(MEMORY_BYTES),
-            pids_limit: Some(PIDS_LIMIT),
-            nano_cpus: Some(1_000_000_000),
-            binds: Some(binds),
             group_add: Some(m.group_add.iter().map(ToString::to_string).collect()),
-            log_config: Some(capped_log()),
-            ..Default::default()
+            ..locked_down("none", "rw,size=64m,noexec,nosuid,nodev", MEMORY_BYTES, binds)
         };
         let body = ContainerCreateBody {
             image: Some(self.image.clone()),
@@ -421,24 +422,7 @@ impl DockerRunner {
         .into_iter()
         .collect();
         let memory = 512 * 1024 * 1024;
-        let host = HostConfig {
-            network_mode: Some(b.network.to_owned()),
-            readonly_rootfs: Some(true),
-            tmpfs: Some(
-                [("/tmp".to_owned(), "rw,size=256m,nosuid,nodev".to_owned())]
-                    .into_iter()
-                    .collect(),
-            ),
-            cap_drop: Some(vec!["ALL".into()]),
-            security_opt: Some(vec!["no-new-privileges".into()]),
-            memory: Some(memory),
-            memory_swap: Some(memory),
-            pids_limit: Some(PIDS_LIMIT),
-            nano_cpus: Some(1_000_000_000),
-            binds: Some(b.binds.clone()),
-            log_config: Some(capped_log()),
-            ..Default::default()
-        };
+        let host = locked_down(b.network, "rw,size=256m,nosuid,nodev", memory, b.binds.clone());
         let body = ContainerCreateBody {
             image: Some(self.image.clone()),
             cmd: Some(b.cmd.clone()),
