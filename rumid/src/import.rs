@@ -346,7 +346,11 @@ impl Importer {
         out
     }
 
-    fn staged(&self, staging_id: &str) -> Result<(Staged, PathBuf), ImportError> {
+    /// A staged import and its directory.
+    ///
+    /// # Errors
+    /// A malformed id, or no such staged import.
+    pub fn staged(&self, staging_id: &str) -> Result<(Staged, PathBuf), ImportError> {
         if !valid_staging_id(staging_id) {
             return Err(ImportError::refused(
                 code::VAL_PATTERN,

@@ -346,12 +346,18 @@ impl Units {
         Ok(unit)
     }
 
-    /// Every check before a run (the pack's approval is checked by the caller); returns the
-    /// unit and its directory.
+    /// Every check before a run (the pack's approval is checked by the caller; `granted`
+    /// answers whether the principal holds a permission); returns the unit and its directory.
     ///
     /// # Errors
     /// The first check that fails, with its `error_type` in the message.
-    pub fn prepare(&self, principal: &PackId, r: &UnitRef, mode: &str, granted: bool) -> Result<(Unit, PathBuf)> {
+    pub fn prepare(
+        &self,
+        principal: &PackId,
+        r: &UnitRef,
+        mode: &str,
+        granted: impl Fn(&str) -> bool,
+    ) -> Result<(Unit, PathBuf)> {
         r.validate()?;
         let unit = self
             .trusted
@@ -372,7 +378,7 @@ impl Units {
                 format!("the unit does not allow mode {mode}"),
             ));
         }
-        if !granted {
+        if !granted(&unit.permission_id) {
             return Err(Error::Forbidden(format!(
                 "grant_denied: {principal} does not hold {}",
                 unit.permission_id

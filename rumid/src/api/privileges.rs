@@ -155,14 +155,7 @@ async fn pack_update(state: &AppState, args: &Value) -> Result<Value, Error> {
     let staging_id = arg("staging_id")?.to_owned();
     let importer = crate::import::Importer::new(&state.config.home);
     let sid = staging_id.clone();
-    let staged = blocking(move || {
-        importer
-            .list()
-            .into_iter()
-            .find(|s| s.staging_id == sid)
-            .ok_or(Error::Import(crate::import::ImportError::StagingNotFound(sid)))
-    })
-    .await?;
+    let (staged, _) = blocking(move || Ok(importer.staged(&sid)?)).await?;
     if staged.pack_id != target.as_str() {
         return Err(Error::Invalid {
             field: "staging_id",

@@ -128,13 +128,7 @@ pub async fn execute(State(state): State<AppState>, AppJson(body): AppJson<Execu
                 .iter()
                 .any(|g| g.enabled && g.permissions.get(perm).is_some_and(|e| e.enabled))
         };
-        let published = units.list(Some(&r.store_id));
-        let perm = published
-            .iter()
-            .find(|u| u.unit_ref == r)
-            .map(|u| u.permission_id.clone())
-            .unwrap_or_default();
-        units.prepare(&p, &r, &m, granted(&perm))
+        units.prepare(&p, &r, &m, granted)
     })
     .await;
     let audit = |ok: bool, err: Option<&Error>| {

@@ -209,14 +209,8 @@ impl Spares {
 
     /// Destroys every spare (approvals or grants changed).
     pub fn flush_all(&self) -> usize {
-        let dropped: Vec<Spare> = {
-            let mut inner = self.lock();
-            inner.generation += 1;
-            let all = std::mem::take(&mut inner.by_pack).into_values().flatten().collect();
-            self.publish_count(&inner);
-            all
-        };
-        dropped.len()
+        // Dropping a spare removes its container.
+        self.take_all().len()
     }
 
     /// Takes the spares of one pack out of the pool (the caller destroys them); spares of
