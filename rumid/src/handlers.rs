@@ -19,8 +19,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -34,10 +32,7 @@ use crate::audit::{Audit, AuditEvent, Category, Severity};
 use crate::error::{Error, Result};
 use crate::signed;
 
-/// Cooldown after a rejection.
-pub const COOLDOWN_SECS: i64 = 3600;
-/// Rejections that block a candidate.
-pub const REJECT_THRESHOLD: u32 = 3;
+pub use crate::candidates::{COOLDOWN_SECS, REJECT_THRESHOLD};
 /// Largest `handler.json` read.
 const MAX_MANIFEST_BYTES: u64 = 64 * 1024;
 use rumi_common::ids::BUILTIN_PERMISSIONS;
@@ -245,19 +240,7 @@ impl Handlers {
 
     fn event(&self, event: &str, key: &str, reason: Option<&str>) {
         let line = json!({"ts": ts(now()), "event": format!("capability_handler.{event}"), "candidate_key": key, "actor": "api", "reason": reason});
-        let path = self.home.join("user_data/capabilities/requests/requests.jsonl");
-        let res = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)
-            .and_then(|mut f| {
-                f.write_all(format!("{line}\n").as_bytes())?;
-                f.sync_data()
-            });
-        if let Err(e) = res {
-            tracing::error!(%e, "cannot append to requests.jsonl");
-        }
+        crate::candidates::append_journal(&self.home.join("user_data/capabilities/requests/requests.jsonl"), &line);
         let mut ev = AuditEvent::new(Category::Security, format!("capability_handler_{event}"))
             .in_request()
             .detail("candidate_key", key);
@@ -309,12 +292,7 @@ impl Handlers {
                             let key = c.key();
                             match st.0.get_mut(&key) {
                                 Some(item) if item.status == "rejected" => {
-                                    let expired = item
-                                        .cooldown_until
-                                        .as_deref()
-                                        .and_then(|c| DateTime::parse_from_rfc3339(c).ok())
-                                        .is_none_or(|c| c < t);
-                                    if expired {
+                                    if crate::candidates::cooled_down(item.cooldown_until.as_deref(), t) {
                                         item.status = "pending".into();
                                         item.last_event_ts = ts(t);
                                         new.push(key);
@@ -497,16 +475,8 @@ impl Handlers {
             });
         }
         let entry = st.0.get_mut(key).expect("present");
-        entry.reject_count += 1;
         entry.last_event_ts = ts(now());
-        let blocked = entry.reject_count >= REJECT_THRESHOLD;
-        if blocked {
-            entry.status = "blocked".into();
-            entry.cooldown_until = None;
-        } else {
-            entry.status = "rejected".into();
-            entry.cooldown_until = Some(ts(now() + chrono::Duration::seconds(COOLDOWN_SECS)));
-        }
+        let blocked = crate::candidates::reject(&mut entry.status, &mut entry.reject_count, &mut entry.cooldown_until);
         self.persist(&st)?;
         let out = st.0[key].clone();
         drop(st);

@@ -19,6 +19,7 @@
 pub mod api;
 pub mod approval;
 pub mod audit;
+pub mod candidates;
 pub mod config;
 pub mod error;
 pub mod flow;

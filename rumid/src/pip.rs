@@ -24,9 +24,8 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::net::IpAddr;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -43,10 +42,7 @@ use crate::error::{Error, Result};
 use crate::sandbox::docker::{Builder, DockerRunner};
 use crate::signed;
 
-/// Cooldown after a rejection.
-pub const COOLDOWN_SECS: i64 = 3600;
-/// Rejections that block a candidate.
-pub const REJECT_THRESHOLD: u32 = 3;
+pub use crate::candidates::{COOLDOWN_SECS, REJECT_THRESHOLD};
 /// Largest lock file read.
 pub const MAX_LOCK_BYTES: u64 = 256 * 1024;
 /// Default package index.
@@ -283,19 +279,7 @@ impl Pip {
 
     fn event(&self, event: &str, key: &str, reason: Option<&str>) {
         let line = json!({"ts": ts(now()), "event": format!("pip.{event}"), "candidate_key": key, "reason": reason});
-        let path = self.home.join("user_data/pip/requests/requests.jsonl");
-        let res = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)
-            .and_then(|mut f| {
-                f.write_all(format!("{line}\n").as_bytes())?;
-                f.sync_data()
-            });
-        if let Err(e) = res {
-            tracing::error!(%e, "cannot append to pip requests.jsonl");
-        }
+        crate::candidates::append_journal(&self.home.join("user_data/pip/requests/requests.jsonl"), &line);
         let mut ev = AuditEvent::new(Category::Security, format!("pip_{event}"))
             .in_request()
             .detail("candidate_key", key);
@@ -379,12 +363,7 @@ impl Pip {
             let key = c.key();
             match items.get_mut(&key) {
                 Some(item) if item.status == "rejected" => {
-                    let expired = item
-                        .cooldown_until
-                        .as_deref()
-                        .and_then(|c| DateTime::parse_from_rfc3339(c).ok())
-                        .is_none_or(|c| c < t);
-                    if expired {
+                    if crate::candidates::cooled_down(item.cooldown_until.as_deref(), t) {
                         item.status = "pending".into();
                         item.last_event_ts = ts(t);
                         new.push(key);
@@ -659,15 +638,7 @@ impl Pip {
         }
         let mut blocked = false;
         let out = self.set_status(key, |i| {
-            i.reject_count += 1;
-            blocked = i.reject_count >= REJECT_THRESHOLD;
-            if blocked {
-                i.status = "blocked".into();
-                i.cooldown_until = None;
-            } else {
-                i.status = "rejected".into();
-                i.cooldown_until = Some(ts(now() + chrono::Duration::seconds(COOLDOWN_SECS)));
-            }
+            blocked = crate::candidates::reject(&mut i.status, &mut i.reject_count, &mut i.cooldown_until);
         })?;
         self.event(if blocked { "blocked" } else { "rejected" }, key, Some(reason));
         Ok(out)
