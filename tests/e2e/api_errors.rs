@@ -203,13 +203,7 @@ fn health_detail_and_metrics_need_the_token_and_report_state() {
     };
     let _ = text;
     // The body is not JSON; fetch it raw.
-    let body = ureq::get(&format!("{}/metrics", rumid.base))
-        .header("Authorization", &format!("Bearer {}", rumid.token))
-        .call()
-        .unwrap()
-        .into_body()
-        .read_to_string()
-        .unwrap();
+    let body = rumid.metrics_text();
     assert!(body.contains(r#"rumi_packs{state="approved"} 1"#), "{body}");
     assert!(body.contains(r#"rumi_packs{state="installed"} 1"#), "{body}");
     assert!(body.contains("rumi_http_requests_total{"), "{body}");

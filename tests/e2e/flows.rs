@@ -62,13 +62,7 @@ fn a_pack_flow_runs_only_while_its_pack_is_approved() {
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0]["execution_mode"], "host_permissive");
     assert_eq!(home.audit_actions("flow_execution", "flow_run").len(), 1);
-    let metrics = ureq::get(&format!("{}/metrics", rumid.base))
-        .header("Authorization", &format!("Bearer {}", rumid.token))
-        .call()
-        .unwrap()
-        .into_body()
-        .read_to_string()
-        .unwrap();
+    let metrics = rumid.metrics_text();
     for line in [
         r#"rumi_flow_execution_complete_total{flow_id="hello.greet"} 1"#,
         r#"rumi_flow_step_success_total{handler="python_file_call"} 1"#,

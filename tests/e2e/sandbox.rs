@@ -601,13 +601,7 @@ fn spare_containers_run_one_job_each_and_never_outlive_their_policy() {
     }
     let s = spares(&rumid);
     assert!(s["claims"].as_u64().unwrap() >= 3, "{s}");
-    let metrics = ureq::get(&format!("{}/metrics", rumid.base))
-        .header("Authorization", &format!("Bearer {}", rumid.token))
-        .call()
-        .unwrap()
-        .into_body()
-        .read_to_string()
-        .unwrap();
+    let metrics = rumid.metrics_text();
     let claims = format!("rumi_sandbox_spare_claims_total {}", s["claims"]);
     assert!(metrics.contains(&claims), "{claims} in {metrics}");
 

@@ -451,6 +451,17 @@ impl Rumid {
         )
     }
 
+    /// The Prometheus text of `GET /metrics` (not JSON, so not a [`Resp`] body).
+    pub fn metrics_text(&self) -> String {
+        ureq::get(&format!("{}/metrics", self.base))
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .call()
+            .expect("GET /metrics")
+            .into_body()
+            .read_to_string()
+            .expect("metrics text")
+    }
+
     pub fn delete(&self, path: &str) -> Resp {
         self.request("DELETE", path, Some(&self.token.clone()), None, None)
     }
