@@ -181,12 +181,8 @@ pub enum SetupCommand {
     /// Check directories, key file modes, python3, the Docker engine and the runtime image.
     /// Exits 1 when an error is found; warnings do not change the exit code.
     Check {
-        /// The Docker engine's socket.
-        #[arg(long, env = "RUMI_DOCKER_SOCKET", default_value = "/var/run/docker.sock")]
-        docker_socket: String,
-        /// The runtime image strict mode uses.
-        #[arg(long, env = "RUMI_RUNTIME_IMAGE", default_value = "rumi-runtime:bookworm")]
-        image: String,
+        #[command(flatten)]
+        engine: Engine,
     },
     /// Create a home: its directories, the instance key (0600) and an example pack `hello`.
     /// Never overwrites anything.
@@ -198,10 +194,8 @@ pub enum SetupCommand {
     /// Everything `check` does, plus the running instance (helpers, pending packs), the
     /// pending export, directory modes and leftovers; each problem with its fix.
     Doctor {
-        #[arg(long, env = "RUMI_DOCKER_SOCKET", default_value = "/var/run/docker.sock")]
-        docker_socket: String,
-        #[arg(long, env = "RUMI_RUNTIME_IMAGE", default_value = "rumi-runtime:bookworm")]
-        image: String,
+        #[command(flatten)]
+        engine: Engine,
     },
     /// Repair what can be repaired without losing data: modes of the settings and audit
     /// directories and key files, leftovers of interrupted writes, the pending export; with
@@ -212,6 +206,17 @@ pub enum SetupCommand {
         #[arg(long, value_name = "PACK_ID")]
         restore_pack: Option<String>,
     },
+}
+
+/// The Docker engine and runtime image `setup check` and `setup doctor` look at.
+#[derive(Debug, clap::Args)]
+pub struct Engine {
+    /// The Docker engine's socket.
+    #[arg(long, env = "RUMI_DOCKER_SOCKET", default_value = "/var/run/docker.sock")]
+    pub docker_socket: String,
+    /// The runtime image strict mode uses.
+    #[arg(long, env = "RUMI_RUNTIME_IMAGE", default_value = "rumi-runtime:bookworm")]
+    pub image: String,
 }
 
 /// `rumi-ctl scaffold` templates.

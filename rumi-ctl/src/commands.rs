@@ -27,15 +27,19 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Units(cmd) => groups::units(cli, cmd),
         Command::Routes(cmd) => groups::routes(cli, cmd),
         Command::Image(cmd) => groups::image(cmd),
-        Command::Setup(crate::cli::SetupCommand::Check { docker_socket, image }) => {
-            report(cli, &setup::check(&client::home(cli), docker_socket, image))
-        }
-        Command::Setup(crate::cli::SetupCommand::Doctor { docker_socket, image }) => {
+        Command::Setup(crate::cli::SetupCommand::Check { engine }) => report(
+            cli,
+            &setup::check(&client::home(cli), &engine.docker_socket, &engine.image),
+        ),
+        Command::Setup(crate::cli::SetupCommand::Doctor { engine }) => {
             let home = client::home(cli);
             let health = Client::new(cli)
                 .ok()
                 .and_then(|c| c.call("GET", "/api/health", None).ok());
-            report(cli, &setup::doctor(&home, docker_socket, image, health.as_ref()))
+            report(
+                cli,
+                &setup::doctor(&home, &engine.docker_socket, &engine.image, health.as_ref()),
+            )
         }
         Command::Setup(crate::cli::SetupCommand::Init { no_example }) => setup_init(cli, !no_example),
         Command::Setup(crate::cli::SetupCommand::Recover { restore_pack }) => {
