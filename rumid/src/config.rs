@@ -86,6 +86,10 @@ pub const DEFAULT_MAX_REQUEST_BODY_BYTES: u64 = 1024 * 1024;
 pub const ENV_CORS_ORIGINS: &str = "RUMI_CORS_ORIGINS";
 /// `true` replaces the instance key at this start; the old API token stops working.
 pub const ENV_HMAC_ROTATE: &str = "RUMI_HMAC_ROTATE";
+/// Disk usage (percent of the home's file system) at which the `disk` probe turns DEGRADED.
+pub const ENV_DISK_DEGRADED_PERCENT: &str = "RUMI_DISK_DEGRADED_PERCENT";
+/// Default disk threshold: 90 %, as the original's probe.
+pub const DEFAULT_DISK_DEGRADED_PERCENT: u64 = 90;
 /// `true` adds detail (paths, probe messages) to diagnostics.
 pub const ENV_DIAGNOSTICS_VERBOSE: &str = "RUMI_DIAGNOSTICS_VERBOSE";
 /// Group id given to egress sockets, so containers can reach them with `--group-add`.
@@ -302,6 +306,7 @@ pub struct Config {
     pub cors_origins: Vec<HeaderValue>,
     pub hmac_rotate: bool,
     pub diagnostics_verbose: bool,
+    pub disk_degraded_percent: u64,
     pub egress_socket_gid: Option<u32>,
     pub capability_socket_gid: Option<u32>,
     pub egress_socket_mode: u32,
@@ -405,6 +410,9 @@ impl Config {
         let cors_origins = c.opt(ENV_CORS_ORIGINS, parse_origins).unwrap_or_default();
         let hmac_rotate = c.opt(ENV_HMAC_ROTATE, env::parse_bool).unwrap_or(false);
         let diagnostics_verbose = c.opt(ENV_DIAGNOSTICS_VERBOSE, env::parse_bool).unwrap_or(false);
+        let disk_degraded_percent = c
+            .opt(ENV_DISK_DEGRADED_PERCENT, |s| env::parse_bounded(s, 1, 100))
+            .unwrap_or(DEFAULT_DISK_DEGRADED_PERCENT);
         let gid = env::parse_gid;
         let egress_socket_gid = c.opt(ENV_EGRESS_SOCKET_GID, gid);
         let capability_socket_gid = c.opt(ENV_CAPABILITY_SOCKET_GID, gid);
@@ -505,6 +513,7 @@ impl Config {
             cors_origins,
             hmac_rotate,
             diagnostics_verbose,
+            disk_degraded_percent,
             egress_socket_gid,
             capability_socket_gid,
             egress_socket_mode,

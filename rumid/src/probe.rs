@@ -45,7 +45,7 @@ pub fn check(config: &Config) -> (Value, bool) {
                     duration_ms: 0.0,
                 },
             ),
-            ("disk", health::probe_disk(&config.home)),
+            ("disk", health::probe_disk(&config.home, config.disk_degraded_percent)),
             ("writable_tmp", health::probe_writable(std::path::Path::new("/tmp"))),
         ],
         true,

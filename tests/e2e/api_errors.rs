@@ -191,7 +191,7 @@ fn health_detail_and_metrics_need_the_token_and_report_state() {
     assert_eq!(rumid.post("/api/packs/alpha/approve", None).status, 200);
     let h = rumid.get("/api/health");
     assert_eq!(h.status, 200);
-    assert_eq!(h.body["data"]["status"], "UP");
+    assert_eq!(h.body["data"]["status"], "UP", "{}", h.body);
     assert_eq!(h.body["data"]["probes"]["writable_state"]["status"], "UP");
     assert_eq!(h.body["data"]["packs"]["pending"], 1);
     let m = rumid.get("/metrics");

@@ -83,7 +83,7 @@ fn every_route_refuses_missing_and_wrong_tokens() {
     // /health is open, minimal, and also carries a request id.
     let h = rumid.request("GET", "/health", None, None, None);
     assert_eq!(h.status, 200);
-    assert_eq!(h.body["status"], "UP");
+    assert_eq!(h.body["status"], "UP", "{}", h.body);
     assert!(h.body.get("probes").is_none(), "the open endpoint shows no detail");
     assert!(h.request_id.unwrap().starts_with("req-"));
 }

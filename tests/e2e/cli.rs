@@ -58,7 +58,7 @@ fn ctl_drives_the_approval_life_cycle() {
 
     let out = home.ctl(&["health"], &[]);
     assert!(out.status.success(), "{}", stdout(&out));
-    assert!(stdout(&out).contains("status: UP"));
+    assert!(stdout(&out).contains("status: UP"), "{}", stdout(&out));
 }
 
 #[test]

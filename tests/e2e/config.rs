@@ -11,12 +11,14 @@ fn bad_variables_stop_rumid_with_exit_code_2_naming_each() {
             ("RUMI_API_PORT", "99999"),
             ("RUMI_LOG_LEVEL", "loud"),
             ("RUMI_SECRETS_KEY", "sekrit-value"),
+            ("RUMI_DISK_DEGRADED_PERCENT", "0"),
         ],
     );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("RUMI_API_PORT") && err.contains("99999"), "{err}");
     assert!(err.contains("RUMI_LOG_LEVEL"), "{err}");
+    assert!(err.contains("RUMI_DISK_DEGRADED_PERCENT"), "{err}");
     assert!(
         err.contains("RUMI_SECRETS_KEY") && !err.contains("sekrit-value"),
         "{err}"
@@ -57,7 +59,7 @@ fn health_probes_the_instance_and_fails_without_one() {
     let out = home.rumid_once(&["--health"], &[]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(0), "{report}");
-    assert_eq!(report["status"], "UP");
+    assert_eq!(report["status"], "UP", "{report}");
     assert_eq!(report["source"], "instance");
     rumid.stop();
     assert!(
@@ -70,9 +72,59 @@ fn health_probes_the_instance_and_fails_without_one() {
     assert_eq!(out.status.code(), Some(1), "{report}");
     assert_eq!(report["source"], "local");
     assert_eq!(report["probes"]["instance"]["status"], "DOWN");
-    assert_eq!(report["probes"]["disk"]["status"], "UP");
-    assert_eq!(report["probes"]["writable_tmp"]["status"], "UP");
+    assert_eq!(report["probes"]["disk"]["status"], "UP", "{report}");
+    assert_eq!(report["probes"]["writable_tmp"]["status"], "UP", "{report}");
     assert_eq!(report["status"], "DEGRADED");
+}
+
+/// Percent used that a disk probe message reports ("67% used (DEGRADED at 90%)").
+fn used_percent(probe: &serde_json::Value) -> u64 {
+    let msg = probe["message"].as_str().unwrap_or_default();
+    msg.split('%')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{probe}"))
+}
+
+#[test]
+fn the_disk_probe_degrades_at_the_configured_usage() {
+    let home = TestHome::new();
+    // Default-free: the harness sets 100 %; at 1 % any file system in use is over the line.
+    let low = Rumid::builder(&home)
+        .env("RUMI_DISK_DEGRADED_PERCENT", "1")
+        .env("RUMI_DIAGNOSTICS_VERBOSE", "true")
+        .spawn()
+        .unwrap();
+    let h = low.get("/api/health");
+    let disk = &h.body["data"]["probes"]["disk"];
+    let used = used_percent(disk);
+    assert!(
+        disk["message"].as_str().unwrap().ends_with("(DEGRADED at 1%)"),
+        "{disk}"
+    );
+    if used >= 1 {
+        assert_eq!(disk["status"], "DEGRADED", "{disk}");
+        assert_eq!(h.body["data"]["status"], "DEGRADED", "{}", h.body);
+        // The open endpoint says DEGRADED too, with 200 (only DOWN is 503), and no detail.
+        let p = low.request("GET", "/health", None, None, None);
+        assert_eq!((p.status, p.body["status"].as_str()), (200, Some("DEGRADED")));
+        assert!(p.body.get("probes").is_none(), "{}", p.body);
+        // `rumid --health` exits 1 on anything but UP.
+        let out = home.rumid_once(&["--health"], &[("RUMI_DISK_DEGRADED_PERCENT", "1")]);
+        assert_eq!(out.status.code(), Some(1));
+    } else {
+        eprintln!("the temp file system is under 1 % used; only the UP side is checked");
+    }
+    low.stop();
+
+    let high = Rumid::builder(&home)
+        .env("RUMI_DISK_DEGRADED_PERCENT", "100")
+        .spawn()
+        .unwrap();
+    let disk = &high.get("/api/health").body["data"]["probes"]["disk"];
+    if used < 99 {
+        assert_eq!(disk["status"], "UP", "{disk}");
+    }
 }
 
 #[test]

@@ -15,6 +15,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
+/// The `disk` probe's threshold in tests: 100 %, so that a nearly full disk on the test host
+/// does not turn every instance DEGRADED. `config::the_disk_probe_degrades_at_the_configured_usage`
+/// checks the threshold itself.
+pub const HOST_DISK_PERCENT: &str = "100";
+
 /// How long a daemon may take to start (tunable with `RUMI_TEST_PATIENCE_SECS`).
 pub fn patience() -> Duration {
     #[allow(clippy::disallowed_methods)] // the harness's one knob, read like a config module
@@ -179,6 +184,7 @@ impl TestHome {
         cmd.env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("RUMI_LOG_FORMAT", "text")
+            .env("RUMI_DISK_DEGRADED_PERCENT", HOST_DISK_PERCENT)
             .arg("--home")
             .arg(self.path())
             .args(args);
@@ -331,6 +337,7 @@ impl RumidBuilder<'_> {
             .env("RUST_BACKTRACE", "1")
             .env("RUMI_LOG_FORMAT", "text")
             .env("RUMI_LOG_LEVEL", "DEBUG")
+            .env("RUMI_DISK_DEGRADED_PERCENT", HOST_DISK_PERCENT)
             .arg("--home")
             .arg(&home)
             .arg("--port")

@@ -27,7 +27,7 @@ fn probes(state: &AppState) -> Value {
             _ => {
                 let home = &state.config.home;
                 let fresh = vec![
-                    ("disk", health::probe_disk(home)),
+                    ("disk", health::probe_disk(home, state.config.disk_degraded_percent)),
                     ("writable_state", health::probe_writable(&home.join("user_data"))),
                     ("writable_tmp", health::probe_writable(&std::env::temp_dir())),
                 ];
