@@ -73,11 +73,32 @@ impl LogLevel {
     }
 }
 
+/// Rumi's own crates. `DEBUG` applies to them only: the HTTP/2 and gRPC crates below them log
+/// every frame at `DEBUG`, which buries Rumi's lines; `TRACE` shows everything.
+const OWN_CRATES: [&str; 6] = [
+    "rumid",
+    "rumi_egressd",
+    "rumi_capd",
+    "rumi_common",
+    "rumi_ctl",
+    "rumi_proto",
+];
+
+/// The filter directives for `level`.
+fn directives(level: LogLevel) -> String {
+    if level.0 == LevelFilter::DEBUG {
+        let own: Vec<String> = OWN_CRATES.iter().map(|c| format!("{c}=debug")).collect();
+        format!("info,{}", own.join(","))
+    } else {
+        level.0.to_string()
+    }
+}
+
 /// Installs the global subscriber. Calling it twice keeps the first one.
 pub fn init(format: LogFormat, level: LogLevel) {
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_max_level(level.0)
+        .with_env_filter(tracing_subscriber::EnvFilter::new(directives(level)))
         .with_target(true);
     let _ = match format {
         LogFormat::Json => builder
@@ -101,5 +122,17 @@ mod tests {
         assert!(LogLevel::parse("verbose").is_err());
         assert_eq!(LogFormat::parse("TEXT"), Ok(LogFormat::Text));
         assert!(LogFormat::parse("xml").is_err());
+    }
+
+    #[test]
+    fn debug_is_rumi_only_and_other_levels_apply_to_all() {
+        let debug = directives(LogLevel::parse("DEBUG").unwrap());
+        assert!(debug.starts_with("info,") && debug.contains("rumid=debug"), "{debug}");
+        assert_eq!(directives(LogLevel::parse("TRACE").unwrap()), "trace");
+        assert_eq!(directives(LogLevel::parse("WARNING").unwrap()), "warn");
+        for level in ["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"] {
+            let d = directives(LogLevel::parse(level).unwrap());
+            assert!(tracing_subscriber::EnvFilter::try_new(&d).is_ok(), "{d}");
+        }
     }
 }
