@@ -31,7 +31,9 @@ const MIN_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// A helper up this long resets the backoff.
 const STABLE_AFTER: Duration = Duration::from_secs(10);
-/// How long a freshly started helper may take to open its control socket.
+/// How long a freshly started helper may take to open its control socket, and then to
+/// install its first policy (a loaded machine starting many processes at once can take
+/// seconds; a restart for that would only add to the load).
 const CONNECT_DEADLINE: Duration = Duration::from_secs(5);
 /// Health-check period and per-call timeout.
 const HEALTH_PERIOD: Duration = Duration::from_secs(1);
@@ -195,7 +197,7 @@ async fn run_connected(
     };
     let mut client = HelperClient::new(channel.clone());
     let snapshot = policy.borrow_and_update().clone();
-    if let Err(e) = push(&mut client, &snapshot).await {
+    if let Err(e) = push(&mut client, &snapshot, CONNECT_DEADLINE).await {
         return e;
     }
     let audit_task = tokio::spawn(consume_audit(client.clone(), audit.clone(), spec.name));
@@ -218,7 +220,7 @@ async fn run_connected(
                     break "policy channel closed".to_owned();
                 }
                 let snapshot = policy.borrow_and_update().clone();
-                if let Err(e) = push(&mut client, &snapshot).await {
+                if let Err(e) = push(&mut client, &snapshot, RPC_TIMEOUT).await {
                     break e;
                 }
                 let mut s = (**status.load()).clone();
@@ -271,8 +273,8 @@ async fn connect(spec: &HelperSpec, child: &mut Option<Child>) -> Result<Channel
     }
 }
 
-async fn push(client: &mut HelperClient<Channel>, snapshot: &PolicySnapshot) -> Result<(), String> {
-    match tokio::time::timeout(RPC_TIMEOUT, client.push_policy(snapshot.clone())).await {
+async fn push(client: &mut HelperClient<Channel>, snapshot: &PolicySnapshot, timeout: Duration) -> Result<(), String> {
+    match tokio::time::timeout(timeout, client.push_policy(snapshot.clone())).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(status)) => Err(format!("policy push refused: {}", status.message())),
         Err(_) => Err("policy push timed out".to_owned()),
