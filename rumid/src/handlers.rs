@@ -217,10 +217,8 @@ impl Handlers {
         obj.insert("version".into(), json!("1.0"));
         obj.insert("updated_at".into(), json!(ts(now())));
         obj.insert(field.into(), value);
-        signed::sign(&mut obj, &self.key);
         let path = self.home.join(rel);
-        rumi_common::fs::write_atomic(&path, &signed::to_file_bytes(&obj), 0o600)
-            .map_err(Error::io("cannot write", &path))
+        signed::store_object(&path, &self.key, obj, 0o600).map_err(Error::io("cannot write", &path))
     }
 
     fn lock(&self) -> MutexGuard<'_, (BTreeMap<String, Item>, Vec<Trusted>)> {

@@ -183,6 +183,25 @@ pub fn load_field<T: serde::de::DeserializeOwned + Default>(
 pub fn store_field(path: &Path, key: &[u8; 32], field: &str, value: Value, mode: u32) -> std::io::Result<()> {
     let mut obj = Map::new();
     obj.insert(field.to_owned(), value);
+    store_object(path, key, obj, mode)
+}
+
+/// Signs `value` (which must serialise to a JSON object) and writes it atomically, mode 0600.
+///
+/// # Errors
+/// I/O errors, or a value that is not an object; the previous file is then untouched.
+pub fn store<T: serde::Serialize>(path: &Path, key: &[u8; 32], value: &T) -> std::io::Result<()> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(obj)) => store_object(path, key, obj, 0o600),
+        _ => Err(std::io::Error::other("value did not serialise to a JSON object")),
+    }
+}
+
+/// Signs `obj` and writes it atomically with `mode`.
+///
+/// # Errors
+/// I/O errors; the previous file is then untouched.
+pub fn store_object(path: &Path, key: &[u8; 32], mut obj: Map<String, Value>, mode: u32) -> std::io::Result<()> {
     sign(&mut obj, key);
     rumi_common::fs::write_atomic(path, &to_file_bytes(&obj), mode)
 }

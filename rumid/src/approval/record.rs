@@ -103,9 +103,5 @@ pub fn load(path: &Path, key: &[u8; 32], pack_id: &str) -> Loaded {
 /// # Errors
 /// I/O errors; the previous record is then untouched.
 pub fn save(path: &Path, key: &[u8; 32], record: &ApprovalRecord) -> std::io::Result<()> {
-    let Ok(Value::Object(mut object)) = serde_json::to_value(record) else {
-        return Err(std::io::Error::other("record did not serialise to an object"));
-    };
-    signed::sign(&mut object, key);
-    rumi_common::fs::write_atomic(path, &signed::to_file_bytes(&object), 0o600)
+    signed::store(path, key, record)
 }

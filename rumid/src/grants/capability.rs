@@ -134,12 +134,7 @@ impl CapabilityGrants {
 
     fn save(&self, g: &PrincipalGrants) -> Result<()> {
         let path = self.dir.join(format!("{}.json", g.principal_id));
-        let Ok(Value::Object(mut obj)) = serde_json::to_value(g) else {
-            return Err(Error::Task("grant did not serialise".into()));
-        };
-        signed::sign(&mut obj, &self.key);
-        rumi_common::fs::write_atomic(&path, &signed::to_file_bytes(&obj), 0o600)
-            .map_err(Error::io("cannot write capability grant", &path))
+        signed::store(&path, &self.key, g).map_err(Error::io("cannot write capability grant", &path))
     }
 
     /// Grants of one principal, or of all.

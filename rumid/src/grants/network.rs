@@ -12,7 +12,6 @@ use std::sync::{Mutex, MutexGuard};
 use rumi_common::domain;
 use rumi_common::ids::PackId;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::audit::{Audit, AuditEvent, Category, Severity};
 use crate::error::{Error, Result};
@@ -103,12 +102,7 @@ impl NetworkGrants {
 
     fn save(&self, g: &NetworkGrant) -> Result<()> {
         let path = self.dir.join(format!("{}.json", g.pack_id));
-        let Ok(Value::Object(mut obj)) = serde_json::to_value(g) else {
-            return Err(Error::Task("grant did not serialise".into()));
-        };
-        signed::sign(&mut obj, &self.key);
-        rumi_common::fs::write_atomic(&path, &signed::to_file_bytes(&obj), 0o600)
-            .map_err(Error::io("cannot write network grant", &path))
+        signed::store(&path, &self.key, g).map_err(Error::io("cannot write network grant", &path))
     }
 
     /// All grants.
