@@ -1,6 +1,7 @@
 //! The operator HTTP API: routing, the JSON envelope, and the layers every request passes.
 //!
-//! Layers, outermost first: request id (a span and an `x-request-id` header on every
+//! Layers, outermost first: `Connection: close` when the request body was left unread →
+//! request id (a span and an `x-request-id` header on every
 //! response) → CORS (only for `RUMI_CORS_ORIGINS`) → bearer auth (everything except
 //! `GET /health`) → body limit → handler. Handlers are thin: extract, call one domain
 //! function, wrap the result in the envelope
@@ -12,6 +13,7 @@ mod console;
 mod envelope;
 mod flows;
 mod health;
+mod keep_alive;
 mod network;
 pub mod openapi;
 mod packs;
@@ -226,6 +228,7 @@ pub fn router(state: AppState) -> Router {
         );
     }
     app.layer(middleware::from_fn_with_state(state.clone(), request_id))
+        .layer(middleware::from_fn(keep_alive::close_if_body_unread))
         .with_state(state)
 }
 

@@ -208,3 +208,64 @@ fn health_detail_and_metrics_need_the_token_and_report_state() {
     assert!(body.contains(r#"rumi_packs{state="installed"} 1"#), "{body}");
     assert!(body.contains("rumi_http_requests_total{"), "{body}");
 }
+
+/// Sends raw bytes on `conn` and reads one response head (status line and headers).
+fn raw_exchange(conn: &mut std::net::TcpStream, bytes: &[u8]) -> String {
+    use std::io::{Read, Write};
+    conn.write_all(bytes).unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = conn.read(&mut chunk).unwrap();
+        assert!(
+            n > 0,
+            "connection closed before a response: {}",
+            String::from_utf8_lossy(&buf)
+        );
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    String::from_utf8_lossy(&buf).to_lowercase()
+}
+
+#[test]
+fn responses_say_connection_close_when_the_request_body_was_left_unread() {
+    use std::io::Read;
+    let home = TestHome::new();
+    let rumid = Rumid::start(&home);
+    let addr = rumid.base.trim_start_matches("http://").to_owned();
+    let timeout = Some(std::time::Duration::from_secs(10));
+
+    // Refused before its body is read (wrong token, 1000 bytes declared, 10 sent): the
+    // server will not reuse the connection, and says so.
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(timeout).unwrap();
+    let head = raw_exchange(
+        &mut conn,
+        b"POST /api/network/check HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer wrong\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"pack_id\"",
+    );
+    assert!(head.starts_with("http/1.1 401"), "{head}");
+    assert!(head.contains("\r\nconnection: close\r\n"), "{head}");
+    let mut rest = Vec::new();
+    conn.read_to_end(&mut rest)
+        .expect("the server closes the connection after the error body");
+    assert!(
+        rest.len() <= 400,
+        "only the error body follows: {}",
+        String::from_utf8_lossy(&rest)
+    );
+
+    // A request whose body is read keeps its connection: a second request is answered on it.
+    let body = r#"{"pack_id":"alpha","domain":"example.com","port":443}"#;
+    let request = format!(
+        "POST /api/network/check HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        rumid.token,
+        body.len()
+    );
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(timeout).unwrap();
+    let head = raw_exchange(&mut conn, request.as_bytes());
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(!head.contains("connection: close"), "{head}");
+    let head = raw_exchange(&mut conn, b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert!(head.contains("http/1.1 200"), "{head}");
+}
