@@ -98,6 +98,19 @@ fn the_disk_probe_degrades_at_the_configured_usage() {
     let h = low.get("/api/health");
     let disk = &h.body["data"]["probes"]["disk"];
     let used = used_percent(disk);
+    // The same figure as df's Use% for the home (a moment apart, so within a point).
+    let df = std::process::Command::new("df")
+        .arg("--output=pcent")
+        .arg(home.path())
+        .output()
+        .unwrap();
+    let df = String::from_utf8_lossy(&df.stdout);
+    let df: u64 = df
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().trim_end_matches('%').parse().ok())
+        .expect("df's Use%");
+    assert!(used.abs_diff(df) <= 1, "rumid says {used} %, df says {df} %");
     assert!(
         disk["message"].as_str().unwrap().ends_with("(DEGRADED at 1%)"),
         "{disk}"
