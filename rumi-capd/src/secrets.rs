@@ -13,7 +13,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -109,8 +109,14 @@ impl Secrets {
             None if config.plaintext == Plaintext::Deny => None,
             None => {
                 let key = fernet::Fernet::generate_key();
+                // The settings directory is rumid's (under systemd capd only may write in it):
+                // create it if missing, never change an existing one's mode.
                 if let Some(parent) = key_file.parent() {
-                    rumi_common::fs::ensure_dir(parent, 0o700).map_err(io("cannot create user_data/settings"))?;
+                    fs::DirBuilder::new()
+                        .recursive(true)
+                        .mode(0o700)
+                        .create(parent)
+                        .map_err(io("cannot create user_data/settings"))?;
                 }
                 rumi_common::fs::write_atomic(&key_file, format!("{key}\n").as_bytes(), 0o600)
                     .map_err(io("cannot write .secrets_key"))?;
