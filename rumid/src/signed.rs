@@ -295,6 +295,62 @@ pub fn resign_tree(dir: &Path, old: &[u8; 32], new: &[u8; 32]) -> std::io::Resul
     Ok(count)
 }
 
+/// A directory of signed `<id>.json` records (see [`load_dir`]) held in memory, with a callback
+/// given every record after each change. The grant stores are built on it.
+pub struct SignedDir<T> {
+    dir: std::path::PathBuf,
+    key: [u8; 32],
+    records: std::sync::Mutex<std::collections::BTreeMap<String, T>>,
+    on_change: Box<dyn Fn(Vec<T>) + Send + Sync>,
+}
+
+impl<T: serde::Serialize + serde::de::DeserializeOwned + Clone> SignedDir<T> {
+    /// Loads every record of `dir` and calls `on_change` once with them. Also returns
+    /// `(id, reason)` for every refused file, for the caller to log and audit.
+    ///
+    /// # Errors
+    /// When the directory cannot be created or read.
+    pub fn load(
+        dir: std::path::PathBuf,
+        key: [u8; 32],
+        id_of: impl Fn(&T) -> &str,
+        on_change: Box<dyn Fn(Vec<T>) + Send + Sync>,
+    ) -> std::io::Result<(Self, Vec<(String, String)>)> {
+        let (records, refused) = load_dir(&dir, &key, id_of)?;
+        on_change(records.values().cloned().collect());
+        let this = Self {
+            dir,
+            key,
+            records: std::sync::Mutex::new(records),
+            on_change,
+        };
+        Ok((this, refused))
+    }
+
+    /// The records, locked: hold the guard across a read-modify-[`put`](Self::put).
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, T>> {
+        self.records.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes `record` as `<id>.json` (signed, atomically), then holds it and calls
+    /// `on_change`. When the write fails nothing changes.
+    ///
+    /// # Errors
+    /// [`crate::error::Error::Io`] naming the file.
+    pub fn put(
+        &self,
+        records: &mut std::collections::BTreeMap<String, T>,
+        id: &str,
+        record: T,
+    ) -> crate::error::Result<()> {
+        let path = self.dir.join(format!("{id}.json"));
+        store(&path, &self.key, &record).map_err(crate::error::Error::io("cannot write", &path))?;
+        records.insert(id.to_owned(), record);
+        (self.on_change)(records.values().cloned().collect());
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

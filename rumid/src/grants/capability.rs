@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 
 use rumi_common::ids::PackId;
 use serde::{Deserialize, Serialize};
@@ -91,11 +91,8 @@ pub fn validate_permission(p: &str) -> Result<()> {
 pub type OnChange = Box<dyn Fn(Vec<PrincipalGrants>) + Send + Sync>;
 
 pub struct CapabilityGrants {
-    dir: PathBuf,
-    key: [u8; 32],
     audit: Audit,
-    grants: Mutex<BTreeMap<String, PrincipalGrants>>,
-    on_change: OnChange,
+    grants: signed::SignedDir<PrincipalGrants>,
 }
 
 impl CapabilityGrants {
@@ -104,8 +101,9 @@ impl CapabilityGrants {
     /// # Errors
     /// When the directory cannot be created or read.
     pub fn load(dir: PathBuf, key: [u8; 32], audit: Audit, on_change: OnChange) -> Result<Self> {
-        let (grants, refused) = signed::load_dir::<PrincipalGrants>(&dir, &key, |g| &g.principal_id)
-            .map_err(Error::io("cannot load", &dir))?;
+        let (grants, refused) =
+            signed::SignedDir::load(dir.clone(), key, |g: &PrincipalGrants| &g.principal_id, on_change)
+                .map_err(Error::io("cannot load", &dir))?;
         for (stem, why) in refused {
             tracing::warn!(principal = %stem, reason = %why, "capability grant failed verification; ignored");
             // Same action and error_type as every other tampered signed file.
@@ -117,24 +115,11 @@ impl CapabilityGrants {
                     .detail("permission_type", "capability_grant"),
             );
         }
-        let this = Self {
-            dir,
-            key,
-            audit,
-            grants: Mutex::new(grants),
-            on_change,
-        };
-        (this.on_change)(this.lock().values().cloned().collect());
-        Ok(this)
+        Ok(Self { audit, grants })
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, PrincipalGrants>> {
-        self.grants.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn save(&self, g: &PrincipalGrants) -> Result<()> {
-        let path = self.dir.join(format!("{}.json", g.principal_id));
-        signed::store(&path, &self.key, g).map_err(Error::io("cannot write capability grant", &path))
+        self.grants.lock()
     }
 
     /// Grants of one principal, or of all.
@@ -192,9 +177,7 @@ impl CapabilityGrants {
                 config: config.clone(),
             },
         );
-        self.save(&g)?;
-        grants.insert(g.principal_id.clone(), g.clone());
-        (self.on_change)(grants.values().cloned().collect());
+        self.grants.put(&mut grants, &g.principal_id.clone(), g.clone())?;
         drop(grants);
         self.audit.record_blocking(
             AuditEvent::new(Category::Permission, "permission_grant")
@@ -232,9 +215,7 @@ impl CapabilityGrants {
         })?;
         entry.enabled = false;
         g.updated_at = rumi_common::time::now_rfc3339();
-        self.save(&g)?;
-        grants.insert(g.principal_id.clone(), g.clone());
-        (self.on_change)(grants.values().cloned().collect());
+        self.grants.put(&mut grants, &g.principal_id.clone(), g.clone())?;
         drop(grants);
         self.audit.record_blocking(
             AuditEvent::new(Category::Permission, "permission_revoke")

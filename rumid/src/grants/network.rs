@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 
 use rumi_common::domain;
 use rumi_common::ids::PackId;
@@ -57,11 +57,8 @@ pub struct CheckResult {
 pub type OnChange = Box<dyn Fn(Vec<NetworkGrant>) + Send + Sync>;
 
 pub struct NetworkGrants {
-    dir: PathBuf,
-    key: [u8; 32],
     audit: Audit,
-    grants: Mutex<BTreeMap<String, NetworkGrant>>,
-    on_change: OnChange,
+    grants: signed::SignedDir<NetworkGrant>,
 }
 
 impl NetworkGrants {
@@ -70,8 +67,8 @@ impl NetworkGrants {
     /// # Errors
     /// When the directory cannot be created.
     pub fn load(dir: PathBuf, key: [u8; 32], audit: Audit, on_change: OnChange) -> Result<Self> {
-        let (grants, refused) =
-            signed::load_dir::<NetworkGrant>(&dir, &key, |g| &g.pack_id).map_err(Error::io("cannot load", &dir))?;
+        let (grants, refused) = signed::SignedDir::load(dir.clone(), key, |g: &NetworkGrant| &g.pack_id, on_change)
+            .map_err(Error::io("cannot load", &dir))?;
         for (stem, why) in refused {
             tracing::warn!(pack_id = %stem, reason = %why, "network grant failed verification; ignored");
             audit.record_blocking(
@@ -81,28 +78,11 @@ impl NetworkGrants {
                     .detail("permission_type", "network"),
             );
         }
-        let this = Self {
-            dir,
-            key,
-            audit,
-            grants: Mutex::new(grants),
-            on_change,
-        };
-        this.publish(&this.lock());
-        Ok(this)
+        Ok(Self { audit, grants })
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, NetworkGrant>> {
-        self.grants.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn publish(&self, grants: &BTreeMap<String, NetworkGrant>) {
-        (self.on_change)(grants.values().cloned().collect());
-    }
-
-    fn save(&self, g: &NetworkGrant) -> Result<()> {
-        let path = self.dir.join(format!("{}.json", g.pack_id));
-        signed::store(&path, &self.key, g).map_err(Error::io("cannot write network grant", &path))
+        self.grants.lock()
     }
 
     /// All grants.
@@ -157,9 +137,7 @@ impl NetworkGrants {
             granted_by: "user".into(),
             notes,
         };
-        self.save(&g)?;
-        grants.insert(g.pack_id.clone(), g.clone());
-        self.publish(&grants);
+        self.grants.put(&mut grants, pack.as_str(), g.clone())?;
         drop(grants);
         tracing::info!(pack_id = %pack, domains = g.allowed_domains.len(), ports = g.allowed_ports.len(), "network grant set");
         self.audit.record_blocking(
@@ -199,9 +177,7 @@ impl NetworkGrants {
         g.enabled = false;
         g.updated_at = rumi_common::time::now_rfc3339();
         g.notes = Some(reason.chars().take(MAX_NOTES).collect());
-        self.save(&g)?;
-        grants.insert(g.pack_id.clone(), g.clone());
-        self.publish(&grants);
+        self.grants.put(&mut grants, pack.as_str(), g.clone())?;
         drop(grants);
         tracing::info!(pack_id = %pack, "network grant revoked");
         self.audit.record_blocking(
