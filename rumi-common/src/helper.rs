@@ -110,6 +110,31 @@ pub fn check_peer<T>(req: &Request<T>, allowed: u32, audit: &AuditBus) -> Result
     Err(Status::permission_denied("caller is not rumid"))
 }
 
+/// Refuses a policy snapshot older than the one held: a late push from a previous rumid
+/// must never roll a helper back.
+///
+/// # Errors
+/// `FAILED_PRECONDITION` naming both versions.
+pub fn refuse_older(held: Option<u64>, offered: u64) -> Result<(), Status> {
+    match held {
+        Some(held) if offered < held => Err(Status::failed_precondition(format!(
+            "policy version {offered} is older than the held {held}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The reply to a health call: whether a policy is held, its version, the pid and how many
+/// principal sockets are open.
+pub fn health_reply(policy_version: Option<u64>, sockets: usize) -> rumi_proto::control::HealthReply {
+    rumi_proto::control::HealthReply {
+        has_policy: policy_version.is_some(),
+        policy_version: policy_version.unwrap_or(0),
+        pid: std::process::id(),
+        sockets: u32::try_from(sockets).unwrap_or(u32::MAX),
+    }
+}
+
 /// The server side of `AuditStream`: forwards queued events until the client goes away.
 /// One consumer at a time; a new stream waits until the previous one is gone.
 pub fn audit_stream(bus: &AuditBus) -> ReceiverStream<Result<AuditRecord, Status>> {
@@ -343,5 +368,23 @@ where
             eprintln!("{name}: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_older_policy_is_refused_and_equal_or_newer_ones_are_not() {
+        assert!(refuse_older(None, 1).is_ok());
+        assert!(refuse_older(Some(5), 5).is_ok(), "a re-push after a reconnect");
+        assert!(refuse_older(Some(5), 6).is_ok());
+        let e = refuse_older(Some(5), 4).unwrap_err();
+        assert_eq!(e.code(), tonic::Code::FailedPrecondition);
+        assert!(e.message().contains("4 is older than the held 5"), "{}", e.message());
+        let h = health_reply(None, 0);
+        assert!(!h.has_policy && h.policy_version == 0);
+        assert!(health_reply(Some(7), 3).has_policy);
     }
 }

@@ -91,14 +91,7 @@ impl Helper for Control {
     async fn push_policy(&self, req: Request<PolicySnapshot>) -> Result<Response<PushAck>, Status> {
         self.check_peer(&req)?;
         let snapshot = req.into_inner();
-        if let Some(current) = self.state.policy.load_full()
-            && snapshot.version < current.version
-        {
-            return Err(Status::failed_precondition(format!(
-                "policy version {} is older than the held {}",
-                snapshot.version, current.version
-            )));
-        }
+        helper::refuse_older(self.state.policy.load_full().map(|p| p.version), snapshot.version)?;
         let version = snapshot.version;
         let pack_uids = snapshot.pack_uids.clone();
         let policy = Arc::new(Policy::from_snapshot(snapshot));
@@ -126,14 +119,9 @@ impl Helper for Control {
 
     async fn health(&self, req: Request<HealthRequest>) -> Result<Response<HealthReply>, Status> {
         self.check_peer(&req)?;
-        let policy = self.state.policy.load_full();
+        let version = self.state.policy.load_full().map(|p| p.version);
         let sockets = self.state.sockets.lock().unwrap_or_else(|p| p.into_inner()).len();
-        Ok(Response::new(HealthReply {
-            has_policy: policy.is_some(),
-            policy_version: policy.map_or(0, |p| p.version),
-            pid: std::process::id(),
-            sockets: sockets as u32,
-        }))
+        Ok(Response::new(helper::health_reply(version, sockets)))
     }
 
     type AuditStreamStream = ReceiverStream<Result<AuditRecord, Status>>;
