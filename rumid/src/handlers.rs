@@ -29,6 +29,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::audit::{Audit, AuditEvent, Category, Severity};
+use crate::candidates::Review;
 use crate::error::{Error, Result};
 use crate::signed;
 
@@ -52,11 +53,8 @@ pub struct Candidate {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Item {
-    pub candidate_key: String,
-    pub status: String,
-    pub reject_count: u32,
-    pub cooldown_until: Option<String>,
-    pub last_event_ts: String,
+    #[serde(flatten)]
+    pub review: Review,
     pub candidate: Candidate,
     pub installed_to: Option<String>,
     pub last_error: Option<String>,
@@ -258,7 +256,7 @@ impl Handlers {
         self.lock()
             .0
             .values()
-            .filter(|i| status.is_none_or(|s| i.status == s))
+            .filter(|i| status.is_none_or(|s| i.review.status == s))
             .cloned()
             .collect()
     }
@@ -289,23 +287,16 @@ impl Handlers {
                         Ok(c) => {
                             let key = c.key();
                             match st.0.get_mut(&key) {
-                                Some(item) if item.status == "rejected" => {
-                                    if crate::candidates::cooled_down(item.cooldown_until.as_deref(), t) {
-                                        item.status = "pending".into();
-                                        item.last_event_ts = ts(t);
+                                Some(item) => {
+                                    if item.review.reopen_if_cooled_down(t) {
                                         new.push(key);
                                     }
                                 }
-                                Some(_) => {}
                                 None => {
                                     st.0.insert(
                                         key.clone(),
                                         Item {
-                                            candidate_key: key.clone(),
-                                            status: "pending".into(),
-                                            reject_count: 0,
-                                            cooldown_until: None,
-                                            last_event_ts: ts(t),
+                                            review: Review::pending(key.clone(), t),
                                             candidate: c,
                                             installed_to: None,
                                             last_error: None,
@@ -346,7 +337,7 @@ impl Handlers {
     pub fn approve(&self, key: &str, notes: Option<&str>) -> Result<Item> {
         let mut st = self.lock();
         let item = Self::item(&st, key)?;
-        match item.status.as_str() {
+        match item.review.status.as_str() {
             "installed" => return Ok(item),
             "blocked" => {
                 return Err(Error::Invalid {
@@ -358,10 +349,10 @@ impl Handlers {
         }
         let result = self.install(&st.1, &item.candidate);
         let entry = st.0.get_mut(key).expect("present: read above");
-        entry.last_event_ts = ts(now());
+        entry.review.last_event_ts = ts(now());
         match result {
             Ok(dest) => {
-                entry.status = "installed".into();
+                entry.review.status = "installed".into();
                 entry.installed_to = Some(dest);
                 entry.last_error = None;
                 let c = entry.candidate.clone();
@@ -380,7 +371,7 @@ impl Handlers {
                 Ok(out)
             }
             Err(why) => {
-                entry.status = "failed".into();
+                entry.review.status = "failed".into();
                 entry.last_error = Some(why.clone());
                 self.persist(&st)?;
                 drop(st);
@@ -466,15 +457,15 @@ impl Handlers {
         }
         let mut st = self.lock();
         let item = Self::item(&st, key)?;
-        if matches!(item.status.as_str(), "installed" | "blocked") {
+        if matches!(item.review.status.as_str(), "installed" | "blocked") {
             return Err(Error::Invalid {
                 field: "candidate_key",
-                reason: format!("cannot reject a candidate that is {}", item.status),
+                reason: format!("cannot reject a candidate that is {}", item.review.status),
             });
         }
         let entry = st.0.get_mut(key).expect("present");
-        entry.last_event_ts = ts(now());
-        let blocked = crate::candidates::reject(&mut entry.status, &mut entry.reject_count, &mut entry.cooldown_until);
+        entry.review.last_event_ts = ts(now());
+        let blocked = entry.review.reject();
         self.persist(&st)?;
         let out = st.0[key].clone();
         drop(st);
@@ -489,16 +480,16 @@ impl Handlers {
     pub fn unblock(&self, key: &str, reason: &str) -> Result<Item> {
         let mut st = self.lock();
         let item = Self::item(&st, key)?;
-        if item.status != "blocked" {
+        if item.review.status != "blocked" {
             return Err(Error::Invalid {
                 field: "candidate_key",
                 reason: "candidate is not blocked".into(),
             });
         }
         let entry = st.0.get_mut(key).expect("present");
-        entry.status = "rejected".into();
-        entry.cooldown_until = Some(ts(now() + chrono::Duration::seconds(COOLDOWN_SECS)));
-        entry.last_event_ts = ts(now());
+        entry.review.status = "rejected".into();
+        entry.review.cooldown_until = Some(ts(now() + chrono::Duration::seconds(COOLDOWN_SECS)));
+        entry.review.last_event_ts = ts(now());
         self.persist(&st)?;
         let out = st.0[key].clone();
         drop(st);

@@ -36,7 +36,7 @@ pub fn packs_section(snapshot: &Snapshot) -> Value {
 
 /// The capability section: candidates per state.
 pub fn capability_section(items: &BTreeMap<String, Item>) -> Value {
-    let count = |s: &str| items.values().filter(|i| i.status == s).count();
+    let count = |s: &str| items.values().filter(|i| i.review.status == s).count();
     json!({
         "pending_count": count("pending"),
         "rejected_count": count("rejected"),
@@ -74,7 +74,7 @@ impl Export {
 
     pub fn set_pip(&self, items: &BTreeMap<String, crate::pip::Item>) {
         let mut parts = self.parts.lock().unwrap_or_else(|p| p.into_inner());
-        let count = |s: &str| items.values().filter(|i| i.status == s).count();
+        let count = |s: &str| items.values().filter(|i| i.review.status == s).count();
         parts.2 = json!({
             "pending_count": count("pending"),
             "rejected_count": count("rejected"),

@@ -38,6 +38,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::audit::{Audit, AuditEvent, Category};
+use crate::candidates::Review;
 use crate::error::{Error, Result};
 use crate::sandbox::docker::{Builder, DockerRunner};
 use crate::signed;
@@ -208,11 +209,8 @@ impl Candidate {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Item {
-    pub candidate_key: String,
-    pub status: String,
-    pub reject_count: u32,
-    pub cooldown_until: Option<String>,
-    pub last_event_ts: String,
+    #[serde(flatten)]
+    pub review: Review,
     pub candidate: Candidate,
     pub installed_at: Option<String>,
     pub allow_sdist: Option<bool>,
@@ -296,7 +294,7 @@ impl Pip {
     pub fn list(&self, status: Option<&str>) -> Vec<Item> {
         self.lock()
             .values()
-            .filter(|i| status.is_none_or(|s| i.status == s))
+            .filter(|i| status.is_none_or(|s| i.review.status == s))
             .cloned()
             .collect()
     }
@@ -362,23 +360,16 @@ impl Pip {
             };
             let key = c.key();
             match items.get_mut(&key) {
-                Some(item) if item.status == "rejected" => {
-                    if crate::candidates::cooled_down(item.cooldown_until.as_deref(), t) {
-                        item.status = "pending".into();
-                        item.last_event_ts = ts(t);
+                Some(item) => {
+                    if item.review.reopen_if_cooled_down(t) {
                         new.push(key);
                     }
                 }
-                Some(_) => {}
                 None => {
                     items.insert(
                         key.clone(),
                         Item {
-                            candidate_key: key.clone(),
-                            status: "pending".into(),
-                            reject_count: 0,
-                            cooldown_until: None,
-                            last_event_ts: ts(t),
+                            review: Review::pending(key.clone(), t),
                             candidate: c,
                             installed_at: None,
                             allow_sdist: None,
@@ -424,7 +415,7 @@ impl Pip {
             reason: "unknown".into(),
         })?;
         f(item);
-        item.last_event_ts = ts(now());
+        item.review.last_event_ts = ts(now());
         let out = item.clone();
         self.persist(&items)?;
         Ok(out)
@@ -447,10 +438,10 @@ impl Pip {
     ) -> Result<Item> {
         let _one = self.installing.lock().await;
         let item = self.item(key)?;
-        if !matches!(item.status.as_str(), "pending" | "failed") {
+        if !matches!(item.review.status.as_str(), "pending" | "failed") {
             return Err(Self::conflict(format!(
                 "the candidate is {}; only pending or failed candidates can be approved",
-                item.status
+                item.review.status
             )));
         }
         let index = index_url.unwrap_or(DEFAULT_INDEX);
@@ -475,14 +466,14 @@ impl Pip {
         // File writes and audit lines block: this is a worker of the multi-threaded runtime.
         let updated = tokio::task::block_in_place(|| match &result {
             Ok(()) => self.set_status(key, |i| {
-                i.status = "installed".into();
+                i.review.status = "installed".into();
                 i.installed_at = Some(t.clone());
                 i.allow_sdist = Some(allow_sdist);
                 i.index_url = Some(index.to_owned());
                 i.last_error = None;
             }),
             Err(e) => self.set_status(key, |i| {
-                i.status = "failed".into();
+                i.review.status = "failed".into();
                 i.allow_sdist = Some(allow_sdist);
                 i.index_url = Some(index.to_owned());
                 i.last_error = Some(e.clone());
@@ -630,15 +621,15 @@ impl Pip {
             return Err(Error::EmptyValue { field: "reason" });
         }
         let item = self.item(key)?;
-        if matches!(item.status.as_str(), "installed" | "blocked") {
+        if matches!(item.review.status.as_str(), "installed" | "blocked") {
             return Err(Self::conflict(format!(
                 "cannot reject a candidate that is {}",
-                item.status
+                item.review.status
             )));
         }
         let mut blocked = false;
         let out = self.set_status(key, |i| {
-            blocked = crate::candidates::reject(&mut i.status, &mut i.reject_count, &mut i.cooldown_until);
+            blocked = i.review.reject();
         })?;
         self.event(if blocked { "blocked" } else { "rejected" }, key, Some(reason));
         Ok(out)
@@ -650,13 +641,13 @@ impl Pip {
     /// Unknown key, a candidate that is not blocked, or a failed write.
     pub fn unblock(&self, key: &str, reason: &str) -> Result<Item> {
         let item = self.item(key)?;
-        if item.status != "blocked" {
+        if item.review.status != "blocked" {
             return Err(Self::conflict("the candidate is not blocked".into()));
         }
         let out = self.set_status(key, |i| {
-            i.status = "pending".into();
-            i.reject_count = 0;
-            i.cooldown_until = None;
+            i.review.status = "pending".into();
+            i.review.reject_count = 0;
+            i.review.cooldown_until = None;
         })?;
         self.event("unblocked", key, Some(reason));
         Ok(out)
