@@ -99,9 +99,7 @@ impl Drop for RemoveOnDrop {
         }
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
-                let _ = docker
-                    .remove_container(&id, Some(RemoveContainerOptionsBuilder::new().force(true).build()))
-                    .await;
+                force_remove(&docker, &id).await;
             });
         }
     }
@@ -199,16 +197,7 @@ impl DockerRunner {
         let Ok(list) = d.list_containers(Some(opts)).await else {
             return 0;
         };
-        let mut n = 0;
-        for c in list {
-            if let Some(id) = c.id {
-                let rm = RemoveContainerOptionsBuilder::new().force(true).build();
-                if d.remove_container(&id, Some(rm)).await.is_ok() {
-                    n += 1;
-                }
-            }
-        }
-        n
+        force_remove_all(d, list.into_iter().filter_map(|c| c.id)).await
     }
 
     /// Containers Rumi manages right now: `(id, name, pack, state)`.
@@ -243,48 +232,22 @@ impl DockerRunner {
     pub async fn remove_spares(&self) -> usize {
         let spares = self.spares.take_all();
         let Ok(d) = self.client() else { return 0 };
-        let mut n = 0;
-        for s in spares {
-            let id = s.disarm();
-            if d.remove_container(&id, Some(RemoveContainerOptionsBuilder::new().force(true).build()))
-                .await
-                .is_ok()
-            {
-                n += 1;
-            }
-        }
-        n
+        force_remove_all(d, spares.into_iter().map(Started::disarm)).await
     }
 
     /// Removes every container of one pack.
     pub async fn remove_pack(&self, pack: &str) -> usize {
         let spares = self.spares.take_pack(pack);
         let Ok(d) = self.client() else { return 0 };
-        let mut n = 0;
-        for s in spares {
-            let id = s.disarm();
-            if d.remove_container(&id, Some(RemoveContainerOptionsBuilder::new().force(true).build()))
-                .await
-                .is_ok()
-            {
-                n += 1;
-            }
-        }
+        let mut n = force_remove_all(d, spares.into_iter().map(Started::disarm)).await;
         let label = format!("{LABEL_PACK}={pack}");
         let mine = format!("{LABEL_INSTANCE}={}", self.instance);
         let filters: HashMap<&str, Vec<&str>> = [("label", vec!["rumi.managed=true", label.as_str(), mine.as_str()])]
             .into_iter()
             .collect();
         let opts = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
-        for c in d.list_containers(Some(opts)).await.unwrap_or_default() {
-            if let Some(id) = c.id
-                && d.remove_container(&id, Some(RemoveContainerOptionsBuilder::new().force(true).build()))
-                    .await
-                    .is_ok()
-            {
-                n += 1;
-            }
-        }
+        let listed = d.list_containers(Some(opts)).await.unwrap_or_default();
+        n += force_remove_all(d, listed.into_iter().filter_map(|c| c.id)).await;
         n
     }
 
@@ -499,12 +462,7 @@ impl DockerRunner {
             }
         };
         guard.id.clear();
-        let _ = d
-            .remove_container(
-                &created.id,
-                Some(RemoveContainerOptionsBuilder::new().force(true).build()),
-            )
-            .await;
+        force_remove(d, &created.id).await;
         result
     }
 }
@@ -629,9 +587,7 @@ async fn execute(
         drop(guard);
     } else {
         guard.id.clear();
-        let _ = d
-            .remove_container(&id, Some(RemoveContainerOptionsBuilder::new().force(true).build()))
-            .await;
+        force_remove(d, &id).await;
     }
     result
 }
@@ -700,6 +656,24 @@ async fn read_result(
             (Err(SandboxError::Timeout(timeout)), false)
         }
     }
+}
+
+/// Removes a container, running or not. Returns whether Docker removed it.
+async fn force_remove(d: &Docker, id: &str) -> bool {
+    d.remove_container(id, Some(RemoveContainerOptionsBuilder::new().force(true).build()))
+        .await
+        .is_ok()
+}
+
+/// Removes every container of `ids`; returns how many Docker removed.
+async fn force_remove_all(d: &Docker, ids: impl IntoIterator<Item = String>) -> usize {
+    let mut n = 0;
+    for id in ids {
+        if force_remove(d, &id).await {
+            n += 1;
+        }
+    }
+    n
 }
 
 async fn kill(d: &Docker, id: &str) {
