@@ -14,13 +14,22 @@
 //! | `blocked` | rejected by the operator (with a reason) |
 //! | `error` | its `ecosystem.json` is missing or invalid |
 //!
-//! Only `approved` lets anything of a pack be used, and [`Packs::verify_for_use`] re-hashes
-//! before saying so. Every change is persisted atomically before it is acknowledged and
-//! audited; readers get an immutable [`Snapshot`] swapped whole.
+//! Only `approved` lets anything of a pack be used, and what is used is the pack's approved
+//! snapshot ([`snapshot`]): the files copied, and hashed as they were copied, at approval.
+//! [`Packs::verify_for_use`] therefore hashes nothing: it hands out the snapshot of an
+//! approved pack. `ecosystem/` is still re-checked (on status requests, scans and a
+//! periodic check, cheaply through a stat cache) so that an edited pack is shown `modified`
+//! and disabled until re-approved; its edits never run.
+//!
+//! Every change is persisted atomically before it is acknowledged and audited; readers get
+//! an immutable [`Snapshot`] swapped whole. Hashing and copying happen under the pack's own
+//! lock, never under the registry lock: approving a 600 MB pack does not slow down the status
+//! of another pack, and no block call waits for either.
 
 pub mod discovery;
 pub mod hashing;
 pub mod record;
+pub mod snapshot;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,9 +41,10 @@ use rumi_common::ids::PackId;
 use serde::Serialize;
 use serde_json::json;
 
-use self::discovery::{Found, Invalid, Manifest, Problem};
-use self::hashing::{Diff, FileHashes};
+use self::discovery::{Found, Invalid, Problem};
+use self::hashing::{Diff, FileHashes, StatCache};
 use self::record::{ApprovalRecord, Decision, Loaded};
+use self::snapshot::{PackSnapshot, SnapshotStore};
 use crate::audit::{Audit, AuditEvent, Category, Severity};
 use crate::config::DeprecationLevel;
 use crate::error::{Error, Result};
@@ -93,6 +103,8 @@ struct Entry {
     tampered: Option<String>,
     legacy_refused: bool,
     state: PackState,
+    /// The approved snapshot, exactly while the state is `approved`.
+    approved: Option<Arc<PackSnapshot>>,
 }
 
 /// What `GET /api/packs` shows per pack.
@@ -141,9 +153,19 @@ pub struct Snapshot {
     /// Slot where the API layer caches its full rendered response for this snapshot, so
     /// the hot list endpoint copies nothing per request.
     pub rendered: std::sync::OnceLock<bytes::Bytes>,
+    /// The approved snapshot of every approved pack.
+    pub approved: BTreeMap<PackId, Arc<PackSnapshot>>,
 }
 
 impl Snapshot {
+    /// Approved packs with their snapshots' digests, sorted by id.
+    pub fn approved_digests(&self) -> Vec<(PackId, String)> {
+        self.approved
+            .iter()
+            .map(|(id, s)| (id.clone(), s.digest().to_owned()))
+            .collect()
+    }
+
     /// Packs in a given state.
     pub fn ids_in(&self, state: PackState) -> Vec<&PackId> {
         self.packs
@@ -170,6 +192,7 @@ pub struct Paths {
     pub ecosystem: PathBuf,
     pub records: PathBuf,
     pub backups: PathBuf,
+    pub snapshots: PathBuf,
 }
 
 impl Paths {
@@ -180,6 +203,7 @@ impl Paths {
             ecosystem: home.join("ecosystem"),
             records: home.join("user_data/settings/approvals"),
             backups: home.join("user_data/backups/packs"),
+            snapshots: home.join("user_data/snapshots"),
         }
     }
 }
@@ -192,8 +216,12 @@ struct Inner {
 /// Callback run (under the registry lock) after every published change.
 pub type OnChange = Box<dyn Fn(&Snapshot) + Send + Sync>;
 
-/// The pack registry. All methods block (file I/O, hashing): call them from
-/// `spawn_blocking` in async code.
+/// The pack registry. All methods but [`Packs::snapshot`] and [`Packs::verify_for_use`]
+/// block (file I/O, hashing): call them from `spawn_blocking` in async code.
+///
+/// Locks, always taken in this order: `scan` (one whole rescan at a time), a pack's own
+/// lock (every decision about that pack, and the hashing or copying it needs), then
+/// `inner` (held only to update entries in memory and publish).
 pub struct Packs {
     paths: Paths,
     signing_key: [u8; 32],
@@ -204,6 +232,16 @@ pub struct Packs {
     on_change: OnChange,
     /// Packs whose tampered record has been audited since it was last written.
     tamper_reported: Mutex<std::collections::HashSet<PackId>>,
+    snapshots: SnapshotStore,
+    pack_locks: Mutex<std::collections::HashMap<PackId, Arc<Mutex<()>>>>,
+    scan_lock: Mutex<()>,
+    /// Stamps of the files of `ecosystem/`, per pack, for the cheap re-check.
+    stat_caches: Mutex<std::collections::HashMap<PackId, StatCache>>,
+}
+
+/// Locks a mutex, taking over the data of a holder that panicked (entries stay valid data).
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 // === impl Packs ===
@@ -225,6 +263,8 @@ impl Packs {
         // A crash between creating a temp file and renaming it leaves the temp file behind;
         // the record itself is intact (old or new), so the leftover is only clutter.
         rumi_common::fs::remove_stale_temps(&paths.records);
+        let snapshots =
+            SnapshotStore::open(paths.snapshots.clone()).map_err(Error::io("cannot create", &paths.snapshots))?;
         let packs = Self {
             paths,
             signing_key,
@@ -237,12 +277,13 @@ impl Packs {
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             on_change,
             tamper_reported: Mutex::default(),
+            snapshots,
+            pack_locks: Mutex::default(),
+            scan_lock: Mutex::default(),
+            stat_caches: Mutex::default(),
         };
-        {
-            let mut inner = packs.lock();
-            packs.rescan(&mut inner);
-            packs.publish(&inner);
-        }
+        packs.rescan();
+        packs.collect_garbage();
         Ok(packs)
     }
 
@@ -252,8 +293,21 @@ impl Packs {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while holding the lock leaves entries that are still valid data.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        locked(&self.inner)
+    }
+
+    /// The lock of one pack: held for every decision about it and the I/O it needs.
+    fn pack_lock(&self, id: &PackId) -> Arc<Mutex<()>> {
+        locked(&self.pack_locks).entry(id.clone()).or_default().clone()
+    }
+
+    /// Removes snapshots that no approved pack names and no run holds.
+    fn collect_garbage(&self) {
+        let keep = self.snapshot().approved_digests();
+        let n = self.snapshots.retain(&keep);
+        if n > 0 {
+            tracing::debug!(removed = n, "old pack snapshots removed");
+        }
     }
 
     fn record_path(&self, id: &PackId) -> PathBuf {
@@ -262,15 +316,22 @@ impl Packs {
 
     /// Rediscovers every pack and re-verifies approved ones.
     pub fn scan(&self) -> ScanReport {
-        let mut inner = self.lock();
-        let before: Vec<PackId> = inner.entries.keys().cloned().collect();
-        let modified_before: Vec<PackId> = inner
-            .entries
-            .iter()
-            .filter(|(_, e)| e.state == PackState::Modified)
-            .map(|(id, _)| id.clone())
-            .collect();
-        self.rescan(&mut inner);
+        let _scan = locked(&self.scan_lock);
+        let (before, modified_before): (Vec<PackId>, Vec<PackId>) = {
+            let inner = self.lock();
+            (
+                inner.entries.keys().cloned().collect(),
+                inner
+                    .entries
+                    .iter()
+                    .filter(|(_, e)| e.state == PackState::Modified)
+                    .map(|(id, _)| id.clone())
+                    .collect(),
+            )
+        };
+        self.rescan_locked();
+        self.collect_garbage();
+        let inner = self.lock();
         let report = ScanReport {
             discovered: inner.entries.len(),
             new: inner
@@ -287,7 +348,7 @@ impl Packs {
                 .collect(),
             invalid: inner.invalid.clone(),
         };
-        self.publish(&inner);
+        drop(inner);
         self.audit.record_blocking(
             AuditEvent::new(Category::Approval, "packs_scanned")
                 .in_request()
@@ -299,15 +360,26 @@ impl Packs {
         report
     }
 
-    fn rescan(&self, inner: &mut Inner) {
+    fn rescan(&self) {
+        let _scan = locked(&self.scan_lock);
+        self.rescan_locked();
+    }
+
+    /// Rebuilds every entry from disk, each under its pack's lock (so a concurrent approval
+    /// is never overwritten by an entry built before it), then publishes once.
+    fn rescan_locked(&self) {
         let found = discovery::discover(&self.paths.ecosystem);
-        let mut entries = BTreeMap::new();
+        let ids: std::collections::HashSet<PackId> = found.packs.iter().map(|f| f.id.clone()).collect();
         for f in found.packs {
+            let lock = self.pack_lock(&f.id);
+            let _pack = locked(&lock);
             let entry = self.build_entry(f);
-            entries.insert(entry.found.id.clone(), entry);
+            self.lock().entries.insert(entry.found.id.clone(), entry);
         }
-        inner.entries = entries;
+        let mut inner = self.lock();
+        inner.entries.retain(|id, _| ids.contains(id));
         inner.invalid = found.invalid;
+        self.publish(&inner);
     }
 
     /// Builds an entry from what is on disk, verifying the record and the files.
@@ -353,12 +425,42 @@ impl Packs {
             tampered,
             legacy_refused,
             state: PackState::Installed,
+            approved: None,
         };
         entry.state = Self::state_of(&entry);
+        if entry.state == PackState::Approved {
+            self.attach_snapshot(&mut entry);
+        }
         if entry.state == PackState::Approved {
             self.reverify(&mut entry);
         }
         entry
+    }
+
+    /// Finds the approved snapshot an approved entry's record names. A record without one
+    /// (approved by an older Rumi, or the snapshot was deleted) gets a new copy when the
+    /// pack's files still hash as approved; otherwise the pack is `modified`.
+    fn attach_snapshot(&self, entry: &mut Entry) {
+        let Some(record) = entry.record.as_ref() else { return };
+        let id = entry.found.id.clone();
+        if let Some(snap) = self.snapshots.existing(&id, &record.file_hashes) {
+            entry.approved = Some(snap);
+            return;
+        }
+        match self.snapshots.take(&id, &entry.found.dir) {
+            Ok(snap) if snap.hashes() == &record.file_hashes => {
+                tracing::info!(pack_id = %id, digest = %snap.digest(), "approved snapshot created from unchanged files");
+                entry.approved = Some(snap);
+            }
+            // Changed files (the re-check marks the pack `modified` with the diff), or a
+            // copy that failed: nothing of the pack runs.
+            Ok(_) => {}
+            Err(e) if e.is_transient() => {
+                tracing::error!(pack_id = %id, error = %e, "cannot copy the approved snapshot; the pack stays unusable until the next check");
+                entry.state = PackState::Error;
+            }
+            Err(e) => tracing::warn!(pack_id = %id, error = %e, "cannot copy the approved snapshot"),
+        }
     }
 
     /// The state implied by an entry's record and manifest (before re-hashing).
@@ -397,14 +499,26 @@ impl Packs {
         let Some(record) = entry.record.as_mut() else {
             return;
         };
-        let diff = match hashing::hash_pack(&entry.found.dir) {
+        let id = entry.found.id.clone();
+        let current = {
+            let mut caches = locked(&self.stat_caches);
+            let cache = caches.entry(id.clone()).or_default();
+            hashing::hash_pack_cached(&entry.found.dir, cache)
+        };
+        let diff = match current {
             Ok(current) => Diff::between(&record.file_hashes, &current),
+            // Out of descriptors or memory, a failing disk: the check failed, not the pack.
+            // It keeps its state and is checked again next time.
+            Err(e) if e.is_transient() => {
+                tracing::error!(pack_id = %id, error = %e, "cannot re-check the pack's files; state unchanged");
+                return;
+            }
             Err(e) => Diff {
                 changed: vec![format!("(unhashable: {e})")],
                 ..Diff::default()
             },
         };
-        if diff.is_empty() {
+        if diff.is_empty() && entry.approved.is_some() {
             return;
         }
         let ts = rumi_common::time::now_rfc3339();
@@ -424,6 +538,7 @@ impl Packs {
             tracing::error!(pack_id = %id, %e, "cannot persist modified state");
         }
         entry.state = PackState::Modified;
+        entry.approved = None;
         tracing::warn!(pack_id = %id, added = diff.added.len(), changed = diff.changed.len(), removed = diff.removed.len(), "pack files changed since approval; pack disabled");
         self.audit.record_blocking(
             AuditEvent::new(Category::Security, "pack_modified")
@@ -435,38 +550,56 @@ impl Packs {
         );
     }
 
-    /// Re-hashes every approved pack; changed ones become `modified` (and lose their
+    /// Re-checks every approved pack; changed ones become `modified` (and lose their
     /// sockets through the next policy). Returns how many changed.
     pub fn reverify_approved(&self) -> usize {
-        let mut inner = self.lock();
+        let approved: Vec<PackId> = self.snapshot().approved.keys().cloned().collect();
         let mut changed = 0;
-        for entry in inner.entries.values_mut() {
-            if entry.state == PackState::Approved {
-                self.reverify(entry);
-                if entry.state != PackState::Approved {
-                    changed += 1;
-                }
+        for id in approved {
+            let lock = self.pack_lock(&id);
+            let _pack = locked(&lock);
+            let Some(mut entry) = self.lock().entries.get(&id).cloned() else {
+                continue;
+            };
+            if entry.state != PackState::Approved {
+                continue;
             }
-        }
-        if changed > 0 {
-            self.publish(&inner);
+            self.reverify(&mut entry);
+            if entry.state != PackState::Approved {
+                changed += 1;
+                let mut inner = self.lock();
+                inner.entries.insert(id, entry);
+                self.publish(&inner);
+            }
         }
         changed
     }
 
-    /// Re-reads one pack from disk into the registry (or drops it if gone).
-    fn refresh(&self, inner: &mut Inner, id: &PackId) -> Option<()> {
-        match discovery::find(&self.paths.ecosystem, id) {
-            Some(found) => {
-                let entry = self.build_entry(found);
-                inner.entries.insert(id.clone(), entry);
-                Some(())
+    /// Re-reads one pack from disk into the registry (or drops it if gone) and publishes
+    /// when its state changed. The caller holds the pack's lock.
+    fn refresh(&self, id: &PackId) -> Option<()> {
+        let entry = discovery::find(&self.paths.ecosystem, id).map(|found| self.build_entry(found));
+        let mut inner = self.lock();
+        let before = inner
+            .entries
+            .get(id)
+            .map(|e| (e.state, e.approved.as_ref().map(|s| s.digest().to_owned())));
+        let after = entry
+            .as_ref()
+            .map(|e| (e.state, e.approved.as_ref().map(|s| s.digest().to_owned())));
+        let found = entry.is_some();
+        match entry {
+            Some(e) => {
+                inner.entries.insert(id.clone(), e);
             }
             None => {
                 inner.entries.remove(id);
-                None
             }
         }
+        if before != after {
+            self.publish(&inner);
+        }
+        found.then_some(())
     }
 
     fn publish(&self, inner: &Inner) {
@@ -474,11 +607,18 @@ impl Packs {
         let list_json =
             serde_json::to_vec(&json!({ "packs": &packs, "count": packs.len(), "invalid": &inner.invalid }))
                 .unwrap_or_default();
+        let approved = inner
+            .entries
+            .iter()
+            .filter(|(_, e)| e.state == PackState::Approved)
+            .filter_map(|(id, e)| Some((id.clone(), e.approved.clone()?)))
+            .collect();
         let snap = Snapshot {
             packs,
             invalid: inner.invalid.clone(),
             list_json,
             rendered: std::sync::OnceLock::new(),
+            approved,
         };
         // Store first: on_change wakes readers (the flow reload) that read this snapshot.
         let snap = Arc::new(snap);
@@ -492,10 +632,10 @@ impl Packs {
     /// Not found, a broken manifest ([`Error::PackNotApprovable`]), a file that cannot be
     /// hashed, or a failed write (nothing is changed then).
     pub fn approve(&self, id: &PackId) -> Result<PackStatus> {
-        let mut inner = self.lock();
+        let lock = self.pack_lock(id);
+        let _pack = locked(&lock);
         let Some(found) = discovery::find(&self.paths.ecosystem, id) else {
-            inner.entries.remove(id);
-            self.publish(&inner);
+            self.refresh(id);
             return Err(Error::PackNotFound { pack_id: id.clone() });
         };
         if found.legacy && self.deprecation == DeprecationLevel::Error {
@@ -505,7 +645,8 @@ impl Packs {
             Ok(m) => m.clone(),
             Err(p) => return Err(self.refuse(id, &format!("{}: {}", p.code, p.message))),
         };
-        let hashes = hashing::hash_pack(&found.dir).map_err(|e| {
+        // The copy is what will run; its hashes are what the record approves.
+        let snap = self.snapshots.take(id, &found.dir).map_err(|e| {
             let err = Error::HashFailed {
                 pack_id: id.clone(),
                 reason: e.to_string(),
@@ -513,6 +654,7 @@ impl Packs {
             self.audit_refusal(id, "pack_approve", &err);
             err
         })?;
+        let hashes = snap.hashes().clone();
         let ts = rumi_common::time::now_rfc3339();
         let previous = match record::load(&self.record_path(id), &self.signing_key, id.as_str()) {
             Loaded::Valid(r) => Some(*r),
@@ -525,27 +667,24 @@ impl Packs {
         rec.pack_identity = Some(manifest.pack_identity.clone());
         rec.rejection_reason = None;
         rec.modified_changes = None;
-        rec.push_history(&ts, "approve", hashes.len(), hashing::tree_digest(&hashes));
+        rec.push_history(&ts, "approve", hashes.len(), snap.digest().to_owned());
         rec.file_hashes = hashes;
         let path = self.record_path(id);
         record::save(&path, &self.signing_key, &rec).map_err(Error::io("cannot write approval record", &path))?;
-        self.tamper_reported
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
-        self.refresh(&mut inner, id);
-        self.publish(&inner);
+        locked(&self.tamper_reported).remove(id);
+        self.refresh(id);
+        self.collect_garbage();
         let files = rec.file_hashes.len();
-        tracing::info!(pack_id = %id, files, "pack approved");
+        tracing::info!(pack_id = %id, files, digest = %snap.digest(), "pack approved");
         self.audit.record_blocking(
             AuditEvent::new(Category::Approval, "pack_approved")
                 .in_request()
                 .owner_pack(id.as_str())
                 .detail("files", files)
                 .detail("pack_identity", manifest.pack_identity)
-                .detail("digest", hashing::tree_digest(&rec.file_hashes)),
+                .detail("digest", snap.digest()),
         );
-        self.status_locked(&inner, id)
+        self.status_of(id)
     }
 
     /// Rejects (blocks) a pack with a reason.
@@ -563,10 +702,10 @@ impl Packs {
                 max: MAX_REASON_LEN,
             });
         }
-        let mut inner = self.lock();
+        let lock = self.pack_lock(id);
+        let _pack = locked(&lock);
         if discovery::find(&self.paths.ecosystem, id).is_none() {
-            inner.entries.remove(id);
-            self.publish(&inner);
+            self.refresh(id);
             return Err(Error::PackNotFound { pack_id: id.clone() });
         }
         let ts = rumi_common::time::now_rfc3339();
@@ -585,12 +724,9 @@ impl Packs {
         );
         let path = self.record_path(id);
         record::save(&path, &self.signing_key, &rec).map_err(Error::io("cannot write approval record", &path))?;
-        self.tamper_reported
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
-        self.refresh(&mut inner, id);
-        self.publish(&inner);
+        locked(&self.tamper_reported).remove(id);
+        self.refresh(id);
+        self.collect_garbage();
         tracing::info!(pack_id = %id, "pack rejected");
         self.audit.record_blocking(
             AuditEvent::new(Category::Approval, "pack_rejected")
@@ -598,7 +734,7 @@ impl Packs {
                 .owner_pack(id.as_str())
                 .rejection_reason(reason),
         );
-        self.status_locked(&inner, id)
+        self.status_of(id)
     }
 
     /// Uninstalls a pack: moves its directory to `user_data/backups/packs/<id>-<time>/` and
@@ -607,10 +743,10 @@ impl Packs {
     /// # Errors
     /// Not found, or a failed move (the pack stays installed then).
     pub fn uninstall(&self, id: &PackId) -> Result<PathBuf> {
-        let mut inner = self.lock();
+        let lock = self.pack_lock(id);
+        let _pack = locked(&lock);
         let Some(found) = discovery::find(&self.paths.ecosystem, id) else {
-            inner.entries.remove(id);
-            self.publish(&inner);
+            self.refresh(id);
             return Err(Error::PackNotFound { pack_id: id.clone() });
         };
         rumi_common::fs::ensure_dir(&self.paths.backups, 0o700)
@@ -629,8 +765,13 @@ impl Packs {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io("cannot remove approval record", &path)(e)),
         }
-        inner.entries.remove(id);
-        self.publish(&inner);
+        {
+            let mut inner = self.lock();
+            inner.entries.remove(id);
+            self.publish(&inner);
+        }
+        locked(&self.stat_caches).remove(id);
+        self.collect_garbage();
         let shown = backup
             .strip_prefix(&self.paths.home)
             .unwrap_or(&backup)
@@ -646,58 +787,52 @@ impl Packs {
         Ok(backup)
     }
 
-    /// The detailed status of a pack, re-read from disk and re-verified.
+    /// The detailed status of a pack, re-read from disk and re-checked (cheaply: only
+    /// files whose stamp changed are read).
     ///
     /// # Errors
     /// [`Error::PackNotFound`].
     pub fn status(&self, id: &PackId) -> Result<PackStatus> {
-        let mut inner = self.lock();
-        let before = inner.entries.get(id).map(|e| e.state);
-        let exists = self.refresh(&mut inner, id).is_some();
-        let after = inner.entries.get(id).map(|e| e.state);
-        if before != after || !exists {
-            self.publish(&inner);
-        }
-        self.status_locked(&inner, id)
+        let lock = self.pack_lock(id);
+        let _pack = locked(&lock);
+        self.refresh(id);
+        self.status_of(id)
     }
 
-    /// Checks, without any cache, that a pack may be used now: approved and its files
-    /// identical to the approved ones. A mismatch marks it `modified` on the spot.
+    /// The approved snapshot of a pack that may be used now. Hashes nothing and takes no
+    /// lock: the snapshot is what was approved, and an edit of `ecosystem/` cannot change
+    /// it.
     ///
     /// # Errors
     /// [`Error::PackNotFound`] or [`Error::PackNotApproved`].
-    pub fn verify_for_use(&self, id: &PackId) -> Result<Manifest> {
-        let status = self.status(id)?;
-        if status.summary.status != PackState::Approved {
-            return Err(Error::PackNotApproved {
-                pack_id: id.clone(),
-                state: status.summary.status.as_str(),
-            });
+    pub fn verify_for_use(&self, id: &PackId) -> Result<Arc<PackSnapshot>> {
+        let snap = self.snapshot();
+        if let Some(s) = snap.approved.get(id)
+            && s.dir().is_dir()
+        {
+            return Ok(s.clone());
         }
-        let inner = self.lock();
-        inner
-            .entries
-            .get(id)
-            .and_then(|e| e.found.manifest.clone().ok())
-            .ok_or_else(|| Error::PackNotFound { pack_id: id.clone() })
+        match snap.packs.iter().find(|p| &p.pack_id == id) {
+            None => Err(Error::PackNotFound { pack_id: id.clone() }),
+            Some(p) => Err(Error::PackNotApproved {
+                pack_id: id.clone(),
+                state: if p.status == PackState::Approved {
+                    // Approved, but its snapshot is gone: fail closed until re-approved.
+                    PackState::Error.as_str()
+                } else {
+                    p.status.as_str()
+                },
+            }),
+        }
     }
 
-    /// Approved packs with their directories and the digest of their approved files.
-    pub fn approved_digests(&self) -> Vec<(PackId, PathBuf, String)> {
-        let inner = self.lock();
-        inner
-            .entries
-            .values()
-            .filter(|e| e.state == PackState::Approved)
-            .filter_map(|e| {
-                let r = e.record.as_ref()?;
-                Some((
-                    e.found.id.clone(),
-                    e.found.dir.clone(),
-                    hashing::tree_digest(&r.file_hashes),
-                ))
-            })
-            .collect()
+    /// Approved packs with their snapshots.
+    pub fn approved(&self) -> Vec<Arc<PackSnapshot>> {
+        self.snapshot().approved.values().cloned().collect()
+    }
+
+    fn status_of(&self, id: &PackId) -> Result<PackStatus> {
+        self.status_locked(&self.lock(), id)
     }
 
     fn status_locked(&self, inner: &Inner, id: &PackId) -> Result<PackStatus> {

@@ -175,7 +175,7 @@ impl Error {
             }
             Self::PackNotApproved { .. } => "approve the pack (`rumi-ctl packs approve <id>`) after reviewing it",
             Self::HashFailed { .. } => {
-                "packs may hold only regular files, directories and symlinks; remove special files and retry"
+                "packs may hold only regular files, directories and symlinks with UTF-8 names (at most 50,000 entries and 4 GiB); fix what the message names and retry"
             }
             Self::BodyTooLarge => "send a smaller body or raise RUMI_MAX_REQUEST_BODY_BYTES",
             Self::MalformedJson { .. } => "send a JSON object matching the endpoint's documented shape",

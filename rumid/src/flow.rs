@@ -25,7 +25,8 @@ use tokio::sync::Semaphore;
 
 use self::loader::Diagnostic;
 use self::model::{Flow, OnError, Step};
-use crate::approval::{PackState, Packs, discovery};
+use crate::approval::Packs;
+use crate::approval::snapshot::PackSnapshot;
 use crate::audit::{Audit, AuditEvent, Category, Severity};
 use crate::config::SecurityMode;
 use crate::sandbox::docker::{DockerRunner, Mounts};
@@ -201,6 +202,7 @@ impl FlowEngine {
         let block = BlockRun {
             pack: principal.clone(),
             pack_dir: dir.to_path_buf(),
+            snapshot: None,
             file_rel: PathBuf::from(entrypoint),
             context: json!({"unit": true, "owner_pack": principal, "ts": rumi_common::time::now_rfc3339(), "inputs": args}),
             input: args,
@@ -209,21 +211,10 @@ impl FlowEngine {
         self.exec.run(&block).await
     }
 
-    /// Approved packs with their directories.
-    fn approved_dirs(&self) -> Vec<(PackId, PathBuf)> {
-        let eco = self.home.join("ecosystem");
-        self.packs
-            .snapshot()
-            .packs
-            .iter()
-            .filter(|p| p.status == PackState::Approved)
-            .filter_map(|p| discovery::find(&eco, &p.pack_id).map(|f| (p.pack_id.clone(), f.dir)))
-            .collect()
-    }
-
-    /// Reloads every flow (blocking file I/O).
+    /// Reloads every flow (blocking file I/O): the operator's, and those of approved packs
+    /// from their approved snapshots.
     pub fn reload(&self) -> usize {
-        let approved = self.approved_dirs();
+        let approved = self.packs.approved();
         let (mut flows, mut diagnostics) = loader::load(&self.home, &approved);
         let routes = crate::routes::RouteTable::load(&self.home, &approved);
         for d in &routes.diagnostics {
@@ -272,12 +263,13 @@ impl FlowEngine {
     /// # Errors
     /// The sandbox error, as text.
     pub async fn probe_sandbox(&self, pack: &PackId) -> Result<(), String> {
-        let found = discovery::find(&self.home.join("ecosystem"), pack).ok_or("pack is not installed")?;
+        let snap = self.packs.verify_for_use(pack).map_err(|e| e.to_string())?;
         // The runner answers a probe file name itself, after Python, the SDK and every mount
         // of the pack's real sandbox are in place; no pack code runs.
         let block = BlockRun {
             pack: pack.clone(),
-            pack_dir: found.dir.canonicalize().map_err(|e| e.to_string())?,
+            pack_dir: snap.dir().to_path_buf(),
+            snapshot: Some(snap),
             file_rel: PathBuf::from("__rumi_probe__"),
             input: Value::Null,
             context: json!({}),
@@ -680,8 +672,9 @@ impl FlowEngine {
         }
     }
 
-    /// Resolves a block file inside the pack; refuses traversal and symlinks that leave it.
-    fn resolve_block(pack_dir: &Path, file: &str) -> Result<PathBuf, StepError> {
+    /// Resolves a block file inside the pack's approved snapshot: it must be one of its
+    /// regular files (never a symlink, never below one), under the usual block directories.
+    fn resolve_block(snap: &PackSnapshot, file: &str) -> Result<PathBuf, StepError> {
         let rel = Path::new(file);
         if file.is_empty()
             || file.contains('\0')
@@ -693,20 +686,21 @@ impl FlowEngine {
                 "file must be a relative path inside the pack",
             ));
         }
-        let root = pack_dir
-            .canonicalize()
-            .map_err(|e| StepError::new("path_rejected", e.to_string()))?;
+        let file = file.trim_end_matches('/');
         for base in ["blocks", "backend/blocks", "backend/components", "backend", ""] {
-            let candidate = pack_dir.join(base).join(rel);
-            let Ok(real) = candidate.canonicalize() else { continue };
-            if !real.starts_with(&root) {
+            let candidate = if base.is_empty() {
+                file.to_owned()
+            } else {
+                format!("{base}/{file}")
+            };
+            if snap.is_file(&candidate) {
+                return Ok(PathBuf::from(candidate));
+            }
+            if snap.hashes().contains_key(&candidate) {
                 return Err(StepError::new(
                     "path_rejected",
-                    "file resolves outside the pack (symlink)",
+                    format!("{candidate} is a symlink; blocks must be regular files of the pack"),
                 ));
-            }
-            if real.is_file() {
-                return Ok(real.strip_prefix(&root).map(Path::to_path_buf).unwrap_or(real));
             }
         }
         Err(StepError::new(
@@ -779,22 +773,16 @@ impl FlowEngine {
         result
     }
 
-    /// The owner pack is approved and unchanged, re-hashed now (no cache).
-    async fn verify_owner(&self, owner: &PackId) -> Result<(), StepError> {
-        let packs = self.packs.clone();
-        let id = owner.clone();
-        let verified = tokio::task::spawn_blocking(move || packs.verify_for_use(&id))
-            .await
-            .map_err(|e| StepError::new("internal_error", e.to_string()))?;
-        verified.map_err(|e| {
-            let kind = if e.to_string().contains("modified") {
-                "hash_verification_failed"
-            } else {
-                "approval_rejected"
+    /// The owner pack's approved snapshot, if the pack is approved now. Nothing is hashed:
+    /// what runs is the snapshot taken at approval, whatever happened in `ecosystem/` since.
+    fn verify_owner(&self, owner: &PackId) -> Result<Arc<PackSnapshot>, StepError> {
+        self.packs.verify_for_use(owner).map_err(|e| {
+            let kind = match &e {
+                crate::error::Error::PackNotApproved { state: "modified", .. } => "hash_verification_failed",
+                _ => "approval_rejected",
             };
             StepError::new(kind, e.to_string())
-        })?;
-        Ok(())
+        })
     }
 
     /// A `function` step: calls a registered function (a built-in capability or a trusted
@@ -821,7 +809,7 @@ impl FlowEngine {
             Some(a @ Value::Object(_)) => a,
             Some(_) => return Err(StepError::new("validation_error", "input.args must be an object")),
         };
-        self.verify_owner(&owner).await?;
+        self.verify_owner(&owner)?;
         let socket = self.exec.capability_socket(&owner);
         let request = json!({
             "permission_id": function,
@@ -879,10 +867,8 @@ impl FlowEngine {
         ctx: &Map<String, Value>,
         deadline: Instant,
     ) -> Result<Value, StepError> {
-        self.verify_owner(owner).await?;
-        let found = discovery::find(&self.home.join("ecosystem"), owner)
-            .ok_or_else(|| StepError::new("approval_rejected", "pack is not installed"))?;
-        let file_rel = Self::resolve_block(&found.dir, step.file.as_deref().unwrap_or_default())?;
+        let snap = self.verify_owner(owner)?;
+        let file_rel = Self::resolve_block(&snap, step.file.as_deref().unwrap_or_default())?;
         let input = vars::resolve(&step.input, ctx);
         let remaining = deadline.saturating_duration_since(Instant::now());
         let requested = step
@@ -891,7 +877,8 @@ impl FlowEngine {
             .map_or(DEFAULT_TIMEOUT, |t| Duration::from_secs_f64(t.min(MAX_STEP_TIMEOUT)));
         let block = BlockRun {
             pack: owner.clone(),
-            pack_dir: found.dir.canonicalize().unwrap_or(found.dir),
+            pack_dir: snap.dir().to_path_buf(),
+            snapshot: Some(snap),
             file_rel,
             context: json!({
                 "flow_id": flow_id,

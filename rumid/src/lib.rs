@@ -110,6 +110,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
 
     let lib_notify = Arc::new(tokio::sync::Notify::new());
     let lib_notify_task = lib_notify.clone();
+    // The approved packs and their snapshots' digests: what flows, routes, modifiers and
+    // schedules are loaded from.
+    let (approved_tx, approved_rx) = tokio::sync::watch::channel(Vec::<(rumi_common::ids::PackId, String)>::new());
     let (hub, policy_rx) = PolicyHub::new(
         config.egress_rate_limit,
         config.max_response_bytes,
@@ -137,6 +140,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
             let uids = pack_uids.clone();
             let on_change = Box::new(move |snap: &approval::Snapshot| {
                 lib_notify.notify_one();
+                approved_tx.send_if_modified(|v| {
+                    let now = snap.approved_digests();
+                    let changed = *v != now;
+                    *v = now;
+                    changed
+                });
                 packs_export.set_packs(snap);
                 metrics.observe_packs(snap);
                 let approved: Vec<String> = snap
@@ -243,7 +252,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
             .map_err(|e| RunError::Task(e.to_string()))?;
         tracing::info!(flows = n, "flows loaded");
     }
-    watch_flows(engine.clone(), policy_rx);
+    watch_flows(engine.clone(), policy_rx, approved_rx);
     // Blocking: reading the records may write a critical audit line.
     let lib = Arc::new({
         let (home, key, audit) = (config.home.clone(), key.signing_key(), audit.clone());
@@ -639,24 +648,30 @@ fn flush_spares_on_policy_change(
     });
 }
 
-/// Reloads flows whenever the approved packs change.
+/// Reloads flows whenever what they are loaded from changes: the approved packs and their
+/// snapshots (pack flows, routes, modifiers, schedules: re-approving changed files loads
+/// exactly the new files), and the trusted handlers' permissions (modifiers'
+/// `requires.capabilities`).
 fn watch_flows(
     engine: Arc<flow::FlowEngine>,
     mut policy: tokio::sync::watch::Receiver<Arc<rumi_proto::control::PolicySnapshot>>,
+    mut approved: tokio::sync::watch::Receiver<Vec<(rumi_common::ids::PackId, String)>>,
 ) {
-    // What flows depend on: the approved packs (pack flows, routes, modifiers) and the
-    // trusted handlers' permissions (modifiers' `requires.capabilities`).
-    fn inputs(p: &rumi_proto::control::PolicySnapshot) -> (Vec<String>, Vec<String>) {
+    fn perms(p: &rumi_proto::control::PolicySnapshot) -> Vec<String> {
         let mut perms: Vec<String> = p.handlers.iter().map(|h| h.permission_id.clone()).collect();
         perms.sort();
-        (p.approved_packs.clone(), perms)
+        perms
     }
-    // Read the current set now, not inside the task: an approval between this call and the
-    // task's first poll must still count as a change.
-    let mut last = inputs(&policy.borrow_and_update());
+    // Read the current state now, not inside the task: an approval between this call and
+    // the task's first poll must still count as a change.
+    let mut last = (approved.borrow_and_update().clone(), perms(&policy.borrow_and_update()));
     tokio::spawn(async move {
-        while policy.changed().await.is_ok() {
-            let now = inputs(&policy.borrow_and_update());
+        loop {
+            tokio::select! {
+                r = policy.changed() => if r.is_err() { break },
+                r = approved.changed() => if r.is_err() { break },
+            }
+            let now = (approved.borrow_and_update().clone(), perms(&policy.borrow_and_update()));
             if now != last {
                 last = now;
                 let e = engine.clone();

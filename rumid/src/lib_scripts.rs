@@ -76,7 +76,9 @@ impl LibScripts {
 
     /// Runs what is due for every approved pack.
     pub async fn run_due(&self, packs: &Packs, engine: &FlowEngine) {
-        for (id, dir, digest) in packs.approved_digests() {
+        for snap in packs.approved() {
+            let id = snap.pack().clone();
+            let digest = snap.digest().to_owned();
             let previous = self
                 .records
                 .lock()
@@ -86,10 +88,11 @@ impl LibScripts {
             if previous.as_ref().is_some_and(|r| r.digest == digest) {
                 continue;
             }
+            // Only regular files of the approved snapshot: a symlinked install.py is not run.
             let find = |name: &str| {
-                [dir.join("backend/lib").join(name), dir.join("lib").join(name)]
+                [format!("backend/lib/{name}"), format!("lib/{name}")]
                     .into_iter()
-                    .find(|p| p.is_file())
+                    .find(|rel| snap.is_file(rel))
             };
             let (lib_type, file) = match previous {
                 None => ("install", find("install.py")),
@@ -100,7 +103,7 @@ impl LibScripts {
                 self.remember(&id, &digest, lib_type, true, None);
                 continue;
             };
-            let outcome = self.run_one(engine, &id, &dir, &file, lib_type).await;
+            let outcome = self.run_one(engine, &snap, &file, lib_type).await;
             let (success, error) = match &outcome {
                 Ok(_) => (true, None),
                 Err(e) => (false, Some(e.clone())),
@@ -138,21 +141,15 @@ impl LibScripts {
     async fn run_one(
         &self,
         engine: &FlowEngine,
-        id: &PackId,
-        dir: &Path,
-        file: &Path,
+        snap: &Arc<crate::approval::snapshot::PackSnapshot>,
+        rel: &str,
         lib_type: &str,
     ) -> Result<Value, String> {
+        let id = snap.pack();
         let exec = engine.executor();
         let data = exec.data_root.join(id.as_str());
         let uid = tokio::task::block_in_place(|| exec.uids.uid(id.as_str())).ok_or("no container uid for this pack")?;
         prepare_data_dir(&data, exec.mode, uid).map_err(|e| format!("cannot prepare the data directory: {e}"))?;
-        let root = dir.canonicalize().map_err(|e| e.to_string())?;
-        let real = file.canonicalize().map_err(|e| e.to_string())?;
-        let rel = real
-            .strip_prefix(&root)
-            .map_err(|_| "lib script resolves outside the pack".to_owned())?
-            .to_path_buf();
         let data_in = match exec.mode {
             crate::config::SecurityMode::Strict => "/data".to_owned(),
             crate::config::SecurityMode::Permissive => data.display().to_string(),
@@ -160,8 +157,9 @@ impl LibScripts {
         let ctx = json!({"pack_id": id, "lib_type": lib_type, "ts": Utc::now().to_rfc3339(), "data_dir": data_in});
         let block = BlockRun {
             pack: id.clone(),
-            pack_dir: root,
-            file_rel: rel,
+            pack_dir: snap.dir().to_path_buf(),
+            snapshot: Some(snap.clone()),
+            file_rel: rel.into(),
             input: ctx.clone(),
             context: ctx,
             timeout: LIB_TIMEOUT,

@@ -37,6 +37,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::approval::snapshot::PackSnapshot;
 use crate::audit::{Audit, AuditEvent, Category};
 use crate::candidates::Review;
 use crate::error::{Error, Result};
@@ -52,6 +53,14 @@ pub const DEFAULT_INDEX: &str = "https://pypi.org/simple";
 const BUILD_TIMEOUT: Duration = Duration::from_secs(300);
 /// Where the lock file may be, relative to the pack.
 const LOCK_PATHS: &[&str] = &["requirements.lock", "backend/requirements.lock"];
+
+/// Where a pack's lock file is read from.
+pub enum LockSource {
+    /// An approved pack: its approved snapshot (what an install uses).
+    Approved(std::sync::Arc<PackSnapshot>),
+    /// A pack not approved yet: its installed directory, read to list the candidate only.
+    Installed(PathBuf),
+}
 /// The host's CA bundle, mounted into the download container when present.
 const HOST_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
@@ -300,7 +309,18 @@ impl Pip {
     }
 
     /// Reads a pack's lock file: (relpath, bytes).
-    fn read_lock(dir: &Path) -> Option<std::result::Result<(String, Vec<u8>), String>> {
+    fn read_lock(src: &LockSource) -> Option<std::result::Result<(String, Vec<u8>), String>> {
+        let dir = match src {
+            LockSource::Approved(snap) => {
+                let rel = LOCK_PATHS.iter().find(|r| snap.hashes().contains_key(**r))?;
+                return Some(
+                    snap.read(rel, MAX_LOCK_BYTES)
+                        .map(|b| ((*rel).to_owned(), b))
+                        .map_err(|e| e.to_string()),
+                );
+            }
+            LockSource::Installed(dir) => dir,
+        };
         for rel in LOCK_PATHS {
             let path = dir.join(rel);
             let Ok(meta) = fs::symlink_metadata(&path) else {
@@ -321,8 +341,8 @@ impl Pip {
         None
     }
 
-    fn candidate(pack: &PackId, dir: &Path) -> Option<std::result::Result<Candidate, Value>> {
-        let (relpath, bytes) = match Self::read_lock(dir)? {
+    fn candidate(pack: &PackId, src: &LockSource) -> Option<std::result::Result<Candidate, Value>> {
+        let (relpath, bytes) = match Self::read_lock(src)? {
             Ok(x) => x,
             Err(e) => return Some(Err(json!({"pack_id": pack, "error": e}))),
         };
@@ -342,7 +362,7 @@ impl Pip {
     ///
     /// # Errors
     /// A failed write of the index.
-    pub fn scan(&self, packs: &[(PackId, PathBuf)]) -> Result<Value> {
+    pub fn scan(&self, packs: &[(PackId, LockSource)]) -> Result<Value> {
         let mut items = self.lock();
         let (mut scanned, mut new, mut invalid) = (0, Vec::new(), Vec::new());
         let t = now();
@@ -421,9 +441,9 @@ impl Pip {
         Ok(out)
     }
 
-    /// Approves and installs a candidate of an approved pack (`pack_dir` is its verified
-    /// directory). Returns when the install finished; a failed install is recorded as
-    /// `failed` and answered as an error.
+    /// Approves and installs a candidate of an approved pack, from its approved snapshot
+    /// (the lock file there must be the one scanned). Returns when the install finished; a
+    /// failed install is recorded as `failed` and answered as an error.
     ///
     /// # Errors
     /// Unknown key, a state that cannot be approved, a lock file that changed, a refused
@@ -431,11 +451,12 @@ impl Pip {
     pub async fn approve(
         &self,
         key: &str,
-        pack_dir: &Path,
+        snap: &std::sync::Arc<PackSnapshot>,
         allow_sdist: bool,
         index_url: Option<&str>,
         docker: &DockerRunner,
     ) -> Result<Item> {
+        let pack_dir = snap.dir();
         let _one = self.installing.lock().await;
         let item = self.item(key)?;
         if !matches!(item.review.status.as_str(), "pending" | "failed") {
@@ -449,7 +470,7 @@ impl Pip {
         // TOCTOU: the file installed is the file approved.
         let c = &item.candidate;
         let pack = PackId::parse(&c.pack_id)?;
-        let current = Self::candidate(&pack, pack_dir);
+        let current = Self::candidate(&pack, &LockSource::Approved(snap.clone()));
         let unchanged = matches!(&current, Some(Ok(now)) if now.key() == key);
         if !unchanged {
             return Err(Error::Helper {

@@ -12,7 +12,7 @@
 //! - Path parameters are URL-decoded and refused if they contain NUL or `..`.
 //! - `_headers` never includes `Authorization` or `Cookie`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rumi_common::ids::PackId;
 use serde::Serialize;
@@ -85,16 +85,19 @@ fn reserved(path: &str) -> bool {
 }
 
 impl RouteTable {
-    /// Loads the routes of approved packs.
-    pub fn load(home: &Path, approved: &[(PackId, PathBuf)]) -> Self {
+    /// Loads the routes of approved packs, from their approved snapshots: a `routes.json`
+    /// that is a symlink (into `/data`, say) is refused, never followed.
+    pub fn load(home: &Path, approved: &[std::sync::Arc<crate::approval::snapshot::PackSnapshot>]) -> Self {
         let mut t = Self::default();
-        for (pack, dir) in approved {
-            let Some(file) = [dir.join("routes.json"), dir.join("backend/routes.json")]
+        for snap in approved {
+            let pack = snap.pack();
+            let Some(rel) = ["routes.json", "backend/routes.json"]
                 .into_iter()
-                .find(|p| p.is_file())
+                .find(|r| snap.hashes().contains_key(*r))
             else {
                 continue;
             };
+            let file = snap.dir().join(rel);
             let shown = file.strip_prefix(home).unwrap_or(&file).display().to_string();
             let mut diag = |message: String| {
                 t.diagnostics.push(Diagnostic {
@@ -103,16 +106,20 @@ impl RouteTable {
                     message,
                 })
             };
-            let too_big = std::fs::metadata(&file)
-                .map(|m| m.len() > MAX_ROUTES_FILE)
-                .unwrap_or(true);
-            if too_big {
-                diag("routes.json is larger than 256 KiB".into());
-                continue;
-            }
-            let doc: Value = match std::fs::read(&file).ok().and_then(|b| serde_json::from_slice(&b).ok()) {
-                Some(v) => v,
-                None => {
+            let bytes = match snap.read(rel, MAX_ROUTES_FILE) {
+                Ok(b) => b,
+                Err(crate::approval::snapshot::ReadError::TooLarge { .. }) => {
+                    diag("routes.json is larger than 256 KiB".into());
+                    continue;
+                }
+                Err(e) => {
+                    diag(format!("routes.json refused: {e}"));
+                    continue;
+                }
+            };
+            let doc: Value = match serde_json::from_slice(&bytes) {
+                Ok(v) => v,
+                Err(_) => {
                     diag("routes.json is not valid JSON".into());
                     continue;
                 }

@@ -36,8 +36,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone)]
 pub struct BlockRun {
     pub pack: PackId,
-    /// The pack's directory on the host.
+    /// The pack's code on the host: its approved snapshot (or a unit's directory).
     pub pack_dir: PathBuf,
+    /// The snapshot `pack_dir` belongs to, held for the run so it is not removed meanwhile.
+    pub snapshot: Option<std::sync::Arc<crate::approval::snapshot::PackSnapshot>>,
     /// The block file, relative to the pack directory (already checked to stay inside it).
     pub file_rel: PathBuf,
     pub input: Value,

@@ -66,12 +66,17 @@ pub fn validate(home: &Path, deprecation: DeprecationLevel) -> Findings {
         ));
     }
     // Flows and modifiers (pack ones too: --validate checks files before approval).
-    let pack_dirs: Vec<_> = found
-        .packs
-        .iter()
-        .filter(|p| p.manifest.is_ok())
-        .map(|p| (p.id.clone(), p.dir.clone()))
-        .collect();
+    let mut pack_dirs = Vec::new();
+    for p in found.packs.iter().filter(|p| p.manifest.is_ok()) {
+        match crate::approval::snapshot::PackSnapshot::installed(&p.id, &p.dir) {
+            Ok(view) => pack_dirs.push(std::sync::Arc::new(view)),
+            Err(e) => {
+                f.errors += 1;
+                f.lines
+                    .push(format!("error    {}: cannot read the pack's files: {e}", p.id));
+            }
+        }
+    }
     let (flows, diags) = crate::flow::loader::load(home, &pack_dirs);
     let (_, mod_diags) = crate::flow::modifier::load(home, &pack_dirs);
     for d in diags.iter().chain(&mod_diags) {

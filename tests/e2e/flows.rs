@@ -72,21 +72,22 @@ fn a_pack_flow_runs_only_while_its_pack_is_approved() {
         assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
     }
 
-    // Editing a block after approval: the next run refuses it (re-hash before every call).
+    // Editing a block after approval: the edit never runs. Runs use the approved snapshot
+    // until the change is detected; then the pack is `modified` and its runs are refused.
     home.write(
         "ecosystem/hello/backend/blocks/greet.py",
         "def run(i, c):\n    return 'tampered'\n",
     );
     let r = rumid.run_flow("hello.greet", json!({"name": "World"}), 30.0);
-    let result = &r.body["data"]["result"];
-    assert_ne!(result["greeting"]["message"], "Hello, World!");
-    let calls = home.audit_actions("python_file_call", "python_file_call");
     assert_eq!(
-        calls.last().unwrap()["error_type"],
-        "hash_verification_failed",
-        "{calls:?}"
+        r.body["data"]["result"]["greeting"]["message"], "Hello, World!",
+        "the approved copy runs, not the edit: {:?}",
+        r.body
     );
     assert_eq!(rumid.pack_state("hello"), "modified");
+    let r = rumid.run_flow("hello.greet", json!({"name": "World"}), 30.0);
+    assert_ne!(r.status, 200, "{:?}", r.body);
+    assert!(!r.body.to_string().contains("tampered"), "{:?}", r.body);
 }
 
 #[test]

@@ -372,11 +372,14 @@ fn blocks_run_contained_and_reach_only_their_own_helpers() {
             r.body
         );
     }
-    // Editing a block after approval: refused before the run.
+    // Editing a block after approval: the edit never runs (the approved snapshot does);
+    // once seen, the pack is modified and refused before any run.
     home.write(
         "ecosystem/box/backend/blocks/hello.py",
         "def run(data):\n    return 'tampered'\n",
     );
+    assert_eq!(out("hello", json!({"name": "x"})), json!({"hello": "x"}));
+    assert_eq!(rumid.pack_state("box"), "modified");
     let r = run("hello", json!({"name": "x"}));
     assert!(
         r.body["error"]["message"]

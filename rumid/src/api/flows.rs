@@ -174,9 +174,7 @@ pub async fn dispatch(
 #[utoipa::path(post, path = "/api/containers/{pack_id}/start", tag = "flows", params(("pack_id" = String, Path, description = "pack id")), responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn start_container(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, Error> {
     let pack = PackId::parse(&raw)?;
-    let packs = state.packs.clone();
-    let id = pack.clone();
-    blocking(move || packs.verify_for_use(&id)).await?;
+    state.packs.verify_for_use(&pack)?;
     let started = std::time::Instant::now();
     let probe = state.flows.probe_sandbox(&pack).await;
     let ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;

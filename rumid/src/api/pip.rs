@@ -14,14 +14,18 @@ use crate::error::Error;
 /// `POST /api/pip/candidates/scan`: every installed pack with a valid manifest.
 #[utoipa::path(post, path = "/api/pip/candidates/scan", tag = "pip", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn scan(State(state): State<AppState>) -> Result<Response, Error> {
+    use crate::pip::LockSource;
     let eco = state.config.home.join("ecosystem");
-    let dirs: Vec<_> = state
-        .packs
-        .snapshot()
+    let snap = state.packs.snapshot();
+    let dirs: Vec<_> = snap
         .packs
         .iter()
         .filter(|p| p.error.is_none())
-        .filter_map(|p| crate::approval::discovery::find(&eco, &p.pack_id).map(|f| (p.pack_id.clone(), f.dir)))
+        .filter_map(|p| match snap.approved.get(&p.pack_id) {
+            Some(s) => Some((p.pack_id.clone(), LockSource::Approved(s.clone()))),
+            None => crate::approval::discovery::find(&eco, &p.pack_id)
+                .map(|f| (p.pack_id.clone(), LockSource::Installed(f.dir))),
+        })
         .collect();
     let pip = state.pip.clone();
     Ok(ok(blocking(move || pip.scan(&dirs)).await?))
@@ -66,18 +70,13 @@ pub async fn approve(
     };
     let pack_raw = key.split(':').next().unwrap_or_default().to_owned();
     let pack = PackId::parse(&pack_raw)?;
-    // Only an approved, unchanged pack gets dependencies installed.
-    let packs = state.packs.clone();
-    let id = pack.clone();
-    blocking(move || packs.verify_for_use(&id).map(|_| ())).await?;
-    let dir = crate::approval::discovery::find(&state.config.home.join("ecosystem"), &pack)
-        .ok_or(Error::PackNotFound { pack_id: pack.clone() })?
-        .dir;
+    // Only an approved pack gets dependencies installed, from its approved snapshot.
+    let snap = state.packs.verify_for_use(&pack)?;
     let item = state
         .pip
         .approve(
             &key,
-            &dir,
+            &snap,
             body.allow_sdist,
             body.index_url.as_deref(),
             &state.flows.executor().docker,

@@ -35,7 +35,7 @@ pub struct PublishBody {
     pub version: String,
 }
 
-/// The pack whose directory holds `path` (`ecosystem/<pack>/…`).
+/// The pack whose directory holds `path` (`ecosystem/<pack>/…`), and `path` relative to it.
 fn owning_pack(state: &AppState, path: &std::path::Path) -> Result<(PackId, std::path::PathBuf), Error> {
     let eco = state.config.home.join("ecosystem");
     let canonical = path.canonicalize().map_err(|_| Error::Invalid {
@@ -54,7 +54,12 @@ fn owning_pack(state: &AppState, path: &std::path::Path) -> Result<(PackId, std:
         .unwrap_or_default();
     let pack = PackId::parse(first)?;
     let found = crate::approval::discovery::find(&eco, &pack).ok_or(Error::PackNotFound { pack_id: pack.clone() })?;
-    Ok((pack, found.dir))
+    let root = found.dir.canonicalize().map_err(Error::io("cannot read", &found.dir))?;
+    let inside = canonical.strip_prefix(&root).map_err(|_| Error::Invalid {
+        field: "source_dir",
+        reason: format!("must be inside the pack directory of {pack}"),
+    })?;
+    Ok((pack, inside.to_path_buf()))
 }
 
 /// `POST /api/units/publish`.
@@ -71,7 +76,7 @@ pub async fn publish(State(state): State<AppState>, AppJson(body): AppJson<Publi
     } else {
         state.config.home.join(&body.source_dir)
     };
-    let (pack, pack_dir) = owning_pack(&state, &source)?;
+    let (pack, rel) = owning_pack(&state, &source)?;
     // The store must exist.
     let mut client = StoresAdminClient::new(state.helper("capd")?);
     let stores = client
@@ -87,9 +92,10 @@ pub async fn publish(State(state): State<AppState>, AppJson(body): AppJson<Publi
     }
     let packs = state.packs.clone();
     let units = state.units.clone();
+    // What is published is the approved copy of that directory, not the installed one.
     let unit = blocking(move || {
-        packs.verify_for_use(&pack)?;
-        units.publish(&r, &pack, &pack_dir, &source)
+        let snap = packs.verify_for_use(&pack)?;
+        units.publish(&r, &pack, snap.dir(), &snap.dir().join(rel))
     })
     .await?;
     Ok(ok(unit))

@@ -3,16 +3,22 @@
 //! The walk never follows symlinks: a symlink is recorded by its target text, so retargeting
 //! it is a change. Nothing is skipped: Python imports a stray `*.pyc` or a cached one in
 //! `__pycache__/` as readily as source, so excluding caches (as the original did) would let
-//! a pack change what runs without becoming `modified`. Pack code never writes into its own
-//! directory (it is mounted read-only; host runs disable bytecode writing).
+//! a pack change what runs without becoming `modified`.
 //! FIFOs, sockets and devices make the pack unhashable: reading a FIFO would block and a
-//! device has no content an operator could review.
+//! device has no content an operator could review. So does a name that is not UTF-8: the
+//! record keys are text, and two such names must never collapse into one key (which would
+//! let one of the files change unnoticed).
+//!
+//! One walker ([`walk`]) serves the three users: hashing in place ([`hash_pack`]),
+//! re-checking in place with a stat cache ([`hash_pack_cached`]), and copying into an
+//! approved snapshot while hashing the bytes copied (`super::snapshot`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-use std::path::Path;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
@@ -22,6 +28,9 @@ pub type FileHashes = BTreeMap<String, String>;
 
 /// Most entries a pack may hold; more is refused rather than hashed for minutes.
 pub const MAX_PACK_FILES: usize = 50_000;
+/// Most bytes a pack may hold (every file together): an approval copies the pack, so this
+/// bounds the disk one approval can take.
+pub const MAX_PACK_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 /// Deepest directory nesting walked.
 const MAX_DEPTH: usize = 64;
 const READ_BUF: usize = 256 * 1024;
@@ -33,24 +42,80 @@ pub enum HashError {
     Io { path: String, source: io::Error },
     #[error("{path} is a {kind}; packs may only hold files, directories and symlinks")]
     SpecialFile { path: String, kind: &'static str },
+    #[error("{path:?} is not a UTF-8 file name; rename it")]
+    NonUtf8Name { path: String },
     #[error("more than {MAX_PACK_FILES} files")]
     TooManyFiles,
+    #[error("more than {MAX_PACK_BYTES} bytes")]
+    TooLarge,
     #[error("directories nested deeper than {MAX_DEPTH}")]
     TooDeep,
 }
 
-/// Hashes every file below `root`.
+impl HashError {
+    /// Whether the failure says nothing about the pack itself: the host ran out of file
+    /// descriptors or memory, or a disk failed. Such a failure is an error of the check,
+    /// never a verdict that the pack changed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Io { source, .. } => {
+                !matches!(
+                    source.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied | io::ErrorKind::InvalidData
+                ) && source.raw_os_error() != Some(nix::libc::ELOOP)
+                    && source.raw_os_error() != Some(nix::libc::ENOTDIR)
+            }
+            Self::SpecialFile { .. }
+            | Self::NonUtf8Name { .. }
+            | Self::TooManyFiles
+            | Self::TooLarge
+            | Self::TooDeep => false,
+        }
+    }
+}
+
+/// One entry of a walk, in a stable order (names sorted, parents before children).
+pub enum Entry<'a> {
+    Dir {
+        rel: &'a str,
+    },
+    /// A regular file, opened without following symlinks, with its metadata (from the
+    /// open descriptor).
+    File {
+        rel: &'a str,
+        file: File,
+        meta: fs::Metadata,
+    },
+    Symlink {
+        rel: &'a str,
+        target: PathBuf,
+    },
+}
+
+/// Walks `root` without following symlinks, calling `visit` for every directory, file and
+/// symlink below it; `visit` returns the record value for files and symlinks.
 ///
 /// # Errors
-/// [`HashError`] on I/O errors, special files, or a pack that is too large or deep.
-pub fn hash_pack(root: &Path) -> Result<FileHashes, HashError> {
+/// [`HashError`] on I/O errors, special files, non-UTF-8 names, or a pack that is too large
+/// or deep; and whatever `visit` returns.
+pub fn walk(
+    root: &Path,
+    visit: &mut dyn FnMut(Entry<'_>) -> Result<Option<String>, HashError>,
+) -> Result<FileHashes, HashError> {
     let mut out = FileHashes::new();
-    let mut buf = vec![0u8; READ_BUF];
-    walk(root, "", 0, &mut out, &mut buf)?;
+    let mut bytes = 0u64;
+    walk_dir(root, "", 0, &mut out, &mut bytes, visit)?;
     Ok(out)
 }
 
-fn walk(dir: &Path, rel: &str, depth: usize, out: &mut FileHashes, buf: &mut [u8]) -> Result<(), HashError> {
+fn walk_dir(
+    dir: &Path,
+    rel: &str,
+    depth: usize,
+    out: &mut FileHashes,
+    bytes: &mut u64,
+    visit: &mut dyn FnMut(Entry<'_>) -> Result<Option<String>, HashError>,
+) -> Result<(), HashError> {
     if depth > MAX_DEPTH {
         return Err(HashError::TooDeep);
     }
@@ -59,18 +124,27 @@ fn walk(dir: &Path, rel: &str, depth: usize, out: &mut FileHashes, buf: &mut [u8
         move |source| HashError::Io { path, source }
     };
     let shown = if rel.is_empty() { "." } else { rel };
+    let mut entries = Vec::new();
     for entry in fs::read_dir(dir).map_err(io_err(shown))? {
-        let entry = entry.map_err(io_err(shown))?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
+        entries.push(entry.map_err(io_err(shown))?);
+    }
+    entries.sort_by_key(fs::DirEntry::file_name);
+    for entry in entries {
+        let raw = entry.file_name();
+        let Some(name) = raw.to_str() else {
+            return Err(HashError::NonUtf8Name {
+                path: format!("{}/{}", shown, raw.to_string_lossy()),
+            });
+        };
         let child_rel = if rel.is_empty() {
-            name.to_string()
+            name.to_owned()
         } else {
             format!("{rel}/{name}")
         };
         let kind = entry.file_type().map_err(io_err(&child_rel))?;
         if kind.is_dir() {
-            walk(&entry.path(), &child_rel, depth + 1, out, buf)?;
+            visit(Entry::Dir { rel: &child_rel })?;
+            walk_dir(&entry.path(), &child_rel, depth + 1, out, bytes, visit)?;
             continue;
         }
         if out.len() >= MAX_PACK_FILES {
@@ -78,12 +152,28 @@ fn walk(dir: &Path, rel: &str, depth: usize, out: &mut FileHashes, buf: &mut [u8
         }
         let value = if kind.is_symlink() {
             let target = fs::read_link(entry.path()).map_err(io_err(&child_rel))?;
-            format!(
-                "symlink:{}",
-                hex::encode(Sha256::digest(target.as_os_str().as_encoded_bytes()))
-            )
+            visit(Entry::Symlink {
+                rel: &child_rel,
+                target,
+            })?
         } else if kind.is_file() {
-            format!("sha256:{}", hash_file(&entry.path(), buf).map_err(io_err(&child_rel))?)
+            let file = open_nofollow(&entry.path()).map_err(io_err(&child_rel))?;
+            let meta = file.metadata().map_err(io_err(&child_rel))?;
+            if !meta.is_file() {
+                return Err(HashError::Io {
+                    path: child_rel,
+                    source: io::Error::other("not a regular file"),
+                });
+            }
+            *bytes = bytes.saturating_add(meta.len());
+            if *bytes > MAX_PACK_BYTES {
+                return Err(HashError::TooLarge);
+            }
+            visit(Entry::File {
+                rel: &child_rel,
+                file,
+                meta,
+            })?
         } else {
             let kind = if kind.is_fifo() {
                 "fifo"
@@ -94,19 +184,39 @@ fn walk(dir: &Path, rel: &str, depth: usize, out: &mut FileHashes, buf: &mut [u8
             };
             return Err(HashError::SpecialFile { path: child_rel, kind });
         };
-        out.insert(child_rel, value);
+        if let Some(v) = value {
+            out.insert(child_rel, v);
+        }
     }
     Ok(())
 }
 
-fn hash_file(path: &Path, buf: &mut [u8]) -> io::Result<String> {
-    // O_NOFOLLOW | O_NONBLOCK: if the entry was swapped for a symlink or FIFO after the
-    // directory was read, the open fails or returns at once instead of following or blocking.
+/// Opens a regular file for reading. O_NOFOLLOW | O_NONBLOCK: if the entry was swapped for
+/// a symlink or FIFO after the directory was read, the open fails or returns at once
+/// instead of following or blocking.
+fn open_nofollow(path: &Path) -> io::Result<File> {
     let flags = nix::fcntl::OFlag::O_NOFOLLOW.bits() | nix::fcntl::OFlag::O_NONBLOCK.bits();
-    let mut file: File = OpenOptions::new().read(true).custom_flags(flags).open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(io::Error::other("not a regular file"));
-    }
+    OpenOptions::new().read(true).custom_flags(flags).open(path)
+}
+
+/// The record value of a symlink.
+pub fn symlink_value(target: &Path) -> String {
+    format!(
+        "symlink:{}",
+        hex::encode(Sha256::digest(target.as_os_str().as_encoded_bytes()))
+    )
+}
+
+/// Reads `file` to its end, feeding every chunk to `sink` as well as to the hash; returns
+/// the record value (`sha256:<hex>`).
+///
+/// # Errors
+/// I/O errors of the read or of `sink`.
+pub fn hash_reader(
+    file: &mut File,
+    buf: &mut [u8],
+    sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<String> {
     let mut hasher = Sha256::new();
     loop {
         let n = file.read(buf)?;
@@ -114,8 +224,116 @@ fn hash_file(path: &Path, buf: &mut [u8]) -> io::Result<String> {
             break;
         }
         hasher.update(&buf[..n]);
+        sink(&buf[..n])?;
     }
-    Ok(hex::encode(hasher.finalize()))
+    Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
+}
+
+/// Hashes every file below `root`.
+///
+/// # Errors
+/// [`HashError`] on I/O errors, special files, or a pack that is too large or deep.
+pub fn hash_pack(root: &Path) -> Result<FileHashes, HashError> {
+    let mut buf = vec![0u8; READ_BUF];
+    walk(root, &mut |entry| match entry {
+        Entry::Dir { .. } => Ok(None),
+        Entry::Symlink { target, .. } => Ok(Some(symlink_value(&target))),
+        Entry::File { rel, mut file, .. } => {
+            hash_reader(&mut file, &mut buf, &mut |_| Ok(()))
+                .map(Some)
+                .map_err(|source| HashError::Io {
+                    path: rel.to_owned(),
+                    source,
+                })
+        }
+    })
+}
+
+/// What identifies the content of a file without reading it, as git's index does: a
+/// change of content changes the size, the mtime or the ctime (which no unprivileged call
+/// can set back), and a replaced file has another inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl Stamp {
+    fn of(meta: &fs::Metadata) -> Self {
+        Self {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+        }
+    }
+}
+
+/// A file changed this recently is hashed again next time: a write within the same clock
+/// tick as the hash could leave the stamp unchanged (git's "racy" entries).
+const RACY: Duration = Duration::from_secs(2);
+
+/// Hashes of files of one pack directory by their [`Stamp`], so re-checking an unchanged
+/// pack costs a `stat` per file instead of reading it.
+///
+/// # Security
+/// The cache only serves the check of `ecosystem/`, which decides whether a pack is shown
+/// `modified`. What runs is always the approved snapshot, hashed as it was copied, so a
+/// stale cache entry can never make unapproved bytes run.
+#[derive(Debug, Default)]
+pub struct StatCache {
+    files: HashMap<String, (Stamp, String)>,
+}
+
+/// Hashes every file below `root`, reading only files whose stamp is not in `cache`; the
+/// cache is replaced by what this walk saw.
+///
+/// # Errors
+/// As [`hash_pack`].
+pub fn hash_pack_cached(root: &Path, cache: &mut StatCache) -> Result<FileHashes, HashError> {
+    hash_cached(root, cache, RACY)
+}
+
+fn hash_cached(root: &Path, cache: &mut StatCache, racy: Duration) -> Result<FileHashes, HashError> {
+    let mut buf = vec![0u8; READ_BUF];
+    let mut next = HashMap::new();
+    let now = SystemTime::now();
+    let hashes = walk(root, &mut |entry| match entry {
+        Entry::Dir { .. } => Ok(None),
+        Entry::Symlink { target, .. } => Ok(Some(symlink_value(&target))),
+        Entry::File { rel, mut file, meta } => {
+            let stamp = Stamp::of(&meta);
+            if let Some((s, v)) = cache.files.get(rel)
+                && *s == stamp
+            {
+                next.insert(rel.to_owned(), (stamp, v.clone()));
+                return Ok(Some(v.clone()));
+            }
+            let io_err = |source| HashError::Io {
+                path: rel.to_owned(),
+                source,
+            };
+            let value = hash_reader(&mut file, &mut buf, &mut |_| Ok(())).map_err(io_err)?;
+            let after = file.metadata().map(|m| Stamp::of(&m)).map_err(io_err)?;
+            // The ctime, not the mtime: a pack's own tools can set the mtime back.
+            let changed = SystemTime::UNIX_EPOCH
+                + Duration::new(
+                    u64::try_from(meta.ctime()).unwrap_or(0),
+                    u32::try_from(meta.ctime_nsec()).unwrap_or(0),
+                );
+            let settled = now.duration_since(changed).is_ok_and(|age| age >= racy);
+            if after == stamp && settled {
+                next.insert(rel.to_owned(), (stamp, value.clone()));
+            }
+            Ok(Some(value))
+        }
+    });
+    cache.files = next;
+    hashes
 }
 
 /// How the current files differ from the approved ones.
@@ -209,6 +427,48 @@ mod tests {
         assert_eq!(d.added, ["new.py"]);
         assert_eq!(d.changed, ["backend/blocks/a.py"]);
         assert_eq!(d.removed, [".github/ci.yml"]);
+    }
+
+    #[test]
+    fn non_utf8_names_are_refused_not_collapsed() {
+        use std::os::unix::ffi::OsStrExt;
+        let tmp = tempfile::tempdir().unwrap();
+        // Two names that a lossy conversion would turn into the same key.
+        fs::write(tmp.path().join(std::ffi::OsStr::from_bytes(b"a\xff.py")), "1").unwrap();
+        fs::write(tmp.path().join(std::ffi::OsStr::from_bytes(b"a\xfe.py")), "2").unwrap();
+        assert!(matches!(hash_pack(tmp.path()), Err(HashError::NonUtf8Name { .. })));
+    }
+
+    #[test]
+    fn the_stat_cache_sees_every_change_of_content() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        fs::write(root.join("a.py"), "one").unwrap();
+        let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+        File::options()
+            .write(true)
+            .open(root.join("a.py"))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let mut cache = StatCache::default();
+        // No racy window: every file is cached at once.
+        let first = hash_cached(root, &mut cache, Duration::ZERO).unwrap();
+        assert_eq!(first, hash_pack(root).unwrap());
+        assert_eq!(cache.files.len(), 1);
+        // Same size, mtime set back to the cached value: the ctime still moves (after a
+        // tick of the kernel's coarse clock, which is what RACY guards against).
+        std::thread::sleep(Duration::from_millis(50));
+        fs::write(root.join("a.py"), "two").unwrap();
+        File::options()
+            .write(true)
+            .open(root.join("a.py"))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let second = hash_cached(root, &mut cache, Duration::ZERO).unwrap();
+        assert_eq!(second, hash_pack(root).unwrap());
+        assert_ne!(first, second);
     }
 
     #[test]

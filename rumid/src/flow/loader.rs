@@ -8,13 +8,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use rumi_common::ids::PackId;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::model::{Flow, Source};
 use crate::approval::discovery::LOCAL_PACK;
+use crate::approval::snapshot::PackSnapshot;
 
 /// Largest flow file read.
 pub const MAX_FLOW_FILE_BYTES: u64 = 1024 * 1024;
@@ -40,6 +41,44 @@ fn find(dir: &Path, recursive: bool, depth: usize, out: &mut Vec<PathBuf>) {
             find(&e.path(), recursive, depth + 1, out);
         } else if kind.is_file() && name.ends_with(".flow.yaml") {
             out.push(e.path());
+        }
+    }
+}
+
+/// The files of a pack's approved snapshot below `base` whose name ends with `suffix`, at
+/// most [`MAX_DEPTH`] directories down, skipping hidden directories and, when `skip_dir` is
+/// given, directories of that name (the modifiers inside `flows/`). Listed from the record:
+/// no directory of the pack is read, and no symlink is ever followed.
+pub fn pack_files<'a>(
+    snap: &'a PackSnapshot,
+    base: &'a str,
+    suffix: &'a str,
+    skip_dir: Option<&'a str>,
+) -> impl Iterator<Item = &'a str> + 'a {
+    snap.files_under(base).filter(move |rel| {
+        let inner = if base.is_empty() { *rel } else { &rel[base.len() + 1..] };
+        let mut parts: Vec<&str> = inner.split('/').collect();
+        let name = parts.pop().unwrap_or_default();
+        name.ends_with(suffix)
+            && parts.len() <= MAX_DEPTH
+            && !parts.iter().any(|d| d.starts_with('.') || Some(*d) == skip_dir)
+    })
+}
+
+/// Where a flow file comes from.
+enum Origin {
+    /// A file of the operator's (official or shared).
+    Host(PathBuf),
+    /// A file of an approved pack's snapshot.
+    Pack(Arc<PackSnapshot>, String),
+}
+
+fn parse_origin(origin: &Origin, source: Source) -> Result<Flow, String> {
+    match origin {
+        Origin::Host(path) => parse_file(path, source),
+        Origin::Pack(snap, rel) => {
+            let text = snap.read_text(rel, MAX_FLOW_FILE_BYTES).map_err(|e| e.to_string())?;
+            parse_flow_text(&text, source, snap.dir().join(rel))
         }
     }
 }
@@ -103,31 +142,39 @@ pub fn parse_flow_text(text: &str, source: Source, path: PathBuf) -> Result<Flow
     Flow::parse(&doc, source, path)
 }
 
-/// Loads every flow. `approved` lists approved, verified packs with their directories.
-pub fn load(home: &Path, approved: &[(PackId, PathBuf)]) -> (BTreeMap<String, Flow>, Vec<Diagnostic>) {
+/// Loads every flow. `approved` lists the approved snapshots of approved packs.
+pub fn load(home: &Path, approved: &[Arc<PackSnapshot>]) -> (BTreeMap<String, Flow>, Vec<Diagnostic>) {
     let mut flows: BTreeMap<String, Flow> = BTreeMap::new();
     let mut diags = Vec::new();
-    let mut sources: Vec<(PathBuf, Source)> = Vec::new();
+    let mut sources: Vec<(Origin, Source)> = Vec::new();
     let mut files = Vec::new();
     find(&home.join("flows"), false, 0, &mut files);
-    sources.extend(files.drain(..).map(|p| (p, Source::Official)));
+    sources.extend(files.drain(..).map(|p| (Origin::Host(p), Source::Official)));
     find(&home.join("user_data/shared/flows"), true, 0, &mut files);
-    sources.extend(files.drain(..).map(|p| (p, Source::Shared)));
+    sources.extend(files.drain(..).map(|p| (Origin::Host(p), Source::Shared)));
     let mut local = None;
-    for (pack, dir) in approved {
-        if pack.as_str() == LOCAL_PACK {
-            local = Some((pack, dir));
+    let pack_origins = |snap: &Arc<PackSnapshot>, base: &str| -> Vec<(Origin, Source)> {
+        pack_files(snap, base, ".flow.yaml", Some("modifiers"))
+            .map(|rel| {
+                (
+                    Origin::Pack(snap.clone(), rel.to_owned()),
+                    Source::Pack(snap.pack().clone()),
+                )
+            })
+            .collect()
+    };
+    for snap in approved {
+        if snap.pack().as_str() == LOCAL_PACK {
+            local = Some(snap);
             continue;
         }
-        for base in [dir.join("flows"), dir.join("backend/flows")] {
-            find(&base, true, 0, &mut files);
-            sources.extend(files.drain(..).map(|p| (p, Source::Pack(pack.clone()))));
+        for base in ["flows", "backend/flows"] {
+            sources.extend(pack_origins(snap, base));
         }
     }
     // Lowest priority: the legacy directory never overrides anything.
-    if let Some((pack, dir)) = local {
-        find(dir, true, 0, &mut files);
-        sources.extend(files.drain(..).map(|p| (p, Source::Pack(pack.clone()))));
+    if let Some(snap) = local {
+        sources.extend(pack_origins(snap, ""));
     }
     if home.join("ecosystem/flows").is_dir() {
         let state = if local.is_some() {
@@ -145,9 +192,13 @@ pub fn load(home: &Path, approved: &[(PackId, PathBuf)]) -> (BTreeMap<String, Fl
             ),
         });
     }
-    for (path, source) in sources {
+    for (origin, source) in sources {
+        let path = match &origin {
+            Origin::Host(p) => p.clone(),
+            Origin::Pack(snap, rel) => snap.dir().join(rel),
+        };
         let shown = path.strip_prefix(home).unwrap_or(&path).display().to_string();
-        match parse_file(&path, source) {
+        match parse_origin(&origin, source) {
             Ok(flow) => {
                 // A pack's flows are named after it, so no pack can take another's flow ids
                 // (which routes and modifiers of that pack act on).
@@ -156,7 +207,7 @@ pub fn load(home: &Path, approved: &[(PackId, PathBuf)]) -> (BTreeMap<String, Fl
                 if let Source::Pack(p) = &flow.source
                     && p.as_str() == LOCAL_PACK
                     && let Some((prefix, _)) = flow.flow_id.split_once('.')
-                    && approved.iter().any(|(other, _)| other.as_str() == prefix)
+                    && approved.iter().any(|other| other.pack().as_str() == prefix)
                 {
                     diags.push(Diagnostic {
                         path: shown,

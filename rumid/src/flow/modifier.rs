@@ -158,22 +158,42 @@ pub fn parse_text(text: &str, path: &Path) -> Result<Modifier, String> {
     })
 }
 
-/// Loads every modifier.
-pub fn load(home: &Path, approved: &[(PackId, PathBuf)]) -> (Vec<Modifier>, Vec<Diagnostic>) {
-    let mut files: Vec<(PathBuf, Option<PackId>)> = Vec::new();
+/// Loads every modifier: the operator's shared ones, then those of approved packs (read
+/// from their approved snapshots).
+pub fn load(
+    home: &Path,
+    approved: &[std::sync::Arc<crate::approval::snapshot::PackSnapshot>],
+) -> (Vec<Modifier>, Vec<Diagnostic>) {
     let mut found = Vec::new();
     find(&home.join("user_data/shared/flows/modifiers"), &mut found);
-    files.extend(found.drain(..).map(|f| (f, None)));
-    for (pack, dir) in approved {
-        find(&dir.join("flows/modifiers"), &mut found);
-        find(&dir.join("backend/flows/modifiers"), &mut found);
-        files.extend(found.drain(..).map(|f| (f, Some(pack.clone()))));
+    let mut parsed: Vec<(PathBuf, Option<PackId>, Result<Modifier, String>)> = found
+        .into_iter()
+        .map(|f| {
+            let m = parse(&f);
+            (f, None, m)
+        })
+        .collect();
+    for snap in approved {
+        for base in ["flows/modifiers", "backend/flows/modifiers"] {
+            // Directly in the directory, as for the shared ones.
+            for rel in snap
+                .files_under(base)
+                .filter(|r| r.ends_with(".modifier.yaml") && !r[base.len() + 1..].contains('/'))
+            {
+                let path = snap.dir().join(rel);
+                let m = snap
+                    .read_text(rel, super::loader::MAX_FLOW_FILE_BYTES)
+                    .map_err(|e| e.to_string())
+                    .and_then(|text| parse_text(&text, &path));
+                parsed.push((path, Some(snap.pack().clone()), m));
+            }
+        }
     }
     let mut mods = Vec::new();
     let mut diags = Vec::new();
-    for (f, owner) in files {
+    for (f, owner, m) in parsed {
         let shown = f.strip_prefix(home).unwrap_or(&f).display().to_string();
-        match parse(&f) {
+        match m {
             Ok(mut m) => {
                 m.owner = owner;
                 mods.push(m);

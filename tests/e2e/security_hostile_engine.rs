@@ -1,0 +1,263 @@
+//! Hostile packs against the core: approval integrity and the flow engine.
+//!
+//! Each test runs an attack an approved pack (or its author, who can still write to the
+//! pack's installed directory) made, and asserts what Rumi must do instead.
+
+use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rumi_tests::{Rumid, TestHome, docker_or_skip, patience};
+use serde_json::json;
+
+const APPROVED: &str = "def run(data, context):\n    return {'code': 'approved'}\n";
+const EVIL: &str = "import os\ndef run(data, context):\n    return {'code': 'evil', 'env': dict(os.environ)}\n";
+
+/// A pack `victim` with one block and a flow that runs it.
+fn victim(home: &TestHome) {
+    home.add_pack("victim");
+    home.write("ecosystem/victim/backend/blocks/b.py", APPROVED);
+    home.write(
+        "ecosystem/victim/flows/run.flow.yaml",
+        "flow_id: victim.run\nsteps:\n  - {id: s, type: python_file_call, owner_pack: victim, file: b.py, output: out}\n",
+    );
+}
+
+/// Time of check to time of use: while the pack's author keeps rewriting the approved block
+/// (new content, then a symlink to another file, then the old content again), every run
+/// returns what was approved. The edits never run; once a check sees them the pack is
+/// `modified` and its runs stop.
+fn edits_after_approval_never_run(strict: bool) {
+    let home = TestHome::new();
+    victim(&home);
+    home.write("ecosystem/victim/backend/blocks/evil.py", EVIL);
+    let mut builder = Rumid::builder(&home);
+    if strict {
+        builder = builder.strict();
+    }
+    let rumid = builder.spawn().unwrap();
+    assert_eq!(rumid.post("/api/packs/victim/approve", None).status, 200);
+    rumid.wait_policy_applied();
+    rumi_tests::eventually("the pack flow", patience(), || {
+        (rumid.get("/api/flows").body["data"]["count"] == 1).then_some(())
+    })
+    .unwrap();
+    let r = rumid.run_flow("victim.run", json!({}), 60.0);
+    assert_eq!(r.body["data"]["result"]["out"]["code"], "approved", "{:?}", r.body);
+
+    // The attacker races the runs: rewrite, swap in a symlink, restore, again and again.
+    let stop = Arc::new(AtomicBool::new(false));
+    let block = home.path().join("ecosystem/victim/backend/blocks/b.py");
+    let racer = {
+        let (stop, block) = (stop.clone(), block.clone());
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let _ = std::fs::remove_file(&block);
+                match n % 3 {
+                    0 => std::fs::write(&block, EVIL).unwrap(),
+                    1 => std::os::unix::fs::symlink("evil.py", &block).unwrap(),
+                    _ => std::fs::write(&block, APPROVED).unwrap(),
+                }
+                n += 1;
+            }
+            let _ = std::fs::remove_file(&block);
+            std::fs::write(&block, EVIL).unwrap();
+            n
+        })
+    };
+    // Runs while the files change; no status check happens meanwhile, so the pack still
+    // reads `approved` (as in the reproduced attack).
+    let runs = if strict { 6 } else { 20 };
+    for _ in 0..runs {
+        let r = rumid.run_flow("victim.run", json!({}), 60.0);
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(
+            r.body["data"]["result"]["out"],
+            json!({"code": "approved"}),
+            "only the approved copy may run: {:?}",
+            r.body
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    let rewrites = racer.join().unwrap();
+    assert!(rewrites > 10, "the racer rewrote the block {rewrites} times");
+    assert!(!r.body.to_string().contains("evil"));
+
+    // A check sees the edit: modified, and nothing of the pack runs any more.
+    assert_eq!(rumid.pack_state("victim"), "modified");
+    rumi_tests::eventually("the pack's flows unloaded", patience(), || {
+        (rumid.run_flow("victim.run", json!({}), 30.0).status == 404).then_some(())
+    })
+    .unwrap();
+    // Re-approving runs exactly the new files, with no manual reload.
+    assert_eq!(rumid.post("/api/packs/victim/approve", None).status, 200);
+    let out = rumi_tests::eventually("the re-approved flow", patience(), || {
+        let r = rumid.run_flow("victim.run", json!({}), 60.0);
+        (r.status == 200).then_some(r.body["data"]["result"]["out"]["code"].clone())
+    })
+    .unwrap();
+    assert_eq!(out, "evil", "the operator approved the new file");
+    let calls = home.audit_actions("python_file_call", "python_file_call");
+    let mode = if strict { "container" } else { "host_permissive" };
+    assert!(calls.iter().all(|c| c["execution_mode"] == mode), "{calls:?}");
+}
+
+#[test]
+fn edits_after_approval_never_run_on_the_host() {
+    edits_after_approval_never_run(false);
+}
+
+#[test]
+fn edits_after_approval_never_run_in_containers() {
+    if !docker_or_skip("edits_after_approval_never_run_in_containers") {
+        return;
+    }
+    edits_after_approval_never_run(true);
+}
+
+/// The approved snapshot is what sandboxes mount, read-only: a block cannot change the code
+/// of the next run, and the snapshot holds no write or setuid bit.
+#[test]
+fn the_approved_snapshot_is_read_only_and_content_addressed() {
+    let home = TestHome::new();
+    victim(&home);
+    let rumid = Rumid::start(&home);
+    let approved = rumid.post("/api/packs/victim/approve", None);
+    assert_eq!(approved.status, 200);
+    let digest = home.audit_actions("approval", "pack_approved")[0]["details"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let snap = home.path().join("user_data/snapshots/victim").join(&digest);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |rel: &str| {
+        std::fs::metadata(snap.join(rel))
+            .unwrap_or_else(|e| panic!("{rel} in the snapshot: {e}"))
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(mode("backend/blocks/b.py"), 0o444);
+    assert_eq!(mode("backend/blocks"), 0o555);
+    assert_eq!(
+        std::fs::read_to_string(snap.join("backend/blocks/b.py")).unwrap(),
+        APPROVED
+    );
+    // Re-approving unchanged files keeps the same snapshot; a change makes a new one and
+    // the old one is removed.
+    assert_eq!(rumid.post("/api/packs/victim/approve", None).status, 200);
+    let dirs =
+        |home: &TestHome| std::fs::read_dir(home.path().join("user_data/snapshots/victim")).map_or(0, Iterator::count);
+    assert_eq!(dirs(&home), 1);
+    home.write("ecosystem/victim/backend/blocks/b.py", EVIL);
+    assert_eq!(rumid.post("/api/packs/victim/approve", None).status, 200);
+    assert_eq!(dirs(&home), 1, "the superseded snapshot is removed");
+    assert!(!snap.exists());
+    // Rejecting leaves nothing that could run.
+    assert_eq!(
+        rumid
+            .post("/api/packs/victim/reject", Some(&json!({"reason": "no"})))
+            .status,
+        200
+    );
+    assert_eq!(dirs(&home), 0);
+}
+
+/// A pack's configuration is read from its approved files only: a `routes.json` that is a
+/// symlink (here into the pack's own data directory, which its install script writes) is
+/// refused, never followed.
+#[test]
+fn a_symlinked_routes_file_is_refused_not_followed() {
+    let home = TestHome::new();
+    home.add_pack("web");
+    home.write(
+        "ecosystem/web/flows/echo.flow.yaml",
+        "flow_id: web.echo\nsteps:\n  - {id: s, type: set, input: {key: v, value: served}}\n",
+    );
+    // What the pack's install.py would write to /data after approval.
+    home.write(
+        "user_data/packs/web/routes.json",
+        r#"{"routes": [{"method": "GET", "path": "/web/planted", "flow_id": "web.echo"}]}"#,
+    );
+    std::os::unix::fs::symlink(
+        home.path().join("user_data/packs/web/routes.json"),
+        home.path().join("ecosystem/web/routes.json"),
+    )
+    .unwrap();
+    // And a backend/ directory that is a symlink to a directory holding a routes.json.
+    home.write(
+        "elsewhere/routes.json",
+        r#"{"routes": [{"method": "GET", "path": "/web/other", "flow_id": "web.echo"}]}"#,
+    );
+    let rumid = Rumid::start(&home);
+    assert_eq!(rumid.post("/api/packs/web/approve", None).status, 200);
+    rumid.wait_policy_applied();
+    let routes = rumi_tests::eventually("routes loaded", patience(), || {
+        let r = rumid.get("/api/routes").body["data"].clone();
+        (!r["diagnostics"].as_array().unwrap().is_empty()).then_some(r)
+    })
+    .unwrap();
+    assert_eq!(routes["count"], 0, "{routes}");
+    assert!(
+        routes["diagnostics"]
+            .to_string()
+            .contains("not a regular file of the approved snapshot"),
+        "{routes}"
+    );
+    assert_eq!(rumid.get("/web/planted").status, 404);
+
+    let home = TestHome::new();
+    home.add_pack("web");
+    home.write(
+        "ecosystem/web/flows/echo.flow.yaml",
+        "flow_id: web.echo\nsteps:\n  - {id: s, type: set, input: {key: v, value: served}}\n",
+    );
+    home.write(
+        "elsewhere/routes.json",
+        r#"{"routes": [{"method": "GET", "path": "/web/other", "flow_id": "web.echo"}]}"#,
+    );
+    std::fs::remove_dir_all(home.path().join("ecosystem/web/backend")).unwrap();
+    std::os::unix::fs::symlink(home.path().join("elsewhere"), home.path().join("ecosystem/web/backend")).unwrap();
+    let rumid = Rumid::start(&home);
+    assert_eq!(rumid.post("/api/packs/web/approve", None).status, 200);
+    rumid.wait_policy_applied();
+    rumi_tests::eventually("the pack flow", patience(), || {
+        (rumid.get("/api/flows").body["data"]["count"] == 1).then_some(())
+    })
+    .unwrap();
+    assert_eq!(rumid.get("/api/routes").body["data"]["count"], 0);
+    assert_eq!(rumid.get("/web/other").status, 404);
+}
+
+/// File names are recorded losslessly or refused: two names that differ only in bytes that
+/// are not UTF-8 would collapse into one record key, letting one of them change unnoticed.
+#[test]
+fn file_names_that_are_not_utf8_are_refused_with_a_code() {
+    let home = TestHome::new();
+    victim(&home);
+    let odd = home
+        .path()
+        .join("ecosystem/victim/backend/blocks")
+        .join(std::ffi::OsStr::from_bytes(b"x\xff.py"));
+    std::fs::write(&odd, "x = 1\n").unwrap();
+    let rumid = Rumid::start(&home);
+    let r = rumid.post("/api/packs/victim/approve", None);
+    assert_eq!((r.status, r.code()), (422, "RUMI-PACK-007"), "{:?}", r.body);
+    assert!(r.body.to_string().contains("UTF-8"), "{:?}", r.body);
+    assert_eq!(rumid.pack_state("victim"), "installed");
+    assert!(
+        !home.path().join("user_data/snapshots/victim").exists() || {
+            std::fs::read_dir(home.path().join("user_data/snapshots/victim"))
+                .unwrap()
+                .count()
+                == 0
+        }
+    );
+
+    // Such a file appearing in an approved pack makes it modified.
+    std::fs::remove_file(&odd).unwrap();
+    assert_eq!(rumid.post("/api/packs/victim/approve", None).status, 200);
+    std::fs::write(&odd, "x = 1\n").unwrap();
+    assert_eq!(rumid.pack_state("victim"), "modified");
+}
