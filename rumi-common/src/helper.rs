@@ -262,6 +262,15 @@ impl SocketSet {
             let path = self.dir.join(file);
             match crate::uds::bind(&path, self.mode, self.gid) {
                 Ok((listener, stale)) => {
+                    // The socket belongs to the pack's own uid where the helper can give it
+                    // (as root), so that uid can connect whatever the socket group: a
+                    // sandbox running as that uid needs no group of its own.
+                    if let Some(&uid) = uids.get(id)
+                        && nix::unistd::geteuid().is_root()
+                        && let Err(e) = nix::unistd::chown(&path, Some(nix::unistd::Uid::from_raw(uid)), None)
+                    {
+                        tracing::warn!(id = %id, uid, error = %e, "cannot give the socket to the pack's uid");
+                    }
                     if stale == crate::uds::Stale::Symlink {
                         let mut d = Map::new();
                         d.insert("socket".into(), Value::String(path.display().to_string()));

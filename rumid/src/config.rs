@@ -146,6 +146,25 @@ pub const ENV_DOCKER_SOCKET: &str = "RUMI_DOCKER_SOCKET";
 pub const ENV_SDK_DIR: &str = "RUMI_SDK_DIR";
 /// Python interpreter for permissive host runs. Default `/usr/bin/python3`.
 pub const ENV_PYTHON: &str = "RUMI_PYTHON";
+/// How permissive (host) runs are isolated: `auto` (default: bubblewrap when it works here,
+/// otherwise no isolation, with a warning at start, in `/health`, `setup doctor` and every
+/// `python_file_call` audit line), `bwrap` (bubblewrap or nothing runs) or `none` (**no
+/// isolation at all**: the block runs as rumid's user).
+pub const ENV_HOST_ISOLATION: &str = "RUMI_HOST_ISOLATION";
+/// The OCI runtime of block containers, e.g. `runsc` (gVisor; it must be registered with
+/// the engine, with `--host-uds=open`). Default: the engine's default runtime.
+pub const ENV_DOCKER_RUNTIME: &str = "RUMI_DOCKER_RUNTIME";
+/// The bubblewrap binary. Default `/usr/bin/bwrap`.
+pub const ENV_BWRAP: &str = "RUMI_BWRAP";
+
+/// How host runs are isolated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HostIsolation {
+    Auto,
+    Bwrap,
+    None,
+}
 
 /// Upper bound for byte limits: 1 GiB. Larger values are almost certainly a typo.
 const MAX_BYTES_SETTING: u64 = 1024 * 1024 * 1024;
@@ -328,6 +347,9 @@ pub struct Config {
     pub docker_socket: PathBuf,
     pub sdk_dir: Option<PathBuf>,
     pub python: PathBuf,
+    pub host_isolation: HostIsolation,
+    pub docker_runtime: Option<String>,
+    pub bwrap: PathBuf,
 }
 
 impl Config {
@@ -478,6 +500,28 @@ impl Config {
         let python = c
             .opt(ENV_PYTHON, absolute)
             .unwrap_or_else(|| PathBuf::from("/usr/bin/python3"));
+        let host_isolation = c
+            .opt(ENV_HOST_ISOLATION, |s| match s.to_ascii_lowercase().as_str() {
+                "auto" => Ok(HostIsolation::Auto),
+                "bwrap" => Ok(HostIsolation::Bwrap),
+                "none" => Ok(HostIsolation::None),
+                _ => Err("expected auto, bwrap or none".to_owned()),
+            })
+            .unwrap_or(HostIsolation::Auto);
+        let docker_runtime = c.opt(ENV_DOCKER_RUNTIME, |s| {
+            let ok = !s.is_empty()
+                && s.len() <= 64
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+            if ok {
+                Ok(s.to_owned())
+            } else {
+                Err("expected a runtime name such as runsc".to_owned())
+            }
+        });
+        let bwrap = c
+            .opt(ENV_BWRAP, absolute)
+            .unwrap_or_else(|| PathBuf::from("/usr/bin/bwrap"));
 
         if home.exists() && !home.is_dir() {
             c.error(ENV_HOME, &home.display().to_string(), "not a directory");
@@ -534,6 +578,9 @@ impl Config {
             docker_socket,
             sdk_dir,
             python,
+            host_isolation,
+            docker_runtime,
+            bwrap,
         })
     }
 

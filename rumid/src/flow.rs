@@ -29,8 +29,7 @@ use crate::approval::Packs;
 use crate::approval::snapshot::PackSnapshot;
 use crate::audit::{Audit, AuditEvent, Category, Severity};
 use crate::config::SecurityMode;
-use crate::sandbox::docker::{DockerRunner, Mounts};
-use crate::sandbox::{BlockRun, DEFAULT_TIMEOUT, SandboxError, host};
+use crate::sandbox::{BlockRun, DEFAULT_TIMEOUT, Sandbox, SandboxError};
 
 /// Default time a `function` step waits for its answer.
 const FUNCTION_TIMEOUT: Duration = Duration::from_secs(30);
@@ -44,21 +43,6 @@ pub const MAX_STEP_TIMEOUT: f64 = 600.0;
 pub struct FlowSet {
     pub flows: BTreeMap<String, Arc<Flow>>,
     pub diagnostics: Vec<Diagnostic>,
-}
-
-/// How blocks are executed.
-pub struct Executor {
-    pub mode: SecurityMode,
-    pub docker: DockerRunner,
-    pub sdk_dir: Option<PathBuf>,
-    pub python: PathBuf,
-    pub egress_dir: PathBuf,
-    pub capability_dir: PathBuf,
-    pub group_add: Vec<u32>,
-    pub data_root: PathBuf,
-    pub pip_root: PathBuf,
-    /// The uid each pack's containers run as.
-    pub uids: Arc<crate::pack_uids::PackUids>,
 }
 
 /// Why a run failed (maps to the API's status codes).
@@ -129,7 +113,7 @@ pub struct FlowEngine {
     set: ArcSwap<FlowSet>,
     packs: Arc<Packs>,
     audit: Audit,
-    exec: Executor,
+    sandbox: Arc<Sandbox>,
     slots: Arc<Semaphore>,
     max_response_bytes: usize,
     metrics: Arc<crate::metrics::Metrics>,
@@ -162,7 +146,7 @@ impl FlowEngine {
         home: PathBuf,
         packs: Arc<Packs>,
         audit: Audit,
-        exec: Executor,
+        sandbox: Arc<Sandbox>,
         max_concurrent: usize,
         max_response_bytes: usize,
         metrics: Arc<crate::metrics::Metrics>,
@@ -172,7 +156,7 @@ impl FlowEngine {
             set: ArcSwap::from_pointee(FlowSet::default()),
             packs,
             audit,
-            exec,
+            sandbox,
             slots: Arc::new(Semaphore::new(max_concurrent)),
             max_response_bytes,
             metrics,
@@ -183,8 +167,9 @@ impl FlowEngine {
         }
     }
 
-    pub fn executor(&self) -> &Executor {
-        &self.exec
+    /// The sandbox service blocks run in.
+    pub fn sandbox(&self) -> &Arc<Sandbox> {
+        &self.sandbox
     }
 
     /// Runs a published unit as a block of `principal`: `dir` is its read-only `/pack`.
@@ -208,7 +193,7 @@ impl FlowEngine {
             input: args,
             timeout,
         };
-        self.exec.run(&block).await
+        self.sandbox.run_block(&block).await
     }
 
     /// Reloads every flow (blocking file I/O): the operator's, and those of approved packs
@@ -275,7 +260,7 @@ impl FlowEngine {
             context: json!({}),
             timeout: Duration::from_secs(60),
         };
-        match self.exec.run(&block).await {
+        match self.sandbox.run_block(&block).await {
             Ok(v) if v["probe"] == "ok" => Ok(()),
             Ok(v) => Err(format!("unexpected probe answer: {v}")),
             Err(e) => Err(format!("{}: {e}", e.error_type())),
@@ -740,7 +725,7 @@ impl FlowEngine {
         self.metrics
             .python_file_call_ms
             .observe(started.elapsed().as_secs_f64() * 1000.0);
-        if self.exec.mode == SecurityMode::Strict {
+        if self.sandbox.mode() == SecurityMode::Strict {
             match &result {
                 Ok(_) => self.metrics.container_start_success.inc(),
                 Err(e) if e.error_type == "sandbox_error" || e.error_type == "docker_required" => {
@@ -749,11 +734,7 @@ impl FlowEngine {
                 Err(_) => 0,
             };
         }
-        let mode = match self.exec.mode {
-            SecurityMode::Strict => "container",
-            SecurityMode::Permissive => "host_permissive",
-        };
-        base.execution_mode = Some(mode.to_owned());
+        base.execution_mode = Some(self.sandbox.execution_mode().to_owned());
         match &result {
             Ok(_) => self.audit.record(base).await,
             Err(e) => {
@@ -810,7 +791,7 @@ impl FlowEngine {
             Some(_) => return Err(StepError::new("validation_error", "input.args must be an object")),
         };
         self.verify_owner(&owner)?;
-        let socket = self.exec.capability_socket(&owner);
+        let socket = self.sandbox.capability_socket(&owner);
         let request = json!({
             "permission_id": function,
             "args": args,
@@ -891,8 +872,8 @@ impl FlowEngine {
             input,
             timeout: requested.min(remaining),
         };
-        self.exec
-            .run(&block)
+        self.sandbox
+            .run_block(&block)
             .await
             .map_err(|e| StepError::new(e.error_type(), e.to_string()))
     }
@@ -921,69 +902,4 @@ fn store_key(step: &Step, ctx: &Map<String, Value>) -> Option<String> {
         _ => None,
     };
     named.and_then(|k| k.as_str().map(str::to_owned))
-}
-
-impl Executor {
-    fn egress_socket(&self, pack: &PackId) -> PathBuf {
-        self.egress_dir.join(format!("{pack}.sock"))
-    }
-
-    fn capability_socket(&self, pack: &PackId) -> PathBuf {
-        use sha2::Digest;
-        let digest = hex::encode(sha2::Sha256::digest(pack.as_str().as_bytes()));
-        self.capability_dir.join(format!("{}.sock", &digest[..32]))
-    }
-
-    /// Runs one block in the mode's sandbox.
-    ///
-    /// # Errors
-    /// [`SandboxError`]; strict mode without Docker is `docker_required`, never a host run.
-    pub async fn run(&self, block: &BlockRun) -> Result<Value, SandboxError> {
-        self.run_with_data(block, false).await
-    }
-
-    /// Runs one block; `data_writable` mounts the pack's data directory read-write (lib
-    /// scripts only).
-    ///
-    /// # Errors
-    /// [`SandboxError`].
-    pub async fn run_with_data(&self, block: &BlockRun, data_writable: bool) -> Result<Value, SandboxError> {
-        let sdk = self
-            .sdk_dir
-            .as_deref()
-            .ok_or_else(|| SandboxError::Internal("the pack SDK was not found (set RUMI_SDK_DIR)".into()))?;
-        let egress = self.egress_socket(&block.pack);
-        let cap = self.capability_socket(&block.pack);
-        match self.mode {
-            SecurityMode::Permissive => {
-                let env = host::HostEnv {
-                    python: &self.python,
-                    sdk_dir: sdk,
-                    egress_socket: &egress,
-                    capability_socket: &cap,
-                };
-                host::run(&env, block).await
-            }
-            SecurityMode::Strict => {
-                let data = self.data_root.join(block.pack.as_str());
-                let pip = self.pip_root.join(block.pack.as_str()).join("site-packages");
-                let mounts = Mounts {
-                    sdk_dir: sdk,
-                    data_dir: data.is_dir().then_some(data.as_path()),
-                    data_writable,
-                    pip_dir: pip.is_dir().then_some(pip.as_path()),
-                    egress_socket: Some(&egress),
-                    capability_socket: Some(&cap),
-                    group_add: &self.group_add,
-                };
-                // Allocating (at most once per pack) writes a file: not on an async worker.
-                let uid = tokio::task::block_in_place(|| self.uids.uid(block.pack.as_str())).ok_or_else(|| {
-                    SandboxError::Internal("no container uid for this pack (RUMI_PACK_UID_RANGE)".into())
-                })?;
-                let spec = self.docker.spec(&block.pack, &block.pack_dir, &mounts, uid);
-                // Lib scripts (writable data) always run cold: spares are for blocks.
-                self.docker.run(block, &spec, !data_writable).await
-            }
-        }
-    }
 }

@@ -342,9 +342,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     rumi_common::notify::stopping();
     // Spares are not left running (or waiting for the next start's clean-up).
-    let removed = stopping_engine.executor().docker.remove_spares().await;
+    // Nothing is left running: spares (also those still starting) and cut-short runs.
+    let removed = stopping_engine.sandbox().shutdown().await;
     if removed > 0 {
-        tracing::info!(removed, "spare containers removed");
+        tracing::info!(removed, "sandboxes removed at stop");
     }
     let _ = std::fs::remove_file(&addr_file);
     audit.record(AuditEvent::new(Category::System, "rumid_stopped")).await;
@@ -545,8 +546,8 @@ async fn start_flows(
     if sdk_dir.is_none() {
         tracing::error!("the Python pack SDK was not found; set RUMI_SDK_DIR; blocks cannot run");
     }
-    let spares = sandbox::spares::Spares::new(
-        sandbox::spares::SpareLimits {
+    let spares = sandbox::docker::spares::Spares::new(
+        sandbox::docker::spares::SpareLimits {
             per_pack: if config.security_mode == SecurityMode::Strict {
                 config.spares_per_pack
             } else {
@@ -558,53 +559,103 @@ async fn start_flows(
         metrics.spares.clone(),
     );
     spares.spawn_expiry();
-    flush_spares_on_policy_change(spares.clone(), policy.clone());
-    let docker = sandbox::docker::DockerRunner::new(
+    let docker: Arc<dyn sandbox::Backend> = Arc::new(sandbox::docker::DockerBackend::new(
         &config.docker_socket,
         config.runtime_image.clone(),
+        config.docker_runtime.clone(),
         &config.home,
         spares,
-    );
-    let available = docker.available().await;
+    ));
+    let available = docker.check().await;
     metrics.docker_available.set(i64::from(available.is_ok()));
-    match available {
-        Ok(v) => {
-            let removed = docker.remove_leftovers().await;
-            tracing::info!(docker = %v, image = %config.runtime_image, leftovers_removed = removed, "docker available");
-        }
+    match &available {
+        Ok(v) => tracing::info!(docker = %v, image = %config.runtime_image, "docker available"),
         Err(e) if config.security_mode == SecurityMode::Strict => {
             tracing::error!(error = %e, "strict mode: Docker is not available; pack code will be refused until it is");
         }
         Err(_) => {}
     }
-    if config.security_mode == SecurityMode::Strict && group_add.is_empty() {
+    let blocks = match config.security_mode {
+        SecurityMode::Strict => docker.clone(),
+        SecurityMode::Permissive => host_backend(config, sdk_dir.as_deref()).await,
+    };
+    if config.security_mode == SecurityMode::Strict && group_add.is_empty() && !nix::unistd::geteuid().is_root() {
         tracing::warn!(
-            "RUMI_EGRESS_SOCKET_GID / RUMI_CAPABILITY_SOCKET_GID are not set: containers cannot open the helper sockets"
+            "RUMI_EGRESS_SOCKET_GID / RUMI_CAPABILITY_SOCKET_GID are not set and the helpers cannot give each pack its sockets (not root): containers cannot open the helper sockets"
         );
     }
-    let exec = flow::Executor {
-        mode: config.security_mode,
+    let sandbox = Arc::new(sandbox::Sandbox::new(
+        config.security_mode,
+        blocks,
         docker,
-        sdk_dir,
-        python: config.python.clone(),
-        egress_dir: paths.egress_dir.clone(),
-        capability_dir: paths.capability_dir.clone(),
-        group_add,
-        data_root: config.home.join("user_data/packs"),
-        pip_root: config.home.join("user_data/pip"),
-        uids,
-    };
+        sandbox::Layout {
+            sdk_dir,
+            egress_dir: paths.egress_dir.clone(),
+            capability_dir: paths.capability_dir.clone(),
+            group_add,
+            data_root: config.home.join("user_data/packs"),
+            pip_root: config.home.join("user_data/pip"),
+            uids,
+        },
+    ));
+    if available.is_ok() {
+        let removed = sandbox.remove_leftovers().await;
+        if removed > 0 {
+            tracing::info!(removed, "containers an earlier run left behind removed");
+        }
+    }
+    flush_spares_on_policy_change(sandbox.clone(), policy.clone());
     let engine = flow::FlowEngine::new(
         config.home.clone(),
         packs,
         audit.clone(),
-        exec,
+        sandbox,
         config.max_concurrent_flows as usize,
         config.max_response_bytes as usize,
         metrics,
     );
     let _ = policy.borrow_and_update();
     engine
+}
+
+/// The host runner of permissive mode, isolated as `RUMI_HOST_ISOLATION` says: bubblewrap
+/// when it works here (`auto`) or always (`bwrap`: a failing bubblewrap then fails every
+/// run), else no isolation at all, loudly.
+async fn host_backend(config: &Config, sdk: Option<&Path>) -> Arc<dyn sandbox::Backend> {
+    use crate::config::HostIsolation;
+    use sandbox::host::{HostBackend, Isolation};
+    let unisolated =
+        || -> Arc<dyn sandbox::Backend> { Arc::new(HostBackend::new(config.python.clone(), Isolation::None)) };
+    if config.host_isolation == HostIsolation::None {
+        tracing::warn!(
+            "RUMI_HOST_ISOLATION=none: pack code runs on the host WITHOUT ANY ISOLATION, as rumid's own user"
+        );
+        return unisolated();
+    }
+    let probe = sandbox::host::probe_bwrap(&config.bwrap, &config.python, sdk).await;
+    match (probe, config.host_isolation) {
+        (Ok(v), _) => {
+            tracing::info!(sandbox = %v, "permissive mode: pack code runs on the host in bubblewrap sandboxes");
+            match HostBackend::bwrap(config.bwrap.clone()) {
+                Ok(iso) => Arc::new(HostBackend::new(config.python.clone(), iso)),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot build the seccomp filters; pack code runs WITHOUT ISOLATION");
+                    unisolated()
+                }
+            }
+        }
+        (Err(e), HostIsolation::Bwrap) => {
+            tracing::error!(error = %e, "RUMI_HOST_ISOLATION=bwrap but bubblewrap does not work here; pack code will fail until it does");
+            match HostBackend::bwrap(config.bwrap.clone()) {
+                Ok(iso) => Arc::new(HostBackend::new(config.python.clone(), iso)),
+                Err(_) => Arc::new(sandbox::Refusing::new("bwrap", e)),
+            }
+        }
+        (Err(e), _) => {
+            tracing::warn!(error = %e, "bubblewrap does not work here: pack code runs on the host WITHOUT ANY ISOLATION, as rumid's own user (install bubblewrap, or use strict mode)");
+            unisolated()
+        }
+    }
 }
 
 /// How often approved packs are re-hashed in the background, so a pack edited on disk
@@ -630,7 +681,7 @@ fn spawn_reverify(packs: Arc<Packs>) {
 /// Destroys every spare container whenever approvals or grants change: a spare must never
 /// outlive the policy it was started under.
 fn flush_spares_on_policy_change(
-    spares: Arc<sandbox::spares::Spares>,
+    spares: Arc<sandbox::Sandbox>,
     mut policy: tokio::sync::watch::Receiver<Arc<rumi_proto::control::PolicySnapshot>>,
 ) {
     let mut version = policy.borrow_and_update().version;
@@ -639,7 +690,7 @@ fn flush_spares_on_policy_change(
             let now = policy.borrow_and_update().version;
             if now != version {
                 version = now;
-                let n = spares.flush_all();
+                let n = spares.flush();
                 if n > 0 {
                     tracing::debug!(destroyed = n, "policy changed: spare containers destroyed");
                 }

@@ -146,13 +146,16 @@ impl LibScripts {
         lib_type: &str,
     ) -> Result<Value, String> {
         let id = snap.pack();
-        let exec = engine.executor();
-        let data = exec.data_root.join(id.as_str());
-        let uid = tokio::task::block_in_place(|| exec.uids.uid(id.as_str())).ok_or("no container uid for this pack")?;
-        prepare_data_dir(&data, exec.mode, uid).map_err(|e| format!("cannot prepare the data directory: {e}"))?;
-        let data_in = match exec.mode {
-            crate::config::SecurityMode::Strict => "/data".to_owned(),
-            crate::config::SecurityMode::Permissive => data.display().to_string(),
+        let sandbox = engine.sandbox();
+        let data = sandbox.data_dir(id);
+        let uid = tokio::task::block_in_place(|| sandbox.layout().uids.uid(id.as_str()))
+            .ok_or("no sandbox uid for this pack")?;
+        prepare_data_dir(&data, uid, sandbox.backend().runs_as_pack_uid())
+            .map_err(|e| format!("cannot prepare the data directory: {e}"))?;
+        let data_in = if sandbox.backend().maps_paths() {
+            crate::sandbox::paths::DATA.to_owned()
+        } else {
+            data.display().to_string()
         };
         let ctx = json!({"pack_id": id, "lib_type": lib_type, "ts": Utc::now().to_rfc3339(), "data_dir": data_in});
         let block = BlockRun {
@@ -164,18 +167,20 @@ impl LibScripts {
             context: ctx,
             timeout: LIB_TIMEOUT,
         };
-        exec.run_with_data(&block, true)
+        sandbox
+            .run_lib_script(&block)
             .await
             .map_err(|e| format!("{}: {e}", e.error_type()))
     }
 }
 
-/// Gives the pack's container user (`uid`) the pack's data directory. As root, rumid hands it
+/// Gives the pack's sandbox user (`uid`) the pack's data directory. As root, rumid hands it
 /// over (mode 0700); otherwise it can only open it to everyone, and says so.
-fn prepare_data_dir(dir: &Path, mode: crate::config::SecurityMode, uid: u32) -> std::io::Result<()> {
+fn prepare_data_dir(dir: &Path, uid: u32, pack_uid: bool) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(dir)?;
-    if mode == crate::config::SecurityMode::Permissive {
+    if !pack_uid {
+        // The sandbox runs as rumid's own uid on the host.
         return std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
     }
     let owner = Some(nix::unistd::Uid::from_raw(uid));

@@ -56,7 +56,7 @@ pub struct Metrics {
     /// `python_file_call.duration_ms`.
     pub python_file_call_ms: Histogram,
     /// Pristine spare containers: waiting, claims, misses, start times.
-    pub spares: crate::sandbox::spares::SpareMetrics,
+    pub spares: crate::sandbox::docker::spares::SpareMetrics,
 }
 
 impl Metrics {
@@ -127,7 +127,7 @@ impl Metrics {
             "python_file_call duration in ms",
             python_file_call_ms.clone(),
         );
-        let spares = crate::sandbox::spares::SpareMetrics::new();
+        let spares = crate::sandbox::docker::spares::SpareMetrics::new();
         registry.register(
             "rumi_sandbox_spares",
             "Pristine spare containers waiting for a job",

@@ -41,7 +41,7 @@ use crate::approval::snapshot::PackSnapshot;
 use crate::audit::{Audit, AuditEvent, Category};
 use crate::candidates::Review;
 use crate::error::{Error, Result};
-use crate::sandbox::docker::{Builder, DockerRunner};
+use crate::sandbox::{BuilderRun, Mount, Network, Sandbox};
 use crate::signed;
 
 pub use crate::candidates::{COOLDOWN_SECS, REJECT_THRESHOLD};
@@ -454,7 +454,7 @@ impl Pip {
         snap: &std::sync::Arc<PackSnapshot>,
         allow_sdist: bool,
         index_url: Option<&str>,
-        docker: &DockerRunner,
+        sandbox: &Sandbox,
     ) -> Result<Item> {
         let pack_dir = snap.dir();
         let _one = self.installing.lock().await;
@@ -482,7 +482,7 @@ impl Pip {
             });
         }
         tokio::task::block_in_place(|| self.event("approved", key, None));
-        let result = self.install(c, pack_dir, allow_sdist, index, docker).await;
+        let result = self.install(c, pack_dir, allow_sdist, index, sandbox).await;
         let t = ts(now());
         // File writes and audit lines block: this is a worker of the multi-threaded runtime.
         let updated = tokio::task::block_in_place(|| match &result {
@@ -522,9 +522,8 @@ impl Pip {
         pack_dir: &Path,
         allow_sdist: bool,
         index: &str,
-        docker: &DockerRunner,
+        sandbox: &Sandbox,
     ) -> std::result::Result<(), String> {
-        docker.available().await.map_err(|e| format!("docker_required: {e}"))?;
         let base = self.home.join("user_data/pip").join(&c.pack_id);
         rumi_common::fs::ensure_dir(&base, 0o700).map_err(|e| e.to_string())?;
         let build = tempfile::Builder::new()
@@ -557,28 +556,28 @@ impl Pip {
         if !allow_sdist {
             download.push("--only-binary=:all:".into());
         }
-        let mut binds = vec![
-            format!("{}:/src:ro", pack_dir.display()),
-            format!("{}:/wheelhouse:rw", wheelhouse.display()),
-        ];
-        let mut env = vec![
-            "HOME=/tmp".to_owned(),
-            "PIP_NO_CACHE_DIR=1".to_owned(),
-            "PYTHONDONTWRITEBYTECODE=1".to_owned(),
-        ];
+        let mut mounts = vec![Mount::ro(pack_dir, "/src"), Mount::rw(&wheelhouse, "/wheelhouse")];
+        let mut env: Vec<(String, String)> = [
+            ("HOME", "/tmp"),
+            ("PIP_NO_CACHE_DIR", "1"),
+            ("PYTHONDONTWRITEBYTECODE", "1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
         if Path::new(HOST_CA_BUNDLE).is_file() {
-            binds.push(format!("{HOST_CA_BUNDLE}:/rumi/ca-certificates.crt:ro"));
-            env.push("PIP_CERT=/rumi/ca-certificates.crt".into());
+            mounts.push(Mount::ro(HOST_CA_BUNDLE, "/rumi/ca-certificates.crt"));
+            env.push(("PIP_CERT".into(), "/rumi/ca-certificates.crt".into()));
         }
         let pack = PackId::parse(&c.pack_id).map_err(|e| e.to_string())?;
-        docker
-            .run_builder(&Builder {
-                pack: &pack,
+        sandbox
+            .run_builder(&BuilderRun {
+                pack: pack.clone(),
                 stage: "download",
-                cmd: download,
-                binds,
+                argv: download,
+                mounts,
                 env: env.clone(),
-                network: "bridge",
+                network: Network::Download,
                 timeout: BUILD_TIMEOUT,
             })
             .await?;
@@ -599,18 +598,18 @@ impl Pip {
             "--target".into(),
             "/target".into(),
         ];
-        docker
-            .run_builder(&Builder {
-                pack: &pack,
+        sandbox
+            .run_builder(&BuilderRun {
+                pack,
                 stage: "install",
-                cmd: install,
-                binds: vec![
-                    format!("{}:/src:ro", pack_dir.display()),
-                    format!("{}:/wheelhouse:ro", wheelhouse.display()),
-                    format!("{}:/target:rw", target.display()),
+                argv: install,
+                mounts: vec![
+                    Mount::ro(pack_dir, "/src"),
+                    Mount::ro(&wheelhouse, "/wheelhouse"),
+                    Mount::rw(&target, "/target"),
                 ],
                 env,
-                network: "none",
+                network: Network::None,
                 timeout: BUILD_TIMEOUT,
             })
             .await?;

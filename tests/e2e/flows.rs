@@ -60,7 +60,10 @@ fn a_pack_flow_runs_only_while_its_pack_is_approved() {
     assert!(r.body["data"]["execution_time"].as_f64().unwrap() > 0.0);
     let calls = home.audit_actions("python_file_call", "python_file_call");
     assert_eq!(calls.len(), 1);
-    assert_eq!(calls[0]["execution_mode"], "host_permissive");
+    assert_eq!(
+        calls[0]["execution_mode"], "host_bwrap",
+        "permissive runs are isolated by bubblewrap here"
+    );
     assert_eq!(home.audit_actions("flow_execution", "flow_run").len(), 1);
     let metrics = rumid.metrics_text();
     for line in [

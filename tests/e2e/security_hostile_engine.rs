@@ -99,7 +99,7 @@ fn edits_after_approval_never_run(strict: bool) {
     .unwrap();
     assert_eq!(out, "evil", "the operator approved the new file");
     let calls = home.audit_actions("python_file_call", "python_file_call");
-    let mode = if strict { "container" } else { "host_permissive" };
+    let mode = if strict { "container" } else { "host_bwrap" };
     assert!(calls.iter().all(|c| c["execution_mode"] == mode), "{calls:?}");
 }
 

@@ -84,27 +84,31 @@ pub async fn run(
 
 #[utoipa::path(get, path = "/api/docker/status", tag = "flows", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn docker_status(State(state): State<AppState>) -> Response {
-    let exec = state.flows.executor();
-    let status = exec.docker.available().await;
+    let sandbox = state.flows.sandbox();
+    let engine = sandbox.builder_backend();
+    let status = engine.check().await;
+    let blocks = sandbox.backend();
     ok(json!({
         "available": status.is_ok(),
         "detail": status.unwrap_or_else(|e| e),
-        "image": exec.docker.image,
+        "image": state.config.runtime_image,
+        "runtime": state.config.docker_runtime,
         "security_mode": state.config.security_mode,
+        "blocks_run_in": blocks.name(),
+        "execution_mode": blocks.execution_mode(),
     }))
 }
 
 #[utoipa::path(get, path = "/api/containers", tag = "flows", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn containers(State(state): State<AppState>) -> Response {
-    let docker = &state.flows.executor().docker;
-    let list = docker.list().await;
-    ok(json!({"containers": list, "count": list.len(), "spares": docker.spares.summary()}))
+    let (list, spares) = state.flows.sandbox().list().await;
+    ok(json!({"containers": list, "count": list.len(), "spares": spares}))
 }
 
 #[utoipa::path(delete, path = "/api/containers/{pack_id}", tag = "flows", params(("pack_id" = String, Path, description = "pack id")), responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn remove_containers(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, Error> {
     let pack = PackId::parse(&raw)?;
-    let n = state.flows.executor().docker.remove_pack(pack.as_str()).await;
+    let n = state.flows.sandbox().stop_pack(&pack).await;
     state
         .audit
         .record(

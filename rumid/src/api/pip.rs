@@ -79,7 +79,7 @@ pub async fn approve(
             &snap,
             body.allow_sdist,
             body.index_url.as_deref(),
-            &state.flows.executor().docker,
+            state.flows.sandbox(),
         )
         .await?;
     Ok(ok(item))

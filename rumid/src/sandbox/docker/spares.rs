@@ -27,7 +27,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 
-use super::docker::{ContainerSpec, Started, start};
+use super::{ContainerSpec, Started, start};
 
 /// Bounds of the spare pool.
 #[derive(Debug, Clone, Copy)]
@@ -240,6 +240,11 @@ impl Spares {
             out
         };
         expired.len()
+    }
+
+    /// Spares being created now.
+    pub fn starting(&self) -> usize {
+        self.lock().starting.values().sum()
     }
 
     /// Ids of the waiting spares.
