@@ -7,6 +7,7 @@ mod approval;
 mod auth;
 mod capd;
 mod cli;
+mod compat_original_packs;
 mod concurrency;
 mod config;
 mod console;

@@ -8,20 +8,29 @@ block file, calls run() with 0, 1 or 2 parameters, and writes the result as one 
 stdout: b"\x1eRUMI-RESULT <len>\n" + <len bytes of JSON>; rumid takes the result as soon as
 the frame is complete. Anything the block prints goes to stderr. One job per process, then
 exit.
+
+As in the original system, an ``async def run`` is run to completion with ``asyncio.run`` and
+its return value is the result, and a generator ``run`` is collected: the result is
+``{"chunks": [every yielded value], "is_streaming": true}`` (an ``async`` generator too).
+A lib script's context (it has ``lib_type``) gets ``lib_dir``, the directory of the script,
+when rumid did not set one.
 """
 
+from __future__ import annotations
+
+import asyncio
 import importlib.util
 import inspect
 import json
 import os
 import sys
-
+from typing import Any, Callable, Dict, List
 
 import rumi_capability
 import rumi_syscall
 
 
-def read_job():
+def read_job() -> Dict[str, Any]:
     line = sys.stdin.buffer.readline()
     if not line:
         sys.stderr.write("no job received\n")
@@ -29,7 +38,7 @@ def read_job():
     return json.loads(line)
 
 
-def main():
+def main() -> None:
     req = read_job()
     real_stdout = sys.stdout
     sys.stdout = sys.stderr
@@ -47,6 +56,12 @@ def main():
     }
     context["capability_socket"] = os.environ.get("RUMI_CAPABILITY_SOCKET")
     context["capability"] = rumi_capability
+    data = req.get("input")
+    if "lib_type" in context:
+        # A lib script: the original gave it the directory it lives in.
+        lib_dir = context.setdefault("lib_dir", os.path.dirname(path))
+        if isinstance(data, dict) and "lib_type" in data:
+            data.setdefault("lib_dir", lib_dir)
     spec = importlib.util.spec_from_file_location("rumi_block", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -54,18 +69,35 @@ def main():
     if run is None or not callable(run):
         sys.stderr.write("No run function found in %s\n" % os.path.basename(path))
         sys.exit(3)
+    write_result(real_stdout, call_run(run, data, context))
+
+
+def call_run(run: Callable[..., Any], data: Any, context: Dict[str, Any]) -> Any:
+    """Calls ``run`` with as many of ``(data, context)`` as it takes, and waits for or collects
+    what it returns: a coroutine is run with ``asyncio.run``; a generator (sync or async)
+    becomes ``{"chunks": [...], "is_streaming": True}``."""
     n = len(inspect.signature(run).parameters)
-    data = req.get("input")
     if n >= 2:
         result = run(data, context)
     elif n == 1:
         result = run(data)
     else:
         result = run()
-    write_result(real_stdout, result)
+    if inspect.iscoroutine(result):
+        result = asyncio.run(result)
+    if inspect.isgenerator(result):
+        return {"chunks": list(result), "is_streaming": True}
+    if inspect.isasyncgen(result):
+        return {"chunks": asyncio.run(_collect(result)), "is_streaming": True}
+    return result
 
 
-def write_result(stdout, result):
+async def _collect(agen: Any) -> List[Any]:
+    return [item async for item in agen]
+
+
+def write_result(stdout: Any, result: Any) -> None:
+    """Writes ``result`` as the one result frame (values JSON cannot hold become ``str()``)."""
     body = json.dumps(result, default=str).encode("utf-8")
     stdout.buffer.write(b"\x1eRUMI-RESULT %d\n" % len(body) + body)
     stdout.flush()

@@ -133,12 +133,29 @@ pub fn inbox_send(home: &Path, principal: &str, config: &Value, args: &Value) ->
         rumi_common::fs::write_atomic(&dir.join(format!("{id}.json")), message.to_string().as_bytes(), 0o640)
     });
     match write {
-        Ok(()) => (Ok(json!({"delivered": true, "message_id": id})), None),
+        // The original's shape; Rumi keeps no usage counters, so `consumed` is null.
+        Ok(()) => (
+            Ok(json!({
+                "success": true,
+                "stored_path": format!("user_data/inbox/{to}/v1/{id}.json"),
+                "consumed": null,
+                "rejected_ops": 0,
+            })),
+            None,
+        ),
         Err(e) => (
             Err(Denied::new("write_error", "cannot write the message")),
             Some(e.to_string()),
         ),
     }
+}
+
+/// A change's target path: `path`, or the original's `file_path`.
+fn change_path(change: &Value) -> &str {
+    change["path"]
+        .as_str()
+        .or_else(|| change["file_path"].as_str())
+        .unwrap_or_default()
 }
 
 /// `pack.update.propose_patch`: stages the proposal under `user_data/patches/<target>/<id>/`.
@@ -173,7 +190,7 @@ pub fn propose_patch(home: &Path, principal: &str, config: &Value, args: &Value)
         })
         .unwrap_or_default();
     for change in changes {
-        let path = change["path"].as_str().unwrap_or_default();
+        let path = change_path(change);
         if !safe_rel(path) || !change["content"].is_string() {
             return invalid("each change needs a relative path and string content");
         }
@@ -186,7 +203,10 @@ pub fn propose_patch(home: &Path, principal: &str, config: &Value, args: &Value)
                 .unwrap_or_default();
             if current != before.to_ascii_lowercase() {
                 return (
-                    Err(Denied::new("conflict", "sha256_before does not match the current file")),
+                    Err(Denied::new(
+                        "hash_mismatch",
+                        "sha256_before does not match the current file",
+                    )),
                     None,
                 );
             }
@@ -217,14 +237,14 @@ pub fn propose_patch(home: &Path, principal: &str, config: &Value, args: &Value)
         "from_principal": principal,
         "target_pack_id": target,
         "status": "staged",
-        "changes": changes.iter().map(|c| json!({"path": c["path"], "sha256_before": c["sha256_before"], "sha256_after": hex::encode(Sha256::digest(c["content"].as_str().unwrap_or_default().as_bytes()))})).collect::<Vec<_>>(),
+        "changes": changes.iter().map(|c| json!({"path": change_path(c), "sha256_before": c["sha256_before"], "sha256_after": hex::encode(Sha256::digest(c["content"].as_str().unwrap_or_default().as_bytes()))})).collect::<Vec<_>>(),
         "notes": args["notes"].as_str().map(|s| s.chars().take(2000).collect::<String>()),
     });
     let dir = base.join(&id);
     let write = || -> std::io::Result<()> {
         rumi_common::fs::ensure_dir(&dir.join("files"), 0o750)?;
         for c in changes {
-            let dest = dir.join("files").join(c["path"].as_str().unwrap_or_default());
+            let dest = dir.join("files").join(change_path(c));
             if let Some(parent) = dest.parent() {
                 fs::create_dir_all(parent)?;
             }
@@ -233,7 +253,14 @@ pub fn propose_patch(home: &Path, principal: &str, config: &Value, args: &Value)
         rumi_common::fs::write_atomic(&dir.join("proposal.json"), proposal.to_string().as_bytes(), 0o640)
     };
     match write() {
-        Ok(()) => (Ok(json!({"staged": true, "proposal_id": id, "applied": false})), None),
+        Ok(()) => {
+            let changed: Vec<&str> = changes.iter().map(change_path).collect();
+            let total_bytes: usize = changes.iter().map(|c| c["content"].as_str().map_or(0, str::len)).sum();
+            (
+                Ok(json!({"success": true, "staging_id": id, "changed_paths": changed, "total_bytes": total_bytes})),
+                None,
+            )
+        }
         Err(e) => (
             Err(Denied::new("write_error", "cannot stage the proposal")),
             Some(e.to_string()),

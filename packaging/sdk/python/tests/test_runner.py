@@ -1,0 +1,167 @@
+"""_rumi_runner.py as rumid starts it: one JSON job line on stdin, the result as one
+``\\x1eRUMI-RESULT <len>\\n<json>`` frame on stdout."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from typing import Any, Dict, Optional, Tuple
+
+import pytest
+
+from conftest import SDK_DIR
+
+RUNNER = os.path.join(SDK_DIR, "_rumi_runner.py")
+HEADER = b"\x1eRUMI-RESULT "
+
+
+def run_block(
+    tmp_path, source: str, input_data: Any = None, context: Optional[Dict[str, Any]] = None, name: str = "block.py"
+) -> Tuple[int, Any, str]:
+    """Runs ``source`` as a block; returns (exit code, decoded result or None, stderr)."""
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(source))
+    job = json.dumps({"file": str(path), "input": input_data, "context": context or {"owner_pack": "p"}})
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": SDK_DIR, "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-B", RUNNER], input=job.encode() + b"\n", capture_output=True, env=env, timeout=60
+    )
+    result = None
+    if proc.stdout:
+        assert proc.stdout.startswith(HEADER), proc.stdout
+        length, body = proc.stdout[len(HEADER):].split(b"\n", 1)
+        assert int(length) == len(body), "the frame is the whole of stdout"
+        result = json.loads(body)
+    return proc.returncode, result, proc.stderr.decode()
+
+
+def test_run_is_called_with_as_many_arguments_as_it_takes(tmp_path) -> None:
+    two = "def run(data, context):\n    return [data, context['owner_pack'], sorted(context)]\n"
+    code, result, _ = run_block(tmp_path, two, {"x": 1})
+    assert code == 0
+    assert result[:2] == [{"x": 1}, "p"]
+    assert {"http_request", "network_check", "capability_socket", "capability"} <= set(result[2])
+    assert run_block(tmp_path, "def run(data):\n    return data\n", 5)[1] == 5
+    assert run_block(tmp_path, "def run():\n    return 'none'\n")[1] == "none"
+
+
+def test_async_run_is_awaited(tmp_path) -> None:
+    source = """
+        import asyncio
+
+        async def run(input_data, context):
+            await asyncio.sleep(0.01)
+            return {"async": True, "city": input_data["city"]}
+    """
+    code, result, _ = run_block(tmp_path, source, {"city": "Oslo"})
+    assert (code, result) == (0, {"async": True, "city": "Oslo"})
+
+
+def test_an_async_run_that_raises_fails_the_block(tmp_path) -> None:
+    code, result, stderr = run_block(tmp_path, "async def run():\n    raise RuntimeError('nope')\n")
+    assert (code, result) == (1, None)
+    assert "RuntimeError: nope" in stderr
+
+
+def test_generator_run_is_collected_as_chunks(tmp_path) -> None:
+    source = """
+        def run(input_data):
+            for i in range(input_data):
+                yield {"i": i}
+    """
+    assert run_block(tmp_path, source, 3)[1] == {"chunks": [{"i": 0}, {"i": 1}, {"i": 2}], "is_streaming": True}
+
+
+def test_async_generator_run_is_collected_as_chunks(tmp_path) -> None:
+    source = """
+        async def run():
+            for word in ["a", "b"]:
+                yield word
+    """
+    assert run_block(tmp_path, source)[1] == {"chunks": ["a", "b"], "is_streaming": True}
+
+
+def test_printing_goes_to_stderr_and_odd_values_become_text(tmp_path) -> None:
+    source = """
+        import sys
+
+        def run():
+            print("to stderr")
+            sys.stdout.write("also stderr\\n")
+            return {"obj": object(), "set": None}
+    """
+    code, result, stderr = run_block(tmp_path, source)
+    assert code == 0 and "to stderr" in stderr and "also stderr" in stderr
+    assert result["obj"].startswith("<object object at")
+
+
+def test_a_file_without_run_exits_3(tmp_path) -> None:
+    code, result, stderr = run_block(tmp_path, "x = 1\n")
+    assert (code, result) == (3, None)
+    assert "No run function found in block.py" in stderr
+
+
+def test_the_probe_answers_without_a_file(tmp_path) -> None:
+    job = json.dumps({"file": "/nowhere/__rumi_probe__", "input": None, "context": {}})
+    proc = subprocess.run([sys.executable, "-B", RUNNER], input=job.encode() + b"\n", capture_output=True,
+                          env={"PYTHONPATH": SDK_DIR}, timeout=60)
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout.split(b"\n", 1)[1])["probe"] == "ok"
+
+
+def test_no_job_exits_4(tmp_path) -> None:
+    proc = subprocess.run([sys.executable, "-B", RUNNER], input=b"", capture_output=True,
+                          env={"PYTHONPATH": SDK_DIR}, timeout=60)
+    assert proc.returncode == 4
+
+
+def test_lib_scripts_get_lib_dir_in_context_and_input(tmp_path) -> None:
+    ctx = {"pack_id": "p", "lib_type": "install", "ts": "t", "data_dir": "/data"}
+    source = "def run(context):\n    return context\n"
+    code, result, _ = run_block(tmp_path, source, dict(ctx), dict(ctx), name="backend/lib/install.py")
+    assert code == 0
+    assert result["lib_dir"] == str(tmp_path / "backend" / "lib")
+    two = "def run(data, context):\n    return context['lib_dir']\n"
+    assert run_block(tmp_path, two, dict(ctx), dict(ctx, lib_dir="/lib"), name="lib/update.py")[1] == "/lib"
+
+
+def test_blocks_do_not_get_lib_dir(tmp_path) -> None:
+    assert run_block(tmp_path, "def run(d, c):\n    return 'lib_dir' in c\n")[1] is False
+
+
+def test_block_code_can_import_core_runtime(tmp_path) -> None:
+    source = """
+        from core_runtime.syscall import SyscallError, post_json
+        from core_runtime.logging_utils import get_structured_logger
+        from core_runtime.deprecation import deprecated
+        from core_runtime.error_messages import RumiError
+        from core_runtime.types import Result
+
+        def run():
+            get_structured_logger("rumi.pack").warning("hello")
+            return [SyscallError.__name__, Result(success=True, value=1).value]
+    """
+    code, result, _ = run_block(tmp_path, source)
+    assert (code, result) == (0, ["SyscallError", 1])
+
+
+@pytest.mark.parametrize("level, expect_exit", [("error", 1), ("silent", 0)])
+def test_deprecation_level_reaches_block_code(tmp_path, level, expect_exit) -> None:
+    source = f"""
+        import os
+        os.environ["RUMI_DEPRECATION_LEVEL"] = "{level}"
+        from core_runtime.deprecation import deprecated
+
+        @deprecated(since="1", removed_in="2")
+        def old():
+            return 1
+
+        def run():
+            return old()
+    """
+    code, result, stderr = run_block(tmp_path, source)
+    assert code == expect_exit, stderr
