@@ -142,5 +142,8 @@ fn lib_scripts_get_lib_dir() {
     // The script's own directory in the approved snapshot it runs from (`/pack/…` in a
     // sandbox), never the installed copy.
     let lib_dir = got["lib_dir"].as_str().unwrap();
-    assert!(lib_dir.ends_with("/backend/lib") && !lib_dir.contains("ecosystem"), "{got}");
+    assert!(
+        lib_dir.ends_with("/backend/lib") && !lib_dir.contains("ecosystem"),
+        "{got}"
+    );
 }

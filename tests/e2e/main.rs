@@ -20,6 +20,7 @@ mod pip;
 mod privileges;
 mod sandbox;
 mod security_hostile_engine;
+mod security_sandbox_backends;
 mod security_ssrf;
 mod security_tamper;
 mod units;

@@ -96,6 +96,8 @@ pub struct DockerBackend {
     checked: std::sync::Mutex<Option<(Instant, EngineCheck)>>,
     /// Pristine spare containers.
     spares: Arc<Spares>,
+    /// Rumi's seccomp profile as a file (for Podman).
+    profile: PathBuf,
 }
 
 // === impl DockerBackend ===
@@ -120,6 +122,7 @@ impl DockerBackend {
             instance,
             checked: std::sync::Mutex::new(None),
             spares,
+            profile: home.join("user_data/run/seccomp-profile.json"),
         }
     }
 
@@ -155,6 +158,15 @@ impl DockerBackend {
                     } else {
                         (Engine::Docker, "Docker")
                     };
+                    if podman {
+                        let bytes = super::seccomp::engine_profile().to_string();
+                        if let Err(e) = rumi_common::fs::write_atomic(&self.profile, bytes.as_bytes(), 0o644) {
+                            return Err(format!(
+                                "cannot write the seccomp profile {}: {e}",
+                                self.profile.display()
+                            ));
+                        }
+                    }
                     if ok {
                         Ok((engine, format!("{name} {} (API {api})", v.version.unwrap_or_default())))
                     } else {
@@ -226,6 +238,13 @@ impl DockerBackend {
                 hard: Some(nproc),
             });
         }
+        let mut security = vec!["no-new-privileges".to_owned()];
+        if engine == Engine::Podman {
+            // Podman's default seccomp profile lets a container create user namespaces (a
+            // large kernel attack surface); Rumi's own profile refuses them, as Docker's does.
+            // Podman takes it as a file.
+            security.push(format!("seccomp={}", self.profile.display()));
+        }
         let network = match spec.network {
             Network::None => "none",
             Network::Download => "bridge",
@@ -236,7 +255,7 @@ impl DockerBackend {
             tmpfs: Some([("/tmp".to_owned(), tmp)].into_iter().collect()),
             shm_size: Some(SHM_BYTES),
             cap_drop: Some(vec!["ALL".into()]),
-            security_opt: Some(vec!["no-new-privileges".into()]),
+            security_opt: Some(security),
             memory: Some(memory),
             memory_swap: Some(memory),
             pids_limit: Some(i64::try_from(spec.limits.pids).unwrap_or(100)),

@@ -9,12 +9,14 @@
 //!   namespace flag), the kernel keyring (`keyctl`, `add_key`, `request_key`), `bpf`,
 //!   `perf_event_open`, `userfaultfd`, `io_uring_*` (a second system call interface that
 //!   seccomp does not see into), kernel modules and `kexec`, swap, reboot, accounting,
-//!   file handles (`open_by_handle_at`, the "shocker" escape), the clock and host names;
+//!   file handles (`open_by_handle_at`, the "shocker" escape), the clock and host names,
+//!   NUMA memory policies, `process_madvise`, `pidfd_getfd` and obsolete calls;
 //! - [`no_clone3`]: `ENOSYS` for `clone3`, whose flags live in memory a filter cannot read;
 //!   `ENOSYS` makes the C library fall back to `clone`, which the deny list checks.
 //!
 //! Everything else is allowed: the sandbox's namespaces, read-only mounts and rlimits are
-//! the other walls.
+//! the other walls. [`engine_profile`] gives the same rules as a container engine profile,
+//! for Podman, whose default profile lets containers create user namespaces.
 
 use std::collections::BTreeMap;
 
@@ -23,59 +25,71 @@ use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule, TargetArch,
 };
 
-/// System calls refused with `EPERM`, whatever their arguments.
-fn denied() -> Vec<libc::c_long> {
+/// System calls refused with `EPERM`, whatever their arguments: `(name, number)`.
+fn denied() -> Vec<(&'static str, libc::c_long)> {
     let mut calls = vec![
-        libc::SYS_ptrace,
-        libc::SYS_process_vm_readv,
-        libc::SYS_process_vm_writev,
-        libc::SYS_mount,
-        libc::SYS_umount2,
-        libc::SYS_pivot_root,
-        libc::SYS_chroot,
-        libc::SYS_unshare,
-        libc::SYS_setns,
-        libc::SYS_fsopen,
-        libc::SYS_fsconfig,
-        libc::SYS_fsmount,
-        libc::SYS_fspick,
-        libc::SYS_open_tree,
-        libc::SYS_move_mount,
-        libc::SYS_mount_setattr,
-        libc::SYS_keyctl,
-        libc::SYS_add_key,
-        libc::SYS_request_key,
-        libc::SYS_bpf,
-        libc::SYS_perf_event_open,
-        libc::SYS_userfaultfd,
-        libc::SYS_io_uring_setup,
-        libc::SYS_io_uring_enter,
-        libc::SYS_io_uring_register,
-        libc::SYS_kexec_load,
-        libc::SYS_kexec_file_load,
-        libc::SYS_init_module,
-        libc::SYS_finit_module,
-        libc::SYS_delete_module,
-        libc::SYS_swapon,
-        libc::SYS_swapoff,
-        libc::SYS_reboot,
-        libc::SYS_acct,
-        libc::SYS_quotactl,
-        libc::SYS_open_by_handle_at,
-        libc::SYS_name_to_handle_at,
-        libc::SYS_syslog,
-        libc::SYS_settimeofday,
-        libc::SYS_clock_settime,
-        libc::SYS_clock_adjtime,
-        libc::SYS_adjtimex,
-        libc::SYS_sethostname,
-        libc::SYS_setdomainname,
-        libc::SYS_vhangup,
+        ("ptrace", libc::SYS_ptrace),
+        ("process_vm_readv", libc::SYS_process_vm_readv),
+        ("process_vm_writev", libc::SYS_process_vm_writev),
+        ("mount", libc::SYS_mount),
+        ("umount2", libc::SYS_umount2),
+        ("pivot_root", libc::SYS_pivot_root),
+        ("chroot", libc::SYS_chroot),
+        ("unshare", libc::SYS_unshare),
+        ("setns", libc::SYS_setns),
+        ("fsopen", libc::SYS_fsopen),
+        ("fsconfig", libc::SYS_fsconfig),
+        ("fsmount", libc::SYS_fsmount),
+        ("fspick", libc::SYS_fspick),
+        ("open_tree", libc::SYS_open_tree),
+        ("move_mount", libc::SYS_move_mount),
+        ("mount_setattr", libc::SYS_mount_setattr),
+        ("keyctl", libc::SYS_keyctl),
+        ("add_key", libc::SYS_add_key),
+        ("request_key", libc::SYS_request_key),
+        ("bpf", libc::SYS_bpf),
+        ("perf_event_open", libc::SYS_perf_event_open),
+        ("userfaultfd", libc::SYS_userfaultfd),
+        ("io_uring_setup", libc::SYS_io_uring_setup),
+        ("io_uring_enter", libc::SYS_io_uring_enter),
+        ("io_uring_register", libc::SYS_io_uring_register),
+        ("kexec_load", libc::SYS_kexec_load),
+        ("kexec_file_load", libc::SYS_kexec_file_load),
+        ("init_module", libc::SYS_init_module),
+        ("finit_module", libc::SYS_finit_module),
+        ("delete_module", libc::SYS_delete_module),
+        ("swapon", libc::SYS_swapon),
+        ("swapoff", libc::SYS_swapoff),
+        ("reboot", libc::SYS_reboot),
+        ("acct", libc::SYS_acct),
+        ("quotactl", libc::SYS_quotactl),
+        ("open_by_handle_at", libc::SYS_open_by_handle_at),
+        ("name_to_handle_at", libc::SYS_name_to_handle_at),
+        ("syslog", libc::SYS_syslog),
+        ("settimeofday", libc::SYS_settimeofday),
+        ("clock_settime", libc::SYS_clock_settime),
+        ("clock_adjtime", libc::SYS_clock_adjtime),
+        ("adjtimex", libc::SYS_adjtimex),
+        ("sethostname", libc::SYS_sethostname),
+        ("setdomainname", libc::SYS_setdomainname),
+        ("vhangup", libc::SYS_vhangup),
+        ("lookup_dcookie", libc::SYS_lookup_dcookie),
+        ("mbind", libc::SYS_mbind),
+        ("move_pages", libc::SYS_move_pages),
+        ("migrate_pages", libc::SYS_migrate_pages),
+        ("set_mempolicy", libc::SYS_set_mempolicy),
+        ("process_madvise", libc::SYS_process_madvise),
+        ("pidfd_getfd", libc::SYS_pidfd_getfd),
     ];
     #[cfg(target_arch = "x86_64")]
-    calls.extend([libc::SYS_iopl, libc::SYS_ioperm, libc::SYS_uselib, libc::SYS_kexec_load]);
-    calls.sort_unstable();
-    calls.dedup();
+    calls.extend([
+        ("iopl", libc::SYS_iopl),
+        ("ioperm", libc::SYS_ioperm),
+        ("uselib", libc::SYS_uselib),
+        ("ustat", libc::SYS_ustat),
+        ("sysfs", libc::SYS_sysfs),
+        ("_sysctl", libc::SYS__sysctl),
+    ]);
     calls
 }
 
@@ -104,7 +118,7 @@ fn compile(rules: BTreeMap<i64, Vec<SeccompRule>>, action: SeccompAction) -> Res
 /// # Errors
 /// An architecture seccompiler does not know.
 pub fn deny_list() -> Result<BpfProgram, String> {
-    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = denied().into_iter().map(|c| (c, Vec::new())).collect();
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = denied().into_iter().map(|(_, c)| (c, Vec::new())).collect();
     // clone's first argument holds the flags on x86_64 and aarch64 alike.
     let clone_rules = NAMESPACE_FLAGS
         .iter()
@@ -126,6 +140,27 @@ pub fn deny_list() -> Result<BpfProgram, String> {
 pub fn no_clone3() -> Result<BpfProgram, String> {
     let rules = [(libc::SYS_clone3, Vec::new())].into_iter().collect();
     compile(rules, SeccompAction::Errno(u32::try_from(libc::ENOSYS).unwrap_or(38)))
+}
+
+/// The same rules as a container engine's seccomp profile (the JSON that Docker's and
+/// Podman's `--security-opt seccomp=` take), for engines whose default profile lets a
+/// container create user namespaces (Podman's does).
+pub fn engine_profile() -> serde_json::Value {
+    use serde_json::json;
+    let names: Vec<&str> = denied().iter().map(|(n, _)| *n).collect();
+    let mut syscalls = vec![
+        json!({"names": names, "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EPERM}),
+        json!({"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::ENOSYS}),
+    ];
+    for flag in NAMESPACE_FLAGS {
+        syscalls.push(json!({
+            "names": ["clone"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": libc::EPERM,
+            "args": [{"index": 0, "value": flag, "valueTwo": flag, "op": "SCMP_CMP_MASKED_EQ"}],
+        }));
+    }
+    json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": syscalls})
 }
 
 /// A program as the bytes of its `struct sock_filter` array, as bubblewrap reads it from a
@@ -150,6 +185,7 @@ mod tests {
         let deny = deny_list().unwrap();
         let clone3 = no_clone3().unwrap();
         assert!(deny.len() > denied().len(), "one comparison per call at least");
+        let numbers: Vec<libc::c_long> = denied().iter().map(|(_, n)| *n).collect();
         assert_eq!(to_bytes(&deny).len(), deny.len() * 8);
         assert!(!clone3.is_empty());
         for call in [
