@@ -185,7 +185,6 @@ mod tests {
         let deny = deny_list().unwrap();
         let clone3 = no_clone3().unwrap();
         assert!(deny.len() > denied().len(), "one comparison per call at least");
-        let numbers: Vec<libc::c_long> = denied().iter().map(|(_, n)| *n).collect();
         assert_eq!(to_bytes(&deny).len(), deny.len() * 8);
         assert!(!clone3.is_empty());
         let numbers: Vec<libc::c_long> = denied().iter().map(|(_, n)| *n).collect();
