@@ -371,3 +371,68 @@ fn a_hostile_pack_is_contained_by_bubblewrap_on_the_host() {
         hostile_pack_is_contained(Backend::Bwrap);
     }
 }
+
+/// Without bubblewrap nothing isolates a host run: `auto` then runs unisolated, and says so
+/// at start, in `/api/health` (DEGRADED), in `setup doctor` and in every audit line;
+/// `bwrap` refuses to run anything instead.
+#[test]
+fn host_runs_are_never_silently_unisolated() {
+    let home = TestHome::new();
+    home.add_pack("box");
+    home.write(
+        "flows/main.flow.yaml",
+        "flow_id: main\ndefaults: {fail_soft: false}\nsteps:\n  - {id: s, type: python_file_call, owner_pack: box, file: main.py, output: out}\n",
+    );
+    // No bubblewrap here (a binary that does not exist): auto falls back, loudly.
+    let rumid = Rumid::builder(&home)
+        .env("RUMI_BWRAP", "/nonexistent/bwrap")
+        .spawn()
+        .unwrap();
+    assert_eq!(rumid.post("/api/packs/box/approve", None).status, 200);
+    let r = rumid.run_flow("main", json!({}), 30.0);
+    assert_eq!(r.body["data"]["result"]["out"], json!({"pack": "box"}), "{:?}", r.body);
+    let calls = home.audit_actions("python_file_call", "python_file_call");
+    assert_eq!(calls[0]["execution_mode"], "host_unisolated");
+    assert!(rumid.log_text().contains("WITHOUT ANY ISOLATION"), "start-up warning");
+    let health = rumid.get("/api/health").body["data"].clone();
+    assert_eq!(health["status"], "DEGRADED", "{health}");
+    assert_eq!(health["probes"]["sandbox"]["status"], "DEGRADED", "{health}");
+    assert!(
+        health["probes"]["sandbox"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("WITHOUT ANY ISOLATION")
+    );
+    assert_eq!(health["sandbox"]["isolated"], false);
+    let doctor = home.ctl(&["setup", "doctor"], &[]);
+    let text = String::from_utf8_lossy(&doctor.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("error") && l.contains("sandbox") && l.contains("WITHOUT ANY ISOLATION")),
+        "{text}"
+    );
+    drop(rumid);
+
+    // bwrap required but unusable: runs fail, nothing runs unisolated.
+    let rumid = Rumid::builder(&home)
+        .env("RUMI_HOST_ISOLATION", "bwrap")
+        .env("RUMI_BWRAP", "/nonexistent/bwrap")
+        .spawn()
+        .unwrap();
+    let r = rumid.run_flow("main", json!({}), 30.0);
+    assert_ne!(r.status, 200, "{:?}", r.body);
+    assert!(r.body.to_string().contains("sandbox_error"), "{:?}", r.body);
+    let calls = home.audit_actions("python_file_call", "python_file_call");
+    assert_eq!(calls.len(), 2, "one more call, refused: {calls:?}");
+    assert_eq!(calls[1]["success"], false, "{calls:?}");
+    assert_ne!(calls[1]["execution_mode"], "host_unisolated");
+
+    // And with bubblewrap available, auto isolates and health is UP.
+    if available(Backend::Bwrap) {
+        drop(rumid);
+        let rumid = Rumid::builder(&home).spawn().unwrap();
+        let health = rumid.get("/api/health").body["data"].clone();
+        assert_eq!(health["probes"]["sandbox"]["status"], "UP", "{health}");
+        assert_eq!(health["sandbox"]["execution_mode"], "host_bwrap", "{health}");
+    }
+}

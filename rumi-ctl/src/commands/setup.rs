@@ -163,6 +163,7 @@ pub fn check(home: &Path, socket: &str, image: &str) -> Vec<Finding> {
                 )
             },
         );
+        out.extend(engine_runtimes(socket));
     } else {
         out.push(Finding::new(
             "docker",
@@ -171,7 +172,124 @@ pub fn check(home: &Path, socket: &str, image: &str) -> Vec<Finding> {
             "systemctl start docker (or set RUMI_DOCKER_SOCKET); use --permissive only for development",
         ));
     }
+    out.push(host_isolation());
     out
+}
+
+/// What the engine is (Docker or Podman) and how gVisor's runsc is registered with it.
+fn engine_runtimes(socket: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let components = docker(
+        socket,
+        &["version", "--format", "{{range .Server.Components}}{{.Name}};{{end}}"],
+    )
+    .unwrap_or_default();
+    if components.to_ascii_lowercase().contains("podman") {
+        let runtime = docker(socket, &["info", "--format", "{{.DefaultRuntime}}"]).unwrap_or_default();
+        out.push(if runtime == "crun" {
+            Finding::new(
+                "podman",
+                "warning",
+                "Podman's default runtime is crun, which fails on hybrid cgroup layouts",
+                "set runtime = \"runc\" under [engine] in /etc/containers/containers.conf (or ~/.config/containers/containers.conf when rootless)",
+            )
+        } else {
+            Finding::new(
+                "podman",
+                "ok",
+                format!("Podman's Docker API at {socket}, runtime {runtime}; Rumi sends its own seccomp profile and nofile/nproc limits"),
+                "",
+            )
+        });
+        // Podman lists runtimes of its own; Rumi's gVisor set-up is Docker's.
+        return out;
+    }
+    let runtimes = docker(socket, &["info", "--format", "{{json .Runtimes}}"]).unwrap_or_default();
+    let parsed: serde_json::Value = serde_json::from_str(&runtimes).unwrap_or_default();
+    match parsed.get("runsc") {
+        None => out.push(Finding::new(
+            "gvisor",
+            "ok",
+            "runsc is not registered with the engine (optional: RUMI_DOCKER_RUNTIME=runsc needs it)",
+            "",
+        )),
+        Some(rt) => {
+            let args: Vec<String> = rt
+                .get("runtimeArgs")
+                .or_else(|| rt.get("RuntimeArgs"))
+                .and_then(serde_json::Value::as_array)
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default();
+            let missing: Vec<&str> = ["--host-uds=open", "--network=none", "--oci-seccomp"]
+                .into_iter()
+                .filter(|want| !args.iter().any(|a| a == want))
+                .collect();
+            out.push(if missing.is_empty() {
+                Finding::new(
+                    "gvisor",
+                    "ok",
+                    format!("runsc is registered ({}); RUMI_DOCKER_RUNTIME=runsc can use it", args.join(" ")),
+                    "",
+                )
+            } else {
+                Finding::new(
+                    "gvisor",
+                    "warning",
+                    format!(
+                        "runsc is registered without {}: blocks cannot reach their sockets, or run with a network or without the engine's seccomp profile",
+                        missing.join(", ")
+                    ),
+                    "add them to runtimeArgs of runsc in /etc/docker/daemon.json and reload dockerd (scripts/setup-backends does it)",
+                )
+            });
+        }
+    }
+    out
+}
+
+/// Whether bubblewrap can isolate permissive (host) runs here.
+fn host_isolation() -> Finding {
+    let works = Command::new("bwrap")
+        .args([
+            "--unshare-all",
+            "--unshare-user",
+            "--disable-userns",
+            "--ro-bind",
+            "/usr",
+            "/usr",
+        ])
+        .args([
+            "--symlink",
+            "usr/bin",
+            "/bin",
+            "--symlink",
+            "usr/lib",
+            "/lib",
+            "--symlink",
+            "usr/lib64",
+            "/lib64",
+        ])
+        .args(["--proc", "/proc", "--dev", "/dev", "/usr/bin/true"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if works {
+        Finding::new(
+            "host_isolation",
+            "ok",
+            "bubblewrap works: permissive mode runs pack code in bubblewrap sandboxes",
+            "",
+        )
+    } else {
+        Finding::new(
+            "host_isolation",
+            "warning",
+            "bubblewrap is missing or cannot create namespaces here: permissive mode would run pack code WITHOUT ANY ISOLATION",
+            "apt-get install -y bubblewrap (and allow unprivileged user namespaces), or use strict mode",
+        )
+    }
 }
 
 /// What `setup init` did.
@@ -260,6 +378,32 @@ pub fn doctor(home: &Path, socket: &str, image: &str, instance: Option<&Value>) 
                             helper["last_error"].as_str().unwrap_or("no error recorded")
                         ),
                         "rumid restarts helpers by itself; if this persists check the helper binaries next to rumid and the socket directories (RUMI_*_SOCK_DIR)",
+                    )
+                });
+            }
+            let sandbox = &h["sandbox"];
+            if let Some(mode) = sandbox["execution_mode"].as_str() {
+                out.push(if sandbox["isolated"] == false {
+                    Finding::new(
+                        "sandbox",
+                        "error",
+                        "the running rumid runs pack code on the host WITHOUT ANY ISOLATION",
+                        "install bubblewrap and restart rumid (RUMI_HOST_ISOLATION=auto), or run in strict mode with a container engine",
+                    )
+                } else {
+                    Finding::new(
+                        "sandbox",
+                        "ok",
+                        format!(
+                            "pack code runs in {} ({mode}){}",
+                            sandbox["backend"].as_str().unwrap_or("?"),
+                            if sandbox["pack_uid_on_host"] == true {
+                                ", each pack as its own uid"
+                            } else {
+                                ", as rumid's uid on the host (rumid is not root)"
+                            }
+                        ),
+                        "",
                     )
                 });
             }

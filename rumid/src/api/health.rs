@@ -36,6 +36,25 @@ fn probes(state: &AppState) -> Value {
             }
         }
     };
+    // Where pack code runs: a sandbox, or (loudly) nothing at all.
+    let backend = state.flows.sandbox().backend();
+    let mode = backend.execution_mode();
+    probes.push((
+        "sandbox",
+        health::Probe {
+            status: if mode == "host_unisolated" {
+                Status::Degraded
+            } else {
+                Status::Up
+            },
+            message: if mode == "host_unisolated" {
+                "pack code runs on the host WITHOUT ANY ISOLATION (bubblewrap is unavailable or RUMI_HOST_ISOLATION=none)".into()
+            } else {
+                format!("{} ({mode})", backend.name())
+            },
+            duration_ms: 0.0,
+        },
+    ));
     for h in state.helpers.iter() {
         let s = h.status.load();
         let status = if s.is_up() { Status::Up } else { Status::Down };
@@ -91,6 +110,13 @@ pub fn diagnostics(state: &AppState) -> Value {
         .collect();
     report["helpers"] = Value::Object(helpers);
     report["policy_version"] = json!(state.policy.current().version);
+    let backend = state.flows.sandbox().backend();
+    report["sandbox"] = json!({
+        "backend": backend.name(),
+        "execution_mode": backend.execution_mode(),
+        "isolated": backend.execution_mode() != "host_unisolated",
+        "pack_uid_on_host": backend.runs_as_pack_uid(),
+    });
     report
 }
 
