@@ -32,6 +32,13 @@ fn main() -> Result<()> {
         }
         return Ok(());
     }
+    // `rumi-bench --sandbox`: the backends side by side, and spares under concurrency.
+    if std::env::args().any(|a| a == "--sandbox") {
+        for line in sandbox_bench()? {
+            println!("{line}");
+        }
+        return Ok(());
+    }
     if std::env::args().any(|a| a == "--hashing") {
         for line in hashing_bench()? {
             println!("{line}");
@@ -339,6 +346,234 @@ fn flows_bench() -> Result<Vec<String>> {
         "| cold strict call / bare docker run | {:.2} × | ≤ 1.0 |",
         c50 / b50
     ));
+    Ok(out)
+}
+
+/// A home with one pack `bench` whose block does nothing, and its flow `block`.
+fn block_home() -> TestHome {
+    let home = TestHome::new();
+    home.add_pack("bench");
+    home.write(
+        "ecosystem/bench/backend/blocks/noop.py",
+        "def run(data):\n    return {'ok': True}\n",
+    );
+    home.write(
+        "flows/block.flow.yaml",
+        "flow_id: block\ndefaults: {fail_soft: false}\nsteps:\n  - {id: s, type: python_file_call, owner_pack: bench, file: noop.py, output: out}\n",
+    );
+    home
+}
+
+/// Client-side latencies of `n` sequential runs of `block`.
+fn block_calls(rumid: &Rumid, n: usize) -> Result<Vec<Duration>> {
+    (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            let r = rumid.run_flow("block", json!({}), 120.0);
+            anyhow::ensure!(r.status == 200, "block: {:?}", r.body);
+            Ok(t.elapsed())
+        })
+        .collect()
+}
+
+/// `c` clients calling `block` back to back for `dur`: calls/s, p50, p99 (ms).
+fn concurrent_calls(rumid: &Rumid, c: usize, dur: Duration) -> Result<(f64, f64, f64)> {
+    let start = Instant::now();
+    let all: Vec<Duration> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..c)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut v = Vec::new();
+                    while start.elapsed() < dur {
+                        let t = Instant::now();
+                        let r = rumid.run_flow("block", json!({}), 120.0);
+                        if r.status == 200 {
+                            v.push(t.elapsed());
+                        }
+                    }
+                    v
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    });
+    anyhow::ensure!(!all.is_empty(), "no call succeeded at concurrency {c}");
+    let rate = all.len() as f64 / start.elapsed().as_secs_f64();
+    let (p50, p99) = percentiles(all);
+    Ok((rate, p50, p99))
+}
+
+/// One request to the Docker API over its socket (HTTP/1.1, `Connection: close`).
+fn docker_api(method: &str, path: &str, body: Option<&serde_json::Value>) -> Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect("/var/run/docker.sock")?;
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    let code = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    Ok((code, out))
+}
+
+/// The engine's own churn: `c` clients doing create + start + wait + remove of a locked-down
+/// `python3 -c pass` container through the Docker API, for `dur`: containers per second.
+fn raw_churn(c: usize, dur: Duration) -> Result<f64> {
+    let body = json!({
+        "Image": "rumi-runtime:bookworm", "Cmd": ["python3", "-c", "pass"], "User": "65534:65534",
+        "NetworkDisabled": true,
+        "HostConfig": {"NetworkMode": "none", "ReadonlyRootfs": true, "CapDrop": ["ALL"],
+            "SecurityOpt": ["no-new-privileges"], "Memory": 268435456, "MemorySwap": 268435456,
+            "PidsLimit": 100, "NanoCpus": 1000000000, "Tmpfs": {"/tmp": "rw,size=64m,noexec,nosuid"}}
+    });
+    let start = Instant::now();
+    let n: usize = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..c)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut n = 0;
+                    while start.elapsed() < dur {
+                        let Ok((201, text)) = docker_api("POST", "/containers/create", Some(&body)) else {
+                            continue;
+                        };
+                        let id = text
+                            .split("\"Id\":\"")
+                            .nth(1)
+                            .and_then(|r| r.split('"').next())
+                            .unwrap_or_default()
+                            .to_owned();
+                        let _ = docker_api("POST", &format!("/containers/{id}/start"), None);
+                        let _ = docker_api("POST", &format!("/containers/{id}/wait"), None);
+                        let _ = docker_api("DELETE", &format!("/containers/{id}?force=1"), None);
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(0)).sum()
+    });
+    Ok(n as f64 / start.elapsed().as_secs_f64())
+}
+
+/// The sandbox backends side by side: block-call latency cold and with spares for runc and
+/// runsc, the bubblewrap host runner against an unisolated host run, and spares on and off at
+/// several concurrency levels beside the engine's own container churn.
+fn sandbox_bench() -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let home = block_home();
+    // Host runs: bubblewrap against none.
+    let mut host = Vec::new();
+    for iso in ["none", "bwrap"] {
+        let rumid = Rumid::builder(&home)
+            .env("RUMI_LOG_LEVEL", "WARNING")
+            .env("RUMI_HOST_ISOLATION", iso)
+            .spawn()?;
+        anyhow::ensure!(rumid.post("/api/packs/bench/approve", None).status == 200, "approve");
+        block_calls(&rumid, 3)?;
+        let (p50, p99) = percentiles(block_calls(&rumid, 40)?);
+        out.push(format!(
+            "| block call, permissive, host isolation `{iso}` p50 / p99 | {p50:.1} / {p99:.1} ms | — |"
+        ));
+        host.push(p50);
+    }
+    out.push(format!(
+        "| bubblewrap host run ÷ unisolated host run (p50) | {:.2} × | ≤ 1.5 × |",
+        host[1] / host[0]
+    ));
+    let docker = std::process::Command::new("docker")
+        .args(["info", "--format", "{{json .Runtimes}}"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    let Some(runtimes) = docker else {
+        out.push("| strict-mode figures | not measured: no Docker engine | — |".into());
+        return Ok(out);
+    };
+    let mut runtimes_to_test = vec!["runc"];
+    if runtimes.contains("runsc") {
+        runtimes_to_test.push("runsc");
+    } else {
+        out.push("| runsc figures | not measured: runsc is not registered (scripts/setup-backends) | — |".into());
+    }
+    let mut cold_by_runtime = Vec::new();
+    for rt in runtimes_to_test {
+        fn with_runtime<'a>(b: rumi_tests::RumidBuilder<'a>, rt: &str) -> rumi_tests::RumidBuilder<'a> {
+            if rt == "runsc" {
+                b.env("RUMI_DOCKER_RUNTIME", "runsc")
+            } else {
+                b
+            }
+        }
+        let rumid = with_runtime(Rumid::builder(&home).strict(), rt)
+            .env("RUMI_LOG_LEVEL", "WARNING")
+            .env("RUMI_SPARES_PER_PACK", "0")
+            .spawn()?;
+        anyhow::ensure!(rumid.post("/api/packs/bench/approve", None).status == 200, "approve");
+        block_calls(&rumid, 2)?;
+        let (c50, c99) = percentiles(block_calls(&rumid, 20)?);
+        drop(rumid);
+        let rumid = with_runtime(Rumid::builder(&home).strict(), rt)
+            .env("RUMI_LOG_LEVEL", "WARNING")
+            .spawn()?;
+        block_calls(&rumid, 1)?;
+        let waiting = |r: &Rumid| r.get("/api/containers").body["data"]["spares"]["waiting"].as_u64();
+        let mut warm = Vec::new();
+        for _ in 0..20 {
+            rumi_tests::eventually("spares", Duration::from_secs(60), || (waiting(&rumid) >= Some(2)).then_some(()))?;
+            warm.extend(block_calls(&rumid, 1)?);
+        }
+        let (w50, w99) = percentiles(warm);
+        out.push(format!(
+            "| block call, strict, {rt}, cold p50 / p99 | {c50:.1} / {c99:.1} ms | — |"
+        ));
+        out.push(format!(
+            "| block call, strict, {rt}, with a spare p50 / p99 | {w50:.1} / {w99:.1} ms | — |"
+        ));
+        cold_by_runtime.push(c50);
+    }
+    if cold_by_runtime.len() == 2 {
+        out.push(format!(
+            "| runsc cold ÷ runc cold (p50) | {:.2} × | — |",
+            cold_by_runtime[1] / cold_by_runtime[0]
+        ));
+    }
+    // Spares under load: on and off at c = 1, 2, 4, 8, beside the engine's raw churn.
+    let level = Duration::from_secs(15);
+    for c in [2, 4] {
+        let rate = raw_churn(c, Duration::from_secs(10))?;
+        out.push(format!(
+            "| raw engine churn (API create+start+wait+remove), c={c} | {rate:.1} containers/s | — |"
+        ));
+    }
+    for spares in ["2", "0"] {
+        let rumid = Rumid::builder(&home)
+            .strict()
+            .env("RUMI_LOG_LEVEL", "WARNING")
+            .env("RUMI_SPARES_PER_PACK", spares)
+            .env("RUMI_MAX_CONCURRENT_FLOWS", "64")
+            .spawn()?;
+        anyhow::ensure!(rumid.post("/api/packs/bench/approve", None).status == 200, "approve");
+        block_calls(&rumid, 2)?;
+        for c in [1, 2, 4, 8] {
+            let (rate, p50, p99) = concurrent_calls(&rumid, c, level)?;
+            out.push(format!(
+                "| spares {}, c={c}: calls/s, p50, p99 | {rate:.1} calls/s, {p50:.0} ms, {p99:.0} ms | on never worse than off |",
+                if spares == "0" { "off" } else { "on" }
+            ));
+        }
+        let summary = rumid.get("/api/containers").body["data"]["spares"].clone();
+        if spares != "0" {
+            out.push(format!(
+                "| spares on: claims / misses over the levels | {} / {} | — |",
+                summary["claims"], summary["misses"]
+            ));
+        }
+    }
     Ok(out)
 }
 
