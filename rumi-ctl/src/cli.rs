@@ -11,7 +11,8 @@ use clap::{Parser, Subcommand};
     about = "Operate a Rumi instance: approvals, health, token"
 )]
 pub struct Cli {
-    /// Rumi home (for the key file and the bound address). Default: RUMI_HOME, else the working directory.
+    /// Rumi home (for the key file and the bound address). Default: RUMI_HOME, else RUMI_HOME in
+    /// the units' environment file, else /var/lib/rumi if it exists, else the working directory.
     #[arg(long, global = true, env = "RUMI_HOME", value_name = "DIR")]
     pub home: Option<PathBuf>,
     /// API base URL. Default: the address the instance recorded in its home, else http://127.0.0.1:8765.
@@ -20,11 +21,30 @@ pub struct Cli {
     /// API token. Default: derived from <home>/user_data/settings/.hmac_key.
     #[arg(long = "token", global = true, env = "RUMI_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Print machine-readable JSON instead of tables.
+    /// Print machine-readable JSON instead of tables (errors too, on stdout).
     #[arg(long, global = true)]
     pub json: bool,
+    /// Print tables without their header line.
+    #[arg(long, global = true)]
+    pub no_headers: bool,
+    /// Print only the first column (the ids) of lists, and nothing for commands that succeed.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// The environment file of the Rumi units, read for RUMI_HOME when no home is given.
+    #[arg(long, global = true, env = "RUMI_ENV_FILE", value_name = "FILE", default_value = crate::home::SYSTEM_ENV_FILE)]
+    pub env_file: PathBuf,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// How lists and confirmations are printed.
+    pub fn style(&self) -> crate::output::Style {
+        crate::output::Style {
+            no_headers: self.no_headers,
+            quiet: self.quiet,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
