@@ -102,16 +102,32 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         output_dir: Option<PathBuf>,
     },
-    /// Print shell completions (bash, zsh, fish, elvish, powershell).
-    Completions { shell: clap_complete::Shell },
-    /// Print the man page (roff).
-    Man,
+    /// Print shell completions (bash, zsh, fish, elvish, powershell), or write the bash, zsh
+    /// and fish files into a directory.
+    Completions {
+        /// The shell.
+        #[arg(required_unless_present = "dir")]
+        shell: Option<clap_complete::Shell>,
+        /// Write rumi-ctl.bash, _rumi-ctl and rumi-ctl.fish into DIR instead of printing.
+        #[arg(long, value_name = "DIR", conflicts_with = "shell")]
+        dir: Option<PathBuf>,
+    },
+    /// Print the manual page (roff) of rumi-ctl or of one command, or write every page into a
+    /// directory.
+    Man {
+        /// A command (packs, network, audit…); without one, rumi-ctl(1).
+        command: Option<String>,
+        /// Write rumi-ctl.1 and every rumi-ctl-COMMAND.1 into DIR instead of printing.
+        #[arg(long, value_name = "DIR", conflicts_with = "command")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum UnitsCommand {
     /// List published units, optionally of one store.
     List {
+        /// Only the units of this store.
         #[arg(long)]
         store_id: Option<String>,
     },
@@ -149,6 +165,7 @@ pub enum PipCommand {
     Scan,
     /// List candidates, optionally by status (pending, installed, failed, rejected, blocked).
     List {
+        /// Only candidates in this state.
         #[arg(long)]
         status: Option<String>,
     },
@@ -165,6 +182,7 @@ pub enum PipCommand {
     /// Reject a candidate (1 h cooldown; blocked at the third rejection).
     Reject {
         candidate_key: String,
+        /// Why (recorded in the audit log).
         #[arg(long)]
         reason: String,
     },
@@ -173,6 +191,7 @@ pub enum PipCommand {
     /// Unblock a candidate (it returns to pending, its rejection count reset).
     Unblock {
         candidate_key: String,
+        /// Why (recorded in the audit log).
         #[arg(long)]
         reason: String,
     },
@@ -314,12 +333,14 @@ pub enum NetworkCommand {
         /// Allowed port; 0 means any (repeatable).
         #[arg(long = "port", required = true)]
         ports: Vec<u32>,
+        /// A note recorded with the decision.
         #[arg(long)]
         notes: Option<String>,
     },
     /// Disable a pack's network grant.
     Revoke {
         pack_id: String,
+        /// Why (recorded in the audit log).
         #[arg(long)]
         reason: String,
     },
@@ -333,18 +354,21 @@ pub enum CapabilityCommand {
     Scan,
     /// List candidates, optionally by status (pending, installed, rejected, blocked, failed).
     Requests {
+        /// Only candidates in this state.
         #[arg(long)]
         status: Option<String>,
     },
     /// Approve a candidate (trust its sha256 and install it).
     Approve {
         candidate_key: String,
+        /// A note recorded with the decision.
         #[arg(long)]
         notes: Option<String>,
     },
     /// Reject a candidate (1 h cooldown; blocked at the third rejection).
     Reject {
         candidate_key: String,
+        /// Why (recorded in the audit log).
         #[arg(long)]
         reason: String,
     },
@@ -353,11 +377,13 @@ pub enum CapabilityCommand {
     /// Unblock a candidate (it returns to rejected with a fresh cooldown).
     Unblock {
         candidate_key: String,
+        /// Why (recorded in the audit log).
         #[arg(long)]
         reason: String,
     },
     /// List capability grants.
     Grants {
+        /// Only this principal's grants (exact match).
         #[arg(long)]
         principal: Option<String>,
     },
@@ -393,6 +419,7 @@ pub enum StoresCommand {
     /// Create a store.
     Create {
         store_id: String,
+        /// The pack that owns the store (default: none, an operator store).
         #[arg(long)]
         owner: Option<String>,
     },

@@ -1,6 +1,8 @@
 //! One function per command group.
 
+mod completions;
 mod groups;
+mod man;
 mod packs;
 mod scaffold;
 mod setup;
@@ -51,19 +53,24 @@ pub fn run(cli: &Cli) -> Result<()> {
             template,
             output_dir,
         } => scaffold_cmd(cli, pack_id, *template, output_dir.as_deref()),
-        Command::Completions { shell } => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
-            let mut script = Vec::new();
-            clap_complete::generate(*shell, &mut cmd, "rumi-ctl", &mut script);
-            output::write_bytes(&script)
-        }
-        Command::Man => {
-            let cmd = <Cli as clap::CommandFactory>::command();
-            let mut page = Vec::new();
-            clap_mangen::Man::new(cmd).render(&mut page)?;
-            output::write_bytes(&page)
-        }
+        Command::Completions { shell, dir } => match (shell, dir) {
+            (_, Some(dir)) => written(cli, &completions::write_all(dir)?),
+            (Some(shell), None) => output::write_bytes(&completions::script(*shell)),
+            (None, None) => anyhow::bail!("name a shell, or --dir"),
+        },
+        Command::Man { command, dir } => match dir {
+            Some(dir) => written(cli, &man::write_all(dir)?),
+            None => output::write_bytes(&man::page(command.as_deref())?),
+        },
     }
+}
+
+/// Lists the files a `--dir` command wrote.
+fn written(cli: &Cli, files: &[String]) -> Result<()> {
+    if cli.json {
+        return output::json(&serde_json::json!({ "written": files }));
+    }
+    files.iter().try_for_each(|f| output::done(cli.style(), f))
 }
 
 fn token(cli: &Cli) -> Result<()> {
