@@ -92,6 +92,37 @@ pub enum Command {
     /// Check a home and this machine (read-only); each problem comes with its fix.
     #[command(subcommand)]
     Setup(SetupCommand),
+    /// Show the audit log, newest last; filter it, and follow new events with --follow.
+    Audit {
+        /// Only this category (approval, security, system, permission, network, flow_execution,
+        /// modifier_application, python_file_call); repeatable.
+        #[arg(short, long = "category", value_name = "CATEGORY", value_parser = crate::commands::audit::parse_category)]
+        categories: Vec<String>,
+        /// Only events about this pack: its owner_pack, or the pack_id, target_pack or principal
+        /// (the pack or one of its sub-principals) in its details.
+        #[arg(short, long, value_name = "PACK_ID")]
+        pack: Option<String>,
+        /// Only this action (pack_approved, auth_failed, network_request…).
+        #[arg(long)]
+        action: Option<String>,
+        /// Only events that failed or were refused (success false).
+        #[arg(long)]
+        failed: bool,
+        /// Only events at or after WHEN: a duration back from now (90s, 10m, 2h, 7d) or a UTC
+        /// time (2026-11-26, 2026-11-26T10:00:00Z).
+        #[arg(long, value_name = "WHEN", value_parser = crate::commands::audit::parse_since)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// How many of the newest matching events to show first (0 with --follow: only new ones).
+        #[arg(short = 'n', long, value_name = "N", default_value_t = 20)]
+        limit: usize,
+        /// Keep printing new events as they are written, until interrupted.
+        #[arg(short, long)]
+        follow: bool,
+        /// Where to read: the home's audit files, rumid's API (the two newest days, at most 500
+        /// events), or auto: the files when they can be read and no --url is given.
+        #[arg(long, value_enum, default_value = "auto")]
+        source: AuditSource,
+    },
     /// Write a new pack skeleton to <output-dir>/<pack_id>/ (it validates and, once approved, runs).
     Scaffold {
         pack_id: String,
@@ -256,6 +287,17 @@ pub struct Engine {
     /// The runtime image strict mode uses.
     #[arg(long, env = "RUMI_RUNTIME_IMAGE", default_value = "rumi-runtime:bookworm")]
     pub image: String,
+}
+
+/// Where `rumi-ctl audit` reads the log.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum AuditSource {
+    /// The files when they can be read, else the API.
+    Auto,
+    /// `<home>/user_data/audit/*.jsonl`.
+    Files,
+    /// `GET /api/audit/recent`.
+    Api,
 }
 
 /// `rumi-ctl scaffold` templates.

@@ -1,5 +1,6 @@
 //! One function per command group.
 
+pub mod audit;
 mod completions;
 mod groups;
 mod man;
@@ -30,6 +31,30 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Units(cmd) => groups::units(cli, cmd),
         Command::Routes(cmd) => groups::routes(cli, cmd),
         Command::Image(cmd) => groups::image(cmd),
+        Command::Audit {
+            categories,
+            pack,
+            action,
+            failed,
+            since,
+            limit,
+            follow,
+            source,
+        } => audit::run(
+            cli,
+            &audit::Options {
+                filter: audit::Filter {
+                    categories: categories.clone(),
+                    pack: pack.clone(),
+                    action: action.clone(),
+                    failed: *failed,
+                    since: *since,
+                },
+                limit: *limit,
+                follow: *follow,
+                source,
+            },
+        ),
         Command::Setup(crate::cli::SetupCommand::Check { engine }) => report(
             cli,
             &setup::check(&client::home(cli), &engine.docker_socket, &engine.image),

@@ -7,6 +7,7 @@ mod approval;
 mod auth;
 mod capd;
 mod cli;
+mod cli_audit;
 mod cli_completions;
 mod cli_ux;
 mod concurrency;

@@ -16,6 +16,9 @@ _rumi__ctl() {
             ",$1")
                 cmd="rumi__ctl"
                 ;;
+            rumi__ctl,audit)
+                cmd="rumi__ctl__subcmd__audit"
+                ;;
             rumi__ctl,capability)
                 cmd="rumi__ctl__subcmd__capability"
                 ;;
@@ -186,6 +189,9 @@ _rumi__ctl() {
                 ;;
             rumi__ctl__subcmd__flows__subcmd__help,run)
                 cmd="rumi__ctl__subcmd__flows__subcmd__help__subcmd__run"
+                ;;
+            rumi__ctl__subcmd__help,audit)
+                cmd="rumi__ctl__subcmd__help__subcmd__audit"
                 ;;
             rumi__ctl__subcmd__help,capability)
                 cmd="rumi__ctl__subcmd__help__subcmd__capability"
@@ -746,12 +752,78 @@ _rumi__ctl() {
 
     case "${cmd}" in
         rumi__ctl)
-            opts="-q -h -V --home --url --token --json --no-headers --quiet --env-file --help --version token health packs network capability secrets stores flows docker pip routes units privileges image setup scaffold completions man help"
+            opts="-q -h -V --home --url --token --json --no-headers --quiet --env-file --help --version token health packs network capability secrets stores flows docker pip routes units privileges image setup audit scaffold completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rumi__ctl__subcmd__audit)
+            opts="-c -p -n -f -q -h --category --pack --action --failed --since --limit --follow --source --home --url --token --json --no-headers --quiet --env-file --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --category)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pack)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --action)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --source)
+                    COMPREPLY=($(compgen -W "auto files api" -- "${cur}"))
+                    return 0
+                    ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1750,8 +1822,22 @@ _rumi__ctl() {
             return 0
             ;;
         rumi__ctl__subcmd__help)
-            opts="token health packs network capability secrets stores flows docker pip routes units privileges image setup scaffold completions man help"
+            opts="token health packs network capability secrets stores flows docker pip routes units privileges image setup audit scaffold completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rumi__ctl__subcmd__help__subcmd__audit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
