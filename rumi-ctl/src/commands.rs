@@ -111,10 +111,9 @@ fn health(cli: &Cli) -> Result<()> {
     let data = Client::new(cli)?.call("GET", "/api/health", None)?;
     if cli.json {
         output::json(&data)?;
-    } else {
-        if !cli.quiet {
-            outln!("status: {}", output::field(&data, "status"))?;
-        }
+    } else if !cli.quiet {
+        // -q: the exit code says it all.
+        outln!("status: {}", output::field(&data, "status"))?;
         let probes: Vec<serde_json::Value> = data["probes"]
             .as_object()
             .into_iter()

@@ -68,10 +68,19 @@ fn ctl_exit_codes_tell_failures_apart_and_json_errors_go_to_stdout() {
     let _rumid = Rumid::start(&home);
     let code = |args: &[&str], env: &[(&str, &str)]| {
         let out = home.ctl(args, env);
-        (out.status.code(), stderr(&out))
+        let err = stderr(&out);
+        assert!(!err.contains("PackId("), "no Debug text: {err}");
+        assert!(err.matches("(os error").count() <= 1, "each OS error said once: {err}");
+        (out.status.code(), err)
     };
 
     assert_eq!(code(&["health"], &[]).0, Some(0));
+    let out = home.ctl(&["-q", "health"], &[]);
+    assert_eq!(
+        (out.status.code(), stdout(&out)),
+        (Some(0), String::new()),
+        "-q: the code says it"
+    );
     let (c, err) = code(&["packs", "approve", "missing"], &[]);
     assert_eq!(c, Some(5), "404: {err}");
     assert!(err.contains("RUMI-PACK-005") && err.contains("suggestion:"), "{err}");
