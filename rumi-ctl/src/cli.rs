@@ -11,7 +11,8 @@ use clap::{Parser, Subcommand};
     about = "Operate a Rumi instance: approvals, health, token"
 )]
 pub struct Cli {
-    /// Rumi home (for the key file and the bound address). Default: RUMI_HOME, else the working directory.
+    /// Rumi home (for the key file and the bound address). Default: RUMI_HOME, else RUMI_HOME in
+    /// the units' environment file, else /var/lib/rumi if it exists, else the working directory.
     #[arg(long, global = true, env = "RUMI_HOME", value_name = "DIR")]
     pub home: Option<PathBuf>,
     /// API base URL. Default: the address the instance recorded in its home, else http://127.0.0.1:8765.
@@ -20,11 +21,30 @@ pub struct Cli {
     /// API token. Default: derived from <home>/user_data/settings/.hmac_key.
     #[arg(long = "token", global = true, env = "RUMI_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Print machine-readable JSON instead of tables.
+    /// Print machine-readable JSON instead of tables (errors too, on stdout).
     #[arg(long, global = true)]
     pub json: bool,
+    /// Print tables without their header line.
+    #[arg(long, global = true)]
+    pub no_headers: bool,
+    /// Print only the first column (the ids) of lists, and nothing for commands that succeed.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// The environment file of the Rumi units, read for RUMI_HOME when no home is given.
+    #[arg(long, global = true, env = "RUMI_ENV_FILE", value_name = "FILE", default_value = crate::home::SYSTEM_ENV_FILE)]
+    pub env_file: PathBuf,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// How lists and confirmations are printed.
+    pub fn style(&self) -> crate::output::Style {
+        crate::output::Style {
+            no_headers: self.no_headers,
+            quiet: self.quiet,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,6 +92,37 @@ pub enum Command {
     /// Check a home and this machine (read-only); each problem comes with its fix.
     #[command(subcommand)]
     Setup(SetupCommand),
+    /// Show the audit log, newest last; filter it, and follow new events with --follow.
+    Audit {
+        /// Only this category (approval, security, system, permission, network, flow_execution,
+        /// modifier_application, python_file_call); repeatable.
+        #[arg(short, long = "category", value_name = "CATEGORY", value_parser = crate::commands::audit::parse_category)]
+        categories: Vec<String>,
+        /// Only events about this pack: its owner_pack, or the pack_id, target_pack or principal
+        /// (the pack or one of its sub-principals) in its details.
+        #[arg(short, long, value_name = "PACK_ID")]
+        pack: Option<String>,
+        /// Only this action (pack_approved, auth_failed, network_request…).
+        #[arg(long)]
+        action: Option<String>,
+        /// Only events that failed or were refused (success false).
+        #[arg(long)]
+        failed: bool,
+        /// Only events at or after WHEN: a duration back from now (90s, 10m, 2h, 7d) or a UTC
+        /// time (2026-11-26, 2026-11-26T10:00:00Z).
+        #[arg(long, value_name = "WHEN", value_parser = crate::commands::audit::parse_since)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// How many of the newest matching events to show first (0 with --follow: only new ones).
+        #[arg(short = 'n', long, value_name = "N", default_value_t = 20)]
+        limit: usize,
+        /// Keep printing new events as they are written, until interrupted.
+        #[arg(short, long)]
+        follow: bool,
+        /// Where to read: the home's audit files, rumid's API (the two newest days, at most 500
+        /// events), or auto: the files when they can be read and no --url is given.
+        #[arg(long, value_enum, default_value = "auto")]
+        source: AuditSource,
+    },
     /// Write a new pack skeleton to <output-dir>/<pack_id>/ (it validates and, once approved, runs).
     Scaffold {
         pack_id: String,
@@ -82,16 +133,32 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         output_dir: Option<PathBuf>,
     },
-    /// Print shell completions (bash, zsh, fish, elvish, powershell).
-    Completions { shell: clap_complete::Shell },
-    /// Print the man page (roff).
-    Man,
+    /// Print shell completions (bash, zsh, fish, elvish, powershell), or write the bash, zsh
+    /// and fish files into a directory.
+    Completions {
+        /// The shell.
+        #[arg(required_unless_present = "dir")]
+        shell: Option<clap_complete::Shell>,
+        /// Write rumi-ctl.bash, _rumi-ctl and rumi-ctl.fish into DIR instead of printing.
+        #[arg(long, value_name = "DIR", conflicts_with = "shell")]
+        dir: Option<PathBuf>,
+    },
+    /// Print the manual page (roff) of rumi-ctl or of one command, or write every page into a
+    /// directory.
+    Man {
+        /// A command (packs, network, audit…); without one, rumi-ctl(1).
+        command: Option<String>,
+        /// Write rumi-ctl.1 and every rumi-ctl-COMMAND.1 into DIR instead of printing.
+        #[arg(long, value_name = "DIR", conflicts_with = "command")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum UnitsCommand {
     /// List published units, optionally of one store.
     List {
+        /// Only the units of this store.
         #[arg(long)]
         store_id: Option<String>,
     },
@@ -129,6 +196,7 @@ pub enum PipCommand {
     Scan,
     /// List candidates, optionally by status (pending, installed, failed, rejected, blocked).
     List {
+        /// Only candidates in this state.
         #[arg(long)]
         status: Option<String>,
     },
@@ -145,6 +213,7 @@ pub enum PipCommand {
     /// Reject a candidate (1 h cooldown; blocked at the third rejection).
     Reject {
         candidate_key: String,
+        /// Why (recorded in the audit log).
         #[arg(long)]
         reason: String,
     },
@@ -153,6 +222,7 @@ pub enum PipCommand {
     /// Unblock a candidate (it returns to pending, its rejection count reset).
     Unblock {
         candidate_key: String,
+        /// Why (recorded in the audit log).
         #[arg(long)]
         reason: String,
     },
@@ -217,6 +287,17 @@ pub struct Engine {
     /// The runtime image strict mode uses.
     #[arg(long, env = "RUMI_RUNTIME_IMAGE", default_value = "rumi-runtime:bookworm")]
     pub image: String,
+}
+
+/// Where `rumi-ctl audit` reads the log.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum AuditSource {
+    /// The files when they can be read, else the API.
+    Auto,
+    /// `<home>/user_data/audit/*.jsonl`.
+    Files,
+    /// `GET /api/audit/recent`.
+    Api,
 }
 
 /// `rumi-ctl scaffold` templates.
@@ -294,12 +375,14 @@ pub enum NetworkCommand {
         /// Allowed port; 0 means any (repeatable).
         #[arg(long = "port", required = true)]
         ports: Vec<u32>,
+        /// A note recorded with the decision.
         #[arg(long)]
         notes: Option<String>,
     },
     /// Disable a pack's network grant.
     Revoke {
         pack_id: String,
+        /// Why (recorded in the audit log).
         #[arg(long)]
         reason: String,
     },
@@ -313,18 +396,21 @@ pub enum CapabilityCommand {
     Scan,
     /// List candidates, optionally by status (pending, installed, rejected, blocked, failed).
     Requests {
+        /// Only candidates in this state.
         #[arg(long)]
         status: Option<String>,
     },
     /// Approve a candidate (trust its sha256 and install it).
     Approve {
         candidate_key: String,
+        /// A note recorded with the decision.
         #[arg(long)]
         notes: Option<String>,
     },
     /// Reject a candidate (1 h cooldown; blocked at the third rejection).
     Reject {
         candidate_key: String,
+        /// Why (recorded in the audit log).
         #[arg(long)]
         reason: String,
     },
@@ -333,11 +419,13 @@ pub enum CapabilityCommand {
     /// Unblock a candidate (it returns to rejected with a fresh cooldown).
     Unblock {
         candidate_key: String,
+        /// Why (recorded in the audit log).
         #[arg(long)]
         reason: String,
     },
     /// List capability grants.
     Grants {
+        /// Only this principal's grants (exact match).
         #[arg(long)]
         principal: Option<String>,
     },
@@ -373,6 +461,7 @@ pub enum StoresCommand {
     /// Create a store.
     Create {
         store_id: String,
+        /// The pack that owns the store (default: none, an operator store).
         #[arg(long)]
         owner: Option<String>,
     },

@@ -1,6 +1,9 @@
 //! One function per command group.
 
+pub mod audit;
+mod completions;
 mod groups;
+mod man;
 mod packs;
 mod scaffold;
 mod setup;
@@ -9,7 +12,8 @@ use anyhow::Result;
 
 use crate::cli::{Cli, Command};
 use crate::client::{self, Client};
-use crate::output;
+use crate::failure;
+use crate::output::{self, col, outln, text};
 
 pub fn run(cli: &Cli) -> Result<()> {
     match &cli.command {
@@ -27,6 +31,30 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Units(cmd) => groups::units(cli, cmd),
         Command::Routes(cmd) => groups::routes(cli, cmd),
         Command::Image(cmd) => groups::image(cmd),
+        Command::Audit {
+            categories,
+            pack,
+            action,
+            failed,
+            since,
+            limit,
+            follow,
+            source,
+        } => audit::run(
+            cli,
+            &audit::Options {
+                filter: audit::Filter {
+                    categories: categories.clone(),
+                    pack: pack.clone(),
+                    action: action.clone(),
+                    failed: *failed,
+                    since: *since,
+                },
+                limit: *limit,
+                follow: *follow,
+                source,
+            },
+        ),
         Command::Setup(crate::cli::SetupCommand::Check { engine }) => report(
             cli,
             &setup::check(&client::home(cli), &engine.docker_socket, &engine.image),
@@ -50,53 +78,69 @@ pub fn run(cli: &Cli) -> Result<()> {
             template,
             output_dir,
         } => scaffold_cmd(cli, pack_id, *template, output_dir.as_deref()),
-        Command::Completions { shell } => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(*shell, &mut cmd, "rumi-ctl", &mut std::io::stdout());
-            Ok(())
-        }
-        Command::Man => {
-            let cmd = <Cli as clap::CommandFactory>::command();
-            clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
-            Ok(())
-        }
+        Command::Completions { shell, dir } => match (shell, dir) {
+            (_, Some(dir)) => written(cli, &completions::write_all(dir)?),
+            (Some(shell), None) => output::write_bytes(&completions::script(*shell)),
+            (None, None) => anyhow::bail!("name a shell, or --dir"),
+        },
+        Command::Man { command, dir } => match dir {
+            Some(dir) => written(cli, &man::write_all(dir)?),
+            None => output::write_bytes(&man::page(command.as_deref())?),
+        },
     }
 }
 
-#[allow(clippy::print_stdout)]
+/// Lists the files a `--dir` command wrote.
+fn written(cli: &Cli, files: &[String]) -> Result<()> {
+    if cli.json {
+        return output::json(&serde_json::json!({ "written": files }));
+    }
+    files.iter().try_for_each(|f| output::done(cli.style(), f))
+}
+
 fn token(cli: &Cli) -> Result<()> {
     let token = client::token(cli)?;
     if cli.json {
-        output::json(&serde_json::json!({ "token": token }));
+        output::json(&serde_json::json!({ "token": token }))
     } else {
-        println!("{token}");
+        outln!("{token}")
     }
-    Ok(())
 }
 
-#[allow(clippy::print_stdout)]
 fn health(cli: &Cli) -> Result<()> {
     let data = Client::new(cli)?.call("GET", "/api/health", None)?;
     if cli.json {
-        output::json(&data);
-    } else {
-        println!("status: {}", output::field(&data, "status"));
-        if let Some(probes) = data["probes"].as_object() {
-            let rows: Vec<Vec<String>> = probes
-                .iter()
-                .map(|(name, p)| vec![name.clone(), output::field(p, "status"), output::field(p, "message")])
-                .collect();
-            output::table(&["PROBE", "STATUS", "MESSAGE"], &rows);
-        }
+        output::json(&data)?;
+    } else if !cli.quiet {
+        // -q: the exit code says it all.
+        outln!("status: {}", output::field(&data, "status"))?;
+        let probes: Vec<serde_json::Value> = data["probes"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(name, p)| {
+                let mut p = p.clone();
+                p["name"] = serde_json::json!(name);
+                p
+            })
+            .collect();
+        output::table(
+            cli.style(),
+            &[
+                col("PROBE", "name"),
+                col("STATUS", "status"),
+                text("MESSAGE", "message"),
+            ],
+            &probes,
+        )?;
     }
     if data["status"] == "UP" {
         Ok(())
     } else {
-        anyhow::bail!("instance is {}", output::field(&data, "status"))
+        failure::reported(format!("instance is {}", output::field(&data, "status")))
     }
 }
 
-#[allow(clippy::print_stdout)]
 fn scaffold_cmd(
     cli: &Cli,
     pack_id: &str,
@@ -106,53 +150,54 @@ fn scaffold_cmd(
     let parent = output_dir.map_or_else(|| client::home(cli).join("ecosystem"), std::path::Path::to_path_buf);
     let dir = scaffold::scaffold(pack_id, template, &parent)?;
     if cli.json {
-        output::json(&serde_json::json!({ "pack_dir": dir.display().to_string() }));
+        output::json(&serde_json::json!({ "pack_dir": dir.display().to_string() }))
     } else {
-        println!(
-            "created {}; review it, then `rumi-ctl packs scan` and `rumi-ctl packs approve {pack_id}`",
-            dir.display()
-        );
+        output::done(
+            cli.style(),
+            &format!(
+                "created {}; review it, then `rumi-ctl packs scan` and `rumi-ctl packs approve {pack_id}`",
+                dir.display()
+            ),
+        )
     }
-    Ok(())
 }
 
-#[allow(clippy::print_stdout)]
 fn setup_init(cli: &Cli, example: bool) -> Result<()> {
     let home = client::home(cli);
     let done = setup::init(&home, example)?;
     let token = client::token(cli)?;
     if cli.json {
-        output::json(&serde_json::json!({
+        return output::json(&serde_json::json!({
             "home": home.display().to_string(),
             "created_dirs": done.created_dirs,
             "key_created": done.key_created,
             "example_pack": done.example.as_ref().map(|p| p.display().to_string()),
         }));
+    }
+    if cli.quiet {
         return Ok(());
     }
-    println!("home {}", home.display());
+    outln!("home {}", home.display())?;
     for d in &done.created_dirs {
-        println!("  created {d}/");
+        outln!("  created {d}/")?;
     }
     if done.key_created {
-        println!(
+        outln!(
             "  created user_data/settings/.hmac_key (0600); API token {}…",
-            &token[..8]
-        );
+            token.get(..8).unwrap_or_default()
+        )?;
     } else {
-        println!("  kept the existing instance key");
+        outln!("  kept the existing instance key")?;
     }
     if let Some(p) = &done.example {
-        println!("  wrote the example pack {}", p.display());
+        outln!("  wrote the example pack {}", p.display())?;
     }
-    println!(
+    outln!(
         "next: rumid --home {0} (add --permissive without Docker), then rumi-ctl --home {0} packs approve hello",
         home.display()
-    );
-    Ok(())
+    )
 }
 
-#[allow(clippy::print_stdout)]
 fn setup_recover(cli: &Cli, restore_pack: Option<&str>) -> Result<()> {
     let home = client::home(cli);
     let scan = || -> Result<()> {
@@ -166,38 +211,41 @@ fn setup_recover(cli: &Cli, restore_pack: Option<&str>) -> Result<()> {
                 .iter()
                 .map(|r| serde_json::json!({"repair": r.what, "ok": r.ok}))
                 .collect(),
-        ));
+        ))?;
     } else if repairs.is_empty() {
-        println!("nothing to repair");
-    } else {
+        output::done(cli.style(), "nothing to repair")?;
+    } else if !cli.quiet {
         for r in &repairs {
-            println!("{:<7} {}", if r.ok { "done" } else { "FAILED" }, r.what);
+            outln!("{:<7} {}", if r.ok { "done" } else { "FAILED" }, r.what)?;
         }
     }
     let failed = repairs.iter().filter(|r| !r.ok).count();
     if failed > 0 {
-        anyhow::bail!("{failed} repair(s) failed");
+        return failure::reported(format!("{failed} repair(s) failed"));
     }
     Ok(())
 }
 
-#[allow(clippy::print_stdout)]
 fn report(cli: &Cli, findings: &[setup::Finding]) -> Result<()> {
     if cli.json {
         output::json(&serde_json::Value::Array(
             findings.iter().map(setup::Finding::to_json).collect(),
-        ));
+        ))?;
     } else {
         for f in findings {
-            println!("{:<8} {:<14} {}", f.level, f.check, f.message);
+            // -q keeps the problems only.
+            if cli.quiet && f.level == "ok" {
+                continue;
+            }
+            outln!("{:<8} {:<14} {}", f.level, f.check, f.message)?;
             if !f.fix.is_empty() {
-                println!("{:<8} {:<14} fix: {}", "", "", f.fix);
+                outln!("{:<8} {:<14} fix: {}", "", "", f.fix)?;
             }
         }
     }
     let errors = findings.iter().filter(|f| f.level == "error").count();
     if errors > 0 {
-        anyhow::bail!("{errors} error(s) found");
+        return failure::reported(format!("{errors} error(s) found"));
     }
     Ok(())
 }

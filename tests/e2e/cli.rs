@@ -41,15 +41,15 @@ fn ctl_drives_the_approval_life_cycle() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["status"], "approved");
 
-    // Errors show the code and the suggestion, and exit 1.
+    // Errors show the code and the suggestion, and exit 5 for a 404.
     let out = home.ctl(&["packs", "approve", "missing"], &[]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(5));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("RUMI-PACK-005") && err.contains("suggestion:"), "{err}");
 
-    // A wrong RUMI_TOKEN is refused.
+    // A wrong RUMI_TOKEN is refused (exit 4).
     let out = home.ctl(&["packs", "list"], &[("RUMI_TOKEN", "nope")]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("RUMI-AUTH-001"));
 
     let out = home.ctl(&["packs", "uninstall", "beta"], &[]);
@@ -179,7 +179,7 @@ fn ctl_runs_flows_and_reports_docker() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["msg"], "hi ctl");
     let out = home.ctl(&["flows", "run", "missing"], &[]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&out.stderr).contains("RUMI-FLOW-001"));
     let out = home.ctl(&["--json", "docker", "status"], &[]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -3,53 +3,41 @@
 use std::io::{IsTerminal, Read};
 
 use anyhow::{Context, Result, bail};
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 
 use crate::cli::{
     CapabilityCommand, Cli, DockerCommand, FlowsCommand, ImageCommand, NetworkCommand, PipCommand, PrivilegesCommand,
     RoutesCommand, SecretsCommand, StoresCommand, UnitsCommand,
 };
-use crate::client::Client;
-use crate::output::{self, field};
+use crate::client::{Client, seg as enc};
+use crate::output::{self, Column, col, errln, field, outln, pairs, text, time};
 
-/// Prints `data` as JSON, or as a table of `rows_key` with the given columns.
-#[allow(clippy::print_stdout)]
-fn show(cli: &Cli, data: &Value, rows_key: Option<&str>, columns: &[&str]) {
+/// Prints `data` as JSON, or the array `rows_key` as a table of `columns`, or `ok` for a
+/// command that changed something (nothing with `-q`).
+fn show(cli: &Cli, data: &Value, rows_key: Option<&str>, columns: &[Column]) -> Result<()> {
     if cli.json {
-        output::json(data);
+        return output::json(data);
+    }
+    match rows_key {
+        Some(k) => output::table(cli.style(), columns, data[k].as_array().map_or(&[], Vec::as_slice)),
+        None => output::done(cli.style(), "ok"),
+    }
+}
+
+/// Prints load diagnostics on stderr as `level: path: message` (not with `--json`, where
+/// they are part of the data).
+fn diagnostics(cli: &Cli, data: &Value) {
+    if cli.json {
         return;
     }
-    match rows_key.and_then(|k| data[k].as_array()) {
-        Some(rows) => {
-            let rows: Vec<Vec<String>> = rows
-                .iter()
-                .map(|r| columns.iter().map(|c| cell(r, c)).collect())
-                .collect();
-            let headers: Vec<String> = columns.iter().map(|c| c.to_uppercase()).collect();
-            let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
-            output::table(&headers, &rows);
-        }
-        None => println!("ok"),
+    for diag in data["diagnostics"].as_array().into_iter().flatten() {
+        errln!(
+            "{}: {}: {}",
+            field(diag, "level"),
+            field(diag, "path"),
+            field(diag, "message")
+        );
     }
-}
-
-/// A cell: a field, or a nested one written `a.b`, lists joined with commas.
-fn cell(row: &Value, column: &str) -> String {
-    let v = column.split('.').fold(row, |v, k| &v[k]);
-    match v {
-        Value::Array(items) => items
-            .iter()
-            .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
-            .collect::<Vec<_>>()
-            .join(","),
-        Value::Object(m) => m.keys().cloned().collect::<Vec<_>>().join(","),
-        _ => field(&json!({"x": v}), "x"),
-    }
-}
-
-fn enc(s: &str) -> String {
-    utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
 }
 
 pub fn network(cli: &Cli, cmd: &NetworkCommand) -> Result<()> {
@@ -61,8 +49,14 @@ pub fn network(cli: &Cli, cmd: &NetworkCommand) -> Result<()> {
                 cli,
                 &d,
                 Some("grants"),
-                &["pack_id", "enabled", "allowed_domains", "allowed_ports", "updated_at"],
-            );
+                &[
+                    col("PACK", "pack_id"),
+                    col("ENABLED", "enabled"),
+                    col("DOMAINS", "allowed_domains"),
+                    col("PORTS", "allowed_ports"),
+                    time("UPDATED", "updated_at"),
+                ],
+            )?;
         }
         NetworkCommand::Grant {
             pack_id,
@@ -71,11 +65,11 @@ pub fn network(cli: &Cli, cmd: &NetworkCommand) -> Result<()> {
             notes,
         } => {
             let body = json!({"pack_id": pack_id, "allowed_domains": domains, "allowed_ports": ports, "notes": notes});
-            show(cli, &c.call("POST", "/api/network/grant", Some(body))?, None, &[]);
+            show(cli, &c.call("POST", "/api/network/grant", Some(body))?, None, &[])?;
         }
         NetworkCommand::Revoke { pack_id, reason } => {
             let body = json!({"pack_id": pack_id, "reason": reason});
-            show(cli, &c.call("POST", "/api/network/revoke", Some(body))?, None, &[]);
+            show(cli, &c.call("POST", "/api/network/revoke", Some(body))?, None, &[])?;
         }
         NetworkCommand::Check { pack_id, domain, port } => {
             let d = c.call(
@@ -84,16 +78,13 @@ pub fn network(cli: &Cli, cmd: &NetworkCommand) -> Result<()> {
                 Some(json!({"pack_id": pack_id, "domain": domain, "port": port})),
             )?;
             if cli.json {
-                output::json(&d);
+                output::json(&d)?;
             } else {
-                #[allow(clippy::print_stdout)]
-                {
-                    println!(
-                        "{}: {}",
-                        if d["allowed"] == true { "allowed" } else { "denied" },
-                        field(&d, "reason")
-                    );
-                }
+                outln!(
+                    "{}: {}",
+                    if d["allowed"] == true { "allowed" } else { "denied" },
+                    field(&d, "reason")
+                )?;
             }
         }
     }
@@ -103,41 +94,41 @@ pub fn network(cli: &Cli, cmd: &NetworkCommand) -> Result<()> {
 pub fn capability(cli: &Cli, cmd: &CapabilityCommand) -> Result<()> {
     let c = Client::new(cli)?;
     let items = [
-        "candidate_key",
-        "status",
-        "candidate.permission_id",
-        "reject_count",
-        "last_error",
+        col("KEY", "candidate_key"),
+        col("STATUS", "status"),
+        col("PERMISSION", "candidate.permission_id"),
+        col("REJECTS", "reject_count"),
+        text("LAST_ERROR", "last_error"),
     ];
     match cmd {
         CapabilityCommand::Scan => {
             let d = c.call("POST", "/api/capability/candidates/scan", None)?;
-            show(cli, &d, Some("candidates"), &items);
+            show(cli, &d, Some("candidates"), &items)?;
         }
         CapabilityCommand::Requests { status } => {
             let path = match status {
                 Some(s) => format!("/api/capability/requests?status={}", enc(s)),
                 None => "/api/capability/requests".into(),
             };
-            show(cli, &c.call("GET", &path, None)?, Some("items"), &items);
+            show(cli, &c.call("GET", &path, None)?, Some("items"), &items)?;
         }
         CapabilityCommand::Approve { candidate_key, notes } => {
             let path = format!("/api/capability/requests/{}/approve", enc(candidate_key));
-            show(cli, &c.call("POST", &path, Some(json!({"notes": notes})))?, None, &[]);
+            show(cli, &c.call("POST", &path, Some(json!({"notes": notes})))?, None, &[])?;
         }
         CapabilityCommand::Reject { candidate_key, reason } => {
             let path = format!("/api/capability/requests/{}/reject", enc(candidate_key));
-            show(cli, &c.call("POST", &path, Some(json!({"reason": reason})))?, None, &[]);
+            show(cli, &c.call("POST", &path, Some(json!({"reason": reason})))?, None, &[])?;
         }
         CapabilityCommand::Blocked => show(
             cli,
             &c.call("GET", "/api/capability/blocked", None)?,
             Some("items"),
             &items,
-        ),
+        )?,
         CapabilityCommand::Unblock { candidate_key, reason } => {
             let path = format!("/api/capability/blocked/{}/unblock", enc(candidate_key));
-            show(cli, &c.call("POST", &path, Some(json!({"reason": reason})))?, None, &[]);
+            show(cli, &c.call("POST", &path, Some(json!({"reason": reason})))?, None, &[])?;
         }
         CapabilityCommand::Grants { principal } => {
             let path = match principal {
@@ -148,8 +139,12 @@ pub fn capability(cli: &Cli, cmd: &CapabilityCommand) -> Result<()> {
                 cli,
                 &c.call("GET", &path, None)?,
                 Some("grants"),
-                &["principal_id", "enabled", "permissions"],
-            );
+                &[
+                    col("PRINCIPAL", "principal_id"),
+                    col("ENABLED", "enabled"),
+                    col("PERMISSIONS", "permissions"),
+                ],
+            )?;
         }
         CapabilityCommand::Grant {
             principal_id,
@@ -167,7 +162,7 @@ pub fn capability(cli: &Cli, cmd: &CapabilityCommand) -> Result<()> {
                 &c.call("POST", "/api/capability/grants/grant", Some(body))?,
                 None,
                 &[],
-            );
+            )?;
         }
         CapabilityCommand::Revoke {
             principal_id,
@@ -179,7 +174,7 @@ pub fn capability(cli: &Cli, cmd: &CapabilityCommand) -> Result<()> {
                 &c.call("POST", "/api/capability/grants/revoke", Some(body))?,
                 None,
                 &[],
-            );
+            )?;
         }
     }
     Ok(())
@@ -215,8 +210,13 @@ pub fn secrets(cli: &Cli, cmd: &SecretsCommand) -> Result<()> {
                 cli,
                 &c.call("GET", "/api/secrets", None)?,
                 Some("keys"),
-                &["key", "exists", "updated_at", "deleted_at"],
-            );
+                &[
+                    col("KEY", "key"),
+                    col("EXISTS", "exists"),
+                    time("UPDATED", "updated_at"),
+                    time("DELETED", "deleted_at"),
+                ],
+            )?;
         }
         SecretsCommand::Set { key } => {
             let value = read_secret(key)?;
@@ -225,7 +225,7 @@ pub fn secrets(cli: &Cli, cmd: &SecretsCommand) -> Result<()> {
                 &c.call("POST", "/api/secrets/set", Some(json!({"key": key, "value": value})))?,
                 None,
                 &[],
-            );
+            )?;
         }
         SecretsCommand::Delete { key } => {
             show(
@@ -233,7 +233,7 @@ pub fn secrets(cli: &Cli, cmd: &SecretsCommand) -> Result<()> {
                 &c.call("POST", "/api/secrets/delete", Some(json!({"key": key})))?,
                 None,
                 &[],
-            );
+            )?;
         }
     }
     Ok(())
@@ -246,8 +246,13 @@ pub fn stores(cli: &Cli, cmd: &StoresCommand) -> Result<()> {
             cli,
             &c.call("GET", "/api/stores", None)?,
             Some("stores"),
-            &["store_id", "owner_pack", "keys", "created_at"],
-        ),
+            &[
+                col("STORE", "store_id"),
+                col("OWNER", "owner_pack"),
+                col("KEYS", "keys"),
+                time("CREATED", "created_at"),
+            ],
+        )?,
         StoresCommand::Create { store_id, owner } => {
             show(
                 cli,
@@ -258,14 +263,20 @@ pub fn stores(cli: &Cli, cmd: &StoresCommand) -> Result<()> {
                 )?,
                 None,
                 &[],
-            );
+            )?;
         }
         StoresCommand::Shared => show(
             cli,
             &c.call("GET", "/api/stores/shared", None)?,
             Some("shared_stores"),
-            &["store_id", "owner_pack", "target_pack", "status", "approved_at"],
-        ),
+            &[
+                col("STORE", "store_id"),
+                col("OWNER", "owner_pack"),
+                col("TARGET", "target_pack"),
+                col("STATUS", "status"),
+                time("APPROVED", "approved_at"),
+            ],
+        )?,
         StoresCommand::ShareApprove {
             store_id,
             owner_pack,
@@ -277,7 +288,7 @@ pub fn stores(cli: &Cli, cmd: &StoresCommand) -> Result<()> {
                 &c.call("POST", "/api/stores/shared/approve", Some(body))?,
                 None,
                 &[],
-            );
+            )?;
         }
         StoresCommand::ShareRevoke {
             store_id,
@@ -290,7 +301,7 @@ pub fn stores(cli: &Cli, cmd: &StoresCommand) -> Result<()> {
                 &c.call("POST", "/api/stores/shared/revoke", Some(body))?,
                 None,
                 &[],
-            );
+            )?;
         }
     }
     Ok(())
@@ -305,21 +316,15 @@ pub fn flows(cli: &Cli, cmd: &FlowsCommand) -> Result<()> {
                 cli,
                 &d,
                 Some("flows"),
-                &["flow_id", "source.kind", "source.pack_id", "steps", "schedule"],
-            );
-            if !cli.json {
-                for diag in d["diagnostics"].as_array().into_iter().flatten() {
-                    #[allow(clippy::print_stderr)]
-                    {
-                        eprintln!(
-                            "{}: {}: {}",
-                            field(diag, "level"),
-                            field(diag, "path"),
-                            field(diag, "message")
-                        );
-                    }
-                }
-            }
+                &[
+                    col("FLOW", "flow_id"),
+                    col("SOURCE", "source.kind"),
+                    col("PACK", "source.pack_id"),
+                    col("STEPS", "steps"),
+                    pairs("SCHEDULE", "schedule"),
+                ],
+            )?;
+            diagnostics(cli, &d);
         }
         FlowsCommand::Run {
             flow_id,
@@ -333,21 +338,18 @@ pub fn flows(cli: &Cli, cmd: &FlowsCommand) -> Result<()> {
                 Some(json!({"inputs": inputs, "timeout": timeout})),
             )?;
             if cli.json {
-                output::json(&d);
+                output::json(&d)?;
             } else {
-                output::json(&d["result"]);
-                #[allow(clippy::print_stderr)]
-                {
-                    eprintln!(
-                        "({} in {} s{})",
-                        field(&d, "flow_id"),
-                        field(&d, "execution_time"),
-                        if d["truncated"] == true { ", truncated" } else { "" }
-                    );
-                }
+                output::json(&d["result"])?;
+                errln!(
+                    "({} in {} s{})",
+                    field(&d, "flow_id"),
+                    field(&d, "execution_time"),
+                    if d["truncated"] == true { ", truncated" } else { "" }
+                );
             }
         }
-        FlowsCommand::Reload => show(cli, &c.call("POST", "/api/flows/reload", None)?, None, &[]),
+        FlowsCommand::Reload => show(cli, &c.call("POST", "/api/flows/reload", None)?, None, &[])?,
     }
     Ok(())
 }
@@ -358,17 +360,14 @@ pub fn docker(cli: &Cli, cmd: &DockerCommand) -> Result<()> {
         DockerCommand::Status => {
             let d = c.call("GET", "/api/docker/status", None)?;
             if cli.json {
-                output::json(&d);
+                output::json(&d)?;
             } else {
-                #[allow(clippy::print_stdout)]
-                {
-                    println!(
-                        "available: {}\ndetail: {}\nimage: {}",
-                        field(&d, "available"),
-                        field(&d, "detail"),
-                        field(&d, "image")
-                    );
-                }
+                outln!(
+                    "available: {}\ndetail: {}\nimage: {}",
+                    field(&d, "available"),
+                    field(&d, "detail"),
+                    field(&d, "image")
+                )?;
             }
         }
         DockerCommand::Containers => {
@@ -376,27 +375,30 @@ pub fn docker(cli: &Cli, cmd: &DockerCommand) -> Result<()> {
                 cli,
                 &c.call("GET", "/api/containers", None)?,
                 Some("containers"),
-                &["name", "pack_id", "type", "state", "spare"],
-            );
+                &[
+                    col("NAME", "name"),
+                    col("PACK", "pack_id"),
+                    col("TYPE", "type"),
+                    col("STATE", "state"),
+                    col("SPARE", "spare"),
+                ],
+            )?;
         }
         DockerCommand::Start { pack_id } => {
             let d = c.call("POST", &format!("/api/containers/{}/start", enc(pack_id)), None)?;
             if cli.json {
-                output::json(&d);
+                output::json(&d)?;
             } else {
-                #[allow(clippy::print_stdout)]
-                {
-                    println!(
-                        "{}: {} in {} ms{}",
-                        field(&d, "pack_id"),
-                        if d["ok"] == true { "ok" } else { "FAILED" },
-                        field(&d, "duration_ms"),
-                        d["error"].as_str().map(|e| format!(" ({e})")).unwrap_or_default()
-                    );
-                }
+                outln!(
+                    "{}: {} in {} ms{}",
+                    field(&d, "pack_id"),
+                    if d["ok"] == true { "ok" } else { "FAILED" },
+                    field(&d, "duration_ms"),
+                    d["error"].as_str().map(|e| format!(" ({e})")).unwrap_or_default()
+                )?;
             }
             if d["ok"] != true {
-                bail!("the sandbox of {pack_id} cannot start");
+                return crate::failure::reported(format!("the sandbox of {pack_id} cannot start"));
             }
         }
         DockerCommand::Remove { pack_id } => {
@@ -405,7 +407,7 @@ pub fn docker(cli: &Cli, cmd: &DockerCommand) -> Result<()> {
                 &c.call("DELETE", &format!("/api/containers/{}", enc(pack_id)), None)?,
                 None,
                 &[],
-            );
+            )?;
         }
     }
     Ok(())
@@ -441,12 +443,16 @@ pub fn privileges(cli: &Cli, cmd: &PrivilegesCommand) -> Result<()> {
                 cli,
                 &d,
                 Some("privileges"),
-                &["privilege_id", "granted_packs", "description"],
-            );
+                &[
+                    col("PRIVILEGE", "privilege_id"),
+                    col("PACKS", "granted_packs"),
+                    text("DESCRIPTION", "description"),
+                ],
+            )?;
         }
         PrivilegesCommand::Grant { pack_id, privilege_id } => {
             let d = c.call("POST", &format!("/api/privileges/{pack_id}/grant/{privilege_id}"), None)?;
-            show(cli, &d, None, &[]);
+            show(cli, &d, None, &[])?;
         }
         PrivilegesCommand::Revoke { pack_id, privilege_id } => {
             let d = c.call(
@@ -454,7 +460,7 @@ pub fn privileges(cli: &Cli, cmd: &PrivilegesCommand) -> Result<()> {
                 &format!("/api/privileges/{pack_id}/revoke/{privilege_id}"),
                 None,
             )?;
-            show(cli, &d, None, &[]);
+            show(cli, &d, None, &[])?;
         }
         PrivilegesCommand::Execute {
             pack_id,
@@ -471,7 +477,7 @@ pub fn privileges(cli: &Cli, cmd: &PrivilegesCommand) -> Result<()> {
                 Some(json!({ "args": args })),
             )?;
             // The result is free-form: always shown as JSON.
-            output::json(&d["result"]);
+            output::json(&d["result"])?;
         }
     }
     Ok(())
@@ -480,28 +486,25 @@ pub fn privileges(cli: &Cli, cmd: &PrivilegesCommand) -> Result<()> {
 pub fn pip(cli: &Cli, cmd: &PipCommand) -> Result<()> {
     let c = Client::new(cli)?;
     let items = [
-        "candidate_key",
-        "status",
-        "candidate.packages",
-        "reject_count",
-        "last_error",
+        col("KEY", "candidate_key"),
+        col("STATUS", "status"),
+        text("PACKAGES", "candidate.packages"),
+        col("REJECTS", "reject_count"),
+        text("LAST_ERROR", "last_error"),
     ];
     match cmd {
         PipCommand::Scan => {
             let d = c.call("POST", "/api/pip/candidates/scan", None)?;
-            show(cli, &d, Some("candidates"), &items);
+            show(cli, &d, Some("candidates"), &items)?;
             if !cli.json {
                 for bad in d["invalid"].as_array().into_iter().flatten() {
-                    #[allow(clippy::print_stdout)]
-                    {
-                        println!(
-                            "invalid {} {} line {}: {}",
-                            field(bad, "pack_id"),
-                            field(bad, "file"),
-                            field(bad, "line"),
-                            field(bad, "error")
-                        );
-                    }
+                    outln!(
+                        "invalid {} {} line {}: {}",
+                        field(bad, "pack_id"),
+                        field(bad, "file"),
+                        field(bad, "line"),
+                        field(bad, "error")
+                    )?;
                 }
             }
         }
@@ -510,7 +513,7 @@ pub fn pip(cli: &Cli, cmd: &PipCommand) -> Result<()> {
                 Some(s) => format!("/api/pip/requests?status={}", enc(s)),
                 None => "/api/pip/requests".into(),
             };
-            show(cli, &c.call("GET", &path, None)?, Some("items"), &items);
+            show(cli, &c.call("GET", &path, None)?, Some("items"), &items)?;
         }
         PipCommand::Approve {
             candidate_key,
@@ -518,17 +521,14 @@ pub fn pip(cli: &Cli, cmd: &PipCommand) -> Result<()> {
             index_url,
         } => {
             if !cli.json {
-                #[allow(clippy::print_stderr)]
-                {
-                    eprintln!(
-                        "approving {candidate_key}: downloading ({}) on the bridge network, then installing with no network…",
-                        if *allow_sdist {
-                            "wheels and sdists"
-                        } else {
-                            "wheels only"
-                        }
-                    );
-                }
+                errln!(
+                    "approving {candidate_key}: downloading ({}) on the bridge network, then installing with no network…",
+                    if *allow_sdist {
+                        "wheels and sdists"
+                    } else {
+                        "wheels only"
+                    }
+                );
             }
             let path = format!("/api/pip/requests/{}/approve", enc(candidate_key));
             let d = c.call(
@@ -537,27 +537,24 @@ pub fn pip(cli: &Cli, cmd: &PipCommand) -> Result<()> {
                 Some(json!({"allow_sdist": allow_sdist, "index_url": index_url})),
             )?;
             if cli.json {
-                output::json(&d);
+                output::json(&d)?;
             } else {
-                #[allow(clippy::print_stdout)]
-                {
-                    println!(
-                        "{}: {} ({})",
-                        field(&d, "candidate_key"),
-                        field(&d, "status"),
-                        cell(&d, "candidate.packages")
-                    );
-                }
+                outln!(
+                    "{}: {} ({})",
+                    field(&d, "candidate_key"),
+                    field(&d, "status"),
+                    output::cell(&d, &text("PACKAGES", "candidate.packages"))
+                )?;
             }
         }
         PipCommand::Reject { candidate_key, reason } => {
             let path = format!("/api/pip/requests/{}/reject", enc(candidate_key));
-            show(cli, &c.call("POST", &path, Some(json!({"reason": reason})))?, None, &[]);
+            show(cli, &c.call("POST", &path, Some(json!({"reason": reason})))?, None, &[])?;
         }
-        PipCommand::Blocked => show(cli, &c.call("GET", "/api/pip/blocked", None)?, Some("items"), &items),
+        PipCommand::Blocked => show(cli, &c.call("GET", "/api/pip/blocked", None)?, Some("items"), &items)?,
         PipCommand::Unblock { candidate_key, reason } => {
             let path = format!("/api/pip/blocked/{}/unblock", enc(candidate_key));
-            show(cli, &c.call("POST", &path, Some(json!({"reason": reason})))?, None, &[]);
+            show(cli, &c.call("POST", &path, Some(json!({"reason": reason})))?, None, &[])?;
         }
     }
     Ok(())
@@ -576,15 +573,15 @@ pub fn units(cli: &Cli, cmd: &UnitsCommand) -> Result<()> {
                 &c.call("GET", &path, None)?,
                 Some("units"),
                 &[
-                    "store_id",
-                    "namespace",
-                    "name",
-                    "version",
-                    "kind",
-                    "permission_id",
-                    "declared_by_pack_id",
+                    col("STORE", "store_id"),
+                    col("NAMESPACE", "namespace"),
+                    col("NAME", "name"),
+                    col("VERSION", "version"),
+                    col("KIND", "kind"),
+                    col("PERMISSION", "permission_id"),
+                    col("DECLARED_BY", "declared_by_pack_id"),
                 ],
-            );
+            )?;
         }
         UnitsCommand::Publish {
             store_id,
@@ -594,7 +591,7 @@ pub fn units(cli: &Cli, cmd: &UnitsCommand) -> Result<()> {
             version,
         } => {
             let body = json!({"store_id": store_id, "source_dir": source_dir, "namespace": namespace, "name": name, "version": version});
-            show(cli, &c.call("POST", "/api/units/publish", Some(body))?, None, &[]);
+            show(cli, &c.call("POST", "/api/units/publish", Some(body))?, None, &[])?;
         }
         UnitsCommand::Execute {
             principal_id,
@@ -615,7 +612,7 @@ pub fn units(cli: &Cli, cmd: &UnitsCommand) -> Result<()> {
                 "timeout": timeout,
             });
             let d = c.call("POST", "/api/units/execute", Some(body))?;
-            output::json(&d["output"]);
+            output::json(&d["output"])?;
         }
     }
     Ok(())
@@ -627,19 +624,17 @@ pub fn routes(cli: &Cli, cmd: &RoutesCommand) -> Result<()> {
         RoutesCommand::List => c.call("GET", "/api/routes", None)?,
         RoutesCommand::Reload => c.call("POST", "/api/routes/reload", None)?,
     };
-    show(cli, &d, Some("routes"), &["method", "path", "flow_id", "pack_id"]);
-    if !cli.json {
-        for diag in d["diagnostics"].as_array().into_iter().flatten() {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!(
-                    "{}: {}: {}",
-                    field(diag, "level"),
-                    field(diag, "path"),
-                    field(diag, "message")
-                );
-            }
-        }
-    }
+    show(
+        cli,
+        &d,
+        Some("routes"),
+        &[
+            col("METHOD", "method"),
+            col("PATH", "path"),
+            col("FLOW", "flow_id"),
+            col("PACK", "pack_id"),
+        ],
+    )?;
+    diagnostics(cli, &d);
     Ok(())
 }

@@ -4,24 +4,25 @@ use anyhow::Result;
 use serde_json::{Value, json};
 
 use crate::cli::{Cli, PacksCommand};
-use crate::client::Client;
-use crate::output::{self, field};
+use crate::client::{Client, seg};
+use crate::output::{self, col, field, outln, text, time};
 
-#[allow(clippy::print_stdout)]
 pub fn run(cli: &Cli, cmd: &PacksCommand) -> Result<()> {
     let client = Client::new(cli)?;
     let data = match cmd {
         PacksCommand::List => client.call("GET", "/api/packs", None)?,
         PacksCommand::Pending => client.call("GET", "/api/packs/pending", None)?,
-        PacksCommand::Status { pack_id } => client.call("GET", &format!("/api/packs/{pack_id}/status"), None)?,
+        PacksCommand::Status { pack_id } => client.call("GET", &format!("/api/packs/{}/status", seg(pack_id)), None)?,
         PacksCommand::Scan => client.call("POST", "/api/packs/scan", None)?,
-        PacksCommand::Approve { pack_id } => client.call("POST", &format!("/api/packs/{pack_id}/approve"), None)?,
+        PacksCommand::Approve { pack_id } => {
+            client.call("POST", &format!("/api/packs/{}/approve", seg(pack_id)), None)?
+        }
         PacksCommand::Reject { pack_id, reason } => client.call(
             "POST",
-            &format!("/api/packs/{pack_id}/reject"),
+            &format!("/api/packs/{}/reject", seg(pack_id)),
             Some(json!({ "reason": reason })),
         )?,
-        PacksCommand::Uninstall { pack_id } => client.call("DELETE", &format!("/api/packs/{pack_id}"), None)?,
+        PacksCommand::Uninstall { pack_id } => client.call("DELETE", &format!("/api/packs/{}", seg(pack_id)), None)?,
         PacksCommand::Import { path, notes } => {
             let path = std::path::absolute(path)?;
             client.call(
@@ -37,90 +38,104 @@ pub fn run(cli: &Cli, cmd: &PacksCommand) -> Result<()> {
             Some(json!({ "staging_id": staging_id, "mode": "replace" })),
         )?,
         PacksCommand::Discard { staging_id } => {
-            client.call("DELETE", &format!("/api/packs/staging/{staging_id}"), None)?
+            client.call("DELETE", &format!("/api/packs/staging/{}", seg(staging_id)), None)?
         }
     };
     if cli.json {
-        output::json(&data);
-        return Ok(());
+        return output::json(&data);
     }
+    let style = cli.style();
     match cmd {
-        PacksCommand::List | PacksCommand::Pending => print_list(&data),
-        PacksCommand::Status { .. } => print_status(&data),
+        PacksCommand::List | PacksCommand::Pending => output::table(style, &PACK_COLUMNS, items(&data["packs"]))?,
+        PacksCommand::Status { .. } => print_status(&data)?,
+        PacksCommand::Scan if cli.quiet => {}
         PacksCommand::Scan => {
-            println!(
+            outln!(
                 "discovered {} pack(s); new: {}; modified: {}; invalid: {}",
                 field(&data, "discovered"),
                 join(&data["new"]),
                 join(&data["modified"]),
                 data["invalid"].as_array().map_or(0, Vec::len)
-            );
+            )?;
             for bad in data["invalid"].as_array().into_iter().flatten() {
-                println!(
+                outln!(
                     "  invalid {}: {} {}",
                     field(bad, "dir"),
                     field(&bad["problem"], "code"),
                     field(&bad["problem"], "message")
-                );
+                )?;
             }
         }
         PacksCommand::Approve { .. } | PacksCommand::Reject { .. } => {
-            println!("{}: {}", field(&data, "pack_id"), field(&data, "status"));
+            output::done(
+                style,
+                &format!("{}: {}", field(&data, "pack_id"), field(&data, "status")),
+            )?;
         }
-        PacksCommand::Uninstall { .. } => {
-            println!(
+        PacksCommand::Uninstall { .. } => output::done(
+            style,
+            &format!(
                 "{}: uninstalled (backup in {})",
                 field(&data, "pack_id"),
                 field(&data, "backup")
-            );
-        }
-        PacksCommand::Import { .. } => {
-            println!(
-                "staged {} ({} files, {} bytes) as {}; install it with `rumi-ctl packs apply {}`",
-                field(&data, "pack_id"),
-                field(&data, "files"),
-                field(&data, "bytes"),
-                field(&data, "staging_id"),
-                field(&data, "staging_id")
-            );
-        }
-        PacksCommand::Staging => {
-            let rows: Vec<Vec<String>> = data["staged"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|s| {
-                    vec![
-                        field(s, "staging_id"),
-                        field(s, "pack_id"),
-                        field(s, "input_type"),
-                        field(s, "files"),
-                        field(s, "imported_at"),
-                    ]
-                })
-                .collect();
-            output::table(&["STAGING ID", "PACK", "FROM", "FILES", "IMPORTED"], &rows);
-        }
+            ),
+        )?,
+        // With -q only the staging id, for `id=$(rumi-ctl -q packs import …)`.
+        PacksCommand::Import { .. } if cli.quiet => outln!("{}", field(&data, "staging_id"))?,
+        PacksCommand::Import { .. } => outln!(
+            "staged {} ({} files, {} bytes) as {}; install it with `rumi-ctl packs apply {}`",
+            field(&data, "pack_id"),
+            field(&data, "files"),
+            field(&data, "bytes"),
+            field(&data, "staging_id"),
+            field(&data, "staging_id")
+        )?,
+        PacksCommand::Staging => output::table(
+            style,
+            &[
+                col("STAGING_ID", "staging_id"),
+                col("PACK", "pack_id"),
+                col("FROM", "input_type"),
+                col("FILES", "files"),
+                time("IMPORTED", "imported_at"),
+            ],
+            items(&data["staged"]),
+        )?,
         PacksCommand::Apply { .. } => {
             let a = &data["applied"];
-            if a["replaced"] == true {
-                println!(
+            let message = if a["replaced"] == true {
+                format!(
                     "{}: replaced (previous version in {}); now {}: review and approve it",
                     field(a, "pack_id"),
                     field(a, "backup"),
                     field(&data["pack"], "status")
-                );
+                )
             } else {
-                println!(
+                format!(
                     "{}: installed; now {}: review and approve it",
                     field(a, "pack_id"),
                     field(&data["pack"], "status")
-                );
-            }
+                )
+            };
+            output::done(style, &message)?;
         }
-        PacksCommand::Discard { .. } => println!("{}: discarded", field(&data, "staging_id")),
+        PacksCommand::Discard { .. } => output::done(style, &format!("{}: discarded", field(&data, "staging_id")))?,
     }
     Ok(())
+}
+
+/// The columns of `packs list` and `packs pending`.
+const PACK_COLUMNS: [output::Column; 5] = [
+    col("PACK", "pack_id"),
+    col("STATUS", "status"),
+    col("VERSION", "version"),
+    col("ERROR", "error.code"),
+    text("NAME", "name"),
+];
+
+/// The items of a JSON array (none if it is not one).
+fn items(v: &Value) -> &[Value] {
+    v.as_array().map_or(&[], Vec::as_slice)
 }
 
 fn join(v: &Value) -> String {
@@ -137,26 +152,7 @@ fn join(v: &Value) -> String {
     }
 }
 
-fn print_list(data: &Value) {
-    let rows: Vec<Vec<String>> = data["packs"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|p| {
-            vec![
-                field(p, "pack_id"),
-                field(p, "status"),
-                field(p, "version"),
-                field(p, "name"),
-                p["error"]["code"].as_str().unwrap_or("").to_owned(),
-            ]
-        })
-        .collect();
-    output::table(&["PACK", "STATUS", "VERSION", "NAME", "ERROR"], &rows);
-}
-
-#[allow(clippy::print_stdout)]
-fn print_status(d: &Value) {
+fn print_status(d: &Value) -> Result<()> {
     for key in [
         "pack_id",
         "status",
@@ -170,22 +166,23 @@ fn print_status(d: &Value) {
         "record_problem",
     ] {
         if !d[key].is_null() {
-            println!("{key:<17} {}", field(d, key));
+            outln!("{key:<17} {}", field(d, key))?;
         }
     }
-    if let Some(err) = d["error"].as_object() {
-        println!(
+    if d["error"].is_object() {
+        outln!(
             "{:<17} {} {}",
             "error",
-            field(&Value::Object(err.clone()), "code"),
-            field(&Value::Object(err.clone()), "message")
-        );
+            field(&d["error"], "code"),
+            field(&d["error"], "message")
+        )?;
     }
     if let Some(ch) = d["changes"].as_object() {
         for kind in ["added", "changed", "removed"] {
             for p in ch.get(kind).and_then(Value::as_array).into_iter().flatten() {
-                println!("  {kind:<8} {}", p.as_str().unwrap_or_default());
+                outln!("  {kind:<8} {}", p.as_str().unwrap_or_default())?;
             }
         }
     }
+    Ok(())
 }
