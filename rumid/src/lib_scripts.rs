@@ -167,11 +167,60 @@ impl LibScripts {
             context: ctx,
             timeout: LIB_TIMEOUT,
         };
-        sandbox
-            .run_lib_script(&block)
-            .await
+        let result = sandbox.run_lib_script(&block).await;
+        // The script is the only writer of the data directory and it has ended (its whole
+        // sandbox is gone): make what it left inert on the host.
+        let stripped = tokio::task::block_in_place(|| strip_special_bits(&data));
+        if stripped > 0 {
+            tracing::warn!(pack_id = %id, entries = stripped, "setuid/setgid bits removed from the data directory");
+        }
+        result
             .map_err(|e| format!("{}: {e}", e.error_type()))
     }
+}
+
+/// Clears the setuid, setgid and sticky bits of everything below `dir` (the pack's data
+/// directory), without following symlinks; returns how many entries had one.
+///
+/// # Security
+/// A lib script may leave a copy of a shell with the setuid bit in `/data`. Inside the
+/// sandbox the bit is inert (no_new_privs, nosuid binds), but on the host the file belongs
+/// to the pack's uid: any local user able to reach it would run as that uid, and the
+/// helpers serve that uid on the pack's sockets. Each entry is opened `O_NOFOLLOW` and
+/// changed through its descriptor, so a symlink swapped in cannot redirect the change to a
+/// host file (and nothing of the pack runs any more while this happens).
+fn strip_special_bits(dir: &Path) -> usize {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut n = 0;
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    for e in entries.flatten() {
+        let Ok(kind) = e.file_type() else { continue };
+        if kind.is_symlink() {
+            continue;
+        }
+        let path = e.path();
+        if kind.is_dir() {
+            n += strip_special_bits(&path);
+        }
+        if !(kind.is_dir() || kind.is_file()) {
+            continue;
+        }
+        let Ok(f) = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+            .open(&path)
+        else {
+            continue;
+        };
+        let Ok(meta) = f.metadata() else { continue };
+        let mode = meta.permissions().mode();
+        if mode & 0o7000 != 0 {
+            if f.set_permissions(std::fs::Permissions::from_mode(mode & 0o777)).is_ok() {
+                n += 1;
+            }
+        }
+    }
+    n
 }
 
 /// Gives the pack's sandbox user (`uid`) the pack's data directory. As root, rumid hands it

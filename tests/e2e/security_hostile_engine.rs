@@ -261,3 +261,91 @@ fn file_names_that_are_not_utf8_are_refused_with_a_code() {
     std::fs::write(&odd, "x = 1\n").unwrap();
     assert_eq!(rumid.pack_state("victim"), "modified");
 }
+
+const PLANT: &str = r#"
+import os, shutil
+def run(context=None):
+    data = context["data_dir"]
+    shutil.copy("/bin/sh", os.path.join(data, "sh"))
+    os.chmod(os.path.join(data, "sh"), 0o6755)
+    os.makedirs(os.path.join(data, "dir"), exist_ok=True)
+    os.chmod(os.path.join(data, "dir"), 0o2777)
+    os.symlink("/etc/shadow", os.path.join(data, "shadow"))
+    return {"planted": True}
+"#;
+
+const USE_PLANT: &str = r#"
+import os, subprocess
+def attempt(fn):
+    try:
+        return {"ok": True, "value": fn()}
+    except BaseException as e:
+        return {"ok": False, "error": "%s: %s" % (type(e).__name__, e)}
+def shm_fill():
+    with open("/dev/shm/fill", "wb") as f:
+        for _ in range(64):
+            f.write(b"x" * (1024 * 1024))
+    return "64 MiB written"
+def run(data, context):
+    return {
+        "setuid_sh": attempt(lambda: subprocess.run(["/data/sh", "-c", "id -u"], capture_output=True, text=True).stdout.strip()),
+        "shadow": attempt(lambda: open("/data/shadow").read()),
+        "shm_fill": attempt(shm_fill),
+        "uid": os.getuid(),
+    }
+"#;
+
+/// Setuid files and symlinks planted in the writable data directory by a lib script gain
+/// nothing: a setuid binary runs as the pack's uid (no_new_privs, nosuid), the host copy
+/// loses its setuid and setgid bits as soon as the script ends, a symlink to the host's
+/// `/etc/shadow` leads nowhere, and `/dev/shm` is bounded.
+fn planted_files_gain_nothing(strict: bool) {
+    let home = TestHome::new();
+    home.add_pack("planter");
+    home.write("ecosystem/planter/backend/lib/install.py", PLANT);
+    home.write("ecosystem/planter/backend/blocks/use.py", USE_PLANT);
+    home.write(
+        "flows/use.flow.yaml",
+        "flow_id: use\ndefaults: {fail_soft: false}\nsteps:\n  - {id: s, type: python_file_call, owner_pack: planter, file: use.py, output: out}\n",
+    );
+    let mut builder = Rumid::builder(&home);
+    if strict {
+        builder = builder.strict();
+    }
+    let rumid = builder.spawn().unwrap();
+    assert_eq!(rumid.post("/api/packs/planter/approve", None).status, 200);
+    let data = home.path().join("user_data/packs/planter");
+    let installed = rumi_tests::eventually("install.py to run", patience(), || {
+        home.audit_actions("system", "lib_install").into_iter().next()
+    })
+    .unwrap();
+    assert_eq!(installed["success"], true, "{installed}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::symlink_metadata(p).unwrap().permissions().mode();
+    assert_eq!(mode(&data.join("sh")) & 0o7000, 0, "setuid/setgid stripped on the host");
+    assert_eq!(mode(&data.join("dir")) & 0o7000, 0, "setgid directory stripped");
+    let r = rumid.run_flow("use", json!({}), 60.0);
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let out = &r.body["data"]["result"]["out"];
+    let uid = out["uid"].as_u64().unwrap();
+    assert_ne!(uid, 0);
+    // Whatever runs from /data runs as the pack, never as root.
+    if out["setuid_sh"]["ok"] == true {
+        assert_eq!(out["setuid_sh"]["value"], uid.to_string(), "{out}");
+    }
+    assert_eq!(out["shadow"]["ok"], false, "{out}");
+    assert_eq!(out["shm_fill"]["ok"], false, "/dev/shm is bounded: {out}");
+}
+
+#[test]
+fn planted_setuid_files_gain_nothing_on_the_host() {
+    planted_files_gain_nothing(false);
+}
+
+#[test]
+fn planted_setuid_files_gain_nothing_in_containers() {
+    if !docker_or_skip("planted_setuid_files_gain_nothing_in_containers") {
+        return;
+    }
+    planted_files_gain_nothing(true);
+}

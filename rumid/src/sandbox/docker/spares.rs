@@ -75,8 +75,8 @@ struct Spare {
 #[derive(Default)]
 struct Inner {
     by_pack: HashMap<String, Vec<Spare>>,
-    /// Spares being started, per pack.
-    starting: HashMap<String, usize>,
+    /// Spares being started, per pack: the digest of each one's spec.
+    starting: HashMap<String, Vec<String>>,
     /// Bumped by every flush; a spare started under an older generation is destroyed.
     generation: u64,
 }
@@ -92,7 +92,14 @@ pub struct Spares {
     limits: SpareLimits,
     inner: Mutex<Inner>,
     metrics: SpareMetrics,
+    /// Woken whenever a spare finishes starting (or fails to).
+    landed: tokio::sync::Notify,
 }
+
+/// Longest a call waits for a spare of its spec that is already starting, instead of
+/// starting a container of its own: that spare is the sooner one (its start began earlier),
+/// and a second start would only compete with it for the same CPU.
+pub const WAIT_FOR_STARTING: Duration = Duration::from_secs(2);
 
 impl Spares {
     pub fn new(limits: SpareLimits, metrics: SpareMetrics) -> Arc<Self> {
@@ -100,6 +107,7 @@ impl Spares {
             limits,
             inner: Mutex::default(),
             metrics,
+            landed: tokio::sync::Notify::new(),
         })
     }
 
@@ -115,82 +123,111 @@ impl Spares {
         self.metrics.spares.set(inner.count() as i64);
     }
 
-    /// Takes a spare of exactly `spec`, if one is waiting. Spares of the pack with another
-    /// spec or past their TTL are destroyed on the way.
-    pub fn claim(&self, spec: &ContainerSpec) -> Option<Started> {
-        if self.limits.per_pack == 0 {
-            return None;
-        }
-        let (found, stale) = {
+    /// Takes a waiting spare of exactly `spec`; spares of the pack with another spec or past
+    /// their TTL are destroyed on the way. `Err(true)`: none waits, but one of this spec is
+    /// starting; `Err(false)`: none is coming.
+    fn take(&self, spec: &ContainerSpec) -> Result<Started, bool> {
+        let (found, stale, coming) = {
             let mut inner = self.lock();
-            let list = inner.by_pack.entry(spec.pack.to_string()).or_default();
+            let pack = spec.pack.to_string();
+            let list = inner.by_pack.entry(pack.clone()).or_default();
             let (fresh, stale): (Vec<Spare>, Vec<Spare>) = std::mem::take(list)
                 .into_iter()
                 .partition(|s| s.digest == spec.digest && s.born.elapsed() < self.limits.ttl);
             *list = fresh;
             let found = list.pop();
+            let coming = inner
+                .starting
+                .get(&pack)
+                .is_some_and(|d| d.iter().any(|d| *d == spec.digest));
             self.publish_count(&inner);
-            (found, stale)
+            (found, stale, coming)
         };
         drop(stale);
-        match found {
-            Some(s) => {
-                self.metrics.claims.inc();
-                Some(s.started)
-            }
-            None => {
-                self.metrics.misses.inc();
-                None
+        found.map(|s| s.started).ok_or(coming)
+    }
+
+    /// A spare of exactly `spec`: one that waits, or one of that spec that is starting now
+    /// (waited for at most [`WAIT_FOR_STARTING`]). `None`: the call starts its own.
+    pub async fn claim(&self, spec: &ContainerSpec) -> Option<Started> {
+        if self.limits.per_pack == 0 {
+            return None;
+        }
+        let deadline = tokio::time::Instant::now() + WAIT_FOR_STARTING;
+        loop {
+            // Registered before looking, so a spare landing in between is not missed.
+            let landed = self.landed.notified();
+            tokio::pin!(landed);
+            landed.as_mut().enable();
+            match self.take(spec) {
+                Ok(started) => {
+                    self.metrics.claims.inc();
+                    return Some(started);
+                }
+                Err(true) if tokio::time::timeout_at(deadline, landed).await.is_ok() => {}
+                Err(_) => {
+                    self.metrics.misses.inc();
+                    return None;
+                }
             }
         }
     }
 
-    /// Starts spares of `spec` in the background until the pack has its share, within the
-    /// total bound.
+    /// Keeps `spec`'s pack supplied with spares: starts one in the background unless one is
+    /// already starting, and the next when it has landed, until the pack has its share
+    /// (within the total bound). One start at a time per pack: refills never pile up on the
+    /// CPU the calls need, and a call that finds a spare starting waits for it rather than
+    /// starting a second container.
     pub fn refill(self: &Arc<Self>, docker: &Docker, spec: &ContainerSpec) {
         let pack = spec.pack.to_string();
-        let (n, generation) = {
+        let generation = {
             let mut inner = self.lock();
-            let have = inner.by_pack.get(&pack).map_or(0, Vec::len) + inner.starting.get(&pack).copied().unwrap_or(0);
-            let all = inner.count() + inner.starting.values().sum::<usize>();
-            let n = self
-                .limits
-                .per_pack
-                .saturating_sub(have)
-                .min(self.limits.total.saturating_sub(all));
-            if n > 0 {
-                *inner.starting.entry(pack.clone()).or_default() += n;
+            let waiting = inner.by_pack.get(&pack).map_or(0, Vec::len);
+            let starting = inner.starting.get(&pack).map_or(0, Vec::len);
+            let all = inner.count() + inner.starting.values().map(Vec::len).sum::<usize>();
+            if starting > 0 || waiting >= self.limits.per_pack || all >= self.limits.total {
+                return;
             }
-            (n, inner.generation)
+            inner.starting.entry(pack.clone()).or_default().push(spec.digest.clone());
+            inner.generation
         };
-        for _ in 0..n {
-            let pool = self.clone();
-            let docker = docker.clone();
-            let spec = spec.clone();
-            let pack = pack.clone();
-            tokio::spawn(async move {
-                let t = Instant::now();
-                let started = start(&docker, &spec).await;
+        let pool = self.clone();
+        let docker = docker.clone();
+        let spec = spec.clone();
+        tokio::spawn(async move {
+            let t = Instant::now();
+            let started = start(&docker, &spec).await;
+            let next = {
                 let mut inner = pool.lock();
-                if let Some(c) = inner.starting.get_mut(&pack) {
-                    *c = c.saturating_sub(1);
+                if let Some(list) = inner.starting.get_mut(&pack)
+                    && let Some(i) = list.iter().position(|d| *d == spec.digest)
+                {
+                    list.swap_remove(i);
                 }
                 match started {
                     Ok(started) if inner.generation == generation => {
                         pool.metrics.start_ms.observe(t.elapsed().as_secs_f64() * 1000.0);
-                        inner.by_pack.entry(pack).or_default().push(Spare {
+                        inner.by_pack.entry(pack.clone()).or_default().push(Spare {
                             digest: spec.digest.clone(),
                             started,
                             born: Instant::now(),
                         });
                         pool.publish_count(&inner);
+                        true
                     }
                     // Flushed while starting: dropping it removes the container.
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(pack = %pack, error = %e, "cannot start a spare container"),
+                    Ok(_) => false,
+                    Err(e) => {
+                        tracing::warn!(pack = %pack, error = %e, "cannot start a spare container");
+                        false
+                    }
                 }
-            });
-        }
+            };
+            pool.landed.notify_waiters();
+            if next {
+                pool.refill(&docker, &spec);
+            }
+        });
     }
 
     /// Takes every spare out of the pool (the caller removes them); spares still starting
@@ -244,7 +281,7 @@ impl Spares {
 
     /// Spares being created now.
     pub fn starting(&self) -> usize {
-        self.lock().starting.values().sum()
+        self.lock().starting.values().map(Vec::len).sum()
     }
 
     /// Ids of the waiting spares.
@@ -265,7 +302,7 @@ impl Spares {
             "total_limit": self.limits.total,
             "ttl_seconds": self.limits.ttl.as_secs(),
             "waiting": inner.count(),
-            "starting": inner.starting.values().sum::<usize>(),
+            "starting": inner.starting.values().map(Vec::len).sum::<usize>(),
             "claims": self.metrics.claims.get(),
             "misses": self.metrics.misses.get(),
         })
