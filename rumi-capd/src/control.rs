@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
-use rumi_common::helper::{self, AuditBus, SocketSet};
+use rumi_common::helper::{self, AuditBus, FrameBudgets, SocketSet};
 use rumi_proto::control::helper_server::Helper;
 use rumi_proto::control::secrets_admin_server::SecretsAdmin;
 use rumi_proto::control::stores_admin_server::StoresAdmin;
@@ -35,6 +35,8 @@ pub struct State {
     pub secrets: Secrets,
     pub stores: Stores,
     pub secret_limiter: SecretLimiter,
+    /// Bytes buffered from principal sockets (per pack and in all).
+    pub frames: FrameBudgets,
     sockets: Mutex<SocketSet>,
 }
 
@@ -53,10 +55,12 @@ impl State {
             "capability_proxy",
             config.control_uid,
         );
+        let frames = FrameBudgets::new(config.limits.frame_buffer_per_pack, config.limits.frame_buffer_total);
         Self {
             config,
             audit,
             policy: ArcSwapOption::empty(),
+            frames,
             secrets,
             stores,
             secret_limiter: SecretLimiter::new(crate::policy::DEFAULT_SECRET_RATE),
@@ -172,7 +176,12 @@ impl Helper for Control {
         self.check_peer(&req)?;
         let version = self.state.policy.load_full().map(|p| p.version);
         let sockets = self.state.sockets.lock().unwrap_or_else(|p| p.into_inner()).len();
-        Ok(Response::new(helper::health_reply(version, sockets)))
+        Ok(Response::new(helper::health_reply(
+            version,
+            sockets,
+            &self.state.audit,
+            &self.state.frames,
+        )))
     }
 
     type AuditStreamStream = ReceiverStream<Result<AuditRecord, Status>>;

@@ -116,6 +116,11 @@ pub const ENV_SECRET_GET_RATE_LIMIT: &str = "RUMI_SECRET_GET_RATE_LIMIT";
 pub const ENV_EGRESS_RATE_LIMIT: &str = "RUMI_EGRESS_RATE_LIMIT";
 /// Default per-minute rate limits.
 pub const DEFAULT_RATE_LIMIT_PER_MIN: u64 = 60;
+/// The helpers' audit refusal rate and frame buffer bounds ([`rumi_common::limits`]):
+/// validated here and handed to spawned helpers.
+pub use rumi_common::limits::{
+    ENV_AUDIT_REFUSALS_PER_SECOND, ENV_FRAME_BUFFER_PER_PACK_BYTES, ENV_FRAME_BUFFER_TOTAL_BYTES,
+};
 /// `off` (default) or `require_approval`: whether legacy `ecosystem/flows/` is read.
 pub const ENV_LOCAL_PACK_MODE: &str = "RUMI_LOCAL_PACK_MODE";
 
@@ -315,6 +320,8 @@ pub struct Config {
     pub capability_sock_dir: PathBuf,
     pub secret_get_rate_limit: u32,
     pub egress_rate_limit: u32,
+    /// Limits rumid hands to the helpers it spawns.
+    pub helper_limits: rumi_common::limits::HelperLimits,
     pub local_pack_mode: LocalPackMode,
     pub helpers: HelperMode,
     pub egressd_socket: PathBuf,
@@ -433,6 +440,7 @@ impl Config {
             .opt(ENV_SECRET_GET_RATE_LIMIT, rate)
             .unwrap_or(DEFAULT_RATE_LIMIT_PER_MIN) as u32;
         let egress_rate_limit = c.opt(ENV_EGRESS_RATE_LIMIT, rate).unwrap_or(DEFAULT_RATE_LIMIT_PER_MIN) as u32;
+        let helper_limits = rumi_common::limits::HelperLimits::parse(&mut c);
         let local_pack_mode = c
             .opt(ENV_LOCAL_PACK_MODE, |s| match s.to_ascii_lowercase().as_str() {
                 "off" => Ok(LocalPackMode::Off),
@@ -522,6 +530,7 @@ impl Config {
             capability_sock_dir,
             secret_get_rate_limit,
             egress_rate_limit,
+            helper_limits,
             local_pack_mode,
             helpers,
             egressd_socket,
