@@ -8,8 +8,9 @@
 //!   payload is read.
 //! - *Half-sent frames*: a peer declares 4 MiB and then sends nothing, on many connections
 //!   at once. Allocating the buffer when the header arrives made 100 such connections cost
-//!   400 MiB. The reader here grows its buffer only as bytes arrive (doubling from
-//!   [`CHUNK`], never past the declared length), and charges every byte of capacity to a
+//!   400 MiB. The reader here takes no memory until payload bytes arrive, then grows its
+//!   buffer only as they do (doubling from [`CHUNK`], never past the declared length), and
+//!   charges every byte of capacity to a
 //!   [`Lease`] on one or more [`ByteBudget`]s (a helper holds one per pack and one for
 //!   itself). When a budget is spent the frame is refused ([`FrameError::OverBudget`]);
 //!   nothing is allocated past it.
@@ -164,12 +165,21 @@ pub async fn read_frame_within<R: AsyncRead + Unpin>(
         return Ok(Map::new());
     }
     let mut buf: Vec<u8> = Vec::new();
+    let mut scratch = [0u8; 4096];
     while buf.len() < len {
         if buf.len() == buf.capacity() {
+            // Wait for bytes before taking memory: a connection that declares a length and
+            // then goes quiet holds nothing.
+            let want = (len - buf.len()).min(scratch.len());
+            let n = r.read(&mut scratch[..want]).await.map_err(FrameError::Io)?;
+            if n == 0 {
+                return Err(FrameError::Truncated);
+            }
             let target = (buf.capacity() * 2).clamp(CHUNK.min(len), len);
-            let more = target - buf.capacity();
-            lease.grow(more)?;
+            lease.grow(target - buf.capacity())?;
             buf.reserve_exact(target - buf.len());
+            buf.extend_from_slice(&scratch[..n]);
+            continue;
         }
         let room = (buf.capacity() - buf.len()).min(len - buf.len()) as u64;
         let n = (&mut *r).take(room).read_buf(&mut buf).await.map_err(FrameError::Io)?;
@@ -269,8 +279,11 @@ mod tests {
                     (r.map(|m| m.len()), lease.held())
                 }
             });
-            // Declare 4 MiB, send 10 bytes, then wait: the reader holds one chunk, not 4 MiB.
+            // Declare 4 MiB and wait: the reader holds nothing.
             client.write_all(&(4u32 * 1024 * 1024).to_be_bytes()).await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            assert_eq!(pack.used(), 0, "nothing is reserved before a byte of payload arrives");
+            // Send 10 bytes: the reader holds one chunk, not 4 MiB.
             client.write_all(b"{\"a\": \"xxx").await.unwrap();
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             assert_eq!(pack.used(), CHUNK, "one chunk reserved for the first bytes");
