@@ -484,6 +484,7 @@ fn start_helpers(
             control_socket: paths.egressd_socket,
             env: egress,
             mode: config.helpers,
+            audit_max_message_bytes: config.helper_audit_max_message_bytes,
         },
         HelperSpec {
             name: "capd",
@@ -491,6 +492,7 @@ fn start_helpers(
             control_socket: paths.capd_socket,
             env: cap,
             mode: config.helpers,
+            audit_max_message_bytes: config.helper_audit_max_message_bytes,
         },
     ];
     specs
