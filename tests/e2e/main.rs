@@ -18,6 +18,7 @@ mod import;
 mod pip;
 mod privileges;
 mod sandbox;
+mod security_hostile_helpers;
 mod security_ssrf;
 mod security_tamper;
 mod units;
