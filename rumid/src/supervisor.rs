@@ -509,3 +509,29 @@ fn to_event(r: AuditRecord, helper: &str) -> AuditEvent {
     ev.rejection_reason = nonempty(r.rejection_reason);
     ev
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_audit_gap_is_reported_while_broken_and_for_a_while_after() {
+        let mut s = AuditStreamStatus::default();
+        assert_eq!(s.gap(), None, "connecting is not a gap");
+        s.state = "connected";
+        assert_eq!(s.gap(), None);
+        s.state = "broken";
+        s.breaks = 1;
+        s.last_error = Some("decoded message length too large".into());
+        s.last_gap = Some(Instant::now());
+        assert_eq!(
+            s.gap().as_deref(),
+            Some("audit stream broken: decoded message length too large")
+        );
+        s.state = "connected";
+        let gap = s.gap().expect("a recent break is still a gap");
+        assert!(gap.starts_with("audit gap 0s ago (1 stream breaks"), "{gap}");
+        s.last_gap = Instant::now().checked_sub(AUDIT_GAP_VISIBLE + Duration::from_secs(1));
+        assert_eq!(s.gap(), None, "an old gap is history");
+    }
+}
