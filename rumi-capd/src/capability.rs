@@ -6,7 +6,12 @@
 //! - Denials tell the caller only "Permission denied" (or, for `secrets.get`, one uniform
 //!   answer); the reason goes to the audit log.
 //! - Argument *values* never reach the audit log (a `store.set` value may be sensitive);
-//!   only argument names do.
+//!   only argument names do. Every field goes through the helper's bounded audit record, so
+//!   an oversized `permission_id` or argument name is cut, never forwarded whole.
+//!
+//! Blocking work (SQLite, secret files, inbox and patch files, the handler re-hash) runs on
+//! tokio's blocking threads: the helper has two async workers, and a few slow calls on them
+//! used to stall every other pack, the operator's secrets API and the health checks.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -72,7 +77,7 @@ impl SecretLimiter {
 }
 
 /// Handles one request frame from `principal`; always returns the response object.
-pub async fn handle(state: &State, principal: &str, req: Map<String, Value>) -> Value {
+pub async fn handle(state: &Arc<State>, principal: &str, req: Map<String, Value>) -> Value {
     let started = Instant::now();
     let permission = req
         .get("permission_id")
@@ -160,7 +165,15 @@ struct Trace {
     reason: Option<String>,
 }
 
-async fn decide(state: &State, principal: &str, permission: &str, args: &Value, trace: &mut Trace) -> Outcome {
+/// Runs blocking work off the async workers.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Denied> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        tracing::error!(error = %e, "blocking capability work failed");
+        Denied::new("handler_error", "internal error")
+    })
+}
+
+async fn decide(state: &Arc<State>, principal: &str, permission: &str, args: &Value, trace: &mut Trace) -> Outcome {
     let Some(policy): Option<Arc<Policy>> = state.policy.load_full() else {
         return Err(Denied::new("approval_denied", "Pack is not approved"));
     };
@@ -178,12 +191,17 @@ async fn decide(state: &State, principal: &str, permission: &str, args: &Value, 
         trace.reason = Some("no such capability".into());
         return Err(Denied::new("handler_not_found", "Permission denied"));
     }
+    let mut entry = None;
     if let Some(h) = &handler
         && !builtin
     {
         trace.handler_id = Some(h.handler_id.clone());
-        match crate::handler::verify(h) {
-            Ok(_) => trace.trusted = true,
+        let h = h.clone();
+        match blocking(move || crate::handler::verify(&h)).await? {
+            Ok(file) => {
+                trace.trusted = true;
+                entry = Some(file);
+            }
             Err(why) => {
                 trace.reason = Some(why);
                 return Err(Denied::new("trust_denied", "Permission denied"));
@@ -201,36 +219,20 @@ async fn decide(state: &State, principal: &str, permission: &str, args: &Value, 
     };
     trace.grant_allowed = true;
     if builtin {
-        let home = &state.config.home;
-        let (outcome, reason) = match permission {
-            "secrets.get" => builtin::secrets_get(&state.secrets, &config, args),
-            "pack.inbox.send" | "pack.update.propose_patch" => {
-                // The receiving pack must be approved (and unmodified) too.
-                let target = args["to_pack_id"]
-                    .as_str()
-                    .or_else(|| args["target_pack_id"].as_str())
-                    .unwrap_or_default();
-                if !policy.approved.contains(target) {
-                    (
-                        Err(Denied::permission()),
-                        Some(format!("target pack {target:?} is not approved")),
-                    )
-                } else if permission == "pack.inbox.send" {
-                    builtin::exchange::inbox_send(home, principal, &config, args)
-                } else {
-                    builtin::exchange::propose_patch(home, principal, &config, args)
-                }
-            }
-            _ => builtin::store(&state.stores, &policy, principal, permission, &config, args),
-        };
+        let (state, policy) = (state.clone(), policy.clone());
+        let (principal, permission, args) = (principal.to_owned(), permission.to_owned(), args.clone());
+        let (outcome, reason) =
+            blocking(move || builtin_call(&state, &policy, &principal, &permission, &config, &args)).await?;
         trace.reason = reason;
         return outcome;
     }
     let handler = handler.expect("checked above: builtin or handler");
+    let entry = entry.expect("verified above: not a builtin");
     let timeout = args.get("timeout_seconds").and_then(Value::as_f64);
     crate::handler::run(
         &state.config.handler_python,
         &handler,
+        &entry,
         principal,
         permission,
         &config,
@@ -239,4 +241,37 @@ async fn decide(state: &State, principal: &str, permission: &str, args: &Value, 
     )
     .await
     .inspect_err(|e| trace.reason = Some(e.message.clone()))
+}
+
+/// A built-in capability, on a blocking thread (each touches SQLite or files).
+fn builtin_call(
+    state: &State,
+    policy: &Policy,
+    principal: &str,
+    permission: &str,
+    config: &Value,
+    args: &Value,
+) -> (Outcome, Option<String>) {
+    let home = &state.config.home;
+    match permission {
+        "secrets.get" => builtin::secrets_get(&state.secrets, config, args),
+        "pack.inbox.send" | "pack.update.propose_patch" => {
+            // The receiving pack must be approved (and unmodified) too.
+            let target = args["to_pack_id"]
+                .as_str()
+                .or_else(|| args["target_pack_id"].as_str())
+                .unwrap_or_default();
+            if !policy.approved.contains(target) {
+                (
+                    Err(Denied::permission()),
+                    Some(format!("target pack {target:?} is not approved")),
+                )
+            } else if permission == "pack.inbox.send" {
+                builtin::exchange::inbox_send(home, principal, config, args)
+            } else {
+                builtin::exchange::propose_patch(home, principal, config, args)
+            }
+        }
+        _ => builtin::store(&state.stores, policy, principal, permission, config, args),
+    }
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use rumi_common::env::{self, Collector, EnvError, Strings};
+use rumi_common::limits::HelperLimits;
 use rumi_common::telemetry::{LogFormat, LogLevel};
 
 /// Control socket rumid connects to. Default [`DEFAULT_CONTROL_SOCKET`].
@@ -30,6 +31,10 @@ pub const ENV_CONTROL_UID: &str = "RUMI_CONTROL_UID";
 pub const ENV_HANDLER_PYTHON: &str = "RUMI_HANDLER_PYTHON";
 pub const ENV_PARENT_PID: &str = "RUMI_HELPER_PARENT_PID";
 pub const ENV_LOG_LEVEL: &str = "RUMI_LOG_LEVEL";
+/// Audit refusal rate and frame buffer bounds: see [`rumi_common::limits`].
+pub use rumi_common::limits::{
+    ENV_AUDIT_REFUSALS_PER_SECOND, ENV_FRAME_BUFFER_PER_PACK_BYTES, ENV_FRAME_BUFFER_TOTAL_BYTES,
+};
 pub const ENV_LOG_FORMAT: &str = "RUMI_LOG_FORMAT";
 
 #[derive(Debug, Parser, Default)]
@@ -67,6 +72,7 @@ pub struct Config {
     pub control_uid: u32,
     pub handler_python: PathBuf,
     pub parent_pid: Option<i32>,
+    pub limits: HelperLimits,
     pub log_level: LogLevel,
     pub log_format: LogFormat,
 }
@@ -116,6 +122,7 @@ impl Config {
         let parent_pid = c.opt(ENV_PARENT_PID, |s| {
             env::parse_bounded(s, 1, i32::MAX as u64).map(|n| n as i32)
         });
+        let limits = HelperLimits::parse(&mut c);
         let log_level = c.opt(ENV_LOG_LEVEL, LogLevel::parse).unwrap_or(LogLevel::INFO);
         let log_format = c.opt(ENV_LOG_FORMAT, LogFormat::parse).unwrap_or(LogFormat::Json);
         c.finish()?;
@@ -131,6 +138,7 @@ impl Config {
             control_uid,
             handler_python,
             parent_pid,
+            limits,
             log_level,
             log_format,
         })

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
-use rumi_common::helper::{self, AuditBus, SocketSet};
+use rumi_common::helper::{self, AuditBus, FrameBudgets, SocketSet};
 use rumi_proto::control::helper_server::Helper;
 use rumi_proto::control::secrets_admin_server::SecretsAdmin;
 use rumi_proto::control::stores_admin_server::StoresAdmin;
@@ -35,6 +35,8 @@ pub struct State {
     pub secrets: Secrets,
     pub stores: Stores,
     pub secret_limiter: SecretLimiter,
+    /// Bytes buffered from principal sockets (per pack and in all).
+    pub frames: FrameBudgets,
     sockets: Mutex<SocketSet>,
 }
 
@@ -53,10 +55,12 @@ impl State {
             "capability_proxy",
             config.control_uid,
         );
+        let frames = FrameBudgets::new(config.limits.frame_buffer_per_pack, config.limits.frame_buffer_total);
         Self {
             config,
             audit,
             policy: ArcSwapOption::empty(),
+            frames,
             secrets,
             stores,
             secret_limiter: SecretLimiter::new(crate::policy::DEFAULT_SECRET_RATE),
@@ -85,6 +89,16 @@ impl Control {
 
     fn check_peer<T>(&self, req: &Request<T>) -> Result<(), Status> {
         helper::check_peer(req, self.state.config.control_uid, &self.state.audit)
+    }
+
+    /// Runs blocking admin work (secret files, SQLite) off the async workers, so that a
+    /// pack's slow calls and the operator's calls never wait for each other's workers.
+    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce(&State) -> T + Send + 'static) -> Result<T, Status> {
+        let state = self.state.clone();
+        tokio::task::spawn_blocking(move || f(&state)).await.map_err(|e| {
+            tracing::error!(error = %e, "blocking admin work failed");
+            Status::internal("RUMI-SYS-001: internal error")
+        })
     }
 
     fn audit_admin(&self, action: &str, key: &str, success: bool) {
@@ -172,7 +186,12 @@ impl Helper for Control {
         self.check_peer(&req)?;
         let version = self.state.policy.load_full().map(|p| p.version);
         let sockets = self.state.sockets.lock().unwrap_or_else(|p| p.into_inner()).len();
-        Ok(Response::new(helper::health_reply(version, sockets)))
+        Ok(Response::new(helper::health_reply(
+            version,
+            sockets,
+            &self.state.audit,
+            &self.state.frames,
+        )))
     }
 
     type AuditStreamStream = ReceiverStream<Result<AuditRecord, Status>>;
@@ -191,9 +210,8 @@ impl SecretsAdmin for Control {
     async fn list_secrets(&self, req: Request<ListSecretsRequest>) -> Result<Response<ListSecretsReply>, Status> {
         self.check_peer(&req)?;
         let keys = self
-            .state
-            .secrets
-            .list()
+            .blocking(|s| s.secrets.list())
+            .await?
             .into_iter()
             .map(|m| SecretMeta {
                 key: m.key,
@@ -210,7 +228,8 @@ impl SecretsAdmin for Control {
     async fn set_secret(&self, req: Request<SetSecretRequest>) -> Result<Response<SetSecretReply>, Status> {
         self.check_peer(&req)?;
         let SetSecretRequest { key, value } = req.into_inner();
-        let result = self.state.secrets.set(&key, &Secret(value));
+        let k = key.clone();
+        let result = self.blocking(move |s| s.secrets.set(&k, &Secret(value))).await?;
         self.audit_admin("secret_set", &key, result.is_ok());
         let created = result.map_err(|e| secrets_status(&e))?;
         Ok(Response::new(SetSecretReply { created }))
@@ -219,7 +238,8 @@ impl SecretsAdmin for Control {
     async fn delete_secret(&self, req: Request<DeleteSecretRequest>) -> Result<Response<DeleteSecretReply>, Status> {
         self.check_peer(&req)?;
         let key = req.into_inner().key;
-        let result = self.state.secrets.delete(&key);
+        let k = key.clone();
+        let result = self.blocking(move |s| s.secrets.delete(&k)).await?;
         self.audit_admin("secret_deleted", &key, result.is_ok());
         result.map_err(|e| secrets_status(&e))?;
         Ok(Response::new(DeleteSecretReply {}))
@@ -230,7 +250,10 @@ impl SecretsAdmin for Control {
 impl StoresAdmin for Control {
     async fn list_stores(&self, req: Request<ListStoresRequest>) -> Result<Response<ListStoresReply>, Status> {
         self.check_peer(&req)?;
-        let stores = self.state.stores.list().map_err(|e| store_status(&e))?;
+        let stores = self
+            .blocking(|s| s.stores.list())
+            .await?
+            .map_err(|e| store_status(&e))?;
         Ok(Response::new(ListStoresReply {
             stores: stores
                 .into_iter()
@@ -248,9 +271,8 @@ impl StoresAdmin for Control {
         self.check_peer(&req)?;
         let r = req.into_inner();
         let s = self
-            .state
-            .stores
-            .create(&r.store_id, &r.owner_pack)
+            .blocking(move |s| s.stores.create(&r.store_id, &r.owner_pack))
+            .await?
             .map_err(|e| store_status(&e))?;
         Ok(Response::new(StoreInfo {
             store_id: s.store_id,

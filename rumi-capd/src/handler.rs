@@ -8,6 +8,13 @@
 //! runs with Python's isolated mode, a timeout (default 30 s, at most 120 s) and an output
 //! cap (1 MiB); it is killed when either is exceeded. rumi-capd itself has no network, and
 //! neither do its children.
+//!
+//! stdin is fed, and stdout and stderr are drained, at the same time: a handler that wrote
+//! more than a pipe holds (64 KiB) to stderr before finishing its stdout used to block
+//! until the timeout, since stderr was read only after stdout ended. stderr is read to its
+//! end but only its last [`STDERR_TAIL_BYTES`] are kept.
+//!
+//! The re-hash reads the whole file: callers run [`verify`] on a blocking thread.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -23,6 +30,8 @@ use crate::capability::{Denied, Outcome};
 pub const DEFAULT_TIMEOUT: f64 = 30.0;
 pub const MAX_TIMEOUT: f64 = 120.0;
 pub const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
+/// How much of a handler's stderr is kept (its end, for the error message).
+pub const STDERR_TAIL_BYTES: usize = 4096;
 
 /// The runner: loads the entry file as a module and calls `func(context, args)`.
 const RUNNER: &str = r#"
@@ -53,28 +62,32 @@ pub fn verify(h: &TrustedHandler) -> Result<PathBuf, String> {
     if !real.starts_with(&real_dir) {
         return Err("entry file escapes its handler directory".into());
     }
-    let bytes = std::fs::read(&real).map_err(|e| e.to_string())?;
-    let sha = hex::encode(Sha256::digest(&bytes));
+    // Streamed: a large handler file must not cost its size in memory on every call.
+    let mut hasher = Sha256::new();
+    let mut file = std::fs::File::open(&real).map_err(|e| e.to_string())?;
+    std::io::copy(&mut file, &mut hasher).map_err(|e| e.to_string())?;
+    let sha = hex::encode(hasher.finalize());
     if sha != h.sha256.to_ascii_lowercase() {
         return Err("installed handler no longer matches its trusted sha256".into());
     }
     Ok(real)
 }
 
-/// Runs a verified handler.
+/// Runs a handler whose entry file [`verify`] returned as `file`.
 ///
 /// # Errors
 /// `handler_error`, `timeout`, `response_too_large` or `invalid_json_output`.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     python: &Path,
     h: &TrustedHandler,
+    file: &Path,
     principal: &str,
     permission: &str,
     config: &Value,
     args: &Value,
     timeout: Option<f64>,
 ) -> Outcome {
-    let file = verify(h).map_err(|_| Denied::new("trust_denied", "Permission denied"))?;
     let func = h.entrypoint.split_once(':').map_or("execute", |(_, f)| f);
     let secs = timeout.filter(|t| *t > 0.0).unwrap_or(DEFAULT_TIMEOUT).min(MAX_TIMEOUT);
     let input = json!({
@@ -104,20 +117,28 @@ pub async fn run(
     let mut stdin = child.stdin.take().expect("stdin is piped");
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
+    let input = input.to_string().into_bytes();
     let work = async {
-        let _ = stdin.write_all(input.to_string().as_bytes()).await;
-        drop(stdin);
-        let mut out = Vec::new();
-        let mut limited = (&mut stdout).take(MAX_OUTPUT_BYTES as u64 + 1);
-        limited
-            .read_to_end(&mut out)
-            .await
-            .map_err(|e| Denied::new("handler_error", &e.to_string()))?;
-        if out.len() > MAX_OUTPUT_BYTES {
-            return Err(Denied::new("response_too_large", "Response too large"));
-        }
-        let mut err = Vec::new();
-        let _ = (&mut stderr).take(4096).read_to_end(&mut err).await;
+        let feed = async move {
+            // A handler that exits without reading its input closes the pipe: not an error.
+            let _ = stdin.write_all(&input).await;
+        };
+        let out = async {
+            let mut out = Vec::new();
+            let read = (&mut stdout)
+                .take(MAX_OUTPUT_BYTES as u64 + 1)
+                .read_to_end(&mut out)
+                .await
+                .map_err(|e| Denied::new("handler_error", &e.to_string()));
+            if read.is_ok() && out.len() > MAX_OUTPUT_BYTES {
+                // Stop it now rather than at the timeout: nobody reads the rest.
+                let _ = child.start_kill();
+                return Err(Denied::new("response_too_large", "Response too large"));
+            }
+            read.map(|_| out)
+        };
+        let (_, out, err) = tokio::join!(feed, out, read_tail(&mut stderr, STDERR_TAIL_BYTES));
+        let out = out?;
         let status = child
             .wait()
             .await
@@ -134,4 +155,22 @@ pub async fn run(
         Ok(r) => r,
         Err(_) => Err(Denied::new("timeout", &format!("handler timed out after {secs}s"))),
     }
+}
+
+/// Reads `r` to its end, keeping only its last `keep` bytes.
+async fn read_tail<R: tokio::io::AsyncRead + Unpin>(r: &mut R, keep: usize) -> Vec<u8> {
+    let mut tail = Vec::with_capacity(keep * 2);
+    let mut buf = vec![0u8; 8192];
+    loop {
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                tail.extend_from_slice(&buf[..n]);
+                if tail.len() > keep {
+                    tail.drain(..tail.len() - keep);
+                }
+            }
+        }
+    }
+    tail
 }

@@ -50,7 +50,8 @@ pub enum RunError {
 /// # Errors
 /// [`RunError`] when sockets, the secrets key or the store database cannot be prepared.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), RunError> {
-    let audit = rumi_common::helper::AuditBus::default();
+    let audit = rumi_common::helper::AuditBus::new(config.limits.audit_refusals_per_second);
+    tokio::spawn(audit.clone().run_summaries());
     let sock_err = |what, path: &std::path::Path| {
         let path = path.display().to_string();
         move |source| RunError::Socket { what, path, source }

@@ -1,88 +1,65 @@
 //! Control-plane plumbing shared by the helper daemons (feature `helper`).
 //!
-//! - [`AuditBus`]: audit events produced by a helper, queued for rumid's `AuditStream` (rumid
-//!   is the one audit writer). The queue is bounded: when rumid is not consuming and it
-//!   fills, new events are dropped and counted, never blocking a pack request.
+//! - [`audit`]: the bounded audit records a helper queues for rumid's `AuditStream` (rumid
+//!   is the one audit writer), with the per-pack refusal limiter.
+//! - [`FrameBudgets`]: the bounds on bytes buffered from pack sockets, per pack and per
+//!   helper ([`crate::framing`] charges them).
 //! - [`check_peer`]: only rumid's uid may call the control service (SO_PEERCRED).
-//! - [`audit_stream`]: the server side of `AuditStream`.
 //! - [`watch_parent`]: a spawned helper exits when the rumid that spawned it is gone.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+pub mod audit;
 
-use rumi_proto::control::AuditRecord;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use serde_json::{Map, Value};
-use tokio::sync::{Mutex, mpsc};
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Status};
 
-/// Events kept while rumid is not connected.
-const QUEUE: usize = 10_000;
+pub use audit::{AuditBus, BoundedRecord, Event, audit_stream};
 
-#[derive(Clone)]
-pub struct AuditBus {
-    tx: mpsc::Sender<AuditRecord>,
-    pub rx: Arc<Mutex<mpsc::Receiver<AuditRecord>>>,
-    dropped: Arc<AtomicU64>,
+use crate::framing::{ByteBudget, Lease};
+
+/// Bytes buffered from pack sockets, bounded per pack and for the whole helper.
+///
+/// # Security
+/// A pack that opens many connections and sends frames slowly (or never finishes them)
+/// holds at most `per_pack` bytes, and all packs together at most `total`; a frame that
+/// would pass either bound is refused, so one pack can neither exhaust the helper's memory
+/// nor take the share of the others beyond `total - per_pack`.
+pub struct FrameBudgets {
+    total: Arc<ByteBudget>,
+    per_pack: usize,
+    packs: Mutex<HashMap<String, Arc<ByteBudget>>>,
 }
 
-impl Default for AuditBus {
-    fn default() -> Self {
-        let (tx, rx) = mpsc::channel(QUEUE);
+// === impl FrameBudgets ===
+
+impl FrameBudgets {
+    pub fn new(per_pack: usize, total: usize) -> Self {
         Self {
-            tx,
-            rx: Arc::new(Mutex::new(rx)),
-            dropped: Arc::default(),
-        }
-    }
-}
-
-/// Fields of one event.
-pub struct Event<'a> {
-    pub category: &'a str,
-    pub severity: &'a str,
-    pub action: &'a str,
-    pub success: bool,
-    pub owner_pack: &'a str,
-    pub details: Map<String, Value>,
-    pub error: Option<String>,
-    pub error_type: Option<&'a str>,
-    pub rejection_reason: Option<String>,
-}
-
-impl AuditBus {
-    pub fn emit(&self, e: Event<'_>) {
-        let record = AuditRecord {
-            category: e.category.to_owned(),
-            severity: e.severity.to_owned(),
-            action: e.action.to_owned(),
-            success: e.success,
-            owner_pack: e.owner_pack.to_owned(),
-            details_json: Value::Object(e.details).to_string(),
-            error: e.error.unwrap_or_default(),
-            error_type: e.error_type.unwrap_or_default().to_owned(),
-            rejection_reason: e.rejection_reason.unwrap_or_default(),
-            ts: crate::time::now_rfc3339(),
-        };
-        if self.tx.try_send(record).is_err() {
-            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            tracing::error!(dropped = n, "audit queue full; event dropped");
+            total: ByteBudget::new(total),
+            per_pack,
+            packs: Mutex::default(),
         }
     }
 
-    /// A security event with no pack context.
-    pub fn security(&self, action: &str, severity: &str, owner_pack: &str, details: Map<String, Value>) {
-        self.emit(Event {
-            category: "security",
-            severity,
-            action,
-            success: false,
-            owner_pack,
-            details,
-            error: None,
-            error_type: None,
-            rejection_reason: None,
-        });
+    /// A lease for one connection of `pack`, charged to the pack's and the helper's budget.
+    pub fn lease(&self, pack: &str) -> Lease {
+        let mut packs = self.packs.lock().unwrap_or_else(|p| p.into_inner());
+        // Forget idle packs so the map holds only packs with bytes in flight.
+        if packs.len() > 1024 {
+            packs.retain(|_, b| b.used() > 0 || Arc::strong_count(b) > 1);
+        }
+        let mine = packs
+            .entry(pack.to_owned())
+            .or_insert_with(|| ByteBudget::new(self.per_pack))
+            .clone();
+        Lease::on(vec![mine, self.total.clone()])
+    }
+
+    /// Bytes buffered right now, all packs together.
+    pub fn buffered(&self) -> usize {
+        self.total.used()
     }
 }
 
@@ -124,37 +101,23 @@ pub fn refuse_older(held: Option<u64>, offered: u64) -> Result<(), Status> {
     }
 }
 
-/// The reply to a health call: whether a policy is held, its version, the pid and how many
-/// principal sockets are open.
-pub fn health_reply(policy_version: Option<u64>, sockets: usize) -> rumi_proto::control::HealthReply {
+/// The reply to a health call: whether a policy is held, its version, the pid, how many
+/// sockets are open, the audit queue's losses and the bytes buffered from pack sockets.
+pub fn health_reply(
+    policy_version: Option<u64>,
+    sockets: usize,
+    audit: &AuditBus,
+    frames: &FrameBudgets,
+) -> rumi_proto::control::HealthReply {
     rumi_proto::control::HealthReply {
         has_policy: policy_version.is_some(),
         policy_version: policy_version.unwrap_or(0),
         pid: std::process::id(),
         sockets: u32::try_from(sockets).unwrap_or(u32::MAX),
+        audit_dropped: audit.dropped(),
+        audit_suppressed: audit.suppressed(),
+        frame_bytes_buffered: frames.buffered() as u64,
     }
-}
-
-/// The server side of `AuditStream`: forwards queued events until the client goes away.
-/// One consumer at a time; a new stream waits until the previous one is gone.
-pub fn audit_stream(bus: &AuditBus) -> ReceiverStream<Result<AuditRecord, Status>> {
-    let (tx, rx) = mpsc::channel(256);
-    let queue = bus.rx.clone();
-    tokio::spawn(async move {
-        let mut queue = queue.lock().await;
-        loop {
-            tokio::select! {
-                rec = queue.recv() => {
-                    let Some(rec) = rec else { break };
-                    if tx.send(Ok(rec)).await.is_err() {
-                        break;
-                    }
-                }
-                () = tx.closed() => break,
-            }
-        }
-    });
-    ReceiverStream::new(rx)
 }
 
 /// Aborts the process once its parent is no longer `ppid` (polling `getppid`; a
@@ -392,8 +355,9 @@ mod tests {
         let e = refuse_older(Some(5), 4).unwrap_err();
         assert_eq!(e.code(), tonic::Code::FailedPrecondition);
         assert!(e.message().contains("4 is older than the held 5"), "{}", e.message());
-        let h = health_reply(None, 0);
+        let (bus, frames) = (AuditBus::default(), FrameBudgets::new(1, 1));
+        let h = health_reply(None, 0, &bus, &frames);
         assert!(!h.has_policy && h.policy_version == 0);
-        assert!(health_reply(Some(7), 3).has_policy);
+        assert!(health_reply(Some(7), 3, &bus, &frames).has_policy);
     }
 }

@@ -14,6 +14,7 @@ pub mod fs;
 #[cfg(feature = "helper")]
 pub mod helper;
 pub mod ids;
+pub mod limits;
 pub mod notify;
 pub mod shutdown;
 pub mod telemetry;

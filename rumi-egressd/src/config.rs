@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use ipnet::IpNet;
 use rumi_common::env::{self, Collector, EnvError, Strings};
+use rumi_common::limits::HelperLimits;
 use rumi_common::telemetry::{LogFormat, LogLevel};
 
 /// Control socket rumid connects to. Default [`DEFAULT_CONTROL_SOCKET`].
@@ -26,6 +27,10 @@ pub const ENV_ALLOW_CIDRS: &str = "RUMI_EGRESS_ALLOW_CIDRS";
 /// When set, the helper exits if this process is not its parent any more (spawned mode).
 pub const ENV_PARENT_PID: &str = "RUMI_HELPER_PARENT_PID";
 pub const ENV_LOG_LEVEL: &str = "RUMI_LOG_LEVEL";
+/// Audit refusal rate and frame buffer bounds: see [`rumi_common::limits`].
+pub use rumi_common::limits::{
+    ENV_AUDIT_REFUSALS_PER_SECOND, ENV_FRAME_BUFFER_PER_PACK_BYTES, ENV_FRAME_BUFFER_TOTAL_BYTES,
+};
 pub const ENV_LOG_FORMAT: &str = "RUMI_LOG_FORMAT";
 
 #[derive(Debug, Parser, Default)]
@@ -41,6 +46,7 @@ pub struct Config {
     pub control_uid: u32,
     pub allow_cidrs: Vec<IpNet>,
     pub parent_pid: Option<i32>,
+    pub limits: HelperLimits,
     pub log_level: LogLevel,
     pub log_format: LogFormat,
 }
@@ -72,6 +78,7 @@ impl Config {
         let parent_pid = c.opt(ENV_PARENT_PID, |s| {
             env::parse_bounded(s, 1, i32::MAX as u64).map(|n| n as i32)
         });
+        let limits = HelperLimits::parse(&mut c);
         let log_level = c.opt(ENV_LOG_LEVEL, LogLevel::parse).unwrap_or(LogLevel::INFO);
         let log_format = c.opt(ENV_LOG_FORMAT, LogFormat::parse).unwrap_or(LogFormat::Json);
         c.finish()?;
@@ -83,6 +90,7 @@ impl Config {
             control_uid,
             allow_cidrs,
             parent_pid,
+            limits,
             log_level,
             log_format,
         })

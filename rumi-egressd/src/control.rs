@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::policy::Policy;
 use crate::proxy::Proxy;
 use crate::ssrf::AddrPolicy;
-use rumi_common::helper::{self, AuditBus, SocketSet};
+use rumi_common::helper::{self, AuditBus, FrameBudgets, SocketSet};
 
 /// Everything the helper holds in memory.
 pub struct State {
@@ -26,6 +26,8 @@ pub struct State {
     pub audit: AuditBus,
     pub policy: ArcSwapOption<Policy>,
     pub proxy: Proxy,
+    /// Bytes buffered from pack sockets (per pack and in all).
+    pub frames: FrameBudgets,
     sockets: Mutex<SocketSet>,
     in_flight: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
@@ -43,11 +45,13 @@ impl State {
             "egress_proxy",
             config.control_uid,
         );
+        let frames = FrameBudgets::new(config.limits.frame_buffer_per_pack, config.limits.frame_buffer_total);
         Self {
             config,
             audit,
             policy: ArcSwapOption::empty(),
             proxy,
+            frames,
             sockets: Mutex::new(sockets),
             in_flight: Mutex::default(),
         }
@@ -121,7 +125,12 @@ impl Helper for Control {
         self.check_peer(&req)?;
         let version = self.state.policy.load_full().map(|p| p.version);
         let sockets = self.state.sockets.lock().unwrap_or_else(|p| p.into_inner()).len();
-        Ok(Response::new(helper::health_reply(version, sockets)))
+        Ok(Response::new(helper::health_reply(
+            version,
+            sockets,
+            &self.state.audit,
+            &self.state.frames,
+        )))
     }
 
     type AuditStreamStream = ReceiverStream<Result<AuditRecord, Status>>;

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use rumi_common::framing::FrameError;
 use rumi_common::ids::PackId;
 use tokio::net::UnixStream;
 
@@ -34,14 +35,24 @@ pub fn wanted(approved: &HashSet<String>) -> BTreeMap<String, String> {
 }
 
 /// One connection: one request frame in, one response frame out.
+///
+/// # Security
+/// The frame is read incrementally against the pack's and the helper's buffer budgets
+/// (`RUMI_FRAME_BUFFER_*`), and the bytes stay charged until the response is written; a
+/// frame past a budget is refused with `busy` (audited `security/frame_buffer_full`).
 pub async fn serve(state: Arc<State>, pack: String, mut stream: UnixStream) {
-    let response = match tokio::time::timeout(
+    let mut lease = state.frames.lease(&pack);
+    let read = tokio::time::timeout(
         READ_TIMEOUT,
-        rumi_common::framing::read_frame(&mut stream, MAX_REQUEST_BYTES),
+        rumi_common::framing::read_frame_within(&mut stream, MAX_REQUEST_BYTES, &mut lease),
     )
-    .await
-    {
+    .await;
+    let response = match read {
         Ok(Ok(request)) => state.proxy.handle(&state, &pack, request).await,
+        Ok(Err(FrameError::OverBudget { limit })) => {
+            rumi_common::helper::audit::frame_buffer_full(&state.audit, &pack, limit);
+            crate::proxy::busy()
+        }
         Ok(Err(e)) => {
             tracing::debug!(pack_id = %pack, %e, "bad frame");
             crate::proxy::protocol_error()
@@ -49,4 +60,5 @@ pub async fn serve(state: Arc<State>, pack: String, mut stream: UnixStream) {
         Err(_) => crate::proxy::protocol_error(),
     };
     let _ = rumi_common::framing::write_frame(&mut stream, &response).await;
+    drop(lease);
 }

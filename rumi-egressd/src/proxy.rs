@@ -124,6 +124,11 @@ pub fn protocol_error() -> Value {
     json!({"success": false, "error": "Invalid request", "error_type": "protocol_error", "latency_ms": 0})
 }
 
+/// The answer to a frame refused because the pack's or the helper's frame buffers are full.
+pub fn busy() -> Value {
+    json!({"success": false, "error": "Too many bytes in flight; retry later", "error_type": "busy", "latency_ms": 0})
+}
+
 /// What the audit line records about a request.
 #[derive(Default)]
 struct Trace {

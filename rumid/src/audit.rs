@@ -344,10 +344,26 @@ fn append(
     file.sync_data()
 }
 
-/// The newest `limit` audit events (newest first), optionally of one category, read from the
-/// files of the last `days` days. Lines that do not parse are skipped.
+/// Most events `GET /api/audit/recent` returns.
+pub const MAX_RECENT: usize = 500;
+/// Longest audit line the tail reader keeps; longer lines are skipped. Helper records are
+/// bounded far below this; it bounds the reader's memory whatever a file holds.
+pub const MAX_LINE_BYTES: usize = 256 * 1024;
+/// Bytes of lines one call returns at most (the newest first; older ones are left out).
+pub const MAX_RECENT_BYTES: usize = 8 * 1024 * 1024;
+/// Bytes read from a file per step, from its end backwards.
+const TAIL_CHUNK: usize = 64 * 1024;
+
+/// The newest `limit` (at most [`MAX_RECENT`]) audit events, newest first, optionally of
+/// one category, from the files of the two newest dates. Lines that do not parse are
+/// skipped.
+///
+/// Each file is read backwards from its end and only as far as needed, and the files are
+/// merged by `ts` as they are read, so the time and memory taken depend on `limit`, never
+/// on the size of the day's files (a flood of audit lines once made `limit=5` read 1 GiB).
 pub fn recent(dir: &std::path::Path, limit: usize, category: Option<&str>) -> Vec<serde_json::Value> {
-    let mut files: Vec<(String, std::path::PathBuf)> = std::fs::read_dir(dir)
+    let limit = limit.min(MAX_RECENT);
+    let mut files: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
@@ -368,19 +384,104 @@ pub fn recent(dir: &std::path::Path, limit: usize, category: Option<&str>) -> Ve
         d.dedup();
         d.into_iter().take(2).collect()
     };
-    let mut events: Vec<serde_json::Value> = files
+    let mut tails: Vec<Tail> = files
         .iter()
         .filter(|(date, _)| newest.contains(date))
-        .filter_map(|(_, p)| std::fs::read_to_string(p).ok())
-        .flat_map(|text| {
-            text.lines()
-                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-                .collect::<Vec<_>>()
-        })
+        .filter_map(|(_, p)| Tail::open(p).ok())
         .collect();
-    events.sort_by(|a, b| b["ts"].as_str().cmp(&a["ts"].as_str()));
-    events.truncate(limit);
+    let mut heads: Vec<Option<(serde_json::Value, usize)>> = tails.iter_mut().map(Tail::next_event).collect();
+    let mut events = Vec::new();
+    let mut bytes = 0;
+    while events.len() < limit {
+        let newest = heads
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| h.as_ref().map(|(v, _)| (i, v["ts"].as_str().unwrap_or(""))))
+            .max_by(|a, b| a.1.cmp(b.1))
+            .map(|(i, _)| i);
+        let Some(i) = newest else { break };
+        let next = tails[i].next_event();
+        let Some((event, len)) = std::mem::replace(&mut heads[i], next) else {
+            break;
+        };
+        bytes += len;
+        if bytes > MAX_RECENT_BYTES {
+            break;
+        }
+        events.push(event);
+    }
     events
+}
+
+/// One audit file read line by line from its end, holding at most one chunk and one line.
+struct Tail {
+    file: File,
+    /// Bytes of the file before `pending` not read yet.
+    pos: u64,
+    /// Read bytes not returned yet (the start of the line being assembled is not read yet).
+    pending: Vec<u8>,
+    /// The line being assembled was longer than [`MAX_LINE_BYTES`]: drop it to its start.
+    skipping: bool,
+}
+
+impl Tail {
+    fn open(path: &Path) -> io::Result<Self> {
+        let file = File::open(path)?;
+        let pos = file.metadata()?.len();
+        Ok(Self {
+            file,
+            pos,
+            pending: Vec::new(),
+            skipping: false,
+        })
+    }
+
+    /// The previous event that parses, with its line length.
+    fn next_event(&mut self) -> Option<(serde_json::Value, usize)> {
+        loop {
+            let line = match self.prev_line() {
+                Ok(Some(line)) => line,
+                Ok(None) => return None,
+                Err(err) => {
+                    tracing::warn!(%err, "cannot read an audit file");
+                    return None;
+                }
+            };
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&line) {
+                return Some((v, line.len()));
+            }
+        }
+    }
+
+    /// The previous non-empty line of at most [`MAX_LINE_BYTES`], without its newline.
+    fn prev_line(&mut self) -> io::Result<Option<Vec<u8>>> {
+        use std::os::unix::fs::FileExt;
+        loop {
+            if let Some(nl) = self.pending.iter().rposition(|b| *b == b'\n') {
+                let line = self.pending.split_off(nl + 1);
+                self.pending.truncate(nl);
+                if std::mem::take(&mut self.skipping) || line.is_empty() {
+                    continue;
+                }
+                return Ok(Some(line));
+            }
+            if self.pos == 0 {
+                let line = std::mem::take(&mut self.pending);
+                let skipped = std::mem::take(&mut self.skipping);
+                return Ok((!line.is_empty() && !skipped).then_some(line));
+            }
+            if self.pending.len() > MAX_LINE_BYTES {
+                self.pending = Vec::new();
+                self.skipping = true;
+            }
+            let n = TAIL_CHUNK.min(usize::try_from(self.pos).unwrap_or(TAIL_CHUNK));
+            self.pos -= n as u64;
+            let mut chunk = vec![0u8; n];
+            self.file.read_exact_at(&mut chunk, self.pos)?;
+            chunk.extend_from_slice(&self.pending);
+            self.pending = chunk;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -400,6 +501,58 @@ mod tests {
         assert_eq!(back["owner_pack"], "evil\n{\"forged\":true}");
         assert_eq!(back["details"]["name"], "日本\u{1F600}");
         assert!(back.get("flow_id").is_none(), "null fields are omitted");
+    }
+
+    #[test]
+    fn recent_reads_the_newest_lines_of_each_file_merged_by_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = |ts: &str, action: &str| format!("{{\"ts\":\"{ts}\",\"action\":\"{action}\"}}\n");
+        let mut security = String::new();
+        for i in 0..5000 {
+            security.push_str(&line(
+                &format!("2026-01-02T10:{:02}:{:02}Z", i / 60 % 60, i % 60),
+                "old",
+            ));
+        }
+        security.push_str("not json\n");
+        security.push_str(&format!(
+            "{{\"ts\":\"2026-01-02T23:00:00Z\",\"x\":\"{}\"}}\n",
+            "y".repeat(MAX_LINE_BYTES + 10)
+        ));
+        security.push_str(&line("2026-01-02T12:00:00Z", "s1"));
+        security.push_str(&line("2026-01-02T12:00:02Z", "s2"));
+        std::fs::write(dir.path().join("security_2026-01-02.jsonl"), security).unwrap();
+        std::fs::write(
+            dir.path().join("network_2026-01-02.jsonl"),
+            line("2026-01-02T12:00:01Z", "n1") + &line("2026-01-02T12:00:03Z", "n2"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("network_2025-12-01.jsonl"),
+            line("2025-12-01T00:00:00Z", "too old"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("network_2026-01-01.jsonl"),
+            line("2026-01-01T00:00:00Z", "yesterday"),
+        )
+        .unwrap();
+        let actions = |limit, category| -> Vec<String> {
+            recent(dir.path(), limit, category)
+                .iter()
+                .map(|v| v["action"].as_str().unwrap_or("").to_owned())
+                .collect()
+        };
+        // The overlong line is skipped, the broken one too; files are merged by time.
+        assert_eq!(actions(4, None), ["n2", "s2", "n1", "s1"]);
+        assert_eq!(actions(2, Some("security")), ["s2", "s1"]);
+        assert_eq!(
+            actions(3, Some("network")),
+            ["n2", "n1", "yesterday"],
+            "two newest dates only"
+        );
+        assert_eq!(actions(100_000, None).len(), MAX_RECENT, "the limit is capped");
+        assert!(recent(&dir.path().join("missing"), 5, None).is_empty());
     }
 
     #[test]

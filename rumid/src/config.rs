@@ -116,6 +116,17 @@ pub const ENV_SECRET_GET_RATE_LIMIT: &str = "RUMI_SECRET_GET_RATE_LIMIT";
 pub const ENV_EGRESS_RATE_LIMIT: &str = "RUMI_EGRESS_RATE_LIMIT";
 /// Default per-minute rate limits.
 pub const DEFAULT_RATE_LIMIT_PER_MIN: u64 = 60;
+/// The helpers' audit refusal rate and frame buffer bounds ([`rumi_common::limits`]):
+/// validated here and handed to spawned helpers.
+pub use rumi_common::limits::{
+    ENV_AUDIT_REFUSALS_PER_SECOND, ENV_FRAME_BUFFER_PER_PACK_BYTES, ENV_FRAME_BUFFER_TOTAL_BYTES,
+};
+/// Largest audit message rumid accepts from a helper's audit stream, in bytes. A larger one
+/// breaks the stream (reported in health, audited, reconnected). Helpers bound every record
+/// to 16 KiB, so the default leaves a wide margin.
+pub const ENV_HELPER_AUDIT_MAX_MESSAGE_BYTES: &str = "RUMI_HELPER_AUDIT_MAX_MESSAGE_BYTES";
+/// Default: 4 MiB, gRPC's usual limit.
+pub const DEFAULT_HELPER_AUDIT_MAX_MESSAGE_BYTES: u64 = 4 * 1024 * 1024;
 /// `off` (default) or `require_approval`: whether legacy `ecosystem/flows/` is read.
 pub const ENV_LOCAL_PACK_MODE: &str = "RUMI_LOCAL_PACK_MODE";
 
@@ -334,6 +345,9 @@ pub struct Config {
     pub capability_sock_dir: PathBuf,
     pub secret_get_rate_limit: u32,
     pub egress_rate_limit: u32,
+    /// Limits rumid hands to the helpers it spawns.
+    pub helper_limits: rumi_common::limits::HelperLimits,
+    pub helper_audit_max_message_bytes: usize,
     pub local_pack_mode: LocalPackMode,
     pub helpers: HelperMode,
     pub egressd_socket: PathBuf,
@@ -455,6 +469,12 @@ impl Config {
             .opt(ENV_SECRET_GET_RATE_LIMIT, rate)
             .unwrap_or(DEFAULT_RATE_LIMIT_PER_MIN) as u32;
         let egress_rate_limit = c.opt(ENV_EGRESS_RATE_LIMIT, rate).unwrap_or(DEFAULT_RATE_LIMIT_PER_MIN) as u32;
+        let helper_limits = rumi_common::limits::HelperLimits::parse(&mut c);
+        let helper_audit_max_message_bytes = c
+            .opt(ENV_HELPER_AUDIT_MAX_MESSAGE_BYTES, |s| {
+                env::parse_bounded(s, 1024, 64 * 1024 * 1024)
+            })
+            .unwrap_or(DEFAULT_HELPER_AUDIT_MAX_MESSAGE_BYTES) as usize;
         let local_pack_mode = c
             .opt(ENV_LOCAL_PACK_MODE, |s| match s.to_ascii_lowercase().as_str() {
                 "off" => Ok(LocalPackMode::Off),
@@ -566,6 +586,8 @@ impl Config {
             capability_sock_dir,
             secret_get_rate_limit,
             egress_rate_limit,
+            helper_limits,
+            helper_audit_max_message_bytes,
             local_pack_mode,
             helpers,
             egressd_socket,

@@ -436,12 +436,13 @@ fn start_helpers(
             .and_then(|p| p.parent().map(Path::to_path_buf))
             .unwrap_or_else(|| PathBuf::from("."))
     });
-    let common: Vec<(String, String)> = vec![
+    let mut common: Vec<(String, String)> = vec![
         ("RUMI_LOG_LEVEL".into(), config.log_level.as_str().into()),
         ("RUMI_LOG_FORMAT".into(), config.log_format.as_str().into()),
         ("RUMI_CONTROL_UID".into(), nix::unistd::getuid().to_string()),
         ("RUMI_HELPER_PARENT_PID".into(), std::process::id().to_string()),
     ];
+    common.extend(config.helper_limits.to_env());
     let mut egress = common.clone();
     egress.extend([
         ("RUMI_EGRESSD_SOCKET".into(), paths.egressd_socket.display().to_string()),
@@ -493,6 +494,7 @@ fn start_helpers(
             control_socket: paths.egressd_socket,
             env: egress,
             mode: config.helpers,
+            audit_max_message_bytes: config.helper_audit_max_message_bytes,
         },
         HelperSpec {
             name: "capd",
@@ -500,6 +502,7 @@ fn start_helpers(
             control_socket: paths.capd_socket,
             env: cap,
             mode: config.helpers,
+            audit_max_message_bytes: config.helper_audit_max_message_bytes,
         },
     ];
     specs

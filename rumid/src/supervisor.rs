@@ -7,6 +7,12 @@
 //! latest policy is pushed before anything else, and the helper's audit stream is consumed
 //! into rumid's audit log. A helper holds no policy until the push, so a restarted helper
 //! serves nothing in between (fail closed).
+//!
+//! The audit stream is watched on its own: when it breaks (a message over
+//! `RUMI_HELPER_AUDIT_MAX_MESSAGE_BYTES`, a transport error) the break is logged, audited
+//! (`system/helper_audit_stream_broken`) and shown in health, and the stream is opened
+//! again with backoff while the helper stays up. Helpers bound their records so that size
+//! alone never breaks it; this is the guard for everything else.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -38,6 +44,10 @@ const CONNECT_DEADLINE: Duration = Duration::from_secs(5);
 /// Health-check period and per-call timeout.
 const HEALTH_PERIOD: Duration = Duration::from_secs(1);
 const RPC_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a gap in a helper's audit (a broken stream, events dropped by the helper) keeps
+/// its health probe `DEGRADED` after it was seen, so that the operator notices a gap even
+/// when the stream came back at once.
+pub const AUDIT_GAP_VISIBLE: Duration = Duration::from_secs(60);
 
 /// How to run and reach one helper.
 #[derive(Debug, Clone)]
@@ -48,6 +58,8 @@ pub struct HelperSpec {
     /// The child's whole environment (spawn mode).
     pub env: Vec<(String, String)>,
     pub mode: HelperMode,
+    /// Largest audit message accepted from the helper (`RUMI_HELPER_AUDIT_MAX_MESSAGE_BYTES`).
+    pub audit_max_message_bytes: usize,
 }
 
 /// What `/api/health` reports per helper.
@@ -58,12 +70,69 @@ pub struct HelperStatus {
     pub policy_version: u64,
     pub restarts: u32,
     pub last_error: Option<String>,
+    /// Bytes the helper holds from pack sockets right now (last health check).
+    pub frame_bytes_buffered: u64,
 }
 
 impl HelperStatus {
     /// Whether the helper is connected and holds the policy.
     pub fn is_up(&self) -> bool {
         self.state == "up"
+    }
+}
+
+/// What `/api/health` reports about a helper's audit stream (`helpers.<name>.audit`).
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditStreamStatus {
+    /// `connecting`, `connected` or `broken`.
+    pub state: &'static str,
+    /// How often the stream broke while rumid runs.
+    pub breaks: u32,
+    /// Why it last broke.
+    pub last_error: Option<String>,
+    /// When it last broke (RFC 3339).
+    pub last_break_at: Option<String>,
+    /// Events the helper dropped because its queue was full (since the helper started).
+    pub dropped: u64,
+    /// Refusals the helper counted instead of auditing (since the helper started).
+    pub suppressed: u64,
+    /// When a gap was last seen (a break, or a rise of `dropped`).
+    #[serde(skip)]
+    pub last_gap: Option<Instant>,
+}
+
+impl Default for AuditStreamStatus {
+    fn default() -> Self {
+        Self {
+            state: "connecting",
+            breaks: 0,
+            last_error: None,
+            last_break_at: None,
+            dropped: 0,
+            suppressed: 0,
+            last_gap: None,
+        }
+    }
+}
+
+impl AuditStreamStatus {
+    /// Why the helper's audit may have a gap right now (broken, or broken or dropping events
+    /// within [`AUDIT_GAP_VISIBLE`]); `None` when it is whole.
+    pub fn gap(&self) -> Option<String> {
+        if self.state == "broken" {
+            return Some(format!(
+                "audit stream broken: {}",
+                self.last_error.as_deref().unwrap_or("unknown error")
+            ));
+        }
+        let ago = self.last_gap.filter(|t| t.elapsed() < AUDIT_GAP_VISIBLE)?.elapsed();
+        Some(format!(
+            "audit gap {}s ago ({} stream breaks, last: {}; {} events dropped by the helper); audit lines may be missing",
+            ago.as_secs(),
+            self.breaks,
+            self.last_error.as_deref().unwrap_or("none"),
+            self.dropped
+        ))
     }
 }
 
@@ -74,6 +143,8 @@ pub struct SupervisorHandle {
     pub status: Arc<ArcSwap<HelperStatus>>,
     /// The control channel while the helper is up (for admin calls such as secrets).
     pub channel: Arc<arc_swap::ArcSwapOption<Channel>>,
+    /// The helper's audit stream.
+    pub audit: Arc<std::sync::Mutex<AuditStreamStatus>>,
 }
 
 impl SupervisorHandle {
@@ -87,6 +158,11 @@ impl SupervisorHandle {
             .map(|c| (*c).clone())
             .ok_or(crate::error::Error::HelperUnavailable { helper: self.name })
     }
+
+    /// A copy of the audit stream's status.
+    pub fn audit_status(&self) -> AuditStreamStatus {
+        lock(&self.audit).clone()
+    }
 }
 
 /// Starts supervising `spec`; the task runs until the runtime shuts down.
@@ -97,15 +173,17 @@ pub fn spawn(spec: HelperSpec, policy: watch::Receiver<Arc<PolicySnapshot>>, aud
         policy_version: 0,
         restarts: 0,
         last_error: None,
+        frame_bytes_buffered: 0,
     }));
     let channel = Arc::new(arc_swap::ArcSwapOption::empty());
     let handle = SupervisorHandle {
         name: spec.name,
         status: status.clone(),
         channel: channel.clone(),
+        audit: Arc::default(),
     };
     let span = tracing::info_span!("helper", helper = spec.name);
-    tokio::spawn(supervise(spec, policy, audit, status, channel).instrument(span));
+    tokio::spawn(supervise(spec, policy, audit, handle.clone()).instrument(span));
     handle
 }
 
@@ -113,9 +191,14 @@ async fn supervise(
     spec: HelperSpec,
     mut policy: watch::Receiver<Arc<PolicySnapshot>>,
     audit: Audit,
-    status: Arc<ArcSwap<HelperStatus>>,
-    channel: Arc<arc_swap::ArcSwapOption<Channel>>,
+    handle: SupervisorHandle,
 ) {
+    let SupervisorHandle {
+        status,
+        channel,
+        audit: stream_status,
+        ..
+    } = handle;
     let mut backoff = MIN_BACKOFF;
     let mut restarts = 0u32;
     loop {
@@ -133,7 +216,17 @@ async fn supervise(
             HelperMode::External => None,
         };
         let pid = child.as_ref().and_then(Child::id);
-        let outcome = run_connected(&spec, &mut child, &mut policy, &audit, &status, &channel, restarts).await;
+        let outcome = run_connected(
+            &spec,
+            &mut child,
+            &mut policy,
+            &audit,
+            &status,
+            &channel,
+            &stream_status,
+            restarts,
+        )
+        .await;
         channel.store(None);
         if let Some(mut c) = child.take() {
             let _ = c.start_kill();
@@ -167,6 +260,7 @@ fn set_down(status: &ArcSwap<HelperStatus>, restarts: u32, pid: Option<u32>, err
         policy_version: 0,
         restarts,
         last_error: Some(error),
+        frame_bytes_buffered: 0,
     }));
 }
 
@@ -182,6 +276,7 @@ fn start_child(spec: &HelperSpec) -> std::io::Result<Child> {
 }
 
 /// Connects, pushes policy, and serves until something fails. Returns why it stopped.
+#[allow(clippy::too_many_arguments)]
 async fn run_connected(
     spec: &HelperSpec,
     child: &mut Option<Child>,
@@ -189,6 +284,7 @@ async fn run_connected(
     audit: &Audit,
     status: &ArcSwap<HelperStatus>,
     shared: &arc_swap::ArcSwapOption<Channel>,
+    stream_status: &Arc<std::sync::Mutex<AuditStreamStatus>>,
     restarts: u32,
 ) -> String {
     let channel = match connect(spec, child).await {
@@ -200,7 +296,16 @@ async fn run_connected(
     if let Err(e) = push(&mut client, &snapshot, CONNECT_DEADLINE).await {
         return e;
     }
-    let audit_task = tokio::spawn(consume_audit(client.clone(), audit.clone(), spec.name));
+    {
+        // A new helper process starts its counters from zero.
+        let mut s = lock(stream_status);
+        s.state = "connecting";
+        s.dropped = 0;
+        s.suppressed = 0;
+    }
+    let audit_client = HelperClient::new(channel.clone()).max_decoding_message_size(spec.audit_max_message_bytes);
+    let audit_task =
+        tokio::spawn(consume_audit(audit_client, audit.clone(), spec.name, stream_status.clone()).in_current_span());
     shared.store(Some(Arc::new(channel)));
     let pid = child.as_ref().and_then(Child::id);
     status.store(Arc::new(HelperStatus {
@@ -209,6 +314,7 @@ async fn run_connected(
         policy_version: snapshot.version,
         restarts,
         last_error: None,
+        frame_bytes_buffered: 0,
     }));
     tracing::info!(?pid, policy_version = snapshot.version, "helper up; policy pushed");
     let mut misses = 0;
@@ -229,7 +335,10 @@ async fn run_connected(
             }
             () = tokio::time::sleep(HEALTH_PERIOD) => {
                 match tokio::time::timeout(RPC_TIMEOUT, client.health(HealthRequest {})).await {
-                    Ok(Ok(reply)) if reply.get_ref().has_policy => misses = 0,
+                    Ok(Ok(reply)) if reply.get_ref().has_policy => {
+                        misses = 0;
+                        observe_health(reply.get_ref(), status, stream_status, spec.name, audit).await;
+                    }
                     Ok(Ok(_)) => break "helper lost its policy".to_owned(),
                     _ => {
                         misses += 1;
@@ -281,13 +390,99 @@ async fn push(client: &mut HelperClient<Channel>, snapshot: &PolicySnapshot, tim
     }
 }
 
-async fn consume_audit(mut client: HelperClient<Channel>, audit: Audit, helper: &'static str) {
-    let Ok(resp) = client.audit_stream(AuditStreamRequest {}).await else {
-        return;
+fn lock(s: &std::sync::Mutex<AuditStreamStatus>) -> std::sync::MutexGuard<'_, AuditStreamStatus> {
+    s.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Records what a health reply says about the helper's audit queue and buffers; a rise in
+/// dropped events is a gap in the audit, logged and audited once per rise.
+async fn observe_health(
+    reply: &rumi_proto::control::HealthReply,
+    status: &ArcSwap<HelperStatus>,
+    stream_status: &std::sync::Mutex<AuditStreamStatus>,
+    helper: &'static str,
+    audit: &Audit,
+) {
+    if status.load().frame_bytes_buffered != reply.frame_bytes_buffered {
+        let mut s = (**status.load()).clone();
+        s.frame_bytes_buffered = reply.frame_bytes_buffered;
+        status.store(Arc::new(s));
+    }
+    let newly_dropped = {
+        let mut s = lock(stream_status);
+        let newly = reply.audit_dropped.saturating_sub(s.dropped);
+        s.dropped = reply.audit_dropped;
+        s.suppressed = reply.audit_suppressed;
+        if newly > 0 {
+            s.last_gap = Some(Instant::now());
+        }
+        newly
     };
-    let mut stream = resp.into_inner();
-    while let Ok(Some(record)) = stream.message().await {
-        audit.record(to_event(record, helper)).await;
+    if newly_dropped > 0 {
+        tracing::error!(dropped = newly_dropped, "helper dropped audit events (queue full)");
+        audit
+            .record(
+                AuditEvent::new(Category::System, "helper_audit_dropped")
+                    .failed(
+                        Severity::Error,
+                        "audit_dropped",
+                        format!("{newly_dropped} audit events dropped by the helper"),
+                    )
+                    .detail("helper", helper)
+                    .detail("dropped", reply.audit_dropped),
+            )
+            .await;
+    }
+}
+
+/// Consumes the helper's audit stream into the audit log, opening it again with backoff
+/// whenever it breaks; runs until the supervisor aborts it (the helper went down).
+async fn consume_audit(
+    mut client: HelperClient<Channel>,
+    audit: Audit,
+    helper: &'static str,
+    status: Arc<std::sync::Mutex<AuditStreamStatus>>,
+) {
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        let why = match client.audit_stream(AuditStreamRequest {}).await {
+            Ok(resp) => {
+                lock(&status).state = "connected";
+                let mut stream = resp.into_inner();
+                loop {
+                    match stream.message().await {
+                        Ok(Some(record)) => {
+                            audit.record(to_event(record, helper)).await;
+                            backoff = MIN_BACKOFF;
+                        }
+                        Ok(None) => break "the helper ended the stream".to_owned(),
+                        Err(e) => break e.message().to_owned(),
+                    }
+                }
+            }
+            Err(e) => e.message().to_owned(),
+        };
+        let breaks = {
+            let mut s = lock(&status);
+            s.state = "broken";
+            s.breaks += 1;
+            s.last_error = Some(why.clone());
+            s.last_break_at = Some(rumi_common::time::now_rfc3339());
+            s.last_gap = Some(Instant::now());
+            s.breaks
+        };
+        tracing::error!(error = %why, breaks, "helper audit stream broken; reconnecting");
+        audit
+            .record(
+                AuditEvent::new(Category::System, "helper_audit_stream_broken")
+                    .failed(Severity::Error, "audit_stream_broken", why)
+                    .detail("helper", helper)
+                    .detail("breaks", breaks),
+            )
+            .await;
+        let jitter = Duration::from_millis(rand::random::<u64>() % (backoff.as_millis() as u64 / 2 + 1));
+        tokio::time::sleep(backoff + jitter).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 
@@ -313,4 +508,30 @@ fn to_event(r: AuditRecord, helper: &str) -> AuditEvent {
     ev.error_type = nonempty(r.error_type);
     ev.rejection_reason = nonempty(r.rejection_reason);
     ev
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_audit_gap_is_reported_while_broken_and_for_a_while_after() {
+        let mut s = AuditStreamStatus::default();
+        assert_eq!(s.gap(), None, "connecting is not a gap");
+        s.state = "connected";
+        assert_eq!(s.gap(), None);
+        s.state = "broken";
+        s.breaks = 1;
+        s.last_error = Some("decoded message length too large".into());
+        s.last_gap = Some(Instant::now());
+        assert_eq!(
+            s.gap().as_deref(),
+            Some("audit stream broken: decoded message length too large")
+        );
+        s.state = "connected";
+        let gap = s.gap().expect("a recent break is still a gap");
+        assert!(gap.starts_with("audit gap 0s ago (1 stream breaks"), "{gap}");
+        s.last_gap = Instant::now().checked_sub(AUDIT_GAP_VISIBLE + Duration::from_secs(1));
+        assert_eq!(s.gap(), None, "an old gap is history");
+    }
 }

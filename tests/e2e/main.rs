@@ -23,6 +23,7 @@ mod pip;
 mod privileges;
 mod sandbox;
 mod security_hostile_engine;
+mod security_hostile_helpers;
 mod security_sandbox_backends;
 mod security_ssrf;
 mod security_tamper;

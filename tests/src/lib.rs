@@ -253,6 +253,40 @@ pub fn frame_call(socket: &Path, request: &Value) -> std::io::Result<Value> {
     Ok(serde_json::from_slice(&buf)?)
 }
 
+/// Like [`frame_call`], but the whole exchange must finish within `limit` (each read and
+/// write is bounded by it), so a stalled helper fails the call instead of hanging it.
+pub fn frame_call_within(socket: &Path, request: &Value, limit: Duration) -> std::io::Result<Value> {
+    use std::io::{Read, Write};
+    let started = Instant::now();
+    let mut s = std::os::unix::net::UnixStream::connect(socket)?;
+    s.set_read_timeout(Some(limit))?;
+    s.set_write_timeout(Some(limit))?;
+    let payload = serde_json::to_vec(request)?;
+    s.write_all(&(payload.len() as u32).to_be_bytes())?;
+    s.write_all(&payload)?;
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len)?;
+    let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
+    s.read_exact(&mut buf)?;
+    if started.elapsed() > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("answered after {:?}", started.elapsed()),
+        ));
+    }
+    Ok(serde_json::from_slice(&buf)?)
+}
+
+/// A `/proc/<pid>/status` figure in KiB (`VmRSS`, `VmHWM`, …).
+pub fn proc_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}
+
 /// Waits until a pack socket exists and answers (a policy push may still be in flight).
 pub fn wait_socket(socket: &Path) -> Result<()> {
     eventually("pack socket", patience(), || {

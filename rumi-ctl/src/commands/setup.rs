@@ -380,6 +380,7 @@ pub fn doctor(home: &Path, socket: &str, image: &str, instance: Option<&Value>) 
                         "rumid restarts helpers by itself; if this persists check the helper binaries next to rumid and the socket directories (RUMI_*_SOCK_DIR)",
                     )
                 });
+                out.extend(audit_stream_finding(name, &helper["audit"]));
             }
             let sandbox = &h["sandbox"];
             if let Some(mode) = sandbox["execution_mode"].as_str() {
@@ -464,6 +465,37 @@ pub fn doctor(home: &Path, socket: &str, image: &str, instance: Option<&Value>) 
         ));
     }
     out
+}
+
+/// What a helper's audit stream status says: nothing when it was never reported (an older
+/// rumid), an error while it is broken, a warning when it broke or lost events since rumid
+/// started, ok otherwise.
+fn audit_stream_finding(name: &str, audit: &Value) -> Option<Finding> {
+    let state = audit["state"].as_str()?;
+    let breaks = audit["breaks"].as_u64().unwrap_or(0);
+    let dropped = audit["dropped"].as_u64().unwrap_or(0);
+    let last = audit["last_error"].as_str().unwrap_or("no error recorded");
+    let fix = "rumid reconnects the stream by itself; lines written while it was broken are lost. Look for system/helper_audit_stream_broken and system/helper_audit_dropped in the audit log and rumid's log around `last_break_at`";
+    Some(if state == "broken" {
+        Finding::new(
+            "helper_audit",
+            "error",
+            format!("{name}'s audit stream is broken: {last}"),
+            fix,
+        )
+    } else if breaks > 0 || dropped > 0 {
+        Finding::new(
+            "helper_audit",
+            "warning",
+            format!(
+                "{name}'s audit stream broke {breaks} time(s) (last: {last}, at {}) and the helper dropped {dropped} event(s)",
+                audit["last_break_at"].as_str().unwrap_or("never")
+            ),
+            fix,
+        )
+    } else {
+        Finding::new("helper_audit", "ok", format!("{name}'s audit stream is {state}"), "")
+    })
 }
 
 /// Temporary files of interrupted atomic writes and imports.

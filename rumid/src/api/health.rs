@@ -57,10 +57,16 @@ fn probes(state: &AppState) -> Value {
     ));
     for h in state.helpers.iter() {
         let s = h.status.load();
-        let status = if s.is_up() { Status::Up } else { Status::Down };
-        let message = s
-            .last_error
-            .clone()
+        // An up helper whose audit has a gap (a broken stream, events it dropped) is
+        // DEGRADED: it serves packs, but the operator's record of what they did is not whole.
+        let gap = s.is_up().then(|| h.audit_status().gap()).flatten();
+        let status = match (s.is_up(), &gap) {
+            (false, _) => Status::Down,
+            (true, Some(_)) => Status::Degraded,
+            (true, None) => Status::Up,
+        };
+        let message = gap
+            .or_else(|| s.last_error.clone())
             .unwrap_or_else(|| format!("{}; policy {}", s.state, s.policy_version));
         probes.push((
             h.name,
@@ -106,7 +112,11 @@ pub fn diagnostics(state: &AppState) -> Value {
     let helpers: serde_json::Map<String, Value> = state
         .helpers
         .iter()
-        .map(|h| (h.name.to_owned(), json!(**h.status.load())))
+        .map(|h| {
+            let mut v = json!(**h.status.load());
+            v["audit"] = json!(h.audit_status());
+            (h.name.to_owned(), v)
+        })
         .collect();
     report["helpers"] = Value::Object(helpers);
     report["policy_version"] = json!(state.policy.current().version);

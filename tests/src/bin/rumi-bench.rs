@@ -39,6 +39,15 @@ fn main() -> Result<()> {
         }
         return Ok(());
     }
+    // `rumi-bench --hostile`: helper memory and audit volume under hostile packs.
+    if std::env::args().any(|a| a == "--hostile") {
+        println!("| figure | value | target |");
+        println!("|---|---|---|");
+        for line in hostile_bench()? {
+            println!("{line}");
+        }
+        return Ok(());
+    }
     if std::env::args().any(|a| a == "--hashing") {
         for line in hashing_bench()? {
             println!("{line}");
@@ -637,13 +646,145 @@ fn hashing_bench() -> Result<Vec<String>> {
 }
 
 fn rss_kib(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .context("VmRSS not found")
+    rumi_tests::proc_kib(pid, "VmRSS").context("VmRSS not found")
+}
+
+/// Hostile packs against the helpers (`--hostile`): helper RSS while 100 connections hold
+/// half-sent frames, and the audit bytes written per second under refusal floods.
+fn hostile_bench() -> Result<Vec<String>> {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    const CONNS: usize = 100;
+    const FLOOD: Duration = Duration::from_secs(5);
+    const THREADS: usize = 4;
+    let home = TestHome::new();
+    home.add_pack("evil");
+    home.add_pack("good");
+    let rumid = Rumid::builder(&home).env("RUMI_LOG_LEVEL", "WARNING").spawn()?;
+    for p in ["evil", "good"] {
+        let r = rumid.post(&format!("/api/packs/{p}/approve"), None);
+        anyhow::ensure!(r.status == 200, "approve {p}: {:?}", r.body);
+    }
+    rumid.wait_policy_applied();
+    let helpers = rumid.wait_helpers_up()?;
+    let pid = |name: &str| -> Result<u32> { Ok(helpers[name]["pid"].as_u64().context("helper pid")? as u32) };
+    let (capd, egressd) = (pid("capd")?, pid("egressd")?);
+    let cap = rumid.capability_socket(&home, "evil");
+    let egress = rumid.egress_socket(&home, "evil");
+    wait_socket(&cap)?;
+    wait_socket(&egress)?;
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    let mut out = Vec::new();
+
+    // Half-sent frames: a length header, then `body` bytes of the payload, never the rest.
+    let hold = |socket: &std::path::Path, declared: u32, body: usize| -> Result<Vec<UnixStream>> {
+        let chunk = vec![b' '; body];
+        (0..CONNS)
+            .map(|_| {
+                let mut s = UnixStream::connect(socket)?;
+                s.set_write_timeout(Some(Duration::from_secs(10)))?;
+                s.write_all(&declared.to_be_bytes())?;
+                let _ = s.write_all(&chunk); // a refused frame is answered and closed
+                Ok(s)
+            })
+            .collect()
+    };
+    for (name, pid, socket, max) in [
+        ("rumi-capd", capd, &cap, 4u32 << 20),
+        ("rumi-egressd", egressd, &egress, 1u32 << 20),
+    ] {
+        let idle = rss_kib(pid)?;
+        let conns = hold(socket, max, 0)?;
+        std::thread::sleep(Duration::from_secs(1));
+        let header_only = rss_kib(pid)?;
+        drop(conns);
+        let conns = hold(socket, max, max as usize - 1024)?;
+        std::thread::sleep(Duration::from_secs(1));
+        let almost = rss_kib(pid)?;
+        let buffered = rumid.get("/api/health").body["data"]["helpers"][if pid == capd { "capd" } else { "egressd" }]
+            ["frame_bytes_buffered"]
+            .as_u64()
+            .unwrap_or(0);
+        drop(conns);
+        out.push(format!(
+            "| {name} RSS, {CONNS} connections each sending a {} MiB length header and nothing more (idle {:.1} MiB) | {:.1} MiB | ≤ 64 MiB |",
+            max >> 20,
+            mib(idle),
+            mib(header_only)
+        ));
+        out.push(format!(
+            "| {name} RSS, {CONNS} connections each sending all but the last KiB of a {} MiB frame | {:.1} MiB ({:.1} MiB buffered) | ≤ 64 MiB |",
+            max >> 20,
+            mib(almost),
+            buffered as f64 / 1048576.0
+        ));
+    }
+
+    // Refusal floods: THREADS threads of refused calls for FLOOD; audit bytes per second.
+    let audit_bytes = || -> u64 {
+        std::fs::read_dir(home.path().join("user_data/audit"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+            .sum()
+    };
+    let settle = || {
+        // The last summary line comes within one summary period (5 s) of the flood's end.
+        std::thread::sleep(Duration::from_secs(6));
+    };
+    let floods: [(&str, std::path::PathBuf, serde_json::Value); 2] = [
+        (
+            "capability call to a permission that does not exist",
+            cap.clone(),
+            json!({"permission_id": "no.such.permission", "args": {"pad": "x".repeat(900)}}),
+        ),
+        (
+            "egress request to an ungranted host",
+            egress.clone(),
+            json!({"method": "GET", "url": format!("http://example.com/{}", "x".repeat(900))}),
+        ),
+    ];
+    for (what, socket, request) in floods {
+        settle();
+        let before = audit_bytes();
+        let sent = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let (sent, stop, socket, request) = (sent.clone(), stop.clone(), socket.clone(), request.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        if frame_call(&socket, &request).is_ok() {
+                            sent.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(FLOOD);
+        stop.store(true, Ordering::Relaxed);
+        for t in threads {
+            let _ = t.join();
+        }
+        let t = Instant::now();
+        let r = rumid.get("/api/audit/recent?limit=5");
+        let recent_ms = t.elapsed().as_secs_f64() * 1000.0;
+        anyhow::ensure!(r.status == 200, "audit/recent: {:?}", r.body);
+        settle();
+        let written = audit_bytes() - before;
+        let n = sent.load(Ordering::Relaxed);
+        out.push(format!(
+            "| audit written under a refusal flood: {THREADS} threads, {what}, {}s ({n} refused, {:.0}/s) | {:.1} KiB/s | ≤ 1 MiB/s |",
+            FLOOD.as_secs(),
+            n as f64 / FLOOD.as_secs_f64(),
+            written as f64 / 1024.0 / FLOOD.as_secs_f64()
+        ));
+        out.push(format!(
+            "| `GET /api/audit/recent?limit=5` right after that flood | {recent_ms:.1} ms | — |"
+        ));
+    }
+    Ok(out)
 }
 
 /// Runs `CONNECTIONS` keep-alive clients for `RUN`; returns requests per second and body size.

@@ -1,0 +1,111 @@
+//! The limits the helpers hold hostile packs to, as configuration: rumid validates them and
+//! hands them to the helpers it spawns; a helper run by systemd reads them itself. Each
+//! binary parses them from its own `config.rs` through [`HelperLimits::parse`].
+
+use crate::env::{self, Collector};
+
+/// Refusals per second per pack audited in full; the excess is summarised
+/// (`security/audit_refusals_suppressed`). Default [`DEFAULT_AUDIT_REFUSALS_PER_SECOND`].
+pub const ENV_AUDIT_REFUSALS_PER_SECOND: &str = "RUMI_AUDIT_REFUSALS_PER_SECOND";
+/// Ten a second per pack: a pack refused for a real reason leaves a full trail for minutes,
+/// and a flood of refusals costs at most a few KiB of audit per second.
+pub const DEFAULT_AUDIT_REFUSALS_PER_SECOND: u32 = 10;
+/// Bytes one pack may have buffered in a helper's frame readers at once.
+pub const ENV_FRAME_BUFFER_PER_PACK_BYTES: &str = "RUMI_FRAME_BUFFER_PER_PACK_BYTES";
+/// Two of rumi-capd's largest frames (4 MiB).
+pub const DEFAULT_FRAME_BUFFER_PER_PACK_BYTES: usize = 8 * 1024 * 1024;
+/// Bytes all packs together may have buffered in one helper's frame readers at once.
+pub const ENV_FRAME_BUFFER_TOTAL_BYTES: &str = "RUMI_FRAME_BUFFER_TOTAL_BYTES";
+/// Keeps a helper within its RSS budget (tens of MiB) whatever the packs send.
+pub const DEFAULT_FRAME_BUFFER_TOTAL_BYTES: usize = 32 * 1024 * 1024;
+/// The smallest frame buffer bound: one frame of the largest kind (rumi-capd's 4 MiB) must fit.
+pub const MIN_FRAME_BUFFER_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The hostile-pack limits of a helper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HelperLimits {
+    pub audit_refusals_per_second: u32,
+    pub frame_buffer_per_pack: usize,
+    pub frame_buffer_total: usize,
+}
+
+impl Default for HelperLimits {
+    fn default() -> Self {
+        Self {
+            audit_refusals_per_second: DEFAULT_AUDIT_REFUSALS_PER_SECOND,
+            frame_buffer_per_pack: DEFAULT_FRAME_BUFFER_PER_PACK_BYTES,
+            frame_buffer_total: DEFAULT_FRAME_BUFFER_TOTAL_BYTES,
+        }
+    }
+}
+
+// === impl HelperLimits ===
+
+impl HelperLimits {
+    /// Parses the three variables (unset: the defaults), recording errors in `c`.
+    pub fn parse(c: &mut Collector<'_>) -> Self {
+        let d = Self::default();
+        let bytes = |s: &str| env::parse_bounded(s, MIN_FRAME_BUFFER_BYTES, 1 << 32).map(|n| n as usize);
+        Self {
+            audit_refusals_per_second: c
+                .opt(ENV_AUDIT_REFUSALS_PER_SECOND, |s| {
+                    env::parse_bounded(s, 1, 10_000).map(|n| n as u32)
+                })
+                .unwrap_or(d.audit_refusals_per_second),
+            frame_buffer_per_pack: c
+                .opt(ENV_FRAME_BUFFER_PER_PACK_BYTES, bytes)
+                .unwrap_or(d.frame_buffer_per_pack),
+            frame_buffer_total: c
+                .opt(ENV_FRAME_BUFFER_TOTAL_BYTES, bytes)
+                .unwrap_or(d.frame_buffer_total),
+        }
+    }
+
+    /// The variables that give a spawned helper these limits.
+    pub fn to_env(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                ENV_AUDIT_REFUSALS_PER_SECOND.into(),
+                self.audit_refusals_per_second.to_string(),
+            ),
+            (
+                ENV_FRAME_BUFFER_PER_PACK_BYTES.into(),
+                self.frame_buffer_per_pack.to_string(),
+            ),
+            (ENV_FRAME_BUFFER_TOTAL_BYTES.into(), self.frame_buffer_total.to_string()),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::MapEnv;
+
+    #[test]
+    fn limits_parse_with_defaults_bounds_and_a_round_trip() {
+        let empty = MapEnv::from_pairs([]);
+        let mut c = Collector::new(&empty);
+        assert_eq!(HelperLimits::parse(&mut c), HelperLimits::default());
+        assert!(c.finish().is_ok());
+
+        let bad = MapEnv::from_pairs([
+            (ENV_AUDIT_REFUSALS_PER_SECOND, "0"),
+            (ENV_FRAME_BUFFER_PER_PACK_BYTES, "1024"),
+            (ENV_FRAME_BUFFER_TOTAL_BYTES, "lots"),
+        ]);
+        let mut c = Collector::new(&bad);
+        let _ = HelperLimits::parse(&mut c);
+        assert_eq!(c.finish().unwrap_err().len(), 3);
+
+        let set = HelperLimits {
+            audit_refusals_per_second: 3,
+            frame_buffer_per_pack: 5 << 20,
+            frame_buffer_total: 9 << 20,
+        };
+        let env = set.to_env();
+        let src = MapEnv::from_pairs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let mut c = Collector::new(&src);
+        assert_eq!(HelperLimits::parse(&mut c), set);
+    }
+}
