@@ -174,8 +174,7 @@ impl LibScripts {
         if stripped > 0 {
             tracing::warn!(pack_id = %id, entries = stripped, "setuid/setgid bits removed from the data directory");
         }
-        result
-            .map_err(|e| format!("{}: {e}", e.error_type()))
+        result.map_err(|e| format!("{}: {e}", e.error_type()))
     }
 }
 
@@ -214,10 +213,8 @@ fn strip_special_bits(dir: &Path) -> usize {
         };
         let Ok(meta) = f.metadata() else { continue };
         let mode = meta.permissions().mode();
-        if mode & 0o7000 != 0 {
-            if f.set_permissions(std::fs::Permissions::from_mode(mode & 0o777)).is_ok() {
-                n += 1;
-            }
+        if mode & 0o7000 != 0 && f.set_permissions(std::fs::Permissions::from_mode(mode & 0o777)).is_ok() {
+            n += 1;
         }
     }
     n

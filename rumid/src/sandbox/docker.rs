@@ -365,7 +365,11 @@ impl Backend for DockerBackend {
             let d = self.client()?;
             let cspec = self.container_spec(spec, engine);
             let t0 = Instant::now();
-            let claimed = if spec.warm { self.spares.claim(&cspec).await } else { None };
+            let claimed = if spec.warm {
+                self.spares.claim(&cspec).await
+            } else {
+                None
+            };
             let spare = claimed.is_some();
             let started = match claimed {
                 Some(s) => s,

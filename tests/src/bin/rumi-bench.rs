@@ -533,7 +533,9 @@ fn sandbox_bench() -> Result<Vec<String>> {
         let waiting = |r: &Rumid| r.get("/api/containers").body["data"]["spares"]["waiting"].as_u64();
         let mut warm = Vec::new();
         for _ in 0..20 {
-            rumi_tests::eventually("spares", Duration::from_secs(60), || (waiting(&rumid) >= Some(2)).then_some(()))?;
+            rumi_tests::eventually("spares", Duration::from_secs(60), || {
+                (waiting(&rumid) >= Some(2)).then_some(())
+            })?;
             warm.extend(block_calls(&rumid, 1)?);
         }
         let (w50, w99) = percentiles(warm);

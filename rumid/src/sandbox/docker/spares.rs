@@ -136,10 +136,7 @@ impl Spares {
                 .partition(|s| s.digest == spec.digest && s.born.elapsed() < self.limits.ttl);
             *list = fresh;
             let found = list.pop();
-            let coming = inner
-                .starting
-                .get(&pack)
-                .is_some_and(|d| d.iter().any(|d| *d == spec.digest));
+            let coming = inner.starting.get(&pack).is_some_and(|d| d.contains(&spec.digest));
             self.publish_count(&inner);
             (found, stale, coming)
         };
@@ -188,7 +185,11 @@ impl Spares {
             if starting > 0 || waiting >= self.limits.per_pack || all >= self.limits.total {
                 return;
             }
-            inner.starting.entry(pack.clone()).or_default().push(spec.digest.clone());
+            inner
+                .starting
+                .entry(pack.clone())
+                .or_default()
+                .push(spec.digest.clone());
             inner.generation
         };
         let pool = self.clone();
