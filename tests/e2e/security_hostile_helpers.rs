@@ -42,15 +42,26 @@ fn two_packs(extra: &[(&str, &str)]) -> (TestHome, Rumid) {
     for p in ["evil", "good"] {
         assert_eq!(rumid.post(&format!("/api/packs/{p}/approve"), None).status, 200);
     }
+    good_pack_store(&home, &rumid);
+    wait_socket(&rumid.capability_socket(&home, "evil")).unwrap();
+    (home, rumid)
+}
+
+/// The good pack's store `notes`, holding the key its call reads during every attack (a
+/// missing key is a failure).
+fn good_pack_store(home: &TestHome, rumid: &Rumid) {
     let r = rumid.post(
         "/api/stores/create",
         Some(&json!({"store_id": "notes", "owner_pack": "good"})),
     );
     assert_eq!(r.status, 200, "{:?}", r.body);
     rumid.grant_capability("good", "store.get", json!({"allowed_store_ids": ["notes"]}));
-    wait_socket(&rumid.capability_socket(&home, "evil")).unwrap();
-    wait_socket(&rumid.capability_socket(&home, "good")).unwrap();
-    (home, rumid)
+    rumid.grant_capability("good", "store.set", json!({"allowed_store_ids": ["notes"]}));
+    let good = rumid.capability_socket(home, "good");
+    wait_socket(&good).unwrap();
+    let set = json!({"permission_id": "store.set", "args": {"store_id": "notes", "key": "k", "value": "v"}});
+    let r = rumi_tests::frame_call(&good, &set).unwrap();
+    assert_eq!(r["success"], true, "{r}");
 }
 
 /// The well-behaved pack's capability call and the operator's `rumi-ctl secrets set`, each
@@ -617,13 +628,7 @@ fn handler_home() -> (TestHome, Rumid) {
     for p in ["evil", "good"] {
         assert_eq!(rumid.post(&format!("/api/packs/{p}/approve"), None).status, 200);
     }
-    let r = rumid.post(
-        "/api/stores/create",
-        Some(&json!({"store_id": "notes", "owner_pack": "good"})),
-    );
-    assert_eq!(r.status, 200);
-    rumid.grant_capability("good", "store.get", json!({"allowed_store_ids": ["notes"]}));
-    wait_socket(&rumid.capability_socket(&home, "good")).unwrap();
+    good_pack_store(&home, &rumid);
     (home, rumid)
 }
 
