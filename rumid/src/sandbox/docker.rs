@@ -364,6 +364,7 @@ impl Backend for DockerBackend {
             let (engine, _) = self.engine().await.map_err(SandboxError::DockerRequired)?;
             let d = self.client()?;
             let cspec = self.container_spec(spec, engine);
+            let _active = self.spares.enter();
             let t0 = Instant::now();
             let claimed = if spec.warm {
                 self.spares.claim(&cspec).await

@@ -32,6 +32,13 @@ fn main() -> Result<()> {
         }
         return Ok(());
     }
+    // `rumi-bench --spares`: only spares on and off under concurrency, beside the raw churn.
+    if std::env::args().any(|a| a == "--spares") {
+        for line in spares_bench(&block_home())? {
+            println!("{line}");
+        }
+        return Ok(());
+    }
     // `rumi-bench --sandbox`: the backends side by side, and spares under concurrency.
     if std::env::args().any(|a| a == "--sandbox") {
         for line in sandbox_bench()? {
@@ -553,16 +560,24 @@ fn sandbox_bench() -> Result<Vec<String>> {
             cold_by_runtime[1] / cold_by_runtime[0]
         ));
     }
-    // Spares under load: on and off at c = 1, 2, 4, 8, beside the engine's raw churn.
-    let level = Duration::from_secs(15);
+    out.extend(spares_bench(&home)?);
+    Ok(out)
+}
+
+/// Spares on and off at c = 1, 2, 4, 8 (15 s per level), beside the engine's raw churn.
+fn spares_bench(home: &TestHome) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let level = Duration::from_secs(10);
     for c in [2, 4] {
         let rate = raw_churn(c, Duration::from_secs(10))?;
         out.push(format!(
             "| raw engine churn (API create+start+wait+remove), c={c} | {rate:.1} containers/s | — |"
         ));
     }
-    for spares in ["2", "0"] {
-        let rumid = Rumid::builder(&home)
+    // Both instances run side by side and the levels alternate between them (on, off, on,
+    // off…), medians of 3 runs each, so drifting load on this shared machine hits both alike.
+    let start = |spares: &str| -> Result<Rumid> {
+        let rumid = Rumid::builder(home)
             .strict()
             .env("RUMI_LOG_LEVEL", "WARNING")
             .env("RUMI_SPARES_PER_PACK", spares)
@@ -570,21 +585,47 @@ fn sandbox_bench() -> Result<Vec<String>> {
             .spawn()?;
         anyhow::ensure!(rumid.post("/api/packs/bench/approve", None).status == 200, "approve");
         block_calls(&rumid, 2)?;
-        for c in [1, 2, 4, 8] {
-            let (rate, p50, p99) = concurrent_calls(&rumid, c, level)?;
-            out.push(format!(
-                "| spares {}, c={c}: calls/s, p50, p99 | {rate:.1} calls/s, {p50:.0} ms, {p99:.0} ms | on never worse than off |",
-                if spares == "0" { "off" } else { "on" }
-            ));
+        Ok(rumid)
+    };
+    let on = start("2")?;
+    let off_home = block_home();
+    let off = {
+        let rumid = Rumid::builder(&off_home)
+            .strict()
+            .env("RUMI_LOG_LEVEL", "WARNING")
+            .env("RUMI_SPARES_PER_PACK", "0")
+            .env("RUMI_MAX_CONCURRENT_FLOWS", "64")
+            .spawn()?;
+        anyhow::ensure!(rumid.post("/api/packs/bench/approve", None).status == 200, "approve");
+        block_calls(&rumid, 2)?;
+        rumid
+    };
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    for c in [1, 2, 4, 8] {
+        let mut runs: [Vec<(f64, f64, f64)>; 2] = [Vec::new(), Vec::new()];
+        for _ in 0..3 {
+            for (i, rumid) in [&on, &off].into_iter().enumerate() {
+                runs[i].push(concurrent_calls(rumid, c, level)?);
+            }
         }
-        let summary = rumid.get("/api/containers").body["data"]["spares"].clone();
-        if spares != "0" {
+        for (i, name) in ["on", "off"].into_iter().enumerate() {
+            let r = &runs[i];
             out.push(format!(
-                "| spares on: claims / misses over the levels | {} / {} | — |",
-                summary["claims"], summary["misses"]
+                "| spares {name}, c={c}: calls/s, p50, p99 (medians of 3) | {:.1} calls/s, {:.0} ms, {:.0} ms | on never worse than off |",
+                median(r.iter().map(|x| x.0).collect()),
+                median(r.iter().map(|x| x.1).collect()),
+                median(r.iter().map(|x| x.2).collect()),
             ));
         }
     }
+    let summary = on.get("/api/containers").body["data"]["spares"].clone();
+    out.push(format!(
+        "| spares on: claims / misses over the levels | {} / {} | — |",
+        summary["claims"], summary["misses"]
+    ));
     Ok(out)
 }
 

@@ -77,6 +77,9 @@ struct Inner {
     by_pack: HashMap<String, Vec<Spare>>,
     /// Spares being started, per pack: the digest of each one's spec.
     starting: HashMap<String, Vec<String>>,
+    /// Calls waiting for a starting spare, per digest: each starting spare is promised to at
+    /// most one call, so no call waits for a spare another will take.
+    promised: HashMap<String, usize>,
     /// Bumped by every flush; a spare started under an older generation is destroyed.
     generation: u64,
 }
@@ -94,6 +97,31 @@ pub struct Spares {
     metrics: SpareMetrics,
     /// Woken whenever a spare finishes starting (or fails to).
     landed: tokio::sync::Notify,
+    /// Runs in progress now (cold or on a spare).
+    active: std::sync::atomic::AtomicUsize,
+    /// Refills put off because every core was busy with runs: started when one is idle.
+    deferred: Mutex<HashMap<String, (Docker, ContainerSpec)>>,
+    /// Cores of this machine: refills start only while fewer runs than this are going on.
+    cores: usize,
+}
+
+/// Counts a run as in progress while it lives; when it ends and a core is idle again,
+/// deferred refills start.
+pub struct Active(Arc<Spares>);
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        let before = self.0.active.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        if before <= self.0.cores {
+            let due: Vec<(Docker, ContainerSpec)> =
+                std::mem::take(&mut *self.0.deferred.lock().unwrap_or_else(|p| p.into_inner()))
+                    .into_values()
+                    .collect();
+            for (docker, spec) in due {
+                self.0.refill(&docker, &spec);
+            }
+        }
+    }
 }
 
 /// Longest a call waits for a spare of its spec that is already starting, instead of
@@ -108,7 +136,16 @@ impl Spares {
             inner: Mutex::default(),
             metrics,
             landed: tokio::sync::Notify::new(),
+            active: std::sync::atomic::AtomicUsize::new(0),
+            deferred: Mutex::default(),
+            cores: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
         })
+    }
+
+    /// Marks a run as in progress until the guard is dropped.
+    pub fn enter(self: &Arc<Self>) -> Active {
+        self.active.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Active(self.clone())
     }
 
     pub fn limits(&self) -> SpareLimits {
@@ -125,7 +162,8 @@ impl Spares {
 
     /// Takes a waiting spare of exactly `spec`; spares of the pack with another spec or past
     /// their TTL are destroyed on the way. `Err(true)`: none waits, but one of this spec is
-    /// starting; `Err(false)`: none is coming.
+    /// starting and not yet promised to another call: it is now promised to this one (which
+    /// must [`Spares::release`] the promise after waiting); `Err(false)`: none is coming.
     fn take(&self, spec: &ContainerSpec) -> Result<Started, bool> {
         let (found, stale, coming) = {
             let mut inner = self.lock();
@@ -136,7 +174,15 @@ impl Spares {
                 .partition(|s| s.digest == spec.digest && s.born.elapsed() < self.limits.ttl);
             *list = fresh;
             let found = list.pop();
-            let coming = inner.starting.get(&pack).is_some_and(|d| d.contains(&spec.digest));
+            let starting = inner
+                .starting
+                .get(&pack)
+                .map_or(0, |d| d.iter().filter(|d| **d == spec.digest).count());
+            let promised = inner.promised.get(&spec.digest).copied().unwrap_or(0);
+            let coming = found.is_none() && starting > promised;
+            if coming {
+                *inner.promised.entry(spec.digest.clone()).or_default() += 1;
+            }
             self.publish_count(&inner);
             (found, stale, coming)
         };
@@ -144,8 +190,19 @@ impl Spares {
         found.map(|s| s.started).ok_or(coming)
     }
 
+    fn release(&self, digest: &str) {
+        let mut inner = self.lock();
+        if let Some(n) = inner.promised.get_mut(digest) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                inner.promised.remove(digest);
+            }
+        }
+    }
+
     /// A spare of exactly `spec`: one that waits, or one of that spec that is starting now
-    /// (waited for at most [`WAIT_FOR_STARTING`]). `None`: the call starts its own.
+    /// and not promised to another call (waited for at most [`WAIT_FOR_STARTING`]). `None`:
+    /// the call starts its own at once.
     pub async fn claim(&self, spec: &ContainerSpec) -> Option<Started> {
         if self.limits.per_pack == 0 {
             return None;
@@ -161,8 +218,15 @@ impl Spares {
                     self.metrics.claims.inc();
                     return Some(started);
                 }
-                Err(true) if tokio::time::timeout_at(deadline, landed).await.is_ok() => {}
-                Err(_) => {
+                Err(true) => {
+                    let woke = tokio::time::timeout_at(deadline, landed).await.is_ok();
+                    self.release(&spec.digest);
+                    if !woke {
+                        self.metrics.misses.inc();
+                        return None;
+                    }
+                }
+                Err(false) => {
                     self.metrics.misses.inc();
                     return None;
                 }
@@ -172,11 +236,19 @@ impl Spares {
 
     /// Keeps `spec`'s pack supplied with spares: starts one in the background unless one is
     /// already starting, and the next when it has landed, until the pack has its share
-    /// (within the total bound). One start at a time per pack: refills never pile up on the
-    /// CPU the calls need, and a call that finds a spare starting waits for it rather than
-    /// starting a second container.
+    /// (within the total bound). Spares use only idle capacity: while every core has a run
+    /// going, the refill is put off until one ends (a spare started then would only compete
+    /// with the calls for the CPU and make them slower). One start at a time per pack, and a
+    /// call that finds a spare starting waits for it rather than starting a second container.
     pub fn refill(self: &Arc<Self>, docker: &Docker, spec: &ContainerSpec) {
         let pack = spec.pack.to_string();
+        if self.active.load(std::sync::atomic::Ordering::SeqCst) >= self.cores {
+            self.deferred
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(pack, (docker.clone(), spec.clone()));
+            return;
+        }
         let generation = {
             let mut inner = self.lock();
             let waiting = inner.by_pack.get(&pack).map_or(0, Vec::len);
@@ -234,6 +306,7 @@ impl Spares {
     /// Takes every spare out of the pool (the caller removes them); spares still starting
     /// are destroyed when they come up.
     pub fn take_all(&self) -> Vec<Started> {
+        self.deferred.lock().unwrap_or_else(|p| p.into_inner()).clear();
         let mut inner = self.lock();
         inner.generation += 1;
         let all: Vec<Started> = std::mem::take(&mut inner.by_pack)
@@ -254,6 +327,7 @@ impl Spares {
     /// Takes the spares of one pack out of the pool (the caller destroys them); spares of
     /// the pack still starting are destroyed when they come up.
     pub fn take_pack(&self, pack: &str) -> Vec<Started> {
+        self.deferred.lock().unwrap_or_else(|p| p.into_inner()).remove(pack);
         let mut inner = self.lock();
         inner.generation += 1;
         let list = inner.by_pack.remove(pack).unwrap_or_default();
