@@ -32,6 +32,13 @@ fn main() -> Result<()> {
         }
         return Ok(());
     }
+    // `rumi-bench --snapshot`: a small pack's block calls while a 600 MB pack is approved.
+    if std::env::args().any(|a| a == "--snapshot") {
+        for line in snapshot_bench()? {
+            println!("{line}");
+        }
+        return Ok(());
+    }
     // `rumi-bench --spares`: only spares on and off under concurrency, beside the raw churn.
     if std::env::args().any(|a| a == "--spares") {
         for line in spares_bench(&block_home())? {
@@ -473,6 +480,101 @@ fn raw_churn(c: usize, dur: Duration) -> Result<f64> {
         handles.into_iter().map(|h| h.join().unwrap_or(0)).sum()
     });
     Ok(n as f64 / start.elapsed().as_secs_f64())
+}
+
+/// A small pack's block-call latency alone and while a 600 MB pack is being approved (and
+/// its status read), in permissive mode. With `RUMI_BIN_DIR` pointing at an older build the
+/// same figures show that build's behaviour (the bench only uses the API).
+fn snapshot_bench() -> Result<Vec<String>> {
+    const BIG_FILES: usize = 60;
+    const BIG_FILE_BYTES: usize = 10 * 1024 * 1024;
+    let home = block_home();
+    home.add_pack("big");
+    home.write(
+        "flows/bigblock.flow.yaml",
+        "flow_id: bigblock\ndefaults: {fail_soft: false}\nsteps:\n  - {id: s, type: python_file_call, owner_pack: big, file: main.py, output: out}\n",
+    );
+    let dir = home.path().join("ecosystem/big/backend/data");
+    std::fs::create_dir_all(&dir)?;
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    for i in 0..BIG_FILES {
+        let mut buf = vec![0u8; BIG_FILE_BYTES];
+        for chunk in buf.chunks_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
+        }
+        std::fs::write(dir.join(format!("blob{i:02}.bin")), &buf)?;
+    }
+    let rumid = Rumid::builder(&home).env("RUMI_LOG_LEVEL", "WARNING").spawn()?;
+    anyhow::ensure!(rumid.post("/api/packs/bench/approve", None).status == 200, "approve");
+    block_calls(&rumid, 3)?;
+    let (alone, _) = percentiles(block_calls(&rumid, 30)?);
+    let status = |n: usize| -> Vec<Duration> {
+        (0..n)
+            .map(|_| {
+                let t = Instant::now();
+                let _ = rumid.get("/api/packs/bench/status");
+                t.elapsed()
+            })
+            .collect()
+    };
+    let (status_alone, _) = percentiles(status(30));
+    // Approve the big pack (a full hash, and a copy with snapshots) while the small pack runs.
+    let mut during = Vec::new();
+    let mut status_during = Vec::new();
+    let approve_time = std::thread::scope(|scope| -> Result<Duration> {
+        let approving = scope.spawn(|| {
+            let t = Instant::now();
+            let r = rumid.post("/api/packs/big/approve", None);
+            (r.status, t.elapsed())
+        });
+        while !approving.is_finished() {
+            during.extend(block_calls(&rumid, 1)?);
+            status_during.extend(status(1));
+        }
+        let (code, took) = approving.join().map_err(|_| anyhow::anyhow!("approve thread"))?;
+        anyhow::ensure!(code == 200, "big approve: {code}");
+        Ok(took)
+    })?;
+    anyhow::ensure!(!during.is_empty(), "no call ran during the approval");
+    let n_during = during.len();
+    let (d50, _) = percentiles(during);
+    let (s50, _) = percentiles(status_during);
+    // Both approved: the small pack's calls while the big pack's blocks run back to back (a
+    // design that re-hashes a pack before each of its calls hashes 600 MB each time).
+    let stop = AtomicBool::new(false);
+    let (after, big_calls) = std::thread::scope(|scope| -> Result<(f64, usize)> {
+        let big = scope.spawn(|| {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                if rumid.run_flow("bigblock", json!({}), 120.0).status == 200 {
+                    n += 1;
+                }
+            }
+            n
+        });
+        let small = block_calls(&rumid, 30);
+        stop.store(true, Ordering::Relaxed);
+        let n = big.join().map_err(|_| anyhow::anyhow!("big thread"))?;
+        Ok((percentiles(small?).0, n))
+    })?;
+    Ok(vec![
+        format!(
+            "| approve of a {} MB pack ({BIG_FILES} files) | {:.2} s | — |",
+            BIG_FILES * BIG_FILE_BYTES / 1_000_000,
+            approve_time.as_secs_f64()
+        ),
+        format!("| small pack's block call p50, alone | {alone:.1} ms | — |"),
+        format!("| small pack's block call p50, during that approval ({n_during} calls) | {d50:.1} ms | ≤ 2 × alone |"),
+        format!(
+            "| small pack's block call p50, while the big pack's blocks run ({big_calls} big calls) | {after:.1} ms | ≤ 2 × alone |"
+        ),
+        format!(
+            "| GET /api/packs/bench/status p50, alone / during the approval | {status_alone:.1} / {s50:.1} ms | — |"
+        ),
+    ])
 }
 
 /// The sandbox backends side by side: block-call latency cold and with spares for runc and
