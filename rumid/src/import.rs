@@ -166,7 +166,27 @@ impl Budget {
                 }
             })?;
         let room = MAX_FILE_BYTES.min(MAX_TOTAL_BYTES - self.bytes);
-        let n = io::copy(&mut src.take(room + 1), &mut out).map_err(ImportError::io("cannot write", dest))?;
+        // Read and write separately: a read error is the source's fault (an archive entry
+        // whose data is corrupt or longer than its header says), a write error is ours.
+        let mut src = src.take(room + 1);
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut n = 0u64;
+        loop {
+            let got = match src.read(&mut buf) {
+                Ok(0) => break,
+                Ok(got) => got,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(ImportError::refused(
+                        code::VAL_PATTERN,
+                        format!("{shown} cannot be read: {e} (a corrupt entry, or one whose size lies)"),
+                    ));
+                }
+            };
+            out.write_all(&buf[..got])
+                .map_err(ImportError::io("cannot write", dest))?;
+            n += got as u64;
+        }
         if n > room {
             return Err(ImportError::TooLarge(if n > MAX_FILE_BYTES {
                 format!("{shown} is larger than {MAX_FILE_BYTES} bytes")
@@ -523,6 +543,14 @@ fn extract_zip(source: &Path, payload: &Path, budget: &mut Budget) -> Result<Str
     let file = File::open(source).map_err(ImportError::io("cannot read", source))?;
     let mut zip = zip::ZipArchive::new(file)
         .map_err(|e| ImportError::refused(code::VAL_PATTERN, format!("not a valid zip archive: {e}")))?;
+    // The archive's index keeps one entry per name: a second entry of a name would replace
+    // the first unseen, so the operator could review one file and install another.
+    if zip.has_duplicate_names() {
+        return Err(ImportError::attack(
+            code::VAL_PATH_TRAVERSAL,
+            "the archive holds two entries of the same name",
+        ));
+    }
     if zip.is_empty() {
         return Err(ImportError::refused(code::VAL_EMPTY, "the archive is empty"));
     }
@@ -600,18 +628,42 @@ fn extract_zip(source: &Path, payload: &Path, budget: &mut Budget) -> Result<Str
             continue;
         }
         let dest = segments.iter().fold(payload.to_path_buf(), |p, s| p.join(s));
+        let shown = segments.join("/");
+        // A name used both as a file and as a directory ("a", then "a/b" or "a/") is the
+        // archive's fault, not a failure of ours.
+        let both = || {
+            ImportError::refused(
+                code::VAL_PATTERN,
+                format!("{shown}: a path of the archive is both a file and a directory"),
+            )
+        };
         if let Some(parent) = dest.parent() {
-            fs::create_dir_all(parent).map_err(ImportError::io("cannot create", parent))?;
+            fs::create_dir_all(parent).map_err(|e| {
+                if matches!(e.kind(), io::ErrorKind::AlreadyExists | io::ErrorKind::NotADirectory) {
+                    both()
+                } else {
+                    ImportError::io("cannot create", parent)(e)
+                }
+            })?;
         }
         if entry.is_dir() {
             match fs::create_dir(&dest) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dest.is_dir() => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(both()),
                 Err(e) => return Err(ImportError::io("cannot create", &dest)(e)),
             }
+        } else if fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
+            return Err(both());
         } else {
-            let shown = segments.join("/");
-            budget.copy(&mut entry, &dest, &shown)?;
+            let declared = entry.size();
+            let written = budget.copy(&mut entry, &dest, &shown)?;
+            if written != declared {
+                return Err(ImportError::refused(
+                    code::VAL_PATTERN,
+                    format!("{shown} holds {written} bytes but its header says {declared} (a size that lies)"),
+                ));
+            }
         }
     }
     Ok(top)

@@ -285,3 +285,124 @@ fn rumi_ctl_imports_and_applies() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("RUMI-PACK-011"));
 }
+
+/// Sets the uncompressed size recorded for `name` in a zip's local and central headers.
+fn lie_about_size(path: &Path, name: &str, size: u32) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let (mut local, mut central) = (0, 0);
+    let mut i = 0;
+    while i + 46 < bytes.len() {
+        let local_header = &bytes[i..i + 4] == b"PK\x03\x04";
+        let sig = &bytes[i..i + 4];
+        let (name_at, size_at, len_at) = if local_header {
+            (i + 30, i + 22, i + 26)
+        } else if sig == b"PK\x01\x02" {
+            (i + 46, i + 24, i + 28)
+        } else {
+            i += 1;
+            continue;
+        };
+        let len = u16::from_le_bytes([bytes[len_at], bytes[len_at + 1]]) as usize;
+        if bytes.get(name_at..name_at + len) == Some(name.as_bytes()) {
+            bytes[size_at..size_at + 4].copy_from_slice(&size.to_le_bytes());
+            if local_header {
+                local += 1;
+            } else {
+                central += 1;
+            }
+        }
+        i += 4;
+    }
+    assert_eq!((local, central), (1, 1), "both headers of {name} patched");
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Archives that are malformed rather than hostile still get a 4xx naming the problem, and a
+/// second entry of one name (which the archive's index would silently keep instead of the
+/// first) is refused as an attack. Nothing is staged.
+#[test]
+fn duplicate_entries_and_inconsistent_archives_are_refused_with_a_4xx() {
+    let home = TestHome::new();
+    let rumid = Rumid::start(&home);
+    let src = tempfile::tempdir().unwrap();
+    let ok_manifest = manifest("p", "tests/p");
+    let import = |path: &Path| rumid.post("/api/packs/import", Some(&json!({"path": path})));
+
+    // Two entries named p/a.py: written as a.py and b.py, then renamed in the headers
+    // (writers refuse duplicates, attackers do not use writers).
+    let dup = src.path().join("dup.zip");
+    zip_file(
+        &dup,
+        &[
+            ("p/ecosystem.json", Some(&ok_manifest)),
+            ("p/a.py", Some(b"print('reviewed')")),
+            ("p/b.py", Some(b"print('installed')")),
+        ],
+    );
+    let mut bytes = std::fs::read(&dup).unwrap();
+    let mut i = 0;
+    while i + 6 <= bytes.len() {
+        if &bytes[i..i + 6] == b"p/b.py" {
+            bytes[i + 2] = b'a';
+        }
+        i += 1;
+    }
+    std::fs::write(&dup, &bytes).unwrap();
+    let r = import(&dup);
+    assert_eq!((r.status, r.code()), (400, "RUMI-VAL-003"), "{:?}", r.body);
+    assert!(
+        r.body.to_string().contains("two entries of the same name"),
+        "{:?}",
+        r.body
+    );
+
+    // A file, then a directory of the same name (and a file below it).
+    let both = src.path().join("both.zip");
+    zip_file(
+        &both,
+        &[
+            ("p/ecosystem.json", Some(&ok_manifest)),
+            ("p/lib", Some(b"a file")),
+            ("p/lib/", None),
+        ],
+    );
+    let r = import(&both);
+    assert_eq!((r.status, r.code()), (400, "RUMI-VAL-002"), "{:?}", r.body);
+    assert!(
+        r.body.to_string().contains("both a file and a directory"),
+        "{:?}",
+        r.body
+    );
+    let below = src.path().join("below.zip");
+    zip_file(
+        &below,
+        &[
+            ("p/ecosystem.json", Some(&ok_manifest)),
+            ("p/lib", Some(b"a file")),
+            ("p/lib/x.py", Some(b"x = 1")),
+        ],
+    );
+    let r = import(&below);
+    assert_eq!((r.status, r.code()), (400, "RUMI-VAL-002"), "{:?}", r.body);
+
+    // Sizes that lie: the data is longer or shorter than the headers say.
+    for (name, size) in [("short.zip", 3u32), ("long.zip", 1_000_000)] {
+        let path = src.path().join(name);
+        zip_file(
+            &path,
+            &[
+                ("p/ecosystem.json", Some(&ok_manifest)),
+                ("p/data.txt", Some(b"forty-two bytes of data, more or less....")),
+            ],
+        );
+        lie_about_size(&path, "p/data.txt", size);
+        let r = import(&path);
+        assert!(
+            (400..500).contains(&r.status),
+            "{name}: a size that lies is the archive's fault: {:?}",
+            r.body
+        );
+    }
+    assert!(staging_entries(&home).is_empty(), "{:?}", staging_entries(&home));
+    assert!(!home.audit_actions("security", "pack_import_refused").is_empty());
+}
