@@ -676,3 +676,40 @@ fn spare_containers_run_one_job_each_and_never_outlive_their_policy() {
     assert!(rumid.stop().success());
     assert_eq!(managed_containers(&home), 0, "no container outlives rumid");
 }
+
+/// A clean stop right after a block run, while its spares are still being created (and the
+/// run's own container is being removed in the background), leaves no container of the
+/// instance behind: neither `Created` nor `Exited` ones.
+#[test]
+fn a_stop_right_after_a_run_leaves_no_container_behind() {
+    if !docker_or_skip("a_stop_right_after_a_run_leaves_no_container_behind") {
+        return;
+    }
+    for round in 0..3 {
+        let home = TestHome::new();
+        home.add_pack("box");
+        home.write(
+            "ecosystem/box/backend/blocks/hello.py",
+            "def run(data):\n    return {'hello': data.get('n')}\n",
+        );
+        home.write("flows/hello.flow.yaml", &flow("hello", "hello.py", 60));
+        let rumid = Rumid::builder(&home).strict().spawn().unwrap();
+        assert_eq!(rumid.post("/api/packs/box/approve", None).status, 200);
+        let r = rumid.run_flow("hello", json!({"n": round}), 60.0);
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        // No wait: the refill has just begun.
+        assert!(rumid.stop().success());
+        let left = std::process::Command::new("docker")
+            .args(["ps", "-a", "--format", "{{.Names}} {{.Status}} {{.Labels}}"])
+            .output()
+            .unwrap();
+        let log = std::fs::read_to_string(home.path().join("rumid.log")).unwrap_or_default();
+        assert_eq!(
+            managed_containers(&home),
+            0,
+            "round {round}: no container outlives rumid: {}\n{}",
+            String::from_utf8_lossy(&left.stdout),
+            log.lines().rev().take(15).collect::<Vec<_>>().join("\n")
+        );
+    }
+}

@@ -460,9 +460,16 @@ impl Backend for DockerBackend {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             // Whatever is left of this instance (containers of runs cut short, spares whose
-            // creation raced the stop).
-            let list = self.list_mine(None).await;
-            n += force_remove_all(d, list.into_iter().filter_map(|c| c.id)).await;
+            // creation raced the stop, removals still running in background tasks, which the
+            // runtime will cancel once rumid returns): removed until none is listed.
+            loop {
+                let list = self.list_mine(None).await;
+                if list.is_empty() || Instant::now() >= deadline {
+                    break;
+                }
+                n += force_remove_all(d, list.into_iter().filter_map(|c| c.id)).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
             n
         })
     }
