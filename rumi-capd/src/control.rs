@@ -136,6 +136,7 @@ fn store_status(e: &StoreError) -> Status {
             Status::invalid_argument(format!("RUMI-VAL-002: {e}"))
         }
         StoreError::Exists => Status::already_exists(format!("RUMI-VAL-002: {e}")),
+        StoreError::QuotaExceeded { .. } => Status::resource_exhausted(format!("RUMI-VAL-002: {e}")),
         StoreError::NotFound => Status::not_found(format!("RUMI-VAL-006: {e}")),
         StoreError::Db(_) => {
             tracing::error!(error = %e, "store database failure");

@@ -59,7 +59,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     let secrets = secrets::Secrets::open(&config)?;
     let stores_dir = config.home.join("user_data/stores");
     rumi_common::fs::ensure_dir(&stores_dir, 0o700).map_err(sock_err("store directory", &stores_dir))?;
-    let stores = stores::Stores::open(&stores_dir)?;
+    let stores = stores::Stores::open(
+        &stores_dir,
+        stores::Quota {
+            bytes: config.limits.store_quota_bytes,
+            keys: config.limits.store_quota_keys,
+        },
+    )?;
     rumi_common::uds::prepare_dir(&config.sock_dir, config.socket_gid)
         .map_err(sock_err("socket directory", &config.sock_dir))?;
     if let Some(parent) = config.control_socket.parent() {

@@ -34,6 +34,14 @@ pub enum StoreError {
     TooLarge(usize),
     #[error("too many keys (at most {MAX_BATCH_KEYS})")]
     TooManyKeys,
+    #[error("the stores of pack {owner:?} would hold {would} {what}, more than their quota of {quota} ({var})")]
+    QuotaExceeded {
+        owner: String,
+        what: &'static str,
+        would: u64,
+        quota: u64,
+        var: &'static str,
+    },
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
 }
@@ -45,6 +53,7 @@ impl StoreError {
             Self::NotFound => "store_not_found",
             Self::Exists => "store_exists",
             Self::TooLarge(_) => "payload_too_large",
+            Self::QuotaExceeded { .. } => "quota_exceeded",
             Self::Db(_) => "write_error",
         }
     }
@@ -59,8 +68,17 @@ pub struct StoreInfo {
     pub keys: u64,
 }
 
+/// What all the stores one pack owns may hold together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Bytes of keys plus JSON values.
+    pub bytes: u64,
+    pub keys: u64,
+}
+
 pub struct Stores {
     db: Mutex<Connection>,
+    quota: Quota,
 }
 
 pub fn valid_store_id(id: &str) -> bool {
@@ -80,7 +98,7 @@ impl Stores {
     ///
     /// # Errors
     /// When the database cannot be opened or migrated.
-    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+    pub fn open(dir: &Path, quota: Quota) -> Result<Self, StoreError> {
         let db = Connection::open(dir.join("stores.db"))?;
         db.pragma_update(None, "journal_mode", "WAL")?;
         db.pragma_update(None, "synchronous", "NORMAL")?;
@@ -96,9 +114,78 @@ impl Stores {
                  value TEXT NOT NULL,
                  version INTEGER NOT NULL,
                  updated_at TEXT NOT NULL,
-                 PRIMARY KEY (store_id, key)) WITHOUT ROWID;",
+                 PRIMARY KEY (store_id, key)) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS usage (
+                 owner_pack TEXT PRIMARY KEY,
+                 bytes INTEGER NOT NULL,
+                 keys INTEGER NOT NULL);
+             DELETE FROM usage;
+             INSERT INTO usage (owner_pack, bytes, keys)
+                 SELECT s.owner_pack, COALESCE(SUM(length(e.key) + length(e.value)), 0), COUNT(e.key)
+                 FROM stores s JOIN entries e ON e.store_id = s.store_id GROUP BY s.owner_pack;",
         )?;
-        Ok(Self { db: Mutex::new(db) })
+        Ok(Self {
+            db: Mutex::new(db),
+            quota,
+        })
+    }
+
+    /// Writes `text` at `key` inside an open transaction, keeping the owner's usage and
+    /// refusing a write past the owner's [`Quota`]. Usage is kept per owner in its own
+    /// table, so the check costs the same however much the stores hold.
+    fn put_counted(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        store_id: &str,
+        key: &str,
+        text: &str,
+    ) -> Result<(), StoreError> {
+        let owner: String = tx.query_row("SELECT owner_pack FROM stores WHERE store_id = ?1", [store_id], |r| {
+            r.get(0)
+        })?;
+        let old: Option<i64> = tx
+            .query_row(
+                "SELECT length(key) + length(value) FROM entries WHERE store_id = ?1 AND key = ?2",
+                [store_id, key],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let (bytes, keys): (i64, i64) = tx
+            .query_row("SELECT bytes, keys FROM usage WHERE owner_pack = ?1", [&owner], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?
+            .unwrap_or((0, 0));
+        let size = i64::try_from(key.len() + text.len()).unwrap_or(i64::MAX);
+        let new_bytes = bytes - old.unwrap_or(0) + size;
+        let new_keys = keys + i64::from(old.is_none());
+        let over = |what: &'static str, would: i64, quota: u64, var: &'static str| StoreError::QuotaExceeded {
+            owner: owner.clone(),
+            what,
+            would: u64::try_from(would).unwrap_or(0),
+            quota,
+            var,
+        };
+        // Growing past the quota is refused; a write that shrinks (or keeps) the usage of a
+        // pack already over it (the quota was lowered) is let through.
+        if new_bytes > bytes && u64::try_from(new_bytes).unwrap_or(0) > self.quota.bytes {
+            return Err(over("bytes", new_bytes, self.quota.bytes, "RUMI_STORE_QUOTA_BYTES"));
+        }
+        if new_keys > keys && u64::try_from(new_keys).unwrap_or(0) > self.quota.keys {
+            return Err(over("keys", new_keys, self.quota.keys, "RUMI_STORE_QUOTA_KEYS"));
+        }
+        let ts = rumi_common::time::now_rfc3339();
+        tx.execute(
+            "INSERT INTO entries (store_id, key, value, version, updated_at) VALUES (?1, ?2, ?3, 1, ?4)
+             ON CONFLICT(store_id, key) DO UPDATE SET value = excluded.value, version = version + 1, updated_at = excluded.updated_at",
+            params![store_id, key, text, ts],
+        )?;
+        tx.execute(
+            "INSERT INTO usage (owner_pack, bytes, keys) VALUES (?1, ?2, ?3)
+             ON CONFLICT(owner_pack) DO UPDATE SET bytes = excluded.bytes, keys = excluded.keys",
+            params![owner, new_bytes, new_keys],
+        )?;
+        Ok(())
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -198,14 +285,11 @@ impl Stores {
         if text.len() > max_bytes {
             return Err(StoreError::TooLarge(max_bytes));
         }
-        let db = self.conn();
+        let mut db = self.conn();
         self.check(&db, store_id, key)?;
-        let ts = rumi_common::time::now_rfc3339();
-        db.execute(
-            "INSERT INTO entries (store_id, key, value, version, updated_at) VALUES (?1, ?2, ?3, 1, ?4)
-             ON CONFLICT(store_id, key) DO UPDATE SET value = excluded.value, version = version + 1, updated_at = excluded.updated_at",
-            params![store_id, key, text, ts],
-        )?;
+        let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        self.put_counted(&tx, store_id, key, &text)?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -214,9 +298,26 @@ impl Stores {
     /// # Errors
     /// Validation, missing store, database.
     pub fn delete(&self, store_id: &str, key: &str) -> Result<bool, StoreError> {
-        let db = self.conn();
+        let mut db = self.conn();
         self.check(&db, store_id, key)?;
-        Ok(db.execute("DELETE FROM entries WHERE store_id = ?1 AND key = ?2", [store_id, key])? > 0)
+        let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let size: Option<i64> = tx
+            .query_row(
+                "SELECT length(key) + length(value) FROM entries WHERE store_id = ?1 AND key = ?2",
+                [store_id, key],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(size) = size {
+            tx.execute("DELETE FROM entries WHERE store_id = ?1 AND key = ?2", [store_id, key])?;
+            tx.execute(
+                "UPDATE usage SET bytes = MAX(bytes - ?2, 0), keys = MAX(keys - 1, 0)
+                 WHERE owner_pack = (SELECT owner_pack FROM stores WHERE store_id = ?1)",
+                params![store_id, size],
+            )?;
+        }
+        tx.commit()?;
+        Ok(size.is_some())
     }
 
     /// Keys with the given prefix, sorted, at most [`MAX_LIST`].
@@ -301,12 +402,7 @@ impl Stores {
         if current.as_ref() != expected {
             return Ok((false, current));
         }
-        let ts = rumi_common::time::now_rfc3339();
-        tx.execute(
-            "INSERT INTO entries (store_id, key, value, version, updated_at) VALUES (?1, ?2, ?3, 1, ?4)
-             ON CONFLICT(store_id, key) DO UPDATE SET value = excluded.value, version = version + 1, updated_at = excluded.updated_at",
-            params![store_id, key, text, ts],
-        )?;
+        self.put_counted(&tx, store_id, key, &text)?;
         tx.commit()?;
         Ok((true, Some(value.clone())))
     }
@@ -317,10 +413,63 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    const QUOTA: Quota = Quota {
+        bytes: 64 * 1024 * 1024,
+        keys: 100_000,
+    };
+
+    #[test]
+    fn quotas_bound_each_owner_and_count_rewrites_and_deletes() {
+        let dir = tempfile::tempdir().unwrap();
+        let small = Quota { bytes: 100, keys: 3 };
+        let s = Stores::open(dir.path(), small).unwrap();
+        s.create("a1", "alpha").unwrap();
+        s.create("a2", "alpha").unwrap();
+        s.create("b", "beta").unwrap();
+        // 1-byte key + 40-byte value = 41 bytes each.
+        let v = json!("x".repeat(38));
+        s.set("a1", "k", &v, MAX_VALUE_BYTES).unwrap();
+        s.set("a2", "k", &v, MAX_VALUE_BYTES).unwrap();
+        // Across both of alpha's stores: 123 bytes would exceed 100.
+        assert!(matches!(
+            s.set("a1", "m", &v, MAX_VALUE_BYTES),
+            Err(StoreError::QuotaExceeded { what: "bytes", .. })
+        ));
+        // Rewriting a key counts its new size only.
+        s.set("a1", "k", &v, MAX_VALUE_BYTES).unwrap();
+        // Another owner has a quota of its own.
+        s.set("b", "k", &v, MAX_VALUE_BYTES).unwrap();
+        // Deleting frees the space.
+        assert!(s.delete("a2", "k").unwrap());
+        s.set("a1", "m", &v, MAX_VALUE_BYTES).unwrap();
+        // Keys: three small ones fit, the fourth does not.
+        s.delete("a1", "m").unwrap();
+        s.delete("a1", "k").unwrap();
+        for k in ["x", "y", "z"] {
+            s.set("a1", k, &json!(1), MAX_VALUE_BYTES).unwrap();
+        }
+        assert!(matches!(
+            s.set("a1", "w", &json!(1), MAX_VALUE_BYTES),
+            Err(StoreError::QuotaExceeded { what: "keys", .. })
+        ));
+        assert!(matches!(
+            s.cas("a1", "w", None, &json!(1)),
+            Err(StoreError::QuotaExceeded { what: "keys", .. })
+        ));
+        // Usage survives a reopen (recounted from the entries).
+        drop(s);
+        let s = Stores::open(dir.path(), small).unwrap();
+        assert!(matches!(
+            s.set("a1", "w", &json!(1), MAX_VALUE_BYTES),
+            Err(StoreError::QuotaExceeded { what: "keys", .. })
+        ));
+        s.set("a1", "x", &json!(2), MAX_VALUE_BYTES).unwrap();
+    }
+
     #[test]
     fn stores_hold_json_values_with_cas_and_batches() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Stores::open(dir.path()).unwrap();
+        let s = Stores::open(dir.path(), QUOTA).unwrap();
         assert!(matches!(s.get("nope", "k"), Err(StoreError::NotFound)));
         s.create("notes", "alpha").unwrap();
         assert!(matches!(s.create("notes", "alpha"), Err(StoreError::Exists)));

@@ -21,12 +21,25 @@ pub const DEFAULT_FRAME_BUFFER_TOTAL_BYTES: usize = 32 * 1024 * 1024;
 /// The smallest frame buffer bound: one frame of the largest kind (rumi-capd's 4 MiB) must fit.
 pub const MIN_FRAME_BUFFER_BYTES: u64 = 4 * 1024 * 1024;
 
+/// Bytes (keys plus JSON values) all the stores a pack owns may hold together.
+pub const ENV_STORE_QUOTA_BYTES: &str = "RUMI_STORE_QUOTA_BYTES";
+/// 64 MiB: 64 values of the largest size; a pack needing more is given more by the operator.
+pub const DEFAULT_STORE_QUOTA_BYTES: u64 = 64 * 1024 * 1024;
+/// Keys all the stores a pack owns may hold together.
+pub const ENV_STORE_QUOTA_KEYS: &str = "RUMI_STORE_QUOTA_KEYS";
+/// 100,000 keys per pack.
+pub const DEFAULT_STORE_QUOTA_KEYS: u64 = 100_000;
+
 /// The hostile-pack limits of a helper.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HelperLimits {
     pub audit_refusals_per_second: u32,
     pub frame_buffer_per_pack: usize,
     pub frame_buffer_total: usize,
+    /// Per-pack store quota, bytes (rumi-capd).
+    pub store_quota_bytes: u64,
+    /// Per-pack store quota, keys (rumi-capd).
+    pub store_quota_keys: u64,
 }
 
 impl Default for HelperLimits {
@@ -35,6 +48,8 @@ impl Default for HelperLimits {
             audit_refusals_per_second: DEFAULT_AUDIT_REFUSALS_PER_SECOND,
             frame_buffer_per_pack: DEFAULT_FRAME_BUFFER_PER_PACK_BYTES,
             frame_buffer_total: DEFAULT_FRAME_BUFFER_TOTAL_BYTES,
+            store_quota_bytes: DEFAULT_STORE_QUOTA_BYTES,
+            store_quota_keys: DEFAULT_STORE_QUOTA_KEYS,
         }
     }
 }
@@ -58,6 +73,12 @@ impl HelperLimits {
             frame_buffer_total: c
                 .opt(ENV_FRAME_BUFFER_TOTAL_BYTES, bytes)
                 .unwrap_or(d.frame_buffer_total),
+            store_quota_bytes: c
+                .opt(ENV_STORE_QUOTA_BYTES, |s| env::parse_bounded(s, 1024 * 1024, 1 << 40))
+                .unwrap_or(d.store_quota_bytes),
+            store_quota_keys: c
+                .opt(ENV_STORE_QUOTA_KEYS, |s| env::parse_bounded(s, 1, 100_000_000))
+                .unwrap_or(d.store_quota_keys),
         }
     }
 
@@ -73,6 +94,8 @@ impl HelperLimits {
                 self.frame_buffer_per_pack.to_string(),
             ),
             (ENV_FRAME_BUFFER_TOTAL_BYTES.into(), self.frame_buffer_total.to_string()),
+            (ENV_STORE_QUOTA_BYTES.into(), self.store_quota_bytes.to_string()),
+            (ENV_STORE_QUOTA_KEYS.into(), self.store_quota_keys.to_string()),
         ]
     }
 }
@@ -93,15 +116,19 @@ mod tests {
             (ENV_AUDIT_REFUSALS_PER_SECOND, "0"),
             (ENV_FRAME_BUFFER_PER_PACK_BYTES, "1024"),
             (ENV_FRAME_BUFFER_TOTAL_BYTES, "lots"),
+            (ENV_STORE_QUOTA_BYTES, "10"),
+            (ENV_STORE_QUOTA_KEYS, "0"),
         ]);
         let mut c = Collector::new(&bad);
         let _ = HelperLimits::parse(&mut c);
-        assert_eq!(c.finish().unwrap_err().len(), 3);
+        assert_eq!(c.finish().unwrap_err().len(), 5);
 
         let set = HelperLimits {
             audit_refusals_per_second: 3,
             frame_buffer_per_pack: 5 << 20,
             frame_buffer_total: 9 << 20,
+            store_quota_bytes: 2 << 20,
+            store_quota_keys: 7,
         };
         let env = set.to_env();
         let src = MapEnv::from_pairs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));

@@ -349,3 +349,73 @@ fn planted_setuid_files_gain_nothing_in_containers() {
     }
     planted_files_gain_nothing(true);
 }
+
+/// A pack writing megabyte values as fast as it can fills its own quota and is refused with
+/// `quota_exceeded`; another pack's stores and the operator are not affected.
+#[test]
+fn store_writes_stop_at_the_packs_quota() {
+    let home = TestHome::new();
+    home.add_pack("hog");
+    home.add_pack("good");
+    let rumid = Rumid::builder(&home)
+        .env("RUMI_STORE_QUOTA_BYTES", &(3 * 1024 * 1024).to_string())
+        .env("RUMI_STORE_QUOTA_KEYS", "50")
+        .spawn()
+        .unwrap();
+    for (pack, store) in [("hog", "hogs"), ("good", "notes")] {
+        assert_eq!(rumid.post(&format!("/api/packs/{pack}/approve"), None).status, 200);
+        let r = rumid.post(
+            "/api/stores/create",
+            Some(&json!({"store_id": store, "owner_pack": pack})),
+        );
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        rumid.grant_capability(pack, "store.set", json!({"allowed_store_ids": [store]}));
+    }
+    let hog = rumid.capability_socket(&home, "hog");
+    let good = rumid.capability_socket(&home, "good");
+    rumi_tests::wait_socket(&hog).unwrap();
+    rumi_tests::wait_socket(&good).unwrap();
+    let set = |sock: &std::path::Path, store: &str, key: &str, value: serde_json::Value| {
+        rumi_tests::frame_call(
+            sock,
+            &json!({"permission_id": "store.set", "args": {"store_id": store, "key": key, "value": value}}),
+        )
+        .unwrap()
+    };
+    // 100 values of almost 1 MiB: the first ones fit in 3 MiB, then every write is refused.
+    let mib = "x".repeat(1024 * 1024 - 64);
+    let mut stored = 0;
+    let mut refused = Vec::new();
+    for i in 0..100 {
+        let r = set(&hog, "hogs", &format!("k{i}"), json!(mib));
+        if r["success"] == true {
+            stored += 1;
+        } else {
+            refused.push(r);
+        }
+    }
+    assert_eq!(stored, 3, "three values fit the 3 MiB quota");
+    assert_eq!(refused.len(), 97);
+    assert!(
+        refused.iter().all(|r| r["error_type"] == "quota_exceeded"),
+        "{:?}",
+        refused[0]
+    );
+    assert!(
+        refused[0]["error"].as_str().unwrap().contains("RUMI_STORE_QUOTA_BYTES"),
+        "{}",
+        refused[0]
+    );
+    // Overwriting a stored key with a small value frees room; keys are bounded too.
+    assert_eq!(set(&hog, "hogs", "k0", json!(1))["success"], true);
+    let mut keys = 3;
+    while set(&hog, "hogs", &format!("small{keys}"), json!(1))["success"] == true {
+        keys += 1;
+        assert!(keys <= 60, "the key quota holds");
+    }
+    assert_eq!(keys, 50, "50 keys in all");
+    // The other pack and the operator are untouched.
+    assert_eq!(set(&good, "notes", "k", json!(mib))["success"], true);
+    let out = home.ctl_stdin(&["secrets", "set", "OPERATOR"], "value\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
