@@ -10,7 +10,14 @@ const ALPHA: &str = "alpha";
 
 fn open_stores() -> (tempfile::TempDir, Stores) {
     let dir = tempfile::tempdir().unwrap();
-    let stores = Stores::open(dir.path()).unwrap();
+    let stores = Stores::open(
+        dir.path(),
+        crate::stores::Quota {
+            bytes: 1 << 30,
+            keys: 1 << 20,
+        },
+    )
+    .unwrap();
     stores.create("notes", ALPHA).unwrap();
     (dir, stores)
 }
