@@ -452,8 +452,10 @@ fn lib_scripts_get_the_only_writable_mount_and_run_once_per_approval() {
     let rumid = Rumid::builder(&home).strict().spawn().unwrap();
     assert_eq!(rumid.post("/api/packs/box/approve", None).status, 200);
     let data = home.path().join("user_data/packs/box");
+    // Finished, not merely started: the audit line comes after the script's sandbox is gone
+    // (the file alone may still be empty while the script writes it).
     rumi_tests::eventually("install.py to run", rumi_tests::patience(), || {
-        data.join("installed.txt").is_file().then_some(())
+        home.audit_actions("system", "lib_install").into_iter().next()
     })
     .unwrap();
     assert_eq!(std::fs::read_to_string(data.join("installed.txt")).unwrap(), "install");
