@@ -261,3 +261,57 @@ fn file_names_that_are_not_utf8_are_refused_with_a_code() {
     std::fs::write(&odd, "x = 1\n").unwrap();
     assert_eq!(rumid.pack_state("victim"), "modified");
 }
+
+/// Scheduled runs of `flow_execution/flow_run` audit lines, for one flow.
+fn scheduled_runs(home: &TestHome, flow_id: &str) -> Vec<serde_json::Value> {
+    home.audit_actions("flow_execution", "flow_run")
+        .into_iter()
+        .filter(|e| e["details"]["trigger"] == "schedule" && e["flow_id"] == flow_id)
+        .collect()
+}
+
+/// Seconds since the start of the current UTC minute.
+fn second_of_minute() -> f64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    (now.as_secs() % 60) as f64 + f64::from(now.subsec_millis()) / 1000.0
+}
+
+/// A stall across a minute boundary: rumid is stopped (SIGSTOP) from second :58.3 to :01.5,
+/// so no scheduler tick lands in second :00. The `* * * * *` flow still runs for that
+/// minute, once.
+#[test]
+fn a_cron_run_survives_a_stall_across_the_minute_boundary() {
+    use nix::sys::signal::{Signal, kill};
+    let home = TestHome::new();
+    home.add_pack("clock");
+    home.write(
+        "ecosystem/clock/flows/minute.flow.yaml",
+        "flow_id: clock.minute\nschedule: {cron: '* * * * *'}\nsteps:\n  - {id: s, type: set, input: {key: v, value: 1}}\n",
+    );
+    let rumid = Rumid::start(&home);
+    assert_eq!(rumid.post("/api/packs/clock/approve", None).status, 200);
+    rumi_tests::eventually("the scheduled flow", patience(), || {
+        (rumid.get("/api/flows").body["data"]["count"] == 1).then_some(())
+    })
+    .unwrap();
+    // Wait for second :58.3 of a minute (of the next one if that is already past).
+    let s = second_of_minute();
+    let wait = if s < 58.3 { 58.3 - s } else { 60.0 - s + 58.3 };
+    std::thread::sleep(std::time::Duration::from_secs_f64(wait));
+    let before = scheduled_runs(&home, "clock.minute").len();
+    let pid = nix::unistd::Pid::from_raw(rumid.pid() as i32);
+    kill(pid, Signal::SIGSTOP).unwrap();
+    std::thread::sleep(std::time::Duration::from_secs_f64(60.0 - second_of_minute() + 1.5));
+    kill(pid, Signal::SIGCONT).unwrap();
+    assert!(second_of_minute() >= 1.0, "the stall covered second :00");
+    rumi_tests::eventually("the run of the stalled minute", patience(), || {
+        (scheduled_runs(&home, "clock.minute").len() > before).then_some(())
+    })
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let runs = scheduled_runs(&home, "clock.minute");
+    assert_eq!(runs.len(), before + 1, "exactly one run caught up: {runs:?}");
+    assert_eq!(runs[before]["success"], true);
+}
