@@ -1,14 +1,16 @@
 //! The flow engine: loads flows, runs their steps in order, and runs pack code through the
 //! sandbox ([`crate::sandbox`]).
 //!
-//! Before any pack code runs, the owner pack must be approved **and** its files must still
-//! hash as approved (re-checked on every call), the block file must resolve inside the
-//! pack's directory (symlinks resolved), and the principal is always the owner pack: a
-//! different `principal_id` in a step is overridden and audited.
+//! Before any pack code runs, the owner pack must be approved (its approved snapshot is what
+//! runs), the block file must be a regular file of that snapshot, and the principal is always
+//! the owner pack: a different `principal_id` in a step is overridden and audited. A step of a
+//! pack's flow runs only as that pack ([`owner`]): checked on the loaded flows after
+//! modifiers, and on the call chain of every run.
 
 pub mod loader;
 pub mod model;
 pub mod modifier;
+pub mod owner;
 pub mod schedule;
 pub mod vars;
 
@@ -79,6 +81,51 @@ const UNAVAILABLE_ERROR_TYPES: &[&str] = &["docker_required", "not_ready"];
 type FlowOutcome = Result<(Map<String, Value>, bool), FlowError>;
 /// A boxed flow execution (sub-flows recurse).
 type FlowFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = FlowOutcome> + Send + 'a>>;
+
+/// One flow of a run's call chain (outermost first). The pack is recorded when the run
+/// enters the flow, so a reload during the run cannot change who the chain belongs to.
+#[derive(Debug, Clone)]
+struct Frame {
+    flow_id: String,
+    /// `Some` for a pack's flow.
+    pack: Option<PackId>,
+}
+
+impl Frame {
+    fn of(flow: &Flow) -> Self {
+        Self {
+            flow_id: flow.flow_id.clone(),
+            pack: match &flow.source {
+                model::Source::Pack(p) => Some(p.clone()),
+                model::Source::Official | model::Source::Shared => None,
+            },
+        }
+    }
+}
+
+/// The audit line of a step refused because it would run as another pack.
+fn owner_refused_event(
+    flow_id: &str,
+    step_id: &str,
+    pack: &PackId,
+    owner: &str,
+    stage: &'static str,
+    modifier_id: Option<String>,
+) -> AuditEvent {
+    let mut ev = AuditEvent::new(Category::Security, "step_owner_refused")
+        .failed(
+            Severity::Warning,
+            "owner_refused",
+            format!("a step of pack {pack} may not run as {owner:?}"),
+        )
+        .owner_pack(pack.as_str())
+        .detail("requested_owner", owner)
+        .detail("stage", stage);
+    ev.flow_id = Some(flow_id.to_owned());
+    ev.step_id = Some(step_id.to_owned());
+    ev.modifier_id = modifier_id;
+    ev
+}
 
 /// A step failure.
 #[derive(Debug)]
@@ -219,17 +266,35 @@ impl FlowEngine {
             interfaces: KERNEL_HANDLERS.iter().map(|h| (*h).to_owned()).collect(),
             capabilities,
         };
-        for a in modifier::apply(
+        let applied = modifier::apply(
             &mut flows,
             &mods,
             self.shared_dict.get().map(|d| d.as_ref()),
             &available,
             &mut diagnostics,
-        ) {
+        );
+        // On the final flows, whatever put each step there.
+        let refused = owner::refuse_foreign_steps(&mut flows, &modifier::added_steps(&applied));
+        for a in applied {
             let mut ev = AuditEvent::new(Category::ModifierApplication, "modifier_applied").detail("action", a.action);
             ev.modifier_id = Some(a.modifier_id);
             ev.flow_id = Some(a.flow_id);
             self.audit.record_blocking(ev);
+        }
+        for r in refused {
+            diagnostics.push(Diagnostic {
+                path: r.path.strip_prefix(&self.home).unwrap_or(&r.path).display().to_string(),
+                level: "error",
+                message: r.message(),
+            });
+            self.audit.record_blocking(owner_refused_event(
+                &r.flow_id,
+                &r.step_id,
+                &r.pack,
+                &r.owner,
+                "load",
+                r.added_by.clone(),
+            ));
         }
         for d in &diagnostics {
             tracing::warn!(path = %d.path, level = d.level, message = %d.message, "flow load problem");
@@ -383,21 +448,28 @@ impl FlowEngine {
         &self,
         flow: Arc<Flow>,
         mut ctx: Map<String, Value>,
-        mut stack: Vec<String>,
+        mut stack: Vec<Frame>,
         deadline: Instant,
     ) -> FlowFuture<'_> {
         Box::pin(async move {
-            if stack.contains(&flow.flow_id) {
-                stack.push(flow.flow_id.clone());
-                return Err(FlowError::Recursion(stack.join(" -> ")));
+            let chain = |stack: &[Frame]| {
+                stack
+                    .iter()
+                    .map(|f| f.flow_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" -> ")
+            };
+            if stack.iter().any(|f| f.flow_id == flow.flow_id) {
+                stack.push(Frame::of(&flow));
+                return Err(FlowError::Recursion(chain(&stack)));
             }
             if stack.len() >= MAX_FLOW_DEPTH {
                 return Err(FlowError::Recursion(format!(
                     "deeper than {MAX_FLOW_DEPTH}: {}",
-                    stack.join(" -> ")
+                    chain(&stack)
                 )));
             }
-            stack.push(flow.flow_id.clone());
+            stack.push(Frame::of(&flow));
             let mut disabled: Vec<String> = Vec::new();
             for step in &flow.steps {
                 if disabled.contains(&step.id) {
@@ -531,7 +603,7 @@ impl FlowEngine {
         flow: &Flow,
         step: &Step,
         ctx: &Map<String, Value>,
-        stack: &[String],
+        stack: &[Frame],
         deadline: Instant,
     ) -> Result<Value, FlowError> {
         let fail = |e: StepError| FlowError::Step {
@@ -539,6 +611,32 @@ impl FlowEngine {
             error_type: e.error_type,
             message: e.message,
         };
+        // A pack's run reaches steps it did not write through sub-flows: an official flow, or
+        // another pack's, whose steps run as someone else. None of them runs for the pack.
+        let packs = || stack.iter().filter_map(|f| f.pack.as_ref());
+        if let Some(owner) = owner::step_owner(step)
+            && !owner::allows(packs(), owner)
+        {
+            let pack = packs()
+                .find(|p| p.as_str() != owner)
+                .expect("the rule fails only for a pack on the chain other than the owner")
+                .clone();
+            let mut ev = owner_refused_event(&flow.flow_id, &step.id, &pack, owner, "run", None);
+            ev = ev.detail(
+                "call_chain",
+                stack
+                    .iter()
+                    .map(|f| Value::String(f.flow_id.clone()))
+                    .collect::<Vec<_>>(),
+            );
+            self.audit.record(ev).await;
+            return Err(fail(StepError::new(
+                "owner_refused",
+                format!(
+                    "step runs as {owner:?}, but pack {pack}'s flow is on the call chain: a pack's steps run only as that pack"
+                ),
+            )));
+        }
         match step.kind.as_str() {
             "set" => {
                 if step.input.get("key").and_then(Value::as_str).is_none() && step.output.is_none() {
@@ -556,12 +654,7 @@ impl FlowEngine {
             "handler" => {
                 // A pack flow anywhere up the call chain makes this a pack's call, even when
                 // the step sits in an official flow it called as a sub-flow.
-                let set = self.flows();
-                let pack_context = stack.iter().any(|id| {
-                    set.flows
-                        .get(id)
-                        .is_some_and(|f| matches!(f.source, model::Source::Pack(_)))
-                });
+                let pack_context = stack.iter().any(|f| f.pack.is_some());
                 self.kernel(step, ctx, pack_context).map_err(fail)
             }
             "flow" => {

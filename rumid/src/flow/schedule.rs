@@ -25,10 +25,7 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 #[derive(Debug)]
 pub enum Due {
     /// Monotonic time: unaffected by wall-clock changes.
-    Interval {
-        every: Duration,
-        next: Instant,
-    },
+    Interval { every: Duration, next: Instant },
     /// Boxed: a parsed pattern is large.
     Cron(Box<CronDue>),
 }
