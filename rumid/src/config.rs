@@ -42,6 +42,14 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 4 * 1024 * 1024;
 pub const ENV_MAX_CONCURRENT_FLOWS: &str = "RUMI_MAX_CONCURRENT_FLOWS";
 /// Default flow concurrency, as in the guide.
 pub const DEFAULT_MAX_CONCURRENT_FLOWS: u64 = 10;
+/// Most bytes one flow run's contexts (a sub-flow's copy included) and the values built for
+/// them may hold, in bytes. Default [`DEFAULT_MAX_CONTEXT_BYTES`]. Flow files, pack ones
+/// included, decide what runs build without running any code: this bounds rumid's memory
+/// per run.
+pub const ENV_MAX_CONTEXT_BYTES: &str = "RUMI_MAX_CONTEXT_BYTES";
+/// Default context bound: 8 MiB, twice the largest block result (4 MiB of stdout), so any
+/// one result fits.
+pub const DEFAULT_MAX_CONTEXT_BYTES: u64 = 8 * 1024 * 1024;
 /// Where each pack's own container uid comes from: `FIRST-LAST` (default
 /// [`DEFAULT_PACK_UID_RANGE`]) or `shared` (every pack runs as 65534, the original's way).
 pub const ENV_PACK_UID_RANGE: &str = "RUMI_PACK_UID_RANGE";
@@ -317,6 +325,7 @@ pub struct Config {
     pub secrets_plaintext: PlaintextPolicy,
     pub max_response_bytes: u64,
     pub max_concurrent_flows: u32,
+    pub max_context_bytes: u64,
     pub spares_per_pack: usize,
     pub pack_uids: PackUids,
     pub spares_total: usize,
@@ -413,6 +422,11 @@ impl Config {
         let max_concurrent_flows = c
             .opt(ENV_MAX_CONCURRENT_FLOWS, |s| env::parse_bounded(s, 1, 10_000))
             .unwrap_or(DEFAULT_MAX_CONCURRENT_FLOWS) as u32;
+        let max_context_bytes = c
+            .opt(ENV_MAX_CONTEXT_BYTES, |s| {
+                env::parse_bounded(s, 64 * 1024, MAX_BYTES_SETTING)
+            })
+            .unwrap_or(DEFAULT_MAX_CONTEXT_BYTES);
         let pack_uids = c
             .opt(ENV_PACK_UID_RANGE, parse_uid_range)
             .unwrap_or(PackUids::Range(DEFAULT_PACK_UID_RANGE.0, DEFAULT_PACK_UID_RANGE.1));
@@ -549,6 +563,7 @@ impl Config {
             secrets_plaintext,
             max_response_bytes,
             max_concurrent_flows,
+            max_context_bytes,
             spares_per_pack,
             pack_uids,
             spares_total,
@@ -650,6 +665,7 @@ mod tests {
         assert_eq!(c.max_request_body_bytes, 1024 * 1024);
         assert_eq!(c.max_response_bytes, 4 * 1024 * 1024);
         assert_eq!(c.max_concurrent_flows, 10);
+        assert_eq!(c.max_context_bytes, 8 * 1024 * 1024);
         assert_eq!(c.egress_socket_mode, 0o660);
         assert_eq!(c.egress_sock_dir, PathBuf::from("/run/rumi/egress/packs"));
         assert!(c.cors_origins.is_empty());

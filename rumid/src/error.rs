@@ -107,6 +107,8 @@ impl Error {
                 crate::flow::FlowError::Step { .. } => code::FLOW_STEP_FAILED,
                 crate::flow::FlowError::Recursion(_) => code::FLOW_RECURSION,
                 crate::flow::FlowError::Unavailable { .. } => code::FLOW_UNAVAILABLE,
+                crate::flow::FlowError::ContextTooLarge { .. } => code::FLOW_CONTEXT_TOO_LARGE,
+                crate::flow::FlowError::TooManySteps => code::FLOW_TOO_MANY_STEPS,
             },
             Self::NoRoute => code::SYS_NO_ROUTE,
             Self::MethodNotAllowed => code::SYS_METHOD_NOT_ALLOWED,
@@ -147,6 +149,9 @@ impl Error {
                     StatusCode::INTERNAL_SERVER_ERROR
                 }
                 crate::flow::FlowError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                crate::flow::FlowError::ContextTooLarge { .. } | crate::flow::FlowError::TooManySteps => {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
             },
             Self::Helper { status, .. } => *status,
             Self::Io { .. } | Self::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -198,6 +203,12 @@ impl Error {
                 crate::flow::FlowError::Recursion(_) => "remove the cycle between the flows",
                 crate::flow::FlowError::Unavailable { .. } => {
                     "retry later; for docker_required start Docker (`GET /api/docker/status` shows why it is unavailable)"
+                }
+                crate::flow::FlowError::ContextTooLarge { .. } => {
+                    "make the flow build smaller values (each sub-flow call copies the whole context), or raise RUMI_MAX_CONTEXT_BYTES"
+                }
+                crate::flow::FlowError::TooManySteps => {
+                    "split the work over several runs: one run takes at most 10000 steps, sub-flows included"
                 }
             },
             Self::NoRoute => "see docs/api.md for the list of endpoints",

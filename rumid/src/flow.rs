@@ -7,6 +7,7 @@
 //! pack's flow runs only as that pack ([`owner`]): checked on the loaded flows after
 //! modifiers, and on the call chain of every run.
 
+pub mod context;
 pub mod loader;
 pub mod model;
 pub mod modifier;
@@ -25,6 +26,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
+use self::context::{Context, TooLarge};
 use self::loader::Diagnostic;
 use self::model::{Flow, OnError, Step};
 use crate::approval::Packs;
@@ -39,6 +41,21 @@ const FUNCTION_TIMEOUT: Duration = Duration::from_secs(30);
 pub const MAX_FLOW_DEPTH: usize = 10;
 /// Longest block timeout a step may ask for.
 pub const MAX_STEP_TIMEOUT: f64 = 600.0;
+/// Most steps one run takes, its sub-flows' included. A flow file holds at most a few
+/// thousand steps, but sub-flow calls multiply them (a flow calling a flow a thousand times
+/// over): without a bound one run of data-only steps keeps a core busy until its timeout.
+pub const MAX_STEPS_PER_RUN: usize = 10_000;
+
+/// The engine's bounds, from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// `RUMI_MAX_CONCURRENT_FLOWS`.
+    pub max_concurrent_flows: usize,
+    /// `RUMI_MAX_RESPONSE_BYTES`: the largest flow result.
+    pub max_response_bytes: usize,
+    /// `RUMI_MAX_CONTEXT_BYTES`: what one run's contexts and the values built for them hold.
+    pub max_context_bytes: usize,
+}
 
 /// Loaded flows and what went wrong loading them.
 #[derive(Default)]
@@ -64,6 +81,12 @@ pub enum FlowError {
     },
     #[error("Recursive flow detected: {0}")]
     Recursion(String),
+    /// A value the flow built, or was given, would pass `RUMI_MAX_CONTEXT_BYTES` or the
+    /// nesting bound: the run stops, whatever `fail_soft` and `on_error` say.
+    #[error("{at}: {reason}")]
+    ContextTooLarge { at: String, reason: TooLarge },
+    #[error("the run took more than {MAX_STEPS_PER_RUN} steps, sub-flows included")]
+    TooManySteps,
     /// A step could not run because something it needs is down for now (Docker in strict
     /// mode, a component still starting): the flow stopped, and a retry may succeed.
     #[error("step {step} cannot run now ({error_type}): {message}")]
@@ -78,7 +101,7 @@ pub enum FlowError {
 const UNAVAILABLE_ERROR_TYPES: &[&str] = &["docker_required", "not_ready"];
 
 /// The final context of a flow and whether it was aborted.
-type FlowOutcome = Result<(Map<String, Value>, bool), FlowError>;
+type FlowOutcome = Result<(Context, bool), FlowError>;
 /// A boxed flow execution (sub-flows recurse).
 type FlowFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = FlowOutcome> + Send + 'a>>;
 
@@ -127,6 +150,29 @@ fn owner_refused_event(
     ev
 }
 
+/// What one run carries down its sub-flows.
+struct Run {
+    deadline: Instant,
+    steps: std::sync::atomic::AtomicUsize,
+}
+
+impl Run {
+    /// Counts one step.
+    fn step(&self) -> Result<(), FlowError> {
+        let n = self.steps.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n >= MAX_STEPS_PER_RUN {
+            return Err(FlowError::TooManySteps);
+        }
+        Ok(())
+    }
+}
+
+/// A context bound reached at `at` (a step, the inputs, the outputs).
+fn too_large(at: impl Into<String>) -> impl FnOnce(TooLarge) -> FlowError {
+    let at = at.into();
+    move |reason| FlowError::ContextTooLarge { at, reason }
+}
+
 /// A step failure.
 #[derive(Debug)]
 struct StepError {
@@ -162,7 +208,7 @@ pub struct FlowEngine {
     audit: Audit,
     sandbox: Arc<Sandbox>,
     slots: Arc<Semaphore>,
-    max_response_bytes: usize,
+    limits: Limits,
     metrics: Arc<crate::metrics::Metrics>,
     /// Lib script records, for the `kernel:lib.*` handlers (set once at start).
     pub lib_records: std::sync::OnceLock<Arc<crate::lib_scripts::LibScripts>>,
@@ -194,8 +240,7 @@ impl FlowEngine {
         packs: Arc<Packs>,
         audit: Audit,
         sandbox: Arc<Sandbox>,
-        max_concurrent: usize,
-        max_response_bytes: usize,
+        limits: Limits,
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
         Self {
@@ -204,8 +249,8 @@ impl FlowEngine {
             packs,
             audit,
             sandbox,
-            slots: Arc::new(Semaphore::new(max_concurrent)),
-            max_response_bytes,
+            slots: Arc::new(Semaphore::new(limits.max_concurrent_flows)),
+            limits,
             metrics,
             lib_records: std::sync::OnceLock::new(),
             routes: ArcSwap::from_pointee(crate::routes::RouteTable::default()),
@@ -368,16 +413,18 @@ impl FlowEngine {
             .cloned()
             .ok_or_else(|| FlowError::NotFound(flow_id.to_owned()))?;
         let started = Instant::now();
-        let mut ctx = Map::new();
-        if let Value::Object(m) = &inputs {
-            ctx.extend(m.clone());
-        }
-        ctx.insert("inputs".into(), inputs);
-        let deadline = started + timeout;
-        let outcome = match tokio::time::timeout(timeout, self.execute(flow.clone(), ctx, Vec::new(), deadline)).await {
-            Ok(r) => r,
-            Err(_) => Err(FlowError::Timeout(timeout)),
+        let run = Run {
+            deadline: started + timeout,
+            steps: std::sync::atomic::AtomicUsize::new(0),
         };
+        let outcome = match Context::for_inputs(inputs, self.limits.max_context_bytes) {
+            Err(e) => Err(too_large("the run's inputs")(e)),
+            Ok(ctx) => match tokio::time::timeout(timeout, self.execute(flow.clone(), ctx, Vec::new(), &run)).await {
+                Ok(r) => r,
+                Err(_) => Err(FlowError::Timeout(timeout)),
+            },
+        };
+        let outcome = outcome.and_then(|(ctx, aborted)| Ok((Self::result_of(&flow, ctx)?, aborted)));
         let elapsed = started.elapsed().as_secs_f64();
         let mut ev = AuditEvent::new(Category::FlowExecution, "flow_run")
             .in_request()
@@ -392,26 +439,13 @@ impl FlowEngine {
                     .await
             }
         }
-        let (ctx, aborted) = outcome?;
+        let (result, aborted) = outcome?;
         self.metrics
             .flow_complete
             .get_or_create(&crate::metrics::FlowLabels {
                 flow_id: flow_id.to_owned(),
             })
             .inc();
-        let result = if flow.outputs.is_empty() {
-            Value::Object(
-                ctx.into_iter()
-                    .filter(|(k, _)| !k.starts_with('_') && k != "inputs")
-                    .collect(),
-            )
-        } else {
-            let resolved = vars::resolve(&Value::Object(flow.outputs.clone()), &ctx);
-            match resolved {
-                Value::Object(m) => Value::Object(m.into_iter().filter(|(k, _)| !k.starts_with('_')).collect()),
-                other => other,
-            }
-        };
         let (result, truncated) = self.bounded(result);
         Ok(RunResult {
             flow_id: flow_id.to_owned(),
@@ -422,9 +456,28 @@ impl FlowEngine {
         })
     }
 
+    /// A run's result: its `outputs` resolved against the final context or, without
+    /// `outputs`, that context minus `inputs`; keys starting with `_` are left out.
+    fn result_of(flow: &Flow, ctx: Context) -> Result<Value, FlowError> {
+        if flow.outputs.is_empty() {
+            return Ok(Value::Object(
+                ctx.into_map()
+                    .into_iter()
+                    .filter(|(k, _)| !k.starts_with('_') && k != "inputs")
+                    .collect(),
+            ));
+        }
+        let resolved = vars::resolve(&Value::Object(flow.outputs.clone()), ctx.map(), &mut ctx.budget())
+            .map_err(too_large("the flow's outputs"))?;
+        Ok(match resolved {
+            Value::Object(m) => Value::Object(m.into_iter().filter(|(k, _)| !k.starts_with('_')).collect()),
+            other => other,
+        })
+    }
+
     /// Keeps top-level keys while the result fits `RUMI_MAX_RESPONSE_BYTES`.
     fn bounded(&self, result: Value) -> (Value, bool) {
-        if serde_json::to_vec(&result).map_or(0, |v| v.len()) <= self.max_response_bytes {
+        if serde_json::to_vec(&result).map_or(0, |v| v.len()) <= self.limits.max_response_bytes {
             return (result, false);
         }
         let Value::Object(m) = result else {
@@ -434,7 +487,7 @@ impl FlowEngine {
         let mut size = 2;
         for (k, v) in m {
             let n = k.len() + 4 + serde_json::to_vec(&v).map_or(0, |x| x.len());
-            if size + n > self.max_response_bytes {
+            if size + n > self.limits.max_response_bytes {
                 break;
             }
             size += n;
@@ -444,13 +497,7 @@ impl FlowEngine {
     }
 
     /// Runs the steps of one flow; returns the final context and whether it was aborted.
-    fn execute(
-        &self,
-        flow: Arc<Flow>,
-        mut ctx: Map<String, Value>,
-        mut stack: Vec<Frame>,
-        deadline: Instant,
-    ) -> FlowFuture<'_> {
+    fn execute<'a>(&'a self, flow: Arc<Flow>, mut ctx: Context, mut stack: Vec<Frame>, run: &'a Run) -> FlowFuture<'a> {
         Box::pin(async move {
             let chain = |stack: &[Frame]| {
                 stack
@@ -472,11 +519,16 @@ impl FlowEngine {
             stack.push(Frame::of(&flow));
             let mut disabled: Vec<String> = Vec::new();
             for step in &flow.steps {
+                // A flow of data steps never waits on anything, and the run's timeout fires
+                // only while it waits: give the scheduler its turn now and then.
+                tokio::task::consume_budget().await;
+                run.step()?;
                 if disabled.contains(&step.id) {
                     continue;
                 }
                 if let Some(cond) = &step.when
-                    && !vars::condition(cond, &ctx)
+                    && !vars::condition(cond, ctx.map(), &mut ctx.budget())
+                        .map_err(too_large(format!("step {}", step.id)))?
                 {
                     continue;
                 }
@@ -501,7 +553,7 @@ impl FlowEngine {
                         message: format!("{m:?} does not exist (defaults.on_missing_step: error)"),
                     });
                 }
-                let result = self.step(&flow, step, &ctx, &stack, deadline).await;
+                let result = self.step(&flow, step, &ctx, &stack, run).await;
                 let label = crate::metrics::StepLabels {
                     handler: step
                         .input
@@ -523,20 +575,19 @@ impl FlowEngine {
                             other => other,
                         };
                         let abort = out.get("__flow_control").and_then(Value::as_str) == Some("abort");
+                        let at = || too_large(format!("step {}", step.id));
                         if abort {
-                            ctx.insert("_flow_control_abort".into(), Value::Bool(true));
+                            ctx.insert("_flow_control_abort".into(), Value::Bool(true))
+                                .map_err(at())?;
                             ctx.insert(
                                 "_flow_control_abort_reason".into(),
                                 out.get("reason").cloned().unwrap_or(Value::Null),
-                            );
+                            )
+                            .map_err(at())?;
                         }
-                        match store_key(step, &ctx) {
-                            Some(key) => {
-                                ctx.insert(key, out);
-                            }
-                            None if !out.is_null() => {
-                                nested_insert(&mut ctx, "_step_out", &step.id, out);
-                            }
+                        match store_key(step, ctx.map(), &mut ctx.budget()).map_err(at())? {
+                            Some(key) => ctx.insert(key, out).map_err(at())?,
+                            None if !out.is_null() => ctx.insert_in("_step_out", &step.id, out).map_err(at())?,
                             None => {}
                         }
                         if abort {
@@ -561,12 +612,12 @@ impl FlowEngine {
                             OnError::Abort
                         });
                         tracing::warn!(flow_id = %flow.flow_id, step = %s, %error_type, %message, "step failed");
-                        nested_insert(
-                            &mut ctx,
+                        ctx.insert_in(
                             "_step_error",
                             &step.id,
                             json!({"error_type": error_type, "error": message}),
-                        );
+                        )
+                        .map_err(too_large(format!("step {}", step.id)))?;
                         match action {
                             OnError::Continue => {}
                             OnError::DisableTarget => disabled.extend(
@@ -598,19 +649,24 @@ impl FlowEngine {
         })
     }
 
+    /// Runs one step. Every value it builds (its input, a sub-flow's context) is resolved
+    /// here, within what the run's contexts leave ([`Context::budget`]).
     async fn step(
         &self,
         flow: &Flow,
         step: &Step,
-        ctx: &Map<String, Value>,
+        ctx: &Context,
         stack: &[Frame],
-        deadline: Instant,
+        run: &Run,
     ) -> Result<Value, FlowError> {
         let fail = |e: StepError| FlowError::Step {
             step: step.id.clone(),
             error_type: e.error_type,
             message: e.message,
         };
+        let bound = || too_large(format!("step {}", step.id));
+        let mut budget = ctx.budget();
+        let mut resolve = |v: &Value| vars::resolve(v, ctx.map(), &mut budget).map_err(bound());
         // A pack's run reaches steps it did not write through sub-flows: an official flow, or
         // another pack's, whose steps run as someone else. None of them runs for the pack.
         let packs = || stack.iter().filter_map(|f| f.pack.as_ref());
@@ -645,17 +701,28 @@ impl FlowEngine {
                         "set needs input.key or output",
                     )));
                 }
-                Ok(vars::resolve(step.input.get("value").unwrap_or(&Value::Null), ctx))
+                resolve(step.input.get("value").unwrap_or(&Value::Null))
             }
             "if" => {
                 let cond = step.input.get("condition").and_then(Value::as_str).unwrap_or("false");
-                Ok(Value::Bool(vars::condition(cond, ctx)))
+                vars::condition(cond, ctx.map(), &mut ctx.budget())
+                    .map(Value::Bool)
+                    .map_err(bound())
             }
             "handler" => {
                 // A pack flow anywhere up the call chain makes this a pack's call, even when
                 // the step sits in an official flow it called as a sub-flow.
                 let pack_context = stack.iter().any(|f| f.pack.is_some());
-                self.kernel(step, ctx, pack_context).map_err(fail)
+                let args = resolve(step.input.get("args").unwrap_or(&Value::Null))?;
+                if step.input.get("handler").and_then(Value::as_str) == Some("kernel:ctx.get") {
+                    let key = args.get("key").and_then(Value::as_str).unwrap_or_default();
+                    // A copy, charged before it is made.
+                    return match vars::lookup(ctx.map(), key) {
+                        Some(v) => budget.copy(v, 1).map_err(bound()),
+                        None => Ok(Value::Null),
+                    };
+                }
+                self.kernel(step, args, pack_context).map_err(fail)
             }
             "flow" => {
                 let id = step.flow.clone().unwrap_or_default();
@@ -665,17 +732,34 @@ impl FlowEngine {
                         format!("sub-flow {id:?} does not exist"),
                     ))
                 })?;
-                let mut child_ctx = ctx.clone();
-                if let Value::Object(args) = vars::resolve(&step.args, ctx) {
-                    child_ctx.extend(args);
-                }
-                let (out, _) = self.execute(child, child_ctx, stack.to_vec(), deadline).await?;
+                // The sub-flow gets a copy of the context: it counts against the same run.
+                let args = match resolve(&step.args)? {
+                    Value::Object(args) => args,
+                    _ => Map::new(),
+                };
+                let child_ctx = ctx.child(args).map_err(bound())?;
+                let (out, _) = self.execute(child, child_ctx, stack.to_vec(), run).await?;
                 Ok(Value::Object(
-                    out.into_iter().filter(|(k, _)| !k.starts_with('_')).collect(),
+                    out.into_map()
+                        .into_iter()
+                        .filter(|(k, _)| !k.starts_with('_'))
+                        .collect(),
                 ))
             }
-            "python_file_call" => self.python_file_call(flow, step, ctx, deadline).await.map_err(fail),
-            "function" => self.function_call(flow, step, ctx, deadline).await.map_err(fail),
+            "python_file_call" => {
+                let input = resolve(&step.input)?;
+                self.python_file_call(flow, step, input, run.deadline)
+                    .await
+                    .map_err(fail)
+            }
+            "function" => {
+                let args = match step.input.get("args").map(&mut resolve).transpose()? {
+                    None | Some(Value::Null) => Value::Object(Map::new()),
+                    Some(a @ Value::Object(_)) => a,
+                    Some(_) => return Err(fail(StepError::new("validation_error", "input.args must be an object"))),
+                };
+                self.function_call(flow, step, args, run.deadline).await.map_err(fail)
+            }
             other => Err(fail(StepError::new(
                 "unknown_step_type",
                 format!("unknown step type {other}"),
@@ -683,7 +767,9 @@ impl FlowEngine {
         }
     }
 
-    fn kernel(&self, step: &Step, ctx: &Map<String, Value>, pack_context: bool) -> Result<Value, StepError> {
+    /// A `handler` step with its resolved `args` (`kernel:ctx.get`, which copies from the
+    /// context, is answered in [`FlowEngine::step`]).
+    fn kernel(&self, step: &Step, mut args: Value, pack_context: bool) -> Result<Value, StepError> {
         let handler = step.input.get("handler").and_then(Value::as_str).unwrap_or_default();
         // Handlers that change shared state or read other packs' records serve the
         // operator's flows only: a pack flow could otherwise redirect shared modifiers or
@@ -701,14 +787,9 @@ impl FlowEngine {
                 format!("{handler} is only available to official and shared flows"),
             ));
         }
-        let args = vars::resolve(step.input.get("args").unwrap_or(&Value::Null), ctx);
         match handler {
             "kernel:noop" => Ok(Value::Null),
-            "kernel:ctx.get" => {
-                let key = args.get("key").and_then(Value::as_str).unwrap_or_default();
-                Ok(vars::lookup(ctx, key).cloned().unwrap_or(Value::Null))
-            }
-            "kernel:ctx.set" => Ok(args.get("value").cloned().unwrap_or(Value::Null)),
+            "kernel:ctx.set" => Ok(args.get_mut("value").map(Value::take).unwrap_or(Value::Null)),
             h if h.starts_with("kernel:shared_dict.") => {
                 let dict = self
                     .shared_dict
@@ -787,11 +868,12 @@ impl FlowEngine {
         ))
     }
 
+    /// A `python_file_call` step with its resolved `input`.
     async fn python_file_call(
         &self,
         flow: &Flow,
         step: &Step,
-        ctx: &Map<String, Value>,
+        input: Value,
         deadline: Instant,
     ) -> Result<Value, StepError> {
         let owner_raw = step.owner_pack.clone().unwrap_or_default();
@@ -814,7 +896,7 @@ impl FlowEngine {
             self.audit.record(ev).await;
         }
         let started = Instant::now();
-        let result = self.run_block(&flow.flow_id, &owner, step, ctx, deadline).await;
+        let result = self.run_block(&flow.flow_id, &owner, step, input, deadline).await;
         self.metrics
             .python_file_call_ms
             .observe(started.elapsed().as_secs_f64() * 1000.0);
@@ -867,7 +949,7 @@ impl FlowEngine {
         &self,
         flow: &Flow,
         step: &Step,
-        ctx: &Map<String, Value>,
+        args: Value,
         deadline: Instant,
     ) -> Result<Value, StepError> {
         let owner = PackId::parse(step.owner_pack.as_deref().unwrap_or_default())
@@ -878,11 +960,6 @@ impl FlowEngine {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let args = match step.input.get("args").map(|a| vars::resolve(a, ctx)) {
-            None | Some(Value::Null) => Value::Object(Map::new()),
-            Some(a @ Value::Object(_)) => a,
-            Some(_) => return Err(StepError::new("validation_error", "input.args must be an object")),
-        };
         self.verify_owner(&owner)?;
         let socket = self.sandbox.capability_socket(&owner);
         let request = json!({
@@ -938,12 +1015,11 @@ impl FlowEngine {
         flow_id: &str,
         owner: &PackId,
         step: &Step,
-        ctx: &Map<String, Value>,
+        input: Value,
         deadline: Instant,
     ) -> Result<Value, StepError> {
         let snap = self.verify_owner(owner)?;
         let file_rel = Self::resolve_block(&snap, step.file.as_deref().unwrap_or_default())?;
-        let input = vars::resolve(&step.input, ctx);
         let remaining = deadline.saturating_duration_since(Instant::now());
         let requested = step
             .timeout_seconds
@@ -972,27 +1048,25 @@ impl FlowEngine {
     }
 }
 
-/// Inserts `value` at `ctx[group][key]`, so `$ctx._step_out.<id>` reads it.
-fn nested_insert(ctx: &mut Map<String, Value>, group: &str, key: &str, value: Value) {
-    let slot = ctx.entry(group.to_owned()).or_insert_with(|| Value::Object(Map::new()));
-    if let Value::Object(m) = slot {
-        m.insert(key.to_owned(), value);
-    }
-}
-
 /// Where a step's result goes: `output`, else the key a `set` / `kernel:ctx.set` names.
-fn store_key(step: &Step, ctx: &Map<String, Value>) -> Option<String> {
+///
+/// # Errors
+/// [`TooLarge`] when resolving the key of `kernel:ctx.set` would not fit.
+fn store_key(step: &Step, ctx: &Map<String, Value>, budget: &mut context::Budget) -> Result<Option<String>, TooLarge> {
     if let Some(o) = &step.output {
-        return Some(o.clone());
+        return Ok(Some(o.clone()));
     }
     let named = match step.kind.as_str() {
         "set" => step.input.get("key").cloned(),
-        "handler" if step.input.get("handler").and_then(Value::as_str) == Some("kernel:ctx.set") => step
-            .input
-            .get("args")
-            .map(|a| vars::resolve(a, ctx))
-            .and_then(|a| a.get("key").cloned()),
+        "handler" if step.input.get("handler").and_then(Value::as_str) == Some("kernel:ctx.set") => {
+            match step.input.get("args") {
+                // Only the key is resolved again, not the value.
+                Some(Value::Object(a)) => a.get("key").map(|k| vars::resolve(k, ctx, budget)).transpose()?,
+                Some(other) => vars::resolve(other, ctx, budget)?.get("key").cloned(),
+                None => None,
+            }
+        }
         _ => None,
     };
-    named.and_then(|k| k.as_str().map(str::to_owned))
+    Ok(named.and_then(|k| k.as_str().map(str::to_owned)))
 }

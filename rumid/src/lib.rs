@@ -610,8 +610,11 @@ async fn start_flows(
         packs,
         audit.clone(),
         sandbox,
-        config.max_concurrent_flows as usize,
-        config.max_response_bytes as usize,
+        flow::Limits {
+            max_concurrent_flows: config.max_concurrent_flows as usize,
+            max_response_bytes: config.max_response_bytes as usize,
+            max_context_bytes: config.max_context_bytes as usize,
+        },
         metrics,
     );
     let _ = policy.borrow_and_update();

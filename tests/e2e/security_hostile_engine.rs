@@ -475,3 +475,173 @@ fn a_pack_never_runs_steps_as_another_pack_whatever_adds_them() {
         assert_eq!(r.body["data"]["result"]["s"]["value"], secret, "{id}: {:?}", r.body);
     }
 }
+
+/// rumid's resident set and its peak so far (`VmRSS`, `VmHWM`), in KiB.
+fn rss_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {status}"))
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Data-only flows of a pack with no code run and no grant: each the worst a flow file can
+/// build. `bomb.quad`: ten `set` steps, each repeating the previous value four times (the
+/// reproduced 17 → 448 MB); `bomb.list`: the same with a list of four references;
+/// `bomb.double`: twenty sub-flow calls, each result holding a copy of the whole context;
+/// `bomb.deep`: a value wrapped in itself step after step; `bomb.steps`: 200 sub-flow calls of
+/// a 100-step flow (20,000 steps of nothing).
+fn bomb_pack(home: &TestHome) {
+    home.add_pack("bomb");
+    let seed = "x".repeat(250);
+    let mut quad = format!(
+        "flow_id: bomb.quad\nsteps:\n  - {{id: s00, type: set, priority: 0, input: {{key: v, value: {seed}}}}}\n"
+    );
+    let mut list = quad.replace("bomb.quad", "bomb.list");
+    let mut deep =
+        "flow_id: bomb.deep\nsteps:\n  - {id: s00, type: set, priority: 0, input: {key: v, value: 0}}\n".to_owned();
+    for i in 1..=40 {
+        // Ten are enough: 250 bytes times 4^10 is 262 MB.
+        if i <= 10 {
+            quad.push_str(&format!(
+            "  - {{id: s{i:02}, type: set, priority: {i}, input: {{key: v, value: \"${{ctx.v}}${{ctx.v}}${{ctx.v}}${{ctx.v}}\"}}}}\n"
+        ));
+            list.push_str(&format!(
+            "  - {{id: s{i:02}, type: set, priority: {i}, input: {{key: v, value: [\"$ctx.v\", \"$ctx.v\", \"$ctx.v\", \"$ctx.v\"]}}}}\n"
+        ));
+        }
+        deep.push_str(&format!(
+            "  - {{id: s{i:02}, type: set, priority: {i}, input: {{key: v, value: [[\"$ctx.v\"]]}}}}\n"
+        ));
+    }
+    home.write("ecosystem/bomb/flows/quad.flow.yaml", &quad);
+    home.write("ecosystem/bomb/flows/list.flow.yaml", &list);
+    home.write("ecosystem/bomb/flows/deep.flow.yaml", &deep);
+    let mut double = format!(
+        "flow_id: bomb.double\nsteps:\n  - {{id: s00, type: set, priority: 0, input: {{key: v, value: {seed}}}}}\n"
+    );
+    for i in 1..=20 {
+        double.push_str(&format!(
+            "  - {{id: s{i:02}, type: flow, priority: {i}, flow: bomb.noop, output: c{i:02}}}\n"
+        ));
+    }
+    home.write("ecosystem/bomb/flows/double.flow.yaml", &double);
+    home.write(
+        "ecosystem/bomb/flows/noop.flow.yaml",
+        "flow_id: bomb.noop\nsteps:\n  - {id: n, type: set, input: {key: n, value: 1}}\n",
+    );
+    let mut hundred = "flow_id: bomb.hundred\nsteps:\n".to_owned();
+    let mut steps = "flow_id: bomb.steps\nsteps:\n".to_owned();
+    for i in 0..200 {
+        if i < 100 {
+            hundred.push_str(&format!(
+                "  - {{id: h{i:03}, type: set, input: {{key: h, value: {i}}}}}\n"
+            ));
+        }
+        steps.push_str(&format!("  - {{id: c{i:03}, type: flow, flow: bomb.hundred}}\n"));
+    }
+    home.write("ecosystem/bomb/flows/hundred.flow.yaml", &hundred);
+    home.write("ecosystem/bomb/flows/steps.flow.yaml", &steps);
+}
+
+/// A memory bomb built of flow data alone: every bomb stops at the bound with
+/// `RUMI-FLOW-008` (or `RUMI-FLOW-009` for the step count), rumid's peak memory grows by
+/// far less than the unbounded 430 MB, and meanwhile a well-behaved pack's flow and the
+/// operator's flow answer correctly, again and again.
+#[test]
+fn flow_data_cannot_blow_up_rumids_memory() {
+    let home = TestHome::new();
+    bomb_pack(&home);
+    victim(&home);
+    home.write(
+        "flows/ops.flow.yaml",
+        "flow_id: ops.sum\nsteps:\n  - {id: s, type: set, input: {key: total, value: \"${ctx.a}+${ctx.b}\"}}\n",
+    );
+    let rumid = Rumid::start(&home);
+    for p in ["bomb", "victim"] {
+        assert_eq!(rumid.post(&format!("/api/packs/{p}/approve"), None).status, 200);
+    }
+    rumi_tests::eventually("the flows", patience(), || {
+        (rumid.get("/api/flows").body["data"]["count"] == 9).then_some(())
+    })
+    .unwrap();
+    let (rss_before, _) = rss_kib(rumid.pid());
+
+    let expect = |flow: &str, code: &str, text: &str| {
+        let r = rumid.run_flow(flow, json!({}), 60.0);
+        assert_eq!((r.status, r.code()), (422, code), "{flow}: {:?}", r.body);
+        let msg = r.body["error"]["message"].as_str().unwrap().to_owned();
+        assert!(msg.contains(text), "{flow}: {msg}");
+        msg
+    };
+    let quad = expect("bomb.quad", "RUMI-FLOW-008", "RUMI_MAX_CONTEXT_BYTES");
+    assert!(
+        quad.starts_with("step s0"),
+        "stopped within the first ten steps: {quad}"
+    );
+    expect("bomb.list", "RUMI-FLOW-008", "RUMI_MAX_CONTEXT_BYTES");
+    expect("bomb.double", "RUMI-FLOW-008", "RUMI_MAX_CONTEXT_BYTES");
+    expect("bomb.deep", "RUMI-FLOW-008", "nested deeper than 64 levels");
+    expect("bomb.steps", "RUMI-FLOW-009", "10000 steps");
+    // The inputs count too: 1 MiB of empty lists is 300,000 values, held twice.
+    let many = "[],".repeat(300_000);
+    let body = format!("{{\"inputs\": {{\"l\": [{}]}}}}", many.trim_end_matches(','));
+    assert!(body.len() < 1024 * 1024);
+    let r = rumid.request(
+        "POST",
+        "/api/flows/ops.sum/run",
+        Some(&rumid.token),
+        Some(body.as_bytes()),
+        Some("application/json"),
+    );
+    assert_eq!((r.status, r.code()), (422, "RUMI-FLOW-008"), "{:?}", r.body);
+    assert!(r.body.to_string().contains("the run's inputs"), "{:?}", r.body);
+    let failed = home.audit_actions("flow_execution", "flow_run");
+    assert!(
+        failed
+            .iter()
+            .any(|e| e["flow_id"] == "bomb.quad" && e["success"] == false),
+        "{failed:?}"
+    );
+
+    // Four attackers keep bombing while the pack and the operator work.
+    let stop = Arc::new(AtomicBool::new(false));
+    let attackers: Vec<_> = ["bomb.quad", "bomb.list", "bomb.double", "bomb.steps"]
+        .into_iter()
+        .map(|flow| {
+            let (base, token, stop) = (rumid.base.clone(), rumid.token.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let r = agent
+                        .post(&format!("{base}/api/flows/{flow}/run"))
+                        .header("Authorization", &format!("Bearer {token}"))
+                        .send_json(json!({"timeout": 60}))
+                        .expect("request");
+                    assert_eq!(r.status().as_u16(), 422, "{flow}");
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    for i in 0..20 {
+        let r = rumid.run_flow("victim.run", json!({}), 60.0);
+        assert_eq!(r.body["data"]["result"]["out"]["code"], "approved", "{:?}", r.body);
+        let r = rumid.run_flow("ops.sum", json!({"a": i, "b": 2}), 60.0);
+        assert_eq!(r.body["data"]["result"]["total"], format!("{i}+2"), "{:?}", r.body);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let bombs: usize = attackers.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!(bombs >= 4, "{bombs} bombs");
+    let (_, peak) = rss_kib(rumid.pid());
+    assert!(
+        peak < rss_before + 128 * 1024,
+        "peak {peak} KiB after {bombs} bombs, from {rss_before} KiB"
+    );
+}
