@@ -104,6 +104,7 @@ impl Error {
                 crate::flow::FlowError::NotFound(_) => code::FLOW_NOT_FOUND,
                 crate::flow::FlowError::Timeout(_) => code::FLOW_TIMEOUT,
                 crate::flow::FlowError::Busy => code::FLOW_BUSY,
+                crate::flow::FlowError::PackBusy { .. } => code::FLOW_PACK_BUSY,
                 crate::flow::FlowError::Step { .. } => code::FLOW_STEP_FAILED,
                 crate::flow::FlowError::Recursion(_) => code::FLOW_RECURSION,
                 crate::flow::FlowError::Unavailable { .. } => code::FLOW_UNAVAILABLE,
@@ -144,7 +145,7 @@ impl Error {
             Self::Flow(e) => match e {
                 crate::flow::FlowError::NotFound(_) => StatusCode::NOT_FOUND,
                 crate::flow::FlowError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
-                crate::flow::FlowError::Busy => StatusCode::TOO_MANY_REQUESTS,
+                crate::flow::FlowError::Busy | crate::flow::FlowError::PackBusy { .. } => StatusCode::TOO_MANY_REQUESTS,
                 crate::flow::FlowError::Step { .. } | crate::flow::FlowError::Recursion(_) => {
                     StatusCode::INTERNAL_SERVER_ERROR
                 }
@@ -199,6 +200,9 @@ impl Error {
                     "raise the run's timeout (at most 600 s) or make the steps faster"
                 }
                 crate::flow::FlowError::Busy => "retry later or raise RUMI_MAX_CONCURRENT_FLOWS",
+                crate::flow::FlowError::PackBusy { .. } => {
+                    "this pack's other flows hold its share of the slots; retry once they end, or raise RUMI_MAX_FLOWS_PER_PACK (it stays below RUMI_MAX_CONCURRENT_FLOWS)"
+                }
                 crate::flow::FlowError::Step { .. } => "see the step's error_type and the python_file_call audit log",
                 crate::flow::FlowError::Recursion(_) => "remove the cycle between the flows",
                 crate::flow::FlowError::Unavailable { .. } => {

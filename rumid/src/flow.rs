@@ -13,6 +13,7 @@ pub mod model;
 pub mod modifier;
 pub mod owner;
 pub mod schedule;
+pub mod shares;
 pub mod vars;
 
 use std::collections::BTreeMap;
@@ -24,11 +25,11 @@ use arc_swap::ArcSwap;
 use rumi_common::ids::PackId;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use tokio::sync::Semaphore;
 
 use self::context::{Context, TooLarge};
 use self::loader::Diagnostic;
 use self::model::{Flow, OnError, Step};
+use self::shares::{Full, Held, Shares};
 use crate::approval::Packs;
 use crate::approval::snapshot::PackSnapshot;
 use crate::audit::{Audit, AuditEvent, Category, Severity};
@@ -55,6 +56,13 @@ pub struct Limits {
     pub max_response_bytes: usize,
     /// `RUMI_MAX_CONTEXT_BYTES`: what one run's contexts and the values built for them hold.
     pub max_context_bytes: usize,
+    /// `RUMI_MAX_FLOWS_PER_PACK`: one pack's share of the flow slots.
+    pub max_flows_per_pack: usize,
+    /// `RUMI_MAX_RUNNING_CONTAINERS`: blocks running at once (flow steps, units, lib
+    /// scripts, sandbox probes).
+    pub max_running_containers: usize,
+    /// `RUMI_MAX_CONTAINERS_PER_PACK`: one pack's share of them.
+    pub max_containers_per_pack: usize,
 }
 
 /// Loaded flows and what went wrong loading them.
@@ -73,6 +81,9 @@ pub enum FlowError {
     Timeout(Duration),
     #[error("too many flows running (RUMI_MAX_CONCURRENT_FLOWS)")]
     Busy,
+    /// The flow's pack already runs as many flows as its share allows; others still run.
+    #[error("pack {pack} already runs {share} flows, its share of the flow slots (RUMI_MAX_FLOWS_PER_PACK)")]
+    PackBusy { pack: PackId, share: usize },
     #[error("step {step} failed ({error_type}): {message}")]
     Step {
         step: String,
@@ -95,6 +106,28 @@ pub enum FlowError {
         error_type: String,
         message: String,
     },
+}
+
+/// Why a block did not give a result.
+#[derive(Debug, thiserror::Error)]
+pub enum BlockError {
+    /// No container came free, of the pack's share or of all, within the block's time.
+    #[error(
+        "no container came free for pack {pack} within {waited:?} (RUMI_MAX_CONTAINERS_PER_PACK, RUMI_MAX_RUNNING_CONTAINERS)"
+    )]
+    Busy { pack: PackId, waited: Duration },
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+}
+
+impl BlockError {
+    /// The step `error_type`.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::Busy { .. } => "containers_busy",
+            Self::Sandbox(e) => e.error_type(),
+        }
+    }
 }
 
 /// Step error types that mean "temporarily unavailable" rather than "the step is broken".
@@ -150,6 +183,22 @@ fn owner_refused_event(
     ev
 }
 
+/// Counts a running block in its gauge until dropped (also when the run is cancelled).
+struct Running(prometheus_client::metrics::gauge::Gauge);
+
+impl Running {
+    fn new(gauge: prometheus_client::metrics::gauge::Gauge) -> Self {
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 /// What one run carries down its sub-flows.
 struct Run {
     deadline: Instant,
@@ -189,6 +238,14 @@ impl StepError {
     }
 }
 
+/// A flow found and its slot taken ([`FlowEngine::admit`]); the slot is given back when
+/// this is dropped, at the end of the run.
+#[derive(Debug)]
+pub struct Admitted {
+    flow: Arc<Flow>,
+    _slot: Held,
+}
+
 /// A successful run.
 #[derive(Debug, Serialize)]
 pub struct RunResult {
@@ -207,7 +264,10 @@ pub struct FlowEngine {
     packs: Arc<Packs>,
     audit: Audit,
     sandbox: Arc<Sandbox>,
-    slots: Arc<Semaphore>,
+    /// Flow runs at once, with each pack's share.
+    flow_slots: Shares,
+    /// Blocks running at once, with each pack's share.
+    container_slots: Shares,
     limits: Limits,
     metrics: Arc<crate::metrics::Metrics>,
     /// Lib script records, for the `kernel:lib.*` handlers (set once at start).
@@ -249,7 +309,8 @@ impl FlowEngine {
             packs,
             audit,
             sandbox,
-            slots: Arc::new(Semaphore::new(limits.max_concurrent_flows)),
+            flow_slots: Shares::new(limits.max_concurrent_flows, limits.max_flows_per_pack),
+            container_slots: Shares::new(limits.max_running_containers, limits.max_containers_per_pack),
             limits,
             metrics,
             lib_records: std::sync::OnceLock::new(),
@@ -257,6 +318,11 @@ impl FlowEngine {
             shared_dict: std::sync::OnceLock::new(),
             capability_handlers: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The metrics the engine reports to.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
     }
 
     /// The sandbox service blocks run in.
@@ -275,7 +341,7 @@ impl FlowEngine {
         entrypoint: &str,
         args: Value,
         timeout: Duration,
-    ) -> Result<Value, SandboxError> {
+    ) -> Result<Value, BlockError> {
         let block = BlockRun {
             pack: principal.clone(),
             pack_dir: dir.to_path_buf(),
@@ -285,7 +351,43 @@ impl FlowEngine {
             input: args,
             timeout,
         };
-        self.sandbox.run_block(&block).await
+        self.sandboxed(block, false).await
+    }
+
+    /// Runs a pack's lib script (its data directory writable), within the container shares.
+    ///
+    /// # Errors
+    /// [`BlockError`].
+    pub async fn run_lib_script(&self, block: BlockRun) -> Result<Value, BlockError> {
+        self.sandboxed(block, true).await
+    }
+
+    /// Runs a block within the container shares: it waits, for at most its own timeout (the
+    /// wait counts against it), for a slot of its pack's share and of the total, so one
+    /// pack's long blocks never hold every container.
+    async fn sandboxed(&self, mut block: BlockRun, lib_script: bool) -> Result<Value, BlockError> {
+        let started = Instant::now();
+        let _slot = tokio::time::timeout(block.timeout, self.container_slots.take(Some(&block.pack)))
+            .await
+            .map_err(|_| BlockError::Busy {
+                pack: block.pack.clone(),
+                waited: block.timeout,
+            })?;
+        block.timeout = block.timeout.saturating_sub(started.elapsed());
+        let _running = Running::new(
+            self.metrics
+                .containers_running
+                .get_or_create(&crate::metrics::PackLabels {
+                    pack_id: block.pack.to_string(),
+                })
+                .clone(),
+        );
+        let result = if lib_script {
+            self.sandbox.run_lib_script(&block).await
+        } else {
+            self.sandbox.run_block(&block).await
+        };
+        Ok(result?)
     }
 
     /// Reloads every flow (blocking file I/O): the operator's, and those of approved packs
@@ -370,7 +472,7 @@ impl FlowEngine {
             context: json!({}),
             timeout: Duration::from_secs(60),
         };
-        match self.sandbox.run_block(&block).await {
+        match self.sandboxed(block, false).await {
             Ok(v) if v["probe"] == "ok" => Ok(()),
             Ok(v) => Err(format!("unexpected probe answer: {v}")),
             Err(e) => Err(format!("{}: {e}", e.error_type())),
@@ -405,13 +507,50 @@ impl FlowEngine {
         timeout: Duration,
         trigger: &str,
     ) -> Result<RunResult, FlowError> {
-        let _slot = self.slots.clone().try_acquire_owned().map_err(|_| FlowError::Busy)?;
+        let admitted = self.admit(flow_id)?;
+        self.run_admitted(admitted, inputs, timeout, trigger).await
+    }
+
+    /// Finds a flow and takes a flow slot for it: one of the total and, for a pack's flow,
+    /// one of that pack's share, held until the run ends.
+    ///
+    /// # Errors
+    /// [`FlowError::NotFound`], [`FlowError::PackBusy`] (the pack's share is in use),
+    /// [`FlowError::Busy`] (every slot is).
+    pub fn admit(&self, flow_id: &str) -> Result<Admitted, FlowError> {
         let flow = self
             .flows()
             .flows
             .get(flow_id)
             .cloned()
             .ok_or_else(|| FlowError::NotFound(flow_id.to_owned()))?;
+        let pack = Frame::of(&flow).pack;
+        let slot = self
+            .flow_slots
+            .try_take(pack.as_ref())
+            .map_err(|full| match (full, pack) {
+                (Full::Pack, Some(pack)) => FlowError::PackBusy {
+                    pack,
+                    share: self.flow_slots.per_pack(),
+                },
+                _ => FlowError::Busy,
+            })?;
+        Ok(Admitted { flow, _slot: slot })
+    }
+
+    /// Runs an admitted flow, auditing the run.
+    ///
+    /// # Errors
+    /// [`FlowError`]: timeout, a failed step, recursion, a bound passed.
+    pub async fn run_admitted(
+        &self,
+        admitted: Admitted,
+        inputs: Value,
+        timeout: Duration,
+        trigger: &str,
+    ) -> Result<RunResult, FlowError> {
+        let flow = admitted.flow.clone();
+        let flow_id = flow.flow_id.as_str();
         let started = Instant::now();
         let run = Run {
             deadline: started + timeout,
@@ -1041,8 +1180,7 @@ impl FlowEngine {
             input,
             timeout: requested.min(remaining),
         };
-        self.sandbox
-            .run_block(&block)
+        self.sandboxed(block, false)
             .await
             .map_err(|e| StepError::new(e.error_type(), e.to_string()))
     }

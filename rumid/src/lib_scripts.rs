@@ -167,8 +167,8 @@ impl LibScripts {
             context: ctx,
             timeout: LIB_TIMEOUT,
         };
-        sandbox
-            .run_lib_script(&block)
+        engine
+            .run_lib_script(block)
             .await
             .map_err(|e| format!("{}: {e}", e.error_type()))
     }

@@ -645,3 +645,94 @@ fn flow_data_cannot_blow_up_rumids_memory() {
         "peak {peak} KiB after {bombs} bombs, from {rss_before} KiB"
     );
 }
+
+/// The sum of a metric's samples whose labels contain each of `labels`.
+fn metric(text: &str, name: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) && labels.iter().all(|s| l.contains(s)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Starving other packs: `hog` schedules ten flows every 10 s whose blocks each sleep 280 s,
+/// to hold every flow slot and container. It gets its share only: four flow slots (the
+/// other six ticks are skipped and counted), and of those four only two run a block
+/// (`RUMI_MAX_CONTAINERS_PER_PACK=2`: the others wait). Its own API run answers 429
+/// `RUMI-FLOW-010`; a well-behaved pack's block flow and the operator's flows answer at once.
+#[test]
+fn one_pack_cannot_take_every_flow_slot_or_container() {
+    let home = TestHome::new();
+    victim(&home);
+    home.add_pack("hog");
+    home.write(
+        "ecosystem/hog/backend/blocks/sleep.py",
+        "import time\n\ndef run(data, context):\n    time.sleep(280)\n    return 'woke'\n",
+    );
+    for i in 0..10 {
+        home.write(
+            &format!("ecosystem/hog/flows/f{i}.flow.yaml"),
+            &format!("flow_id: hog.f{i}\nschedule: {{interval: 10}}\nsteps:\n  - {{id: s, type: python_file_call, owner_pack: hog, file: sleep.py, timeout_seconds: 290}}\n"),
+        );
+    }
+    home.write(
+        "flows/ops.flow.yaml",
+        "flow_id: ops.block\nsteps:\n  - {id: s, type: python_file_call, owner_pack: victim, file: b.py, output: out}\n",
+    );
+    let rumid = Rumid::builder(&home)
+        .env("RUMI_MAX_CONTAINERS_PER_PACK", "2")
+        .spawn()
+        .unwrap();
+    for p in ["victim", "hog"] {
+        assert_eq!(rumid.post(&format!("/api/packs/{p}/approve"), None).status, 200);
+    }
+    rumi_tests::eventually("the flows", patience(), || {
+        (rumid.get("/api/flows").body["data"]["count"] == 12).then_some(())
+    })
+    .unwrap();
+    // The first ticks come 10 s after loading: four start, six are skipped for the share.
+    let metrics = rumi_tests::eventually("hog's ticks skipped", std::time::Duration::from_secs(40), || {
+        let m = rumid.metrics_text();
+        (metric(&m, "rumi_flow_schedule_skipped_total", &["reason=\"pack_share\""]) >= 6.0
+            && metric(&m, "rumi_containers_running", &["pack_id=\"hog\""]) == 2.0)
+            .then_some(m)
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", rumid.metrics_text()));
+    assert_eq!(
+        metric(&metrics, "rumi_flow_schedule_skipped_total", &["reason=\"slots\""]),
+        0.0,
+        "never every slot: {metrics}"
+    );
+    let warned = rumid
+        .log_text()
+        .lines()
+        .filter(|l| l.contains("scheduled run skipped (counted"))
+        .count();
+    assert!(
+        (6..=10).contains(&warned),
+        "one warning per skipped flow, not per tick: {warned}"
+    );
+
+    // While hog holds its share: its own run is refused, everyone else runs.
+    let r = rumid.run_flow("hog.f0", json!({}), 30.0);
+    assert_eq!((r.status, r.code()), (429, "RUMI-FLOW-010"), "{:?}", r.body);
+    assert!(r.body.to_string().contains("RUMI_MAX_FLOWS_PER_PACK"), "{:?}", r.body);
+    for _ in 0..3 {
+        for id in ["victim.run", "ops.block"] {
+            let r = rumid.run_flow(id, json!({}), 60.0);
+            assert_eq!(r.status, 200, "{id}: {:?}", r.body);
+            assert_eq!(
+                r.body["data"]["result"]["out"]["code"], "approved",
+                "{id}: {:?}",
+                r.body
+            );
+        }
+    }
+    // Still only hog's share, ticks after ticks.
+    std::thread::sleep(std::time::Duration::from_secs(11));
+    let m = rumid.metrics_text();
+    assert_eq!(metric(&m, "rumi_containers_running", &["pack_id=\"hog\""]), 2.0, "{m}");
+    assert!(
+        metric(&m, "rumi_flow_schedule_skipped_total", &["flow_id=\"hog."]) >= 12.0,
+        "{m}"
+    );
+}

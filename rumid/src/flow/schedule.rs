@@ -1,5 +1,7 @@
 //! Running scheduled flows: `schedule.interval` (seconds, at least 10) and `schedule.cron`
-//! (5 fields, UTC). A flow still running when it is due again is skipped, never started twice.
+//! (5 fields, UTC). A flow still running when it is due again is skipped, never started twice;
+//! so is a due run whose pack already holds its share of the flow slots (or that finds every
+//! slot taken): skipped and counted (`rumi_flow_schedule_skipped_total`), never queued.
 //!
 //! Due times are computed, never matched against the clock: a cron flow is due once the wall
 //! clock has passed its next occurrence, so a tick that comes late (the process stalled across
@@ -13,8 +15,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::FlowEngine;
 use super::model::Schedule;
+use super::{FlowEngine, FlowError};
 
 /// How often due schedules are checked.
 const TICK: Duration = Duration::from_secs(1);
@@ -121,6 +123,9 @@ pub fn spawn(engine: Arc<FlowEngine>) {
         // Keyed by flow id, with the schedule it was computed for: a reload that changes a
         // flow's schedule starts it afresh.
         let mut due: HashMap<String, (Schedule, Due)> = HashMap::new();
+        // Flows whose skips were logged at WARN since their last start: a pack with many
+        // schedules must not flood the log, one line per flow says it happens.
+        let mut warned: HashSet<String> = HashSet::new();
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
@@ -131,6 +136,7 @@ pub fn spawn(engine: Arc<FlowEngine>) {
                     .get(id)
                     .is_some_and(|f| f.schedule.as_ref() == Some(&*schedule))
             });
+            warned.retain(|id| due.contains_key(id));
             let now = Instant::now();
             let utc = Utc::now();
             for flow in set.flows.values() {
@@ -141,19 +147,53 @@ pub fn spawn(engine: Arc<FlowEngine>) {
                 if !state.poll(now, utc) {
                     continue;
                 }
-                if !running
+                let skip = |reason: &'static str| {
+                    engine
+                        .metrics()
+                        .schedule_skipped
+                        .get_or_create(&crate::metrics::SkipLabels {
+                            flow_id: flow.flow_id.clone(),
+                            reason,
+                        })
+                        .inc();
+                };
+                if running
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .insert(flow.flow_id.clone())
+                    .contains(&flow.flow_id)
                 {
+                    skip("running");
                     tracing::info!(flow_id = %flow.flow_id, "scheduled run skipped: the previous one is still running");
                     continue;
                 }
+                // The slot is taken here, before the run is spawned: a due run that finds its
+                // pack's share (or every slot) in use is skipped and counted, never queued.
+                let admitted = match engine.admit(&flow.flow_id) {
+                    Ok(a) => a,
+                    Err(e) => {
+                        let reason = match e {
+                            FlowError::PackBusy { .. } => "pack_share",
+                            _ => "slots",
+                        };
+                        skip(reason);
+                        if warned.insert(flow.flow_id.clone()) {
+                            tracing::warn!(flow_id = %flow.flow_id, reason, error = %e, "scheduled run skipped (counted in rumi_flow_schedule_skipped_total; logged once until the flow starts again)");
+                        } else {
+                            tracing::debug!(flow_id = %flow.flow_id, reason, "scheduled run skipped");
+                        }
+                        continue;
+                    }
+                };
+                warned.remove(&flow.flow_id);
+                running
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(flow.flow_id.clone());
                 let engine = engine.clone();
                 let running = running.clone();
                 let id = flow.flow_id.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = engine.run_triggered(&id, json!({}), RUN_TIMEOUT, "schedule").await {
+                    if let Err(e) = engine.run_admitted(admitted, json!({}), RUN_TIMEOUT, "schedule").await {
                         tracing::warn!(flow_id = %id, error = %e, "scheduled run failed");
                     }
                     running.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
