@@ -77,16 +77,26 @@ pub enum Schedule {
 }
 
 /// Whether a parsed 5-field pattern can ever match: a day of the month that no month it
-/// names has (`0 0 30 2 *`) never does, and croner would search years ahead for it on
-/// every computation of the next run.
+/// names has (`0 0 30 2 *`, `0 0 31W 4 *`) never does, and croner would search decades
+/// ahead for it each time the next run is computed.
 fn can_match(cron: &croner::Cron, expr: &str) -> bool {
     let fields: Vec<&str> = expr.split_whitespace().collect();
     let any = |f: &str| f == "*" || f == "?";
-    // A restricted day of the week matches in every month (croner ORs the two day fields).
-    if any(fields[2]) || !any(fields[4]) || cron.pattern.days.has_modifiers() {
+    let dom = fields[2];
+    // A restricted day of the week matches in every month (croner ORs the two day fields),
+    // and `L` (the last day, or weekday) exists in every month.
+    if any(dom) || !any(fields[4]) || dom.contains('L') {
         return true;
     }
-    let days = cron.pattern.days.values();
+    // `15W` (the weekday closest to the 15th) needs the 15th to exist.
+    let days = if dom.contains('W') {
+        match format!("0 0 {} * *", dom.replace('W', "")).parse::<croner::Cron>() {
+            Ok(plain) => plain.pattern.days.values(),
+            Err(_) => return false,
+        }
+    } else {
+        cron.pattern.days.values()
+    };
     let longest = |month: u16| match month {
         2 => 29,
         4 | 6 | 9 | 11 => 30,
@@ -301,7 +311,13 @@ mod tests {
 
     #[test]
     fn cron_patterns_that_never_match_are_refused() {
-        for never in ["0 0 30 2 *", "0 0 31 4,6,9,11 *", "*/5 * 30-31 2 *"] {
+        for never in [
+            "0 0 30 2 *",
+            "0 0 31 4,6,9,11 *",
+            "*/5 * 30-31 2 *",
+            "0 0 31W 4 *",
+            "0 0 30W 2 *",
+        ] {
             let err = parse_schedule(&json!({"cron": never})).unwrap_err();
             assert!(err.contains("no day that exists"), "{never}: {err}");
         }
