@@ -493,8 +493,9 @@ fn rss_kib(pid: u32) -> (u64, u64) {
 /// build. `bomb.quad`: ten `set` steps, each repeating the previous value four times (the
 /// reproduced 17 → 448 MB); `bomb.list`: the same with a list of four references;
 /// `bomb.double`: twenty sub-flow calls, each result holding a copy of the whole context;
-/// `bomb.deep`: a value wrapped in itself step after step; `bomb.steps`: 200 sub-flow calls of
-/// a 100-step flow (20,000 steps of nothing).
+/// `bomb.deep`: a value wrapped in itself step after step; `bomb.copy`: 16,384 values copied
+/// from key to key a thousand times (never too much at once, seconds of work); `bomb.steps`:
+/// 200 sub-flow calls of a 100-step flow (20,000 steps of nothing).
 fn bomb_pack(home: &TestHome) {
     home.add_pack("bomb");
     let seed = "x".repeat(250);
@@ -519,6 +520,20 @@ fn bomb_pack(home: &TestHome) {
         ));
     }
     home.write("ecosystem/bomb/flows/quad.flow.yaml", &quad);
+    // Never too much at once, but 16,384 small values copied from key to key 1000 times.
+    let mut copy =
+        "flow_id: bomb.copy\nsteps:\n  - {id: s00, type: set, priority: 0, input: {key: v, value: x}}\n".to_owned();
+    for i in 1..=7 {
+        copy.push_str(&format!(
+            "  - {{id: s{i:02}, type: set, priority: {i}, input: {{key: v, value: [\"$ctx.v\", \"$ctx.v\", \"$ctx.v\", \"$ctx.v\"]}}}}\n"
+        ));
+    }
+    for i in 0..1000 {
+        copy.push_str(&format!(
+            "  - {{id: c{i:04}, type: set, priority: 100, input: {{key: w, value: \"$ctx.v\"}}}}\n"
+        ));
+    }
+    home.write("ecosystem/bomb/flows/copy.flow.yaml", &copy);
     home.write("ecosystem/bomb/flows/list.flow.yaml", &list);
     home.write("ecosystem/bomb/flows/deep.flow.yaml", &deep);
     let mut double = format!(
@@ -566,7 +581,7 @@ fn flow_data_cannot_blow_up_rumids_memory() {
         assert_eq!(rumid.post(&format!("/api/packs/{p}/approve"), None).status, 200);
     }
     rumi_tests::eventually("the flows", patience(), || {
-        (rumid.get("/api/flows").body["data"]["count"] == 9).then_some(())
+        (rumid.get("/api/flows").body["data"]["count"] == 10).then_some(())
     })
     .unwrap();
     let (rss_before, _) = rss_kib(rumid.pid());
@@ -586,6 +601,11 @@ fn flow_data_cannot_blow_up_rumids_memory() {
     expect("bomb.list", "RUMI-FLOW-008", "RUMI_MAX_CONTEXT_BYTES");
     expect("bomb.double", "RUMI-FLOW-008", "RUMI_MAX_CONTEXT_BYTES");
     expect("bomb.deep", "RUMI-FLOW-008", "nested deeper than 64 levels");
+    expect(
+        "bomb.copy",
+        "RUMI-FLOW-008",
+        "bytes in all (32 times RUMI_MAX_CONTEXT_BYTES)",
+    );
     expect("bomb.steps", "RUMI-FLOW-009", "10000 steps");
     // The inputs count too: 1 MiB of empty lists is 300,000 values, held twice.
     let many = "[],".repeat(300_000);

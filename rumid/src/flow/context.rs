@@ -7,11 +7,17 @@
 //! measured while it is built ([`Budget`], used by `vars::resolve` for every step input and
 //! result a flow builds), every [`Context`] keeps its size, and the contexts of one run (each
 //! sub-flow's copy included) together stay within `RUMI_MAX_CONTEXT_BYTES`. A value is
-//! charged before it is copied, so an oversized one is refused, never built.
+//! charged before it is copied, so an oversized one is refused, never built. What a run
+//! builds in all (every value, every sub-flow copy) is bounded too, at [`WORK_FACTOR`] times
+//! that: a flow copying a large value from key to key, step after step, would otherwise keep
+//! a core busy for seconds without ever holding too much.
 //!
 //! Sizes approximate memory: each JSON value counts `size_of::<Value>()` bytes, strings and
 //! object keys add their bytes, and each key adds `size_of::<String>()` too. No value may be
 //! nested deeper than [`MAX_VALUE_DEPTH`] levels below the context.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Map, Value};
 
@@ -19,6 +25,9 @@ use serde_json::{Map, Value};
 /// rarely nests past a dozen levels; this bound keeps every recursive walk of a value (to
 /// measure, serialise, compare or drop it) far from the stack's end.
 pub const MAX_VALUE_DEPTH: usize = 64;
+/// What one run may build in all, in multiples of `RUMI_MAX_CONTEXT_BYTES` (256 MiB with the
+/// default): far more than a flow moving its data around needs, and about a second of copying.
+pub const WORK_FACTOR: usize = 32;
 /// What one value costs, whatever it holds.
 const NODE_BYTES: usize = size_of::<Value>();
 /// What an object key costs besides its bytes.
@@ -31,6 +40,32 @@ pub enum TooLarge {
     Bytes { limit: usize },
     #[error("a value would be nested deeper than {MAX_VALUE_DEPTH} levels")]
     Depth,
+    #[error("the run would build more than {limit} bytes in all ({WORK_FACTOR} times RUMI_MAX_CONTEXT_BYTES)")]
+    Work { limit: usize },
+}
+
+/// What one run has built, shared by its contexts and budgets.
+#[derive(Debug)]
+struct Work {
+    done: AtomicUsize,
+    cap: usize,
+}
+
+impl Work {
+    fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Self {
+            done: AtomicUsize::new(0),
+            cap: limit.saturating_mul(WORK_FACTOR),
+        })
+    }
+
+    fn add(&self, bytes: usize) -> Result<(), TooLarge> {
+        let done = self.done.fetch_add(bytes, Ordering::Relaxed).saturating_add(bytes);
+        if done > self.cap {
+            return Err(TooLarge::Work { limit: self.cap });
+        }
+        Ok(())
+    }
 }
 
 /// What a value being built may still use: the run's allowance minus what its contexts hold.
@@ -39,13 +74,20 @@ pub struct Budget {
     left: usize,
     /// The configured bound, for messages.
     limit: usize,
+    /// The run's total, when the budget belongs to a run.
+    work: Option<Arc<Work>>,
 }
 
 // === impl Budget ===
 
 impl Budget {
+    /// A budget of `left` bytes, outside any run.
     pub fn new(left: usize, limit: usize) -> Self {
-        Self { left, limit }
+        Self {
+            left,
+            limit,
+            work: None,
+        }
     }
 
     /// Bytes left.
@@ -62,7 +104,7 @@ impl Budget {
             .left
             .checked_sub(bytes)
             .ok_or(TooLarge::Bytes { limit: self.limit })?;
-        Ok(())
+        self.work.as_ref().map_or(Ok(()), |w| w.add(bytes))
     }
 
     /// Charges one value placed at `depth`.
@@ -90,7 +132,7 @@ impl Budget {
     /// [`TooLarge`]; nothing is copied then.
     pub fn copy(&mut self, v: &Value, depth: usize) -> Result<Value, TooLarge> {
         let cost = measure(v, depth, self.left, self.limit)?;
-        self.left -= cost;
+        self.charge(cost)?;
         Ok(v.clone())
     }
 
@@ -113,7 +155,7 @@ impl Budget {
                     left: self.left,
                 };
                 serde_json::to_writer(&mut w, other).map_err(|_| TooLarge::Bytes { limit: self.limit })?;
-                self.left = w.left;
+                self.charge(w.buf.len())?;
                 out.push_str(&String::from_utf8_lossy(&w.buf));
                 Ok(())
             }
@@ -183,18 +225,20 @@ pub struct Context {
     cap: usize,
     /// `RUMI_MAX_CONTEXT_BYTES`, for messages.
     limit: usize,
+    work: Arc<Work>,
 }
 
 // === impl Context ===
 
 impl Context {
-    /// An empty context that may hold `limit` bytes.
+    /// An empty context of a new run, which may hold `limit` bytes.
     pub fn new(limit: usize) -> Self {
         Self {
             map: Map::new(),
             bytes: 0,
             cap: limit,
             limit,
+            work: Work::new(limit),
         }
     }
 
@@ -224,7 +268,11 @@ impl Context {
 
     /// The budget of a value built while this context is the innermost of its run.
     pub fn budget(&self) -> Budget {
-        Budget::new(self.cap - self.bytes, self.limit)
+        Budget {
+            left: self.cap - self.bytes,
+            limit: self.limit,
+            work: Some(self.work.clone()),
+        }
     }
 
     /// Sets `key` (replacing what it held).
@@ -279,11 +327,13 @@ impl Context {
         if self.bytes > cap {
             return Err(TooLarge::Bytes { limit: self.limit });
         }
+        self.work.add(self.bytes)?;
         let mut child = Self {
             map: self.map.clone(),
             bytes: self.bytes,
             cap,
             limit: self.limit,
+            work: self.work.clone(),
         };
         for (k, v) in args {
             child.insert(k, v)?;
@@ -351,6 +401,37 @@ mod tests {
             Context::for_inputs(json!({"a": "x".repeat(3000)}), 4096).is_err(),
             "held twice"
         );
+    }
+
+    #[test]
+    fn what_a_run_builds_in_all_is_bounded() {
+        let limit = 100_000;
+        let mut ctx = Context::new(limit);
+        ctx.insert("v".into(), json!("x".repeat(20_000))).unwrap();
+        let v = ctx.map()["v"].clone();
+        // Copying v to w over and over never holds too much, but adds up.
+        let mut copies = 0;
+        let err = loop {
+            match ctx.budget().copy(&v, 1) {
+                Ok(w) => {
+                    ctx.insert("w".into(), w).unwrap();
+                    copies += 1;
+                }
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(
+            err,
+            TooLarge::Work {
+                limit: limit * WORK_FACTOR
+            }
+        );
+        assert_eq!(copies, limit * WORK_FACTOR / (20_000 + NODE_BYTES));
+        // Budgets outside a run count nothing.
+        let mut b = Budget::new(usize::MAX, 0);
+        for _ in 0..1000 {
+            b.copy(&v, 1).unwrap();
+        }
     }
 
     #[test]
