@@ -119,6 +119,12 @@ codes! {
     FLOW_RECURSION = "RUMI-FLOW-006";
     /// A step cannot run now (strict mode without Docker, a component still starting); retry later.
     FLOW_UNAVAILABLE = "RUMI-FLOW-007";
+    /// A value the flow built or was given would pass `RUMI_MAX_CONTEXT_BYTES` or the nesting bound.
+    FLOW_CONTEXT_TOO_LARGE = "RUMI-FLOW-008";
+    /// The run took more steps than one run may, sub-flows included.
+    FLOW_TOO_MANY_STEPS = "RUMI-FLOW-009";
+    /// The flow's pack already runs its share of the flow slots (`RUMI_MAX_FLOWS_PER_PACK`).
+    FLOW_PACK_BUSY = "RUMI-FLOW-010";
 
     /// A required value is empty.
     VAL_EMPTY = "RUMI-VAL-001";

@@ -42,6 +42,31 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 4 * 1024 * 1024;
 pub const ENV_MAX_CONCURRENT_FLOWS: &str = "RUMI_MAX_CONCURRENT_FLOWS";
 /// Default flow concurrency, as in the guide.
 pub const DEFAULT_MAX_CONCURRENT_FLOWS: u64 = 10;
+/// Most bytes one flow run's contexts (a sub-flow's copy included) and the values built for
+/// them may hold, in bytes. Default [`DEFAULT_MAX_CONTEXT_BYTES`]. Flow files, pack ones
+/// included, decide what runs build without running any code: this bounds rumid's memory
+/// per run.
+pub const ENV_MAX_CONTEXT_BYTES: &str = "RUMI_MAX_CONTEXT_BYTES";
+/// One pack's share of the flow slots: the most flows of one pack (API, route and scheduled
+/// runs) running at once. Default [`DEFAULT_MAX_FLOWS_PER_PACK`]; at most one less than
+/// `RUMI_MAX_CONCURRENT_FLOWS`, so no pack holds every slot.
+pub const ENV_MAX_FLOWS_PER_PACK: &str = "RUMI_MAX_FLOWS_PER_PACK";
+/// Default pack share: 4 of the default 10 slots.
+pub const DEFAULT_MAX_FLOWS_PER_PACK: u64 = 4;
+/// Blocks running at once, all packs together (flow steps, units, lib scripts, sandbox
+/// probes; containers in strict mode, host sandboxes in permissive mode). Default
+/// [`DEFAULT_MAX_RUNNING_CONTAINERS`]. A block waits for a free one until its own timeout.
+pub const ENV_MAX_RUNNING_CONTAINERS: &str = "RUMI_MAX_RUNNING_CONTAINERS";
+/// Default: more than the flow slots, so flows seldom wait for one.
+pub const DEFAULT_MAX_RUNNING_CONTAINERS: u64 = 16;
+/// One pack's share of the running containers. Default [`DEFAULT_MAX_CONTAINERS_PER_PACK`];
+/// at most one less than `RUMI_MAX_RUNNING_CONTAINERS`.
+pub const ENV_MAX_CONTAINERS_PER_PACK: &str = "RUMI_MAX_CONTAINERS_PER_PACK";
+/// Default: as many as the pack's flow share.
+pub const DEFAULT_MAX_CONTAINERS_PER_PACK: u64 = 4;
+/// Default context bound: 8 MiB, twice the largest block result (4 MiB of stdout), so any
+/// one result fits.
+pub const DEFAULT_MAX_CONTEXT_BYTES: u64 = 8 * 1024 * 1024;
 /// Where each pack's own container uid comes from: `FIRST-LAST` (default
 /// [`DEFAULT_PACK_UID_RANGE`]) or `shared` (every pack runs as 65534, the original's way).
 pub const ENV_PACK_UID_RANGE: &str = "RUMI_PACK_UID_RANGE";
@@ -328,6 +353,10 @@ pub struct Config {
     pub secrets_plaintext: PlaintextPolicy,
     pub max_response_bytes: u64,
     pub max_concurrent_flows: u32,
+    pub max_context_bytes: u64,
+    pub max_flows_per_pack: u32,
+    pub max_running_containers: u32,
+    pub max_containers_per_pack: u32,
     pub spares_per_pack: usize,
     pub pack_uids: PackUids,
     pub spares_total: usize,
@@ -427,6 +456,21 @@ impl Config {
         let max_concurrent_flows = c
             .opt(ENV_MAX_CONCURRENT_FLOWS, |s| env::parse_bounded(s, 1, 10_000))
             .unwrap_or(DEFAULT_MAX_CONCURRENT_FLOWS) as u32;
+        let max_context_bytes = c
+            .opt(ENV_MAX_CONTEXT_BYTES, |s| {
+                env::parse_bounded(s, 64 * 1024, MAX_BYTES_SETTING)
+            })
+            .unwrap_or(DEFAULT_MAX_CONTEXT_BYTES);
+        let count = |s: &str| env::parse_bounded(s, 1, 10_000);
+        let max_flows_per_pack = c
+            .opt(ENV_MAX_FLOWS_PER_PACK, count)
+            .unwrap_or(DEFAULT_MAX_FLOWS_PER_PACK) as u32;
+        let max_running_containers = c
+            .opt(ENV_MAX_RUNNING_CONTAINERS, count)
+            .unwrap_or(DEFAULT_MAX_RUNNING_CONTAINERS) as u32;
+        let max_containers_per_pack = c
+            .opt(ENV_MAX_CONTAINERS_PER_PACK, count)
+            .unwrap_or(DEFAULT_MAX_CONTAINERS_PER_PACK) as u32;
         let pack_uids = c
             .opt(ENV_PACK_UID_RANGE, parse_uid_range)
             .unwrap_or(PackUids::Range(DEFAULT_PACK_UID_RANGE.0, DEFAULT_PACK_UID_RANGE.1));
@@ -569,6 +613,10 @@ impl Config {
             secrets_plaintext,
             max_response_bytes,
             max_concurrent_flows,
+            max_context_bytes,
+            max_flows_per_pack,
+            max_running_containers,
+            max_containers_per_pack,
             spares_per_pack,
             pack_uids,
             spares_total,
@@ -672,6 +720,15 @@ mod tests {
         assert_eq!(c.max_request_body_bytes, 1024 * 1024);
         assert_eq!(c.max_response_bytes, 4 * 1024 * 1024);
         assert_eq!(c.max_concurrent_flows, 10);
+        assert_eq!(c.max_context_bytes, 8 * 1024 * 1024);
+        assert_eq!(
+            (
+                c.max_flows_per_pack,
+                c.max_running_containers,
+                c.max_containers_per_pack
+            ),
+            (4, 16, 4)
+        );
         assert_eq!(c.egress_socket_mode, 0o660);
         assert_eq!(c.egress_sock_dir, PathBuf::from("/run/rumi/egress/packs"));
         assert!(c.cors_origins.is_empty());

@@ -104,9 +104,12 @@ impl Error {
                 crate::flow::FlowError::NotFound(_) => code::FLOW_NOT_FOUND,
                 crate::flow::FlowError::Timeout(_) => code::FLOW_TIMEOUT,
                 crate::flow::FlowError::Busy => code::FLOW_BUSY,
+                crate::flow::FlowError::PackBusy { .. } => code::FLOW_PACK_BUSY,
                 crate::flow::FlowError::Step { .. } => code::FLOW_STEP_FAILED,
                 crate::flow::FlowError::Recursion(_) => code::FLOW_RECURSION,
                 crate::flow::FlowError::Unavailable { .. } => code::FLOW_UNAVAILABLE,
+                crate::flow::FlowError::ContextTooLarge { .. } => code::FLOW_CONTEXT_TOO_LARGE,
+                crate::flow::FlowError::TooManySteps => code::FLOW_TOO_MANY_STEPS,
             },
             Self::NoRoute => code::SYS_NO_ROUTE,
             Self::MethodNotAllowed => code::SYS_METHOD_NOT_ALLOWED,
@@ -142,11 +145,14 @@ impl Error {
             Self::Flow(e) => match e {
                 crate::flow::FlowError::NotFound(_) => StatusCode::NOT_FOUND,
                 crate::flow::FlowError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
-                crate::flow::FlowError::Busy => StatusCode::TOO_MANY_REQUESTS,
+                crate::flow::FlowError::Busy | crate::flow::FlowError::PackBusy { .. } => StatusCode::TOO_MANY_REQUESTS,
                 crate::flow::FlowError::Step { .. } | crate::flow::FlowError::Recursion(_) => {
                     StatusCode::INTERNAL_SERVER_ERROR
                 }
                 crate::flow::FlowError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                crate::flow::FlowError::ContextTooLarge { .. } | crate::flow::FlowError::TooManySteps => {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
             },
             Self::Helper { status, .. } => *status,
             Self::Io { .. } | Self::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -194,10 +200,19 @@ impl Error {
                     "raise the run's timeout (at most 600 s) or make the steps faster"
                 }
                 crate::flow::FlowError::Busy => "retry later or raise RUMI_MAX_CONCURRENT_FLOWS",
+                crate::flow::FlowError::PackBusy { .. } => {
+                    "this pack's other flows hold its share of the slots; retry once they end, or raise RUMI_MAX_FLOWS_PER_PACK (it stays below RUMI_MAX_CONCURRENT_FLOWS)"
+                }
                 crate::flow::FlowError::Step { .. } => "see the step's error_type and the python_file_call audit log",
                 crate::flow::FlowError::Recursion(_) => "remove the cycle between the flows",
                 crate::flow::FlowError::Unavailable { .. } => {
                     "retry later; for docker_required start Docker (`GET /api/docker/status` shows why it is unavailable)"
+                }
+                crate::flow::FlowError::ContextTooLarge { .. } => {
+                    "make the flow build smaller values (each sub-flow call copies the whole context), or raise RUMI_MAX_CONTEXT_BYTES"
+                }
+                crate::flow::FlowError::TooManySteps => {
+                    "split the work over several runs: one run takes at most 10000 steps, sub-flows included"
                 }
             },
             Self::NoRoute => "see docs/api.md for the list of endpoints",

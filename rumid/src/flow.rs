@@ -1,15 +1,19 @@
 //! The flow engine: loads flows, runs their steps in order, and runs pack code through the
 //! sandbox ([`crate::sandbox`]).
 //!
-//! Before any pack code runs, the owner pack must be approved **and** its files must still
-//! hash as approved (re-checked on every call), the block file must resolve inside the
-//! pack's directory (symlinks resolved), and the principal is always the owner pack: a
-//! different `principal_id` in a step is overridden and audited.
+//! Before any pack code runs, the owner pack must be approved (its approved snapshot is what
+//! runs), the block file must be a regular file of that snapshot, and the principal is always
+//! the owner pack: a different `principal_id` in a step is overridden and audited. A step of a
+//! pack's flow runs only as that pack ([`owner`]): checked on the loaded flows after
+//! modifiers, and on the call chain of every run.
 
+pub mod context;
 pub mod loader;
 pub mod model;
 pub mod modifier;
+pub mod owner;
 pub mod schedule;
+pub mod shares;
 pub mod vars;
 
 use std::collections::BTreeMap;
@@ -21,10 +25,11 @@ use arc_swap::ArcSwap;
 use rumi_common::ids::PackId;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use tokio::sync::Semaphore;
 
+use self::context::{Context, TooLarge};
 use self::loader::Diagnostic;
 use self::model::{Flow, OnError, Step};
+use self::shares::{Full, Held, Shares};
 use crate::approval::Packs;
 use crate::approval::snapshot::PackSnapshot;
 use crate::audit::{Audit, AuditEvent, Category, Severity};
@@ -37,6 +42,28 @@ const FUNCTION_TIMEOUT: Duration = Duration::from_secs(30);
 pub const MAX_FLOW_DEPTH: usize = 10;
 /// Longest block timeout a step may ask for.
 pub const MAX_STEP_TIMEOUT: f64 = 600.0;
+/// Most steps one run takes, its sub-flows' included. A flow file holds at most a few
+/// thousand steps, but sub-flow calls multiply them (a flow calling a flow a thousand times
+/// over): without a bound one run of data-only steps keeps a core busy until its timeout.
+pub const MAX_STEPS_PER_RUN: usize = 10_000;
+
+/// The engine's bounds, from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// `RUMI_MAX_CONCURRENT_FLOWS`.
+    pub max_concurrent_flows: usize,
+    /// `RUMI_MAX_RESPONSE_BYTES`: the largest flow result.
+    pub max_response_bytes: usize,
+    /// `RUMI_MAX_CONTEXT_BYTES`: what one run's contexts and the values built for them hold.
+    pub max_context_bytes: usize,
+    /// `RUMI_MAX_FLOWS_PER_PACK`: one pack's share of the flow slots.
+    pub max_flows_per_pack: usize,
+    /// `RUMI_MAX_RUNNING_CONTAINERS`: blocks running at once (flow steps, units, lib
+    /// scripts, sandbox probes).
+    pub max_running_containers: usize,
+    /// `RUMI_MAX_CONTAINERS_PER_PACK`: one pack's share of them.
+    pub max_containers_per_pack: usize,
+}
 
 /// Loaded flows and what went wrong loading them.
 #[derive(Default)]
@@ -54,6 +81,9 @@ pub enum FlowError {
     Timeout(Duration),
     #[error("too many flows running (RUMI_MAX_CONCURRENT_FLOWS)")]
     Busy,
+    /// The flow's pack already runs as many flows as its share allows; others still run.
+    #[error("pack {pack} already runs {share} flows, its share of the flow slots (RUMI_MAX_FLOWS_PER_PACK)")]
+    PackBusy { pack: PackId, share: usize },
     #[error("step {step} failed ({error_type}): {message}")]
     Step {
         step: String,
@@ -62,6 +92,12 @@ pub enum FlowError {
     },
     #[error("Recursive flow detected: {0}")]
     Recursion(String),
+    /// A value the flow built, or was given, would pass `RUMI_MAX_CONTEXT_BYTES` or the
+    /// nesting bound: the run stops, whatever `fail_soft` and `on_error` say.
+    #[error("{at}: {reason}")]
+    ContextTooLarge { at: String, reason: TooLarge },
+    #[error("the run took more than {MAX_STEPS_PER_RUN} steps, sub-flows included")]
+    TooManySteps,
     /// A step could not run because something it needs is down for now (Docker in strict
     /// mode, a component still starting): the flow stopped, and a retry may succeed.
     #[error("step {step} cannot run now ({error_type}): {message}")]
@@ -72,13 +108,119 @@ pub enum FlowError {
     },
 }
 
+/// Why a block did not give a result.
+#[derive(Debug, thiserror::Error)]
+pub enum BlockError {
+    /// No container came free, of the pack's share or of all, within the block's time.
+    #[error(
+        "no container came free for pack {pack} within {waited:?} (RUMI_MAX_CONTAINERS_PER_PACK, RUMI_MAX_RUNNING_CONTAINERS)"
+    )]
+    Busy { pack: PackId, waited: Duration },
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+}
+
+impl BlockError {
+    /// The step `error_type`.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::Busy { .. } => "containers_busy",
+            Self::Sandbox(e) => e.error_type(),
+        }
+    }
+}
+
 /// Step error types that mean "temporarily unavailable" rather than "the step is broken".
 const UNAVAILABLE_ERROR_TYPES: &[&str] = &["docker_required", "not_ready"];
 
 /// The final context of a flow and whether it was aborted.
-type FlowOutcome = Result<(Map<String, Value>, bool), FlowError>;
+type FlowOutcome = Result<(Context, bool), FlowError>;
 /// A boxed flow execution (sub-flows recurse).
 type FlowFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = FlowOutcome> + Send + 'a>>;
+
+/// One flow of a run's call chain (outermost first). The pack is recorded when the run
+/// enters the flow, so a reload during the run cannot change who the chain belongs to.
+#[derive(Debug, Clone)]
+struct Frame {
+    flow_id: String,
+    /// `Some` for a pack's flow.
+    pack: Option<PackId>,
+}
+
+impl Frame {
+    fn of(flow: &Flow) -> Self {
+        Self {
+            flow_id: flow.flow_id.clone(),
+            pack: match &flow.source {
+                model::Source::Pack(p) => Some(p.clone()),
+                model::Source::Official | model::Source::Shared => None,
+            },
+        }
+    }
+}
+
+/// The audit line of a step refused because it would run as another pack.
+fn owner_refused_event(
+    flow_id: &str,
+    step_id: &str,
+    pack: &PackId,
+    owner: &str,
+    stage: &'static str,
+    modifier_id: Option<String>,
+) -> AuditEvent {
+    let mut ev = AuditEvent::new(Category::Security, "step_owner_refused")
+        .failed(
+            Severity::Warning,
+            "owner_refused",
+            format!("a step of pack {pack} may not run as {owner:?}"),
+        )
+        .owner_pack(pack.as_str())
+        .detail("requested_owner", owner)
+        .detail("stage", stage);
+    ev.flow_id = Some(flow_id.to_owned());
+    ev.step_id = Some(step_id.to_owned());
+    ev.modifier_id = modifier_id;
+    ev
+}
+
+/// Counts a running block in its gauge until dropped (also when the run is cancelled).
+struct Running(prometheus_client::metrics::gauge::Gauge);
+
+impl Running {
+    fn new(gauge: prometheus_client::metrics::gauge::Gauge) -> Self {
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// What one run carries down its sub-flows.
+struct Run {
+    deadline: Instant,
+    steps: std::sync::atomic::AtomicUsize,
+}
+
+impl Run {
+    /// Counts one step.
+    fn step(&self) -> Result<(), FlowError> {
+        let n = self.steps.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n >= MAX_STEPS_PER_RUN {
+            return Err(FlowError::TooManySteps);
+        }
+        Ok(())
+    }
+}
+
+/// A context bound reached at `at` (a step, the inputs, the outputs).
+fn too_large(at: impl Into<String>) -> impl FnOnce(TooLarge) -> FlowError {
+    let at = at.into();
+    move |reason| FlowError::ContextTooLarge { at, reason }
+}
 
 /// A step failure.
 #[derive(Debug)]
@@ -94,6 +236,14 @@ impl StepError {
             message: message.into(),
         }
     }
+}
+
+/// A flow found and its slot taken ([`FlowEngine::admit`]); the slot is given back when
+/// this is dropped, at the end of the run.
+#[derive(Debug)]
+pub struct Admitted {
+    flow: Arc<Flow>,
+    _slot: Held,
 }
 
 /// A successful run.
@@ -114,8 +264,11 @@ pub struct FlowEngine {
     packs: Arc<Packs>,
     audit: Audit,
     sandbox: Arc<Sandbox>,
-    slots: Arc<Semaphore>,
-    max_response_bytes: usize,
+    /// Flow runs at once, with each pack's share.
+    flow_slots: Shares,
+    /// Blocks running at once, with each pack's share.
+    container_slots: Shares,
+    limits: Limits,
     metrics: Arc<crate::metrics::Metrics>,
     /// Lib script records, for the `kernel:lib.*` handlers (set once at start).
     pub lib_records: std::sync::OnceLock<Arc<crate::lib_scripts::LibScripts>>,
@@ -147,8 +300,7 @@ impl FlowEngine {
         packs: Arc<Packs>,
         audit: Audit,
         sandbox: Arc<Sandbox>,
-        max_concurrent: usize,
-        max_response_bytes: usize,
+        limits: Limits,
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
         Self {
@@ -157,14 +309,20 @@ impl FlowEngine {
             packs,
             audit,
             sandbox,
-            slots: Arc::new(Semaphore::new(max_concurrent)),
-            max_response_bytes,
+            flow_slots: Shares::new(limits.max_concurrent_flows, limits.max_flows_per_pack),
+            container_slots: Shares::new(limits.max_running_containers, limits.max_containers_per_pack),
+            limits,
             metrics,
             lib_records: std::sync::OnceLock::new(),
             routes: ArcSwap::from_pointee(crate::routes::RouteTable::default()),
             shared_dict: std::sync::OnceLock::new(),
             capability_handlers: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The metrics the engine reports to.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
     }
 
     /// The sandbox service blocks run in.
@@ -183,7 +341,7 @@ impl FlowEngine {
         entrypoint: &str,
         args: Value,
         timeout: Duration,
-    ) -> Result<Value, SandboxError> {
+    ) -> Result<Value, BlockError> {
         let block = BlockRun {
             pack: principal.clone(),
             pack_dir: dir.to_path_buf(),
@@ -193,7 +351,43 @@ impl FlowEngine {
             input: args,
             timeout,
         };
-        self.sandbox.run_block(&block).await
+        self.sandboxed(block, false).await
+    }
+
+    /// Runs a pack's lib script (its data directory writable), within the container shares.
+    ///
+    /// # Errors
+    /// [`BlockError`].
+    pub async fn run_lib_script(&self, block: BlockRun) -> Result<Value, BlockError> {
+        self.sandboxed(block, true).await
+    }
+
+    /// Runs a block within the container shares: it waits, for at most its own timeout (the
+    /// wait counts against it), for a slot of its pack's share and of the total, so one
+    /// pack's long blocks never hold every container.
+    async fn sandboxed(&self, mut block: BlockRun, lib_script: bool) -> Result<Value, BlockError> {
+        let started = Instant::now();
+        let _slot = tokio::time::timeout(block.timeout, self.container_slots.take(Some(&block.pack)))
+            .await
+            .map_err(|_| BlockError::Busy {
+                pack: block.pack.clone(),
+                waited: block.timeout,
+            })?;
+        block.timeout = block.timeout.saturating_sub(started.elapsed());
+        let _running = Running::new(
+            self.metrics
+                .containers_running
+                .get_or_create(&crate::metrics::PackLabels {
+                    pack_id: block.pack.to_string(),
+                })
+                .clone(),
+        );
+        let result = if lib_script {
+            self.sandbox.run_lib_script(&block).await
+        } else {
+            self.sandbox.run_block(&block).await
+        };
+        Ok(result?)
     }
 
     /// Reloads every flow (blocking file I/O): the operator's, and those of approved packs
@@ -219,17 +413,35 @@ impl FlowEngine {
             interfaces: KERNEL_HANDLERS.iter().map(|h| (*h).to_owned()).collect(),
             capabilities,
         };
-        for a in modifier::apply(
+        let applied = modifier::apply(
             &mut flows,
             &mods,
             self.shared_dict.get().map(|d| d.as_ref()),
             &available,
             &mut diagnostics,
-        ) {
+        );
+        // On the final flows, whatever put each step there.
+        let refused = owner::refuse_foreign_steps(&mut flows, &modifier::added_steps(&applied));
+        for a in applied {
             let mut ev = AuditEvent::new(Category::ModifierApplication, "modifier_applied").detail("action", a.action);
             ev.modifier_id = Some(a.modifier_id);
             ev.flow_id = Some(a.flow_id);
             self.audit.record_blocking(ev);
+        }
+        for r in refused {
+            diagnostics.push(Diagnostic {
+                path: r.path.strip_prefix(&self.home).unwrap_or(&r.path).display().to_string(),
+                level: "error",
+                message: r.message(),
+            });
+            self.audit.record_blocking(owner_refused_event(
+                &r.flow_id,
+                &r.step_id,
+                &r.pack,
+                &r.owner,
+                "load",
+                r.added_by.clone(),
+            ));
         }
         for d in &diagnostics {
             tracing::warn!(path = %d.path, level = d.level, message = %d.message, "flow load problem");
@@ -260,7 +472,7 @@ impl FlowEngine {
             context: json!({}),
             timeout: Duration::from_secs(60),
         };
-        match self.sandbox.run_block(&block).await {
+        match self.sandboxed(block, false).await {
             Ok(v) if v["probe"] == "ok" => Ok(()),
             Ok(v) => Err(format!("unexpected probe answer: {v}")),
             Err(e) => Err(format!("{}: {e}", e.error_type())),
@@ -295,24 +507,63 @@ impl FlowEngine {
         timeout: Duration,
         trigger: &str,
     ) -> Result<RunResult, FlowError> {
-        let _slot = self.slots.clone().try_acquire_owned().map_err(|_| FlowError::Busy)?;
+        let admitted = self.admit(flow_id)?;
+        self.run_admitted(admitted, inputs, timeout, trigger).await
+    }
+
+    /// Finds a flow and takes a flow slot for it: one of the total and, for a pack's flow,
+    /// one of that pack's share, held until the run ends.
+    ///
+    /// # Errors
+    /// [`FlowError::NotFound`], [`FlowError::PackBusy`] (the pack's share is in use),
+    /// [`FlowError::Busy`] (every slot is).
+    pub fn admit(&self, flow_id: &str) -> Result<Admitted, FlowError> {
         let flow = self
             .flows()
             .flows
             .get(flow_id)
             .cloned()
             .ok_or_else(|| FlowError::NotFound(flow_id.to_owned()))?;
+        let pack = Frame::of(&flow).pack;
+        let slot = self
+            .flow_slots
+            .try_take(pack.as_ref())
+            .map_err(|full| match (full, pack) {
+                (Full::Pack, Some(pack)) => FlowError::PackBusy {
+                    pack,
+                    share: self.flow_slots.per_pack(),
+                },
+                _ => FlowError::Busy,
+            })?;
+        Ok(Admitted { flow, _slot: slot })
+    }
+
+    /// Runs an admitted flow, auditing the run.
+    ///
+    /// # Errors
+    /// [`FlowError`]: timeout, a failed step, recursion, a bound passed.
+    pub async fn run_admitted(
+        &self,
+        admitted: Admitted,
+        inputs: Value,
+        timeout: Duration,
+        trigger: &str,
+    ) -> Result<RunResult, FlowError> {
+        let flow = admitted.flow.clone();
+        let flow_id = flow.flow_id.as_str();
         let started = Instant::now();
-        let mut ctx = Map::new();
-        if let Value::Object(m) = &inputs {
-            ctx.extend(m.clone());
-        }
-        ctx.insert("inputs".into(), inputs);
-        let deadline = started + timeout;
-        let outcome = match tokio::time::timeout(timeout, self.execute(flow.clone(), ctx, Vec::new(), deadline)).await {
-            Ok(r) => r,
-            Err(_) => Err(FlowError::Timeout(timeout)),
+        let run = Run {
+            deadline: started + timeout,
+            steps: std::sync::atomic::AtomicUsize::new(0),
         };
+        let outcome = match Context::for_inputs(inputs, self.limits.max_context_bytes) {
+            Err(e) => Err(too_large("the run's inputs")(e)),
+            Ok(ctx) => match tokio::time::timeout(timeout, self.execute(flow.clone(), ctx, Vec::new(), &run)).await {
+                Ok(r) => r,
+                Err(_) => Err(FlowError::Timeout(timeout)),
+            },
+        };
+        let outcome = outcome.and_then(|(ctx, aborted)| Ok((Self::result_of(&flow, ctx)?, aborted)));
         let elapsed = started.elapsed().as_secs_f64();
         let mut ev = AuditEvent::new(Category::FlowExecution, "flow_run")
             .in_request()
@@ -327,26 +578,13 @@ impl FlowEngine {
                     .await
             }
         }
-        let (ctx, aborted) = outcome?;
+        let (result, aborted) = outcome?;
         self.metrics
             .flow_complete
             .get_or_create(&crate::metrics::FlowLabels {
                 flow_id: flow_id.to_owned(),
             })
             .inc();
-        let result = if flow.outputs.is_empty() {
-            Value::Object(
-                ctx.into_iter()
-                    .filter(|(k, _)| !k.starts_with('_') && k != "inputs")
-                    .collect(),
-            )
-        } else {
-            let resolved = vars::resolve(&Value::Object(flow.outputs.clone()), &ctx);
-            match resolved {
-                Value::Object(m) => Value::Object(m.into_iter().filter(|(k, _)| !k.starts_with('_')).collect()),
-                other => other,
-            }
-        };
         let (result, truncated) = self.bounded(result);
         Ok(RunResult {
             flow_id: flow_id.to_owned(),
@@ -357,9 +595,28 @@ impl FlowEngine {
         })
     }
 
+    /// A run's result: its `outputs` resolved against the final context or, without
+    /// `outputs`, that context minus `inputs`; keys starting with `_` are left out.
+    fn result_of(flow: &Flow, ctx: Context) -> Result<Value, FlowError> {
+        if flow.outputs.is_empty() {
+            return Ok(Value::Object(
+                ctx.into_map()
+                    .into_iter()
+                    .filter(|(k, _)| !k.starts_with('_') && k != "inputs")
+                    .collect(),
+            ));
+        }
+        let resolved = vars::resolve(&Value::Object(flow.outputs.clone()), ctx.map(), &mut ctx.budget())
+            .map_err(too_large("the flow's outputs"))?;
+        Ok(match resolved {
+            Value::Object(m) => Value::Object(m.into_iter().filter(|(k, _)| !k.starts_with('_')).collect()),
+            other => other,
+        })
+    }
+
     /// Keeps top-level keys while the result fits `RUMI_MAX_RESPONSE_BYTES`.
     fn bounded(&self, result: Value) -> (Value, bool) {
-        if serde_json::to_vec(&result).map_or(0, |v| v.len()) <= self.max_response_bytes {
+        if serde_json::to_vec(&result).map_or(0, |v| v.len()) <= self.limits.max_response_bytes {
             return (result, false);
         }
         let Value::Object(m) = result else {
@@ -369,7 +626,7 @@ impl FlowEngine {
         let mut size = 2;
         for (k, v) in m {
             let n = k.len() + 4 + serde_json::to_vec(&v).map_or(0, |x| x.len());
-            if size + n > self.max_response_bytes {
+            if size + n > self.limits.max_response_bytes {
                 break;
             }
             size += n;
@@ -379,32 +636,38 @@ impl FlowEngine {
     }
 
     /// Runs the steps of one flow; returns the final context and whether it was aborted.
-    fn execute(
-        &self,
-        flow: Arc<Flow>,
-        mut ctx: Map<String, Value>,
-        mut stack: Vec<String>,
-        deadline: Instant,
-    ) -> FlowFuture<'_> {
+    fn execute<'a>(&'a self, flow: Arc<Flow>, mut ctx: Context, mut stack: Vec<Frame>, run: &'a Run) -> FlowFuture<'a> {
         Box::pin(async move {
-            if stack.contains(&flow.flow_id) {
-                stack.push(flow.flow_id.clone());
-                return Err(FlowError::Recursion(stack.join(" -> ")));
+            let chain = |stack: &[Frame]| {
+                stack
+                    .iter()
+                    .map(|f| f.flow_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" -> ")
+            };
+            if stack.iter().any(|f| f.flow_id == flow.flow_id) {
+                stack.push(Frame::of(&flow));
+                return Err(FlowError::Recursion(chain(&stack)));
             }
             if stack.len() >= MAX_FLOW_DEPTH {
                 return Err(FlowError::Recursion(format!(
                     "deeper than {MAX_FLOW_DEPTH}: {}",
-                    stack.join(" -> ")
+                    chain(&stack)
                 )));
             }
-            stack.push(flow.flow_id.clone());
+            stack.push(Frame::of(&flow));
             let mut disabled: Vec<String> = Vec::new();
             for step in &flow.steps {
+                // A flow of data steps never waits on anything, and the run's timeout fires
+                // only while it waits: give the scheduler a turn at every step.
+                tokio::task::yield_now().await;
+                run.step()?;
                 if disabled.contains(&step.id) {
                     continue;
                 }
                 if let Some(cond) = &step.when
-                    && !vars::condition(cond, &ctx)
+                    && !vars::condition(cond, ctx.map(), &mut ctx.budget())
+                        .map_err(too_large(format!("step {}", step.id)))?
                 {
                     continue;
                 }
@@ -429,7 +692,7 @@ impl FlowEngine {
                         message: format!("{m:?} does not exist (defaults.on_missing_step: error)"),
                     });
                 }
-                let result = self.step(&flow, step, &ctx, &stack, deadline).await;
+                let result = self.step(&flow, step, &ctx, &stack, run).await;
                 let label = crate::metrics::StepLabels {
                     handler: step
                         .input
@@ -451,20 +714,19 @@ impl FlowEngine {
                             other => other,
                         };
                         let abort = out.get("__flow_control").and_then(Value::as_str) == Some("abort");
+                        let at = || too_large(format!("step {}", step.id));
                         if abort {
-                            ctx.insert("_flow_control_abort".into(), Value::Bool(true));
+                            ctx.insert("_flow_control_abort".into(), Value::Bool(true))
+                                .map_err(at())?;
                             ctx.insert(
                                 "_flow_control_abort_reason".into(),
                                 out.get("reason").cloned().unwrap_or(Value::Null),
-                            );
+                            )
+                            .map_err(at())?;
                         }
-                        match store_key(step, &ctx) {
-                            Some(key) => {
-                                ctx.insert(key, out);
-                            }
-                            None if !out.is_null() => {
-                                nested_insert(&mut ctx, "_step_out", &step.id, out);
-                            }
+                        match store_key(step, ctx.map(), &mut ctx.budget()).map_err(at())? {
+                            Some(key) => ctx.insert(key, out).map_err(at())?,
+                            None if !out.is_null() => ctx.insert_in("_step_out", &step.id, out).map_err(at())?,
                             None => {}
                         }
                         if abort {
@@ -489,12 +751,12 @@ impl FlowEngine {
                             OnError::Abort
                         });
                         tracing::warn!(flow_id = %flow.flow_id, step = %s, %error_type, %message, "step failed");
-                        nested_insert(
-                            &mut ctx,
+                        ctx.insert_in(
                             "_step_error",
                             &step.id,
                             json!({"error_type": error_type, "error": message}),
-                        );
+                        )
+                        .map_err(too_large(format!("step {}", step.id)))?;
                         match action {
                             OnError::Continue => {}
                             OnError::DisableTarget => disabled.extend(
@@ -526,19 +788,50 @@ impl FlowEngine {
         })
     }
 
+    /// Runs one step. Every value it builds (its input, a sub-flow's context) is resolved
+    /// here, within what the run's contexts leave ([`Context::budget`]).
     async fn step(
         &self,
         flow: &Flow,
         step: &Step,
-        ctx: &Map<String, Value>,
-        stack: &[String],
-        deadline: Instant,
+        ctx: &Context,
+        stack: &[Frame],
+        run: &Run,
     ) -> Result<Value, FlowError> {
         let fail = |e: StepError| FlowError::Step {
             step: step.id.clone(),
             error_type: e.error_type,
             message: e.message,
         };
+        let bound = || too_large(format!("step {}", step.id));
+        let mut budget = ctx.budget();
+        let mut resolve = |v: &Value| vars::resolve(v, ctx.map(), &mut budget).map_err(bound());
+        // A pack's run reaches steps it did not write through sub-flows: an official flow, or
+        // another pack's, whose steps run as someone else. None of them runs for the pack.
+        let packs = || stack.iter().filter_map(|f| f.pack.as_ref());
+        if let Some(owner) = owner::step_owner(step)
+            && !owner::allows(packs(), owner)
+        {
+            let pack = packs()
+                .find(|p| p.as_str() != owner)
+                .expect("the rule fails only for a pack on the chain other than the owner")
+                .clone();
+            let mut ev = owner_refused_event(&flow.flow_id, &step.id, &pack, owner, "run", None);
+            ev = ev.detail(
+                "call_chain",
+                stack
+                    .iter()
+                    .map(|f| Value::String(f.flow_id.clone()))
+                    .collect::<Vec<_>>(),
+            );
+            self.audit.record(ev).await;
+            return Err(fail(StepError::new(
+                "owner_refused",
+                format!(
+                    "step runs as {owner:?}, but pack {pack}'s flow is on the call chain: a pack's steps run only as that pack"
+                ),
+            )));
+        }
         match step.kind.as_str() {
             "set" => {
                 if step.input.get("key").and_then(Value::as_str).is_none() && step.output.is_none() {
@@ -547,22 +840,28 @@ impl FlowEngine {
                         "set needs input.key or output",
                     )));
                 }
-                Ok(vars::resolve(step.input.get("value").unwrap_or(&Value::Null), ctx))
+                resolve(step.input.get("value").unwrap_or(&Value::Null))
             }
             "if" => {
                 let cond = step.input.get("condition").and_then(Value::as_str).unwrap_or("false");
-                Ok(Value::Bool(vars::condition(cond, ctx)))
+                vars::condition(cond, ctx.map(), &mut ctx.budget())
+                    .map(Value::Bool)
+                    .map_err(bound())
             }
             "handler" => {
                 // A pack flow anywhere up the call chain makes this a pack's call, even when
                 // the step sits in an official flow it called as a sub-flow.
-                let set = self.flows();
-                let pack_context = stack.iter().any(|id| {
-                    set.flows
-                        .get(id)
-                        .is_some_and(|f| matches!(f.source, model::Source::Pack(_)))
-                });
-                self.kernel(step, ctx, pack_context).map_err(fail)
+                let pack_context = stack.iter().any(|f| f.pack.is_some());
+                let args = resolve(step.input.get("args").unwrap_or(&Value::Null))?;
+                if step.input.get("handler").and_then(Value::as_str) == Some("kernel:ctx.get") {
+                    let key = args.get("key").and_then(Value::as_str).unwrap_or_default();
+                    // A copy, charged before it is made.
+                    return match vars::lookup(ctx.map(), key) {
+                        Some(v) => budget.copy(v, 1).map_err(bound()),
+                        None => Ok(Value::Null),
+                    };
+                }
+                self.kernel(step, args, pack_context).map_err(fail)
             }
             "flow" => {
                 let id = step.flow.clone().unwrap_or_default();
@@ -572,17 +871,34 @@ impl FlowEngine {
                         format!("sub-flow {id:?} does not exist"),
                     ))
                 })?;
-                let mut child_ctx = ctx.clone();
-                if let Value::Object(args) = vars::resolve(&step.args, ctx) {
-                    child_ctx.extend(args);
-                }
-                let (out, _) = self.execute(child, child_ctx, stack.to_vec(), deadline).await?;
+                // The sub-flow gets a copy of the context: it counts against the same run.
+                let args = match resolve(&step.args)? {
+                    Value::Object(args) => args,
+                    _ => Map::new(),
+                };
+                let child_ctx = ctx.child(args).map_err(bound())?;
+                let (out, _) = self.execute(child, child_ctx, stack.to_vec(), run).await?;
                 Ok(Value::Object(
-                    out.into_iter().filter(|(k, _)| !k.starts_with('_')).collect(),
+                    out.into_map()
+                        .into_iter()
+                        .filter(|(k, _)| !k.starts_with('_'))
+                        .collect(),
                 ))
             }
-            "python_file_call" => self.python_file_call(flow, step, ctx, deadline).await.map_err(fail),
-            "function" => self.function_call(flow, step, ctx, deadline).await.map_err(fail),
+            "python_file_call" => {
+                let input = resolve(&step.input)?;
+                self.python_file_call(flow, step, input, run.deadline)
+                    .await
+                    .map_err(fail)
+            }
+            "function" => {
+                let args = match step.input.get("args").map(&mut resolve).transpose()? {
+                    None | Some(Value::Null) => Value::Object(Map::new()),
+                    Some(a @ Value::Object(_)) => a,
+                    Some(_) => return Err(fail(StepError::new("validation_error", "input.args must be an object"))),
+                };
+                self.function_call(flow, step, args, run.deadline).await.map_err(fail)
+            }
             other => Err(fail(StepError::new(
                 "unknown_step_type",
                 format!("unknown step type {other}"),
@@ -590,7 +906,9 @@ impl FlowEngine {
         }
     }
 
-    fn kernel(&self, step: &Step, ctx: &Map<String, Value>, pack_context: bool) -> Result<Value, StepError> {
+    /// A `handler` step with its resolved `args` (`kernel:ctx.get`, which copies from the
+    /// context, is answered in [`FlowEngine::step`]).
+    fn kernel(&self, step: &Step, mut args: Value, pack_context: bool) -> Result<Value, StepError> {
         let handler = step.input.get("handler").and_then(Value::as_str).unwrap_or_default();
         // Handlers that change shared state or read other packs' records serve the
         // operator's flows only: a pack flow could otherwise redirect shared modifiers or
@@ -608,14 +926,9 @@ impl FlowEngine {
                 format!("{handler} is only available to official and shared flows"),
             ));
         }
-        let args = vars::resolve(step.input.get("args").unwrap_or(&Value::Null), ctx);
         match handler {
             "kernel:noop" => Ok(Value::Null),
-            "kernel:ctx.get" => {
-                let key = args.get("key").and_then(Value::as_str).unwrap_or_default();
-                Ok(vars::lookup(ctx, key).cloned().unwrap_or(Value::Null))
-            }
-            "kernel:ctx.set" => Ok(args.get("value").cloned().unwrap_or(Value::Null)),
+            "kernel:ctx.set" => Ok(args.get_mut("value").map(Value::take).unwrap_or(Value::Null)),
             h if h.starts_with("kernel:shared_dict.") => {
                 let dict = self
                     .shared_dict
@@ -694,11 +1007,12 @@ impl FlowEngine {
         ))
     }
 
+    /// A `python_file_call` step with its resolved `input`.
     async fn python_file_call(
         &self,
         flow: &Flow,
         step: &Step,
-        ctx: &Map<String, Value>,
+        input: Value,
         deadline: Instant,
     ) -> Result<Value, StepError> {
         let owner_raw = step.owner_pack.clone().unwrap_or_default();
@@ -721,7 +1035,7 @@ impl FlowEngine {
             self.audit.record(ev).await;
         }
         let started = Instant::now();
-        let result = self.run_block(&flow.flow_id, &owner, step, ctx, deadline).await;
+        let result = self.run_block(&flow.flow_id, &owner, step, input, deadline).await;
         self.metrics
             .python_file_call_ms
             .observe(started.elapsed().as_secs_f64() * 1000.0);
@@ -774,7 +1088,7 @@ impl FlowEngine {
         &self,
         flow: &Flow,
         step: &Step,
-        ctx: &Map<String, Value>,
+        args: Value,
         deadline: Instant,
     ) -> Result<Value, StepError> {
         let owner = PackId::parse(step.owner_pack.as_deref().unwrap_or_default())
@@ -785,11 +1099,6 @@ impl FlowEngine {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let args = match step.input.get("args").map(|a| vars::resolve(a, ctx)) {
-            None | Some(Value::Null) => Value::Object(Map::new()),
-            Some(a @ Value::Object(_)) => a,
-            Some(_) => return Err(StepError::new("validation_error", "input.args must be an object")),
-        };
         self.verify_owner(&owner)?;
         let socket = self.sandbox.capability_socket(&owner);
         let request = json!({
@@ -845,12 +1154,11 @@ impl FlowEngine {
         flow_id: &str,
         owner: &PackId,
         step: &Step,
-        ctx: &Map<String, Value>,
+        input: Value,
         deadline: Instant,
     ) -> Result<Value, StepError> {
         let snap = self.verify_owner(owner)?;
         let file_rel = Self::resolve_block(&snap, step.file.as_deref().unwrap_or_default())?;
-        let input = vars::resolve(&step.input, ctx);
         let remaining = deadline.saturating_duration_since(Instant::now());
         let requested = step
             .timeout_seconds
@@ -872,34 +1180,31 @@ impl FlowEngine {
             input,
             timeout: requested.min(remaining),
         };
-        self.sandbox
-            .run_block(&block)
+        self.sandboxed(block, false)
             .await
             .map_err(|e| StepError::new(e.error_type(), e.to_string()))
     }
 }
 
-/// Inserts `value` at `ctx[group][key]`, so `$ctx._step_out.<id>` reads it.
-fn nested_insert(ctx: &mut Map<String, Value>, group: &str, key: &str, value: Value) {
-    let slot = ctx.entry(group.to_owned()).or_insert_with(|| Value::Object(Map::new()));
-    if let Value::Object(m) = slot {
-        m.insert(key.to_owned(), value);
-    }
-}
-
 /// Where a step's result goes: `output`, else the key a `set` / `kernel:ctx.set` names.
-fn store_key(step: &Step, ctx: &Map<String, Value>) -> Option<String> {
+///
+/// # Errors
+/// [`TooLarge`] when resolving the key of `kernel:ctx.set` would not fit.
+fn store_key(step: &Step, ctx: &Map<String, Value>, budget: &mut context::Budget) -> Result<Option<String>, TooLarge> {
     if let Some(o) = &step.output {
-        return Some(o.clone());
+        return Ok(Some(o.clone()));
     }
     let named = match step.kind.as_str() {
         "set" => step.input.get("key").cloned(),
-        "handler" if step.input.get("handler").and_then(Value::as_str) == Some("kernel:ctx.set") => step
-            .input
-            .get("args")
-            .map(|a| vars::resolve(a, ctx))
-            .and_then(|a| a.get("key").cloned()),
+        "handler" if step.input.get("handler").and_then(Value::as_str) == Some("kernel:ctx.set") => {
+            match step.input.get("args") {
+                // Only the key is resolved again, not the value.
+                Some(Value::Object(a)) => a.get("key").map(|k| vars::resolve(k, ctx, budget)).transpose()?,
+                Some(other) => vars::resolve(other, ctx, budget)?.get("key").cloned(),
+                None => None,
+            }
+        }
         _ => None,
     };
-    named.and_then(|k| k.as_str().map(str::to_owned))
+    Ok(named.and_then(|k| k.as_str().map(str::to_owned)))
 }

@@ -613,8 +613,14 @@ async fn start_flows(
         packs,
         audit.clone(),
         sandbox,
-        config.max_concurrent_flows as usize,
-        config.max_response_bytes as usize,
+        flow::Limits {
+            max_concurrent_flows: config.max_concurrent_flows as usize,
+            max_response_bytes: config.max_response_bytes as usize,
+            max_context_bytes: config.max_context_bytes as usize,
+            max_flows_per_pack: config.max_flows_per_pack as usize,
+            max_running_containers: config.max_running_containers as usize,
+            max_containers_per_pack: config.max_containers_per_pack as usize,
+        },
         metrics,
     );
     let _ = policy.borrow_and_update();

@@ -167,7 +167,7 @@ impl LibScripts {
             context: ctx,
             timeout: LIB_TIMEOUT,
         };
-        let result = sandbox.run_lib_script(&block).await;
+        let result = engine.run_lib_script(block).await;
         // The script is the only writer of the data directory and it has ended (its whole
         // sandbox is gone): make what it left inert on the host.
         let stripped = tokio::task::block_in_place(|| strip_special_bits(&data));

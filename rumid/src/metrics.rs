@@ -31,6 +31,19 @@ pub struct FlowLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PackLabels {
+    pub pack_id: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SkipLabels {
+    pub flow_id: String,
+    /// `running` (the previous run still goes), `pack_share` (the flow's pack holds its share
+    /// of the flow slots) or `slots` (every slot is taken).
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabels {
     pub state: &'static str,
 }
@@ -48,6 +61,10 @@ pub struct Metrics {
     pub flow_complete: Family<FlowLabels, Counter>,
     /// `flows.registered`.
     pub flows_registered: Gauge,
+    /// Scheduled runs that were due but not started, by flow and reason.
+    pub schedule_skipped: Family<SkipLabels, Counter>,
+    /// Blocks running now (holding a container slot), by pack.
+    pub containers_running: Family<PackLabels, Gauge>,
     /// `docker.available` (1 or 0).
     pub docker_available: Gauge,
     /// `container.start.success` / `container.start.failed`.
@@ -81,6 +98,8 @@ impl Metrics {
         let step_error = Family::<StepLabels, Counter>::default();
         let flow_complete = Family::<FlowLabels, Counter>::default();
         let flows_registered = Gauge::default();
+        let schedule_skipped = Family::<SkipLabels, Counter>::default();
+        let containers_running = Family::<PackLabels, Gauge>::default();
         let docker_available = Gauge::default();
         let container_start_success = Counter::default();
         let container_start_failed = Counter::default();
@@ -106,6 +125,16 @@ impl Metrics {
             "rumi_flows_registered",
             "Loaded flows (flows.registered)",
             flows_registered.clone(),
+        );
+        registry.register(
+            "rumi_flow_schedule_skipped",
+            "Scheduled runs not started when due (the previous run still going, the pack's share or every flow slot in use)",
+            schedule_skipped.clone(),
+        );
+        registry.register(
+            "rumi_containers_running",
+            "Blocks running now (each holds a slot of RUMI_MAX_RUNNING_CONTAINERS and of its pack's share), by pack",
+            containers_running.clone(),
         );
         registry.register(
             "rumi_docker_available",
@@ -158,6 +187,8 @@ impl Metrics {
             step_error,
             flow_complete,
             flows_registered,
+            schedule_skipped,
+            containers_running,
             docker_available,
             container_start_success,
             container_start_failed,

@@ -77,8 +77,13 @@ pub fn validate(home: &Path, deprecation: DeprecationLevel) -> Findings {
             }
         }
     }
-    let (flows, diags) = crate::flow::loader::load(home, &pack_dirs);
+    let (mut flows, diags) = crate::flow::loader::load(home, &pack_dirs);
     let (_, mod_diags) = crate::flow::modifier::load(home, &pack_dirs);
+    for r in crate::flow::owner::refuse_foreign_steps(&mut flows, &std::collections::BTreeMap::new()) {
+        f.errors += 1;
+        let shown = r.path.strip_prefix(home).unwrap_or(&r.path).display().to_string();
+        f.lines.push(format!("error    {shown}: {}", r.message()));
+    }
     for d in diags.iter().chain(&mod_diags) {
         if d.level == "error" {
             f.errors += 1;

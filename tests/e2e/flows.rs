@@ -768,12 +768,14 @@ steps:
         "{:?}",
         r.body
     );
-    // rumi-capd checked and audited the calls as box.
-    let calls = home.audit_actions("permission", "permission_execute");
-    let put = calls
-        .iter()
-        .find(|c| c["details"]["request_id"] == "flow:notes:put")
-        .expect("store.set audited");
+    // rumi-capd checked and audited the calls as box (its audit lines arrive through the
+    // helper's audit stream, shortly after the answer).
+    let put = rumi_tests::eventually("store.set audited", patience(), || {
+        home.audit_actions("permission", "permission_execute")
+            .into_iter()
+            .find(|c| c["details"]["request_id"] == "flow:notes:put")
+    })
+    .unwrap();
     assert_eq!(put["details"]["principal_id"], "box");
     assert_eq!(put["success"], true);
 
@@ -797,7 +799,7 @@ steps:
     assert!(
         flows["diagnostics"]
             .to_string()
-            .contains("may only call functions as box"),
+            .contains("a flow of pack box may only run steps as box"),
         "{flows}"
     );
     assert_eq!(rumid.run_flow("box.borrow", json!({}), 30.0).status, 404);

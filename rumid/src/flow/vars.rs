@@ -4,11 +4,16 @@
 //!
 //! A string that is exactly one reference takes the referenced value with its type;
 //! references inside longer text are replaced by the value's text (`null` → empty).
+//!
+//! Every value resolved here is charged to a [`Budget`] as it is built (references copied
+//! only once they are paid for), so no flow can build a value larger than its run's context
+//! allows, however often it repeats a reference.
+
+use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-/// Deepest nesting resolved.
-const MAX_DEPTH: usize = 20;
+use super::context::{Budget, TooLarge};
 
 /// Looks up `a.b.c` in the context.
 pub fn lookup<'a>(ctx: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
@@ -55,50 +60,68 @@ fn next_ref(s: &str, from: usize) -> Option<(usize, usize, String)> {
     None
 }
 
-fn to_text(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
+/// The path of `s` when `s` is exactly one reference.
+fn exact_ref(s: &str) -> Option<String> {
+    next_ref(s, 0).and_then(|(start, end, path)| (start == 0 && end == s.len()).then_some(path))
 }
 
-/// Resolves every reference in `value` against `ctx`.
-pub fn resolve(value: &Value, ctx: &Map<String, Value>) -> Value {
-    resolve_depth(value, ctx, 0)
+/// Resolves every reference in `value` against `ctx`, charging what it builds to `budget`.
+/// The result is built as a value of the context (level 1 of [`super::context::MAX_VALUE_DEPTH`]).
+///
+/// # Errors
+/// [`TooLarge`] as soon as the value would not fit; nothing more is built then.
+pub fn resolve(value: &Value, ctx: &Map<String, Value>, budget: &mut Budget) -> Result<Value, TooLarge> {
+    resolve_at(value, ctx, budget, 1)
 }
 
-fn resolve_depth(value: &Value, ctx: &Map<String, Value>, depth: usize) -> Value {
-    if depth > MAX_DEPTH {
-        return Value::Null;
-    }
+fn resolve_at(value: &Value, ctx: &Map<String, Value>, budget: &mut Budget, depth: usize) -> Result<Value, TooLarge> {
     match value {
         Value::String(s) => {
-            let Some((start, end, path)) = next_ref(s, 0) else {
-                return value.clone();
+            let Some(first) = next_ref(s, 0) else {
+                budget.node(depth)?;
+                budget.charge(s.len())?;
+                return Ok(value.clone());
             };
-            if start == 0 && end == s.len() {
-                return lookup(ctx, &path).cloned().unwrap_or(Value::Null);
+            if first.0 == 0 && first.1 == s.len() {
+                return match lookup(ctx, &first.2) {
+                    Some(v) => budget.copy(v, depth),
+                    None => budget.node(depth).map(|()| Value::Null),
+                };
             }
+            budget.node(depth)?;
             let mut out = String::new();
             let mut pos = 0;
-            let mut next = Some((start, end, path));
+            let mut next = Some(first);
             while let Some((a, b, p)) = next {
+                budget.charge(a - pos)?;
                 out.push_str(&s[pos..a]);
-                out.push_str(&to_text(lookup(ctx, &p).unwrap_or(&Value::Null)));
+                budget.append_text(lookup(ctx, &p).unwrap_or(&Value::Null), &mut out)?;
                 pos = b;
                 next = next_ref(s, pos);
             }
+            budget.charge(s.len() - pos)?;
             out.push_str(&s[pos..]);
-            Value::String(out)
+            Ok(Value::String(out))
         }
-        Value::Array(items) => Value::Array(items.iter().map(|v| resolve_depth(v, ctx, depth + 1)).collect()),
-        Value::Object(m) => Value::Object(
+        Value::Array(items) => {
+            budget.node(depth)?;
+            items
+                .iter()
+                .map(|v| resolve_at(v, ctx, budget, depth + 1))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array)
+        }
+        Value::Object(m) => {
+            budget.node(depth)?;
             m.iter()
-                .map(|(k, v)| (k.clone(), resolve_depth(v, ctx, depth + 1)))
-                .collect(),
-        ),
-        other => other.clone(),
+                .map(|(k, v)| {
+                    budget.key(k)?;
+                    Ok((k.clone(), resolve_at(v, ctx, budget, depth + 1)?))
+                })
+                .collect::<Result<Map<_, _>, _>>()
+                .map(Value::Object)
+        }
+        other => budget.node(depth).map(|()| other.clone()),
     }
 }
 
@@ -123,38 +146,50 @@ fn truthy(v: &Value) -> bool {
     }
 }
 
-fn literal(s: &str, ctx: &Map<String, Value>) -> Value {
+fn literal<'a>(s: &str, ctx: &'a Map<String, Value>, budget: &mut Budget) -> Result<Cow<'a, Value>, TooLarge> {
     let t = s.trim();
     match t.to_ascii_lowercase().as_str() {
-        "true" => return Value::Bool(true),
-        "false" => return Value::Bool(false),
-        "none" | "null" => return Value::Null,
+        "true" => return Ok(Cow::Owned(Value::Bool(true))),
+        "false" => return Ok(Cow::Owned(Value::Bool(false))),
+        "none" | "null" => return Ok(Cow::Owned(Value::Null)),
         _ => {}
     }
     if let Ok(n) = t.parse::<f64>() {
-        return serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number);
+        return Ok(Cow::Owned(
+            serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number),
+        ));
     }
     if t.starts_with('$') {
-        return resolve(&Value::String(t.to_owned()), ctx);
+        // One reference is compared where it lies, never copied.
+        if let Some(path) = exact_ref(t) {
+            return Ok(lookup(ctx, &path).map_or(Cow::Owned(Value::Null), Cow::Borrowed));
+        }
+        return resolve(&Value::String(t.to_owned()), ctx, budget).map(Cow::Owned);
     }
-    Value::String(t.trim_matches(|c| c == '"' || c == '\'').to_owned())
+    Ok(Cow::Owned(Value::String(
+        t.trim_matches(|c| c == '"' || c == '\'').to_owned(),
+    )))
 }
 
 /// Evaluates a `when` condition: `<lhs> OP <rhs>` (OP one of `== != >= <= > <`, with spaces
 /// around it) or the truthiness of one value.
-pub fn condition(expr: &str, ctx: &Map<String, Value>) -> bool {
+///
+/// # Errors
+/// [`TooLarge`] when a side is text with references that would not fit `budget`.
+pub fn condition(expr: &str, ctx: &Map<String, Value>, budget: &mut Budget) -> Result<bool, TooLarge> {
     for op in [" == ", " != ", " >= ", " <= ", " > ", " < "] {
         if let Some((l, r)) = expr.split_once(op) {
-            let (lv, rv) = (literal(l, ctx), literal(r, ctx));
+            let (lv, rv) = (literal(l, ctx, budget)?, literal(r, ctx, budget)?);
+            let (lv, rv) = (lv.as_ref(), rv.as_ref());
             let num = |v: &Value| match v {
                 Value::Number(n) => n.as_f64(),
                 Value::String(s) => s.parse().ok(),
                 _ => None,
             };
-            return match op.trim() {
-                "==" => lv == rv || (num(&lv).is_some() && num(&lv) == num(&rv)),
-                "!=" => !(lv == rv || (num(&lv).is_some() && num(&lv) == num(&rv))),
-                o => match (num(&lv), num(&rv)) {
+            return Ok(match op.trim() {
+                "==" => lv == rv || (num(lv).is_some() && num(lv) == num(rv)),
+                "!=" => !(lv == rv || (num(lv).is_some() && num(lv) == num(rv))),
+                o => match (num(lv), num(rv)) {
                     (Some(a), Some(b)) => match o {
                         ">=" => a >= b,
                         "<=" => a <= b,
@@ -163,15 +198,16 @@ pub fn condition(expr: &str, ctx: &Map<String, Value>) -> bool {
                     },
                     _ => false,
                 },
-            };
+            });
         }
     }
-    truthy(&literal(expr, ctx))
+    Ok(truthy(literal(expr, ctx, budget)?.as_ref()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flow::context::{Context, MAX_VALUE_DEPTH};
     use serde_json::json;
 
     fn ctx() -> Map<String, Value> {
@@ -181,32 +217,98 @@ mod tests {
             .clone()
     }
 
+    fn roomy() -> Budget {
+        Budget::new(1 << 20, 1 << 20)
+    }
+
+    fn r(v: &Value, c: &Map<String, Value>) -> Value {
+        resolve(v, c, &mut roomy()).unwrap()
+    }
+
+    fn cond(e: &str, c: &Map<String, Value>) -> bool {
+        condition(e, c, &mut roomy()).unwrap()
+    }
+
     #[test]
     fn all_three_forms_resolve_and_missing_is_null() {
         let c = ctx();
-        assert_eq!(resolve(&json!("${ctx.a.b}"), &c), json!(2));
-        assert_eq!(resolve(&json!("$ctx.a.b"), &c), json!(2));
-        assert_eq!(resolve(&json!("$flow.a"), &c), json!({"b": 2, "s": "x"}));
-        assert_eq!(resolve(&json!("$ctx.missing.x"), &c), Value::Null);
-        assert_eq!(resolve(&json!("${ctx.list.1}"), &c), json!(20));
-        assert_eq!(resolve(&json!("v=${ctx.a.b}, s=$ctx.a.s."), &c), json!("v=2, s=x."));
-        assert_eq!(resolve(&json!({"k": ["$ctx.a.s"]}), &c), json!({"k": ["x"]}));
-        assert_eq!(resolve(&json!("$env.HOME"), &c), json!("$env.HOME"), "no $env");
+        assert_eq!(r(&json!("${ctx.a.b}"), &c), json!(2));
+        assert_eq!(r(&json!("$ctx.a.b"), &c), json!(2));
+        assert_eq!(r(&json!("$flow.a"), &c), json!({"b": 2, "s": "x"}));
+        assert_eq!(r(&json!("$ctx.missing.x"), &c), Value::Null);
+        assert_eq!(r(&json!("${ctx.list.1}"), &c), json!(20));
+        assert_eq!(r(&json!("v=${ctx.a.b}, s=$ctx.a.s."), &c), json!("v=2, s=x."));
+        assert_eq!(r(&json!("o=$ctx.a"), &c), json!(r#"o={"b":2,"s":"x"}"#));
+        assert_eq!(r(&json!({"k": ["$ctx.a.s"]}), &c), json!({"k": ["x"]}));
+        assert_eq!(r(&json!("$env.HOME"), &c), json!("$env.HOME"), "no $env");
         assert!(uses_env(&json!({"x": "${env.SECRET}"})));
-        assert_eq!(resolve(&json!("cost: $5"), &c), json!("cost: $5"));
+        assert_eq!(r(&json!("cost: $5"), &c), json!("cost: $5"));
     }
 
     #[test]
     fn conditions_compare_and_test_truth() {
         let c = ctx();
-        assert!(condition("$ctx.a.b == 2", &c));
-        assert!(condition("$ctx.a.b > 1", &c));
-        assert!(!condition("$ctx.a.b < 1", &c));
-        assert!(condition("$ctx.a.s == 'x'", &c));
-        assert!(condition("$ctx.n == none", &c));
-        assert!(!condition("$ctx.n > 1", &c));
-        assert!(condition("$ctx.flag", &c));
-        assert!(!condition("$ctx.missing", &c));
-        assert!(condition("$ctx.a.s != y", &c));
+        assert!(cond("$ctx.a.b == 2", &c));
+        assert!(cond("$ctx.a.b > 1", &c));
+        assert!(!cond("$ctx.a.b < 1", &c));
+        assert!(cond("$ctx.a.s == 'x'", &c));
+        assert!(cond("$ctx.n == none", &c));
+        assert!(!cond("$ctx.n > 1", &c));
+        assert!(cond("$ctx.flag", &c));
+        assert!(!cond("$ctx.missing", &c));
+        assert!(cond("$ctx.a.s != y", &c));
+        // A reference is compared in place: a value larger than the budget still compares.
+        let big = json!({"v": "x".repeat(10_000)});
+        let big = big.as_object().unwrap();
+        assert!(condition("$ctx.v", big, &mut Budget::new(100, 100)).unwrap());
+        assert!(condition("$ctx.v$ctx.v == b", big, &mut Budget::new(100, 100)).is_err());
+    }
+
+    /// The reproduced bomb: each `set` repeats the previous value four times. The bound stops
+    /// it at the step that would pass it, with at most the bound built.
+    #[test]
+    fn repeating_a_reference_stops_at_the_bound() {
+        let limit = 4 << 20;
+        let mut ctx = Context::new(limit);
+        ctx.insert("v".into(), json!("x".repeat(250))).unwrap();
+        let quad = json!("${ctx.v}${ctx.v}${ctx.v}${ctx.v}");
+        let mut steps = 0;
+        let err = loop {
+            match resolve(&quad, ctx.map(), &mut ctx.budget()) {
+                Ok(v) => {
+                    ctx.insert("v".into(), v).unwrap();
+                    steps += 1;
+                }
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err, TooLarge::Bytes { limit });
+        assert_eq!(
+            steps, 6,
+            "250 * 4^6 bytes fit in 4 MiB next to the previous value, 4^7 do not"
+        );
+        assert!(ctx.bytes() <= limit);
+        // The same with structure instead of text: [v, v, v, v].
+        let mut ctx = Context::new(limit);
+        ctx.insert("v".into(), json!("x".repeat(250))).unwrap();
+        let list = json!(["$ctx.v", "$ctx.v", "$ctx.v", "$ctx.v"]);
+        while let Ok(v) = resolve(&list, ctx.map(), &mut ctx.budget()) {
+            ctx.insert("v".into(), v).unwrap();
+        }
+        assert!(ctx.bytes() <= limit);
+    }
+
+    #[test]
+    fn nesting_a_value_in_itself_stops_at_the_depth_bound() {
+        let mut ctx = Context::new(1 << 20);
+        ctx.insert("v".into(), json!(0)).unwrap();
+        let wrap = json!({"inner": ["$ctx.v"]});
+        let mut levels = 1;
+        while let Ok(v) = resolve(&wrap, ctx.map(), &mut ctx.budget()) {
+            ctx.insert("v".into(), v).unwrap();
+            levels += 2;
+        }
+        assert_eq!(resolve(&wrap, ctx.map(), &mut ctx.budget()), Err(TooLarge::Depth));
+        assert!(levels <= MAX_VALUE_DEPTH, "{levels}");
     }
 }
