@@ -914,3 +914,44 @@ fn one_pack_cannot_take_every_flow_slot_or_container() {
         "{m}"
     );
 }
+
+/// Re-approving an edited pack before any check has marked it `modified` loads exactly the
+/// newly approved files at once: a changed flow, a new flow and a new route, with no reload.
+#[test]
+fn reapproval_loads_exactly_the_approved_files() {
+    let home = TestHome::new();
+    home.add_pack("web");
+    home.write(
+        "ecosystem/web/flows/a.flow.yaml",
+        "flow_id: web.a\nsteps:\n  - {id: s, type: set, input: {key: v, value: one}}\n",
+    );
+    let rumid = Rumid::start(&home);
+    assert_eq!(rumid.post("/api/packs/web/approve", None).status, 200);
+    let value = |flow: &str| {
+        let r = rumid.run_flow(flow, json!({}), 30.0);
+        (r.status, r.body["data"]["result"]["v"].clone())
+    };
+    rumi_tests::eventually("web.a loaded", patience(), || (value("web.a").0 == 200).then_some(())).unwrap();
+    assert_eq!(value("web.a"), (200, json!("one")));
+    // Edit, add a flow and a route, and approve again at once.
+    home.write(
+        "ecosystem/web/flows/a.flow.yaml",
+        "flow_id: web.a\nsteps:\n  - {id: s, type: set, input: {key: v, value: two}}\n",
+    );
+    home.write(
+        "ecosystem/web/flows/b.flow.yaml",
+        "flow_id: web.b\nsteps:\n  - {id: s, type: set, input: {key: v, value: new}}\n",
+    );
+    home.write(
+        "ecosystem/web/routes.json",
+        r#"{"routes": [{"method": "GET", "path": "/web/b", "flow_id": "web.b"}]}"#,
+    );
+    assert_eq!(rumid.post("/api/packs/web/approve", None).status, 200);
+    rumi_tests::eventually("the re-approved files loaded", patience(), || {
+        (value("web.a") == (200, json!("two")) && value("web.b") == (200, json!("new"))).then_some(())
+    })
+    .unwrap();
+    let r = rumid.get("/web/b");
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["data"]["result"]["v"], "new");
+}
