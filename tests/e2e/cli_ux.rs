@@ -259,3 +259,42 @@ fn ctl_finds_the_home_of_the_packaged_install_without_home() {
         stderr(&out)
     );
 }
+
+/// `rumi-ctl image build` names the real cause of a failure before it spends minutes: not
+/// root, a mirror it cannot download from (with the end of debootstrap's log), and it shows
+/// debootstrap's progress as it goes.
+#[test]
+fn image_build_names_the_real_cause_of_a_failure() {
+    let ctl = rumi_tests::bin("rumi-ctl");
+    // Not root: said at once.
+    let out = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(&ctl)
+        .args(["image", "build", "--name", "rumi-test-never"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("needs root"), "{}", stderr(&out));
+    if !nix::unistd::geteuid().is_root() || Command::new("debootstrap").arg("--version").output().is_err() {
+        return;
+    }
+    // A mirror that does not answer: the cause, the log's last lines, and the phases so far.
+    let out = Command::new(&ctl)
+        .args(["image", "build", "--name", "rumi-test-never"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
+        .env("RUMI_DEBIAN_MIRROR", "http://127.0.0.1:9/debian")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("cannot download from http://127.0.0.1:9/debian"), "{err}");
+    assert!(
+        err.contains("Failed getting release file"),
+        "debootstrap's own words: {err}"
+    );
+    assert!(stdout(&out).contains("I: Retrieving"), "progress: {}", stdout(&out));
+    assert!(err.contains("the cause is printed above"), "{err}");
+}

@@ -427,7 +427,9 @@ pub fn image(cmd: &ImageCommand) -> Result<()> {
                 .status()
                 .context("cannot run bash")?;
             if !status.success() {
-                bail!("image build failed ({status}); it needs root, debootstrap and a running Docker engine");
+                // The recipe printed the cause (a missing tool, no engine, the mirror, the
+                // disk) and the end of debootstrap's log.
+                bail!("image build failed ({status}); the cause is printed above");
             }
             Ok(())
         }
