@@ -13,6 +13,12 @@ use serde_json::json;
 const APPROVED: &str = "def run(data, context):\n    return {'code': 'approved'}\n";
 const EVIL: &str = "import os\ndef run(data, context):\n    return {'code': 'evil', 'env': dict(os.environ)}\n";
 
+/// rumid on `home`, in strict mode (containers) or permissive mode (the host runner).
+fn start(home: &TestHome, strict: bool) -> Rumid {
+    let builder = Rumid::builder(home);
+    if strict { builder.strict() } else { builder }.spawn().unwrap()
+}
+
 /// A pack `victim` with one block and a flow that runs it.
 fn victim(home: &TestHome) {
     home.add_pack("victim");
@@ -31,11 +37,7 @@ fn edits_after_approval_never_run(strict: bool) {
     let home = TestHome::new();
     victim(&home);
     home.write("ecosystem/victim/backend/blocks/evil.py", EVIL);
-    let mut builder = Rumid::builder(&home);
-    if strict {
-        builder = builder.strict();
-    }
-    let rumid = builder.spawn().unwrap();
+    let rumid = start(&home, strict);
     assert_eq!(rumid.post("/api/packs/victim/approve", None).status, 200);
     rumid.wait_policy_applied();
     rumi_tests::eventually("the pack flow", patience(), || {
@@ -308,11 +310,7 @@ fn planted_files_gain_nothing(strict: bool) {
         "flows/use.flow.yaml",
         "flow_id: use\ndefaults: {fail_soft: false}\nsteps:\n  - {id: s, type: python_file_call, owner_pack: planter, file: use.py, output: out}\n",
     );
-    let mut builder = Rumid::builder(&home);
-    if strict {
-        builder = builder.strict();
-    }
-    let rumid = builder.spawn().unwrap();
+    let rumid = start(&home, strict);
     assert_eq!(rumid.post("/api/packs/planter/approve", None).status, 200);
     let data = home.path().join("user_data/packs/planter");
     let installed = rumi_tests::eventually("install.py to run", patience(), || {

@@ -240,9 +240,15 @@ impl Default for TestHome {
 
 /// Sends one request frame on a pack socket and reads the response frame.
 pub fn frame_call(socket: &Path, request: &Value) -> std::io::Result<Value> {
+    exchange(socket, request, Duration::from_secs(60))
+}
+
+/// One request frame out, one response frame in, each read and write bounded by `timeout`.
+fn exchange(socket: &Path, request: &Value, timeout: Duration) -> std::io::Result<Value> {
     use std::io::{Read, Write};
     let mut s = std::os::unix::net::UnixStream::connect(socket)?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
     let payload = serde_json::to_vec(request)?;
     s.write_all(&(payload.len() as u32).to_be_bytes())?;
     s.write_all(&payload)?;
@@ -256,25 +262,15 @@ pub fn frame_call(socket: &Path, request: &Value) -> std::io::Result<Value> {
 /// Like [`frame_call`], but the whole exchange must finish within `limit` (each read and
 /// write is bounded by it), so a stalled helper fails the call instead of hanging it.
 pub fn frame_call_within(socket: &Path, request: &Value, limit: Duration) -> std::io::Result<Value> {
-    use std::io::{Read, Write};
     let started = Instant::now();
-    let mut s = std::os::unix::net::UnixStream::connect(socket)?;
-    s.set_read_timeout(Some(limit))?;
-    s.set_write_timeout(Some(limit))?;
-    let payload = serde_json::to_vec(request)?;
-    s.write_all(&(payload.len() as u32).to_be_bytes())?;
-    s.write_all(&payload)?;
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len)?;
-    let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
-    s.read_exact(&mut buf)?;
+    let answer = exchange(socket, request, limit)?;
     if started.elapsed() > limit {
         return Err(std::io::Error::new(
             std::io::ErrorKind::TimedOut,
             format!("answered after {:?}", started.elapsed()),
         ));
     }
-    Ok(serde_json::from_slice(&buf)?)
+    Ok(answer)
 }
 
 /// A `/proc/<pid>/status` figure in KiB (`VmRSS`, `VmHWM`, …).
