@@ -297,11 +297,14 @@ async fn run_connected(
         return e;
     }
     {
-        // A new helper process starts its counters from zero.
+        // A new helper process starts its counters from zero. A break seen while the old
+        // process went down belongs to that down episode, which health and the audit already
+        // report as `helper_down` and a restart; the gap is only what a live helper's stream lost.
         let mut s = lock(stream_status);
         s.state = "connecting";
         s.dropped = 0;
         s.suppressed = 0;
+        s.last_gap = None;
     }
     let audit_client = HelperClient::new(channel.clone()).max_decoding_message_size(spec.audit_max_message_bytes);
     let audit_task =

@@ -297,6 +297,14 @@ fn stores_need_a_grant_naming_the_store_and_shares_extend_access_only_while_appr
     })
     .unwrap();
     assert_eq!(r["output"]["value"], json!({"n": 1}));
+    // The killed process is one restart, reported as such; once its successor is up and
+    // its stream connected, health is UP again (the break belonged to the down episode).
+    let h = eventually("health UP after the restart", patience(), || {
+        let h = rumid.get("/api/health").body["data"].clone();
+        (h["status"] == "UP").then_some(h)
+    })
+    .unwrap_or_else(|e| panic!("{e}: {}", rumid.get("/api/health").body));
+    assert!(h["helpers"]["capd"]["restarts"].as_u64() >= Some(1), "{h}");
 
     // secrets.get rate limit (2 per minute here).
     rumid.grant_capability("alpha", "secrets.get", json!({"allowed_keys": ["K"]}));
