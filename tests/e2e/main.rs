@@ -5,6 +5,7 @@
 mod api_errors;
 mod approval;
 mod auth;
+mod build_location;
 mod capd;
 mod cli;
 mod cli_audit;
@@ -21,6 +22,7 @@ mod handlers;
 mod import;
 mod pip;
 mod privileges;
+mod readme;
 mod sandbox;
 mod security_hostile_engine;
 mod security_hostile_helpers;

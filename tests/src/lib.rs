@@ -54,6 +54,17 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// The Python pack SDK of this checkout (`packaging/sdk/python`), handed to every rumid the
+/// harness starts as `RUMI_SDK_DIR`: rumid's own fallback looks next to its binary
+/// (`<target>/<profile>/../../packaging`), which is not this checkout when `CARGO_TARGET_DIR`
+/// points elsewhere.
+pub fn sdk_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../packaging/sdk/python")
+        .canonicalize()
+        .expect("the checkout's packaging/sdk/python")
+}
+
 /// Polls `f` until it returns `Some`, or fails after `deadline`.
 pub fn eventually<T>(what: &str, deadline: Duration, mut f: impl FnMut() -> Option<T>) -> Result<T> {
     let start = Instant::now();
@@ -102,6 +113,18 @@ impl TestHome {
         let home = Self::new();
         for id in ids {
             home.add_fixture(id, &format!("ecosystem/{id}"));
+        }
+        home
+    }
+
+    /// A home holding a copy of the repository's example home (`examples/home`: the pack
+    /// `hello` with its block and its flow `hello`). Only what the repository ships is
+    /// copied, never a `user_data/` a local run left there.
+    pub fn example() -> Self {
+        let home = Self::new();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/home");
+        for dir in ["ecosystem", "flows"] {
+            copy_tree(&src.join(dir), &home.path().join(dir)).expect("copy the example home");
         }
         home
     }
@@ -185,6 +208,7 @@ impl TestHome {
             .env("PATH", "/usr/bin:/bin")
             .env("RUMI_LOG_FORMAT", "text")
             .env("RUMI_DISK_DEGRADED_PERCENT", HOST_DISK_PERCENT)
+            .env("RUMI_SDK_DIR", sdk_dir())
             .arg("--home")
             .arg(self.path())
             .args(args);
@@ -331,6 +355,7 @@ pub struct RumidBuilder<'a> {
     env: Vec<(String, String)>,
     args: Vec<String>,
     strict: bool,
+    bin_dir: Option<PathBuf>,
 }
 
 impl RumidBuilder<'_> {
@@ -341,6 +366,13 @@ impl RumidBuilder<'_> {
 
     pub fn arg(mut self, a: &str) -> Self {
         self.args.push(a.to_owned());
+        self
+    }
+
+    /// Starts the `rumid` found in `dir` (whose helpers are then looked for next to it)
+    /// instead of the one [`bin`] names.
+    pub fn bin_dir(mut self, dir: &Path) -> Self {
+        self.bin_dir = Some(dir.to_path_buf());
         self
     }
 
@@ -365,13 +397,17 @@ impl RumidBuilder<'_> {
         let _ = fs::remove_file(&addr_file);
         let log = home.join("rumid.log");
         let log_file = fs::OpenOptions::new().create(true).append(true).open(&log)?;
-        let mut cmd = Command::new(bin("rumid"));
+        let mut cmd = Command::new(match &self.bin_dir {
+            Some(dir) => dir.join("rumid"),
+            None => bin("rumid"),
+        });
         cmd.env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("RUST_BACKTRACE", "1")
             .env("RUMI_LOG_FORMAT", "text")
             .env("RUMI_LOG_LEVEL", "DEBUG")
             .env("RUMI_DISK_DEGRADED_PERCENT", HOST_DISK_PERCENT)
+            .env("RUMI_SDK_DIR", sdk_dir())
             .arg("--home")
             .arg(&home)
             .arg("--port")
@@ -460,6 +496,7 @@ impl Rumid {
             env: Vec::new(),
             args: Vec::new(),
             strict: false,
+            bin_dir: None,
         }
     }
 
@@ -581,6 +618,16 @@ impl Rumid {
             body,
             request_id,
             headers,
+        }
+    }
+
+    /// The `result` of a flow run's answer, wherever the envelope puts it (at the top, as the
+    /// operations guide shows it, or under `data`).
+    pub fn flow_result(body: &Value) -> &Value {
+        if body.get("result").is_some() {
+            &body["result"]
+        } else {
+            &body["data"]["result"]
         }
     }
 
