@@ -20,6 +20,7 @@ mod external;
 mod flows;
 mod handlers;
 mod import;
+mod metrics;
 mod pip;
 mod privileges;
 mod readme;

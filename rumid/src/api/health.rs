@@ -133,6 +133,17 @@ pub fn diagnostics(state: &AppState) -> Value {
 /// Prometheus / OpenMetrics text.
 #[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text"), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    // The engine's answer is cached by the backend for a few seconds; a socket that accepts
+    // and never answers must not hang the scrape.
+    let docker = tokio::time::timeout(DOCKER_CHECK_TIMEOUT, state.flows.sandbox().builder_backend().check())
+        .await
+        .is_ok_and(|r| r.is_ok());
+    let flows = state.flows.flows();
+    state.metrics.refresh(
+        state.helpers.iter().map(|h| (h.name, h.status.load().is_up())),
+        docker,
+        flows.flows.keys().map(String::as_str),
+    );
     (
         [(
             header::CONTENT_TYPE,
@@ -142,3 +153,6 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     )
         .into_response()
 }
+
+/// How long a scrape waits for the Docker engine before reporting it unavailable.
+const DOCKER_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
