@@ -40,6 +40,7 @@ pub mod routes;
 pub mod sandbox;
 pub mod shared_dict;
 pub mod signed;
+pub mod socket_access;
 pub mod supervisor;
 pub mod units;
 pub mod validate;
@@ -582,9 +583,15 @@ async fn start_flows(
         SecurityMode::Strict => docker.clone(),
         SecurityMode::Permissive => host_backend(config, sdk_dir.as_deref()).await,
     };
-    if config.security_mode == SecurityMode::Strict && group_add.is_empty() && !nix::unistd::geteuid().is_root() {
+    // Helpers that are not root let each pack's uid open its sockets through an ACL entry,
+    // which gVisor does not honour (it judges a host socket by its mode alone).
+    if config.security_mode == SecurityMode::Strict
+        && config.docker_runtime.as_deref() == Some("runsc")
+        && group_add.is_empty()
+        && !nix::unistd::geteuid().is_root()
+    {
         tracing::warn!(
-            "RUMI_EGRESS_SOCKET_GID / RUMI_CAPABILITY_SOCKET_GID are not set and the helpers cannot give each pack its sockets (not root): containers cannot open the helper sockets"
+            "RUMI_DOCKER_RUNTIME=runsc with helpers that are not root and no RUMI_EGRESS_SOCKET_GID / RUMI_CAPABILITY_SOCKET_GID: gVisor ignores the sockets' ACLs, so containers cannot open the helper sockets"
         );
     }
     let sandbox = Arc::new(sandbox::Sandbox::new(

@@ -30,4 +30,5 @@ mod security_hostile_helpers;
 mod security_sandbox_backends;
 mod security_ssrf;
 mod security_tamper;
+mod socket_access;
 mod units;

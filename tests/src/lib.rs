@@ -162,6 +162,19 @@ impl TestHome {
         self.dir.path()
     }
 
+    /// Gives the whole home to `uid` (for a rumid started with [`RumidBuilder::as_user`]).
+    pub fn chown(&self, uid: u32) {
+        fn walk(p: &Path, uid: u32) {
+            std::os::unix::fs::lchown(p, Some(uid), Some(uid)).expect("chown");
+            if p.is_dir() && !p.is_symlink() {
+                for e in fs::read_dir(p).expect("read_dir").flatten() {
+                    walk(&e.path(), uid);
+                }
+            }
+        }
+        walk(self.path(), uid);
+    }
+
     /// The API token derived from the home's key file.
     pub fn token(&self) -> String {
         let key =
@@ -355,7 +368,9 @@ pub struct RumidBuilder<'a> {
     env: Vec<(String, String)>,
     args: Vec<String>,
     strict: bool,
+    socket_groups: bool,
     bin_dir: Option<PathBuf>,
+    user: Option<(u32, Vec<u32>)>,
 }
 
 impl RumidBuilder<'_> {
@@ -379,8 +394,24 @@ impl RumidBuilder<'_> {
     /// Strict mode (Docker), with socket groups set so containers can reach the helpers.
     pub fn strict(mut self) -> Self {
         self.strict = true;
-        self.env("RUMI_EGRESS_SOCKET_GID", SOCKET_GID)
-            .env("RUMI_CAPABILITY_SOCKET_GID", SOCKET_GID)
+        self.socket_groups = true;
+        self
+    }
+
+    /// Strict mode with no socket group: the helpers alone must let each pack's uid open
+    /// its sockets.
+    pub fn strict_without_socket_groups(mut self) -> Self {
+        self.strict = true;
+        self.socket_groups = false;
+        self
+    }
+
+    /// Runs rumid (and so its helpers) as `uid` with only the groups `groups` (through
+    /// `setpriv`, which drops every capability), instead of the test's user. The home must
+    /// belong to that uid ([`TestHome::chown`]).
+    pub fn as_user(mut self, uid: u32, groups: &[u32]) -> Self {
+        self.user = Some((uid, groups.to_vec()));
+        self
     }
 
     /// Starts rumid and waits until it serves and every helper is up.
@@ -397,10 +428,25 @@ impl RumidBuilder<'_> {
         let _ = fs::remove_file(&addr_file);
         let log = home.join("rumid.log");
         let log_file = fs::OpenOptions::new().create(true).append(true).open(&log)?;
-        let mut cmd = Command::new(match &self.bin_dir {
+        let rumid = match &self.bin_dir {
             Some(dir) => dir.join("rumid"),
             None => bin("rumid"),
-        });
+        };
+        let mut cmd = match &self.user {
+            None => Command::new(rumid),
+            Some((uid, groups)) => {
+                let mut c = Command::new("/usr/bin/setpriv");
+                c.arg(format!("--reuid={uid}")).arg(format!("--regid={uid}"));
+                if groups.is_empty() {
+                    c.arg("--clear-groups");
+                } else {
+                    let list: Vec<String> = groups.iter().map(u32::to_string).collect();
+                    c.arg(format!("--groups={}", list.join(",")));
+                }
+                c.arg("--").arg(rumid);
+                c
+            }
+        };
         cmd.env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("RUST_BACKTRACE", "1")
@@ -421,6 +467,10 @@ impl RumidBuilder<'_> {
             .stdin(Stdio::null())
             .stdout(Stdio::from(log_file.try_clone()?))
             .stderr(Stdio::from(log_file));
+        if self.socket_groups {
+            cmd.env("RUMI_EGRESS_SOCKET_GID", SOCKET_GID)
+                .env("RUMI_CAPABILITY_SOCKET_GID", SOCKET_GID);
+        }
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
@@ -496,7 +546,9 @@ impl Rumid {
             env: Vec::new(),
             args: Vec::new(),
             strict: false,
+            socket_groups: false,
             bin_dir: None,
+            user: None,
         }
     }
 

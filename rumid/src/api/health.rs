@@ -30,6 +30,7 @@ fn probes(state: &AppState) -> Value {
                     ("disk", health::probe_disk(home, state.config.disk_degraded_percent)),
                     ("writable_state", health::probe_writable(&home.join("user_data"))),
                     ("writable_tmp", health::probe_writable(&std::env::temp_dir())),
+                    ("sockets", probe_sockets(state)),
                 ];
                 *cache = Some((Instant::now(), fresh.clone()));
                 fresh
@@ -78,6 +79,37 @@ fn probes(state: &AppState) -> Value {
         ));
     }
     health::report(probes, state.config.diagnostics_verbose)
+}
+
+/// Whether every approved pack's sandbox can open its own helper sockets (DEGRADED, naming
+/// the first that cannot, otherwise).
+fn probe_sockets(state: &AppState) -> health::Probe {
+    use crate::socket_access::{self, Acls};
+    let packs: Vec<_> = state
+        .packs
+        .snapshot()
+        .packs
+        .iter()
+        .filter(|p| p.status == crate::approval::PackState::Approved)
+        .map(|p| p.pack_id.clone())
+        .collect();
+    let sandbox = state.flows.sandbox();
+    let gvisor = state.config.security_mode == crate::config::SecurityMode::Strict
+        && state.config.docker_runtime.as_deref() == Some("runsc");
+    let acls = if gvisor { Acls::Ignored } else { Acls::Honoured };
+    let problems = socket_access::check(sandbox, &packs, acls);
+    match socket_access::summary(&problems) {
+        None => health::Probe {
+            status: Status::Up,
+            message: format!("{} approved pack(s): every sandbox can open its sockets", packs.len()),
+            duration_ms: 0.0,
+        },
+        Some(message) => health::Probe {
+            status: Status::Degraded,
+            message,
+            duration_ms: 0.0,
+        },
+    }
 }
 
 /// Unauthenticated: only the overall status and a timestamp. 503 when DOWN.
