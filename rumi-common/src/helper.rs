@@ -325,7 +325,13 @@ impl SocketSet {
 pub fn main<C, F, Fut, E>(
     name: &str,
     config: Result<C, Vec<crate::env::EnvError>>,
-    log: impl FnOnce(&C) -> (crate::telemetry::LogFormat, crate::telemetry::LogLevel),
+    log: impl FnOnce(
+        &C,
+    ) -> (
+        crate::telemetry::LogFormat,
+        crate::telemetry::LogLevel,
+        Option<crate::telemetry::JournalStream>,
+    ),
     run: F,
 ) -> std::process::ExitCode
 where
@@ -344,8 +350,8 @@ where
             return ExitCode::from(2);
         }
     };
-    let (format, level) = log(&config);
-    crate::telemetry::init(format, level);
+    let (format, level, journal) = log(&config);
+    crate::telemetry::init(format, level, journal.as_ref(), name);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -103,7 +103,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     })?;
     let config = Arc::new(config);
     let home = config.home.clone();
-    let audit = Audit::spawn(&home.join("user_data/audit")).map_err(|source| RunError::Layout {
+    let journal = rumi_common::telemetry::Journal::for_stream(config.journal_stream.as_ref(), "rumid");
+    let audit = Audit::spawn(&home.join("user_data/audit"), journal).map_err(|source| RunError::Layout {
         path: home.join("user_data/audit"),
         source,
     })?;
@@ -443,6 +444,10 @@ fn start_helpers(
         ("RUMI_CONTROL_UID".into(), nix::unistd::getuid().to_string()),
         ("RUMI_HELPER_PARENT_PID".into(), std::process::id().to_string()),
     ];
+    // Spawned helpers share rumid's stderr: under systemd, the same journal stream.
+    if let Some(stream) = &config.journal_stream {
+        common.push(("JOURNAL_STREAM".into(), stream.to_string()));
+    }
     common.extend(config.helper_limits.to_env());
     let mut egress = common.clone();
     egress.extend([
