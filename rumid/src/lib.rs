@@ -446,7 +446,7 @@ fn start_helpers(
     ];
     // Spawned helpers share rumid's stderr: under systemd, the same journal stream.
     if let Some(stream) = &config.journal_stream {
-        common.push(("JOURNAL_STREAM".into(), stream.to_string()));
+        common.push((rumi_common::telemetry::ENV_JOURNAL_STREAM.into(), stream.to_string()));
     }
     common.extend(config.helper_limits.to_env());
     let mut egress = common.clone();
