@@ -102,6 +102,7 @@ pub struct Access {
     pub mode: u32,
     /// Named user and group entries and the mask (`None`: no ACL beyond the mode).
     acl: Option<Vec<Entry>>,
+    socket: bool,
 }
 
 impl Access {
@@ -115,12 +116,19 @@ impl Access {
         let acl = rustix::fs::lgetxattr(path, XATTR, &mut buf[..])
             .ok()
             .and_then(|n| parse(&buf[..n]));
+        use std::os::unix::fs::FileTypeExt;
         Ok(Self {
             uid: meta.uid(),
             gid: meta.gid(),
             mode: meta.mode() & 0o7777,
             acl,
+            socket: meta.file_type().is_socket(),
         })
+    }
+
+    /// Whether the file is a socket.
+    pub fn is_socket(&self) -> bool {
+        self.socket
     }
 
     /// The same file as a reader that ignores ACLs sees it (gVisor's sentry judges a host
@@ -206,6 +214,7 @@ mod tests {
             gid,
             mode,
             acl: acl.map(|a| a.iter().map(|&(tag, perm, id)| Entry { tag, perm, id }).collect()),
+            socket: true,
         }
     }
 

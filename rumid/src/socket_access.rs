@@ -9,8 +9,9 @@
 //! `permission_denied`. This check finds that before a block does: it backs the `sockets`
 //! probe of `/api/health`, which `rumi-ctl setup doctor` reports.
 //!
-//! Only sockets that exist are judged; a missing socket (helper down, approval not pushed
-//! yet) is the helpers' probes' business.
+//! A missing socket counts only when `helpers_current` says both helpers are up and hold the
+//! newest policy (then the helper failed to bind it, and the block gets `socket_not_found`);
+//! otherwise it is the helpers' probes' business (helper down, approval not pushed yet).
 
 use std::path::PathBuf;
 
@@ -39,8 +40,9 @@ pub enum Acls {
     Ignored,
 }
 
-/// The sockets of `packs` their sandboxes cannot open.
-pub fn check(sandbox: &Sandbox, packs: &[PackId], acls: Acls) -> Vec<Problem> {
+/// The sockets of `packs` their sandboxes cannot open (missing ones too when
+/// `helpers_current`).
+pub fn check(sandbox: &Sandbox, packs: &[PackId], acls: Acls, helpers_current: bool) -> Vec<Problem> {
     let mut out = Vec::new();
     for pack in packs {
         let Some((uid, gids)) = identity(sandbox, pack) else {
@@ -50,9 +52,31 @@ pub fn check(sandbox: &Sandbox, packs: &[PackId], acls: Acls) -> Vec<Problem> {
             ("egress", sandbox.egress_socket(pack)),
             ("capability", sandbox.capability_socket(pack)),
         ] {
-            let Ok(access) = Access::of(&path) else {
-                continue;
+            let access = match Access::of(&path) {
+                Ok(a) => a,
+                Err(e) if helpers_current => {
+                    out.push(Problem {
+                        pack: pack.to_string(),
+                        socket,
+                        reason: format!(
+                            "{} cannot be used ({e}) although the helper holds the current policy; see the helper's socket_failed audit line",
+                            path.display()
+                        ),
+                        path,
+                    });
+                    continue;
+                }
+                Err(_) => continue,
             };
+            if !access.is_socket() && helpers_current {
+                out.push(Problem {
+                    pack: pack.to_string(),
+                    socket,
+                    reason: format!("{} is not a socket", path.display()),
+                    path,
+                });
+                continue;
+            }
             let seen = match acls {
                 Acls::Honoured => access,
                 Acls::Ignored => access.without_acl(),

@@ -174,3 +174,34 @@ fn doctor_reports_sandboxes_that_cannot_open_their_sockets() {
     assert_eq!(out["set_error"], "permission_denied", "{out}");
     assert!(Path::new(&socket).exists());
 }
+
+#[test]
+fn doctor_reports_a_socket_the_helper_could_not_bind() {
+    // Something that is not a socket stands at the pack's egress socket path: rumi-egressd
+    // refuses to replace it, holds the policy all the same, and the pack's blocks would get
+    // socket_not_found.
+    let home = TestHome::new();
+    home.add_pack("box");
+    let rumid = Rumid::start(&home);
+    let planted = rumid.egress_socket(&home, "box");
+    std::fs::write(&planted, "not a socket").unwrap();
+    assert_eq!(rumid.post("/api/packs/box/approve", None).status, 200);
+    rumid.wait_policy_applied();
+    rumi_tests::eventually("the sockets probe DEGRADED", rumi_tests::patience(), || {
+        let health = rumid.get("/api/health").body["data"].clone();
+        (health["probes"]["sockets"]["status"] == "DEGRADED").then_some(())
+    })
+    .unwrap();
+    let sockets = finding(&doctor(&home), "sockets");
+    assert_eq!(sockets["level"], "error", "{sockets}");
+    let message = sockets["message"].as_str().unwrap();
+    assert!(
+        message.contains("pack box cannot open its egress socket") && message.contains("is not a socket"),
+        "{message}"
+    );
+    assert_eq!(
+        home.audit_actions("security", "egress_proxy_socket_failed").len(),
+        1,
+        "the helper audited the refusal"
+    );
+}

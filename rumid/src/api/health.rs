@@ -97,7 +97,12 @@ fn probe_sockets(state: &AppState) -> health::Probe {
     let gvisor = state.config.security_mode == crate::config::SecurityMode::Strict
         && state.config.docker_runtime.as_deref() == Some("runsc");
     let acls = if gvisor { Acls::Ignored } else { Acls::Honoured };
-    let problems = socket_access::check(sandbox, &packs, acls);
+    let newest = state.policy.current().version;
+    let helpers_current = state.helpers.iter().all(|h| {
+        let s = h.status.load();
+        s.is_up() && s.policy_version >= newest
+    });
+    let problems = socket_access::check(sandbox, &packs, acls, helpers_current);
     match socket_access::summary(&problems) {
         None => health::Probe {
             status: Status::Up,
