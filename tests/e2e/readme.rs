@@ -7,7 +7,8 @@
 //! because their result is provided: the build (the binaries of this build are copied to where
 //! it writes them) and the image build of strict mode (the test needs the image to exist, as
 //! CI builds it first). The environment adds only what keeps parallel instances on one machine
-//! apart: a free port for the `8765` of the commands, and socket paths inside the scratch copy.
+//! apart: a free port for the `8765` of the commands, socket paths inside the scratch copy and
+//! a pack uid range of its own.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -83,6 +84,9 @@ impl Clone {
             .env("RUMI_EGRESSD_SOCKET", run.join("egressd.sock"))
             .env("RUMI_CAPABILITY_SOCK_DIR", run.join("cap"))
             .env("RUMI_CAPD_SOCKET", run.join("capd.sock"))
+            // Pack uids of their own: other tests look for leftover processes of the default
+            // range's first uid.
+            .env("RUMI_PACK_UID_RANGE", "220000-220999")
             .args(["-euo", "pipefail", "-c"])
             .arg(script.replace("8765", &self.port.to_string()));
         cmd

@@ -81,6 +81,8 @@ fn strict_mode_without_socket_groups_reaches_both_helpers() {
         .strict_without_socket_groups()
         .as_user(RUMID_UID, &[docker_gid()])
         .env("RUMI_EGRESS_ALLOW_CIDRS", "127.0.0.1/32")
+        // Off the default range: other tests look for leftover processes of its first uid.
+        .env("RUMI_PACK_UID_RANGE", "210000-210999")
         .spawn()
         .unwrap();
     assert!(
