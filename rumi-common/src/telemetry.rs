@@ -1,9 +1,25 @@
-//! Tracing setup shared by the Rumi daemons: JSON or text lines on stderr (journald
-//! captures them under systemd), level from `RUMI_LOG_LEVEL`.
+//! Tracing setup shared by the Rumi daemons: JSON or text lines on stderr, level from
+//! `RUMI_LOG_LEVEL`. Under systemd (stderr is the stream `JOURNAL_STREAM` names) every event
+//! goes to the journal natively instead ([`journal`]), with its level as the entry's priority
+//! and its fields as journal fields.
 //!
-//! Audit is not logging: audit events go to their own JSONL files (see rumid's `audit`).
+//! Audit is not logging: audit events go to their own JSONL files (see rumid's `audit`), which
+//! also hands security and approval events to the journal.
+
+pub mod journal;
+
+use std::sync::Arc;
 
 use tracing::level_filters::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+pub use journal::{Journal, JournalStream};
+
+/// `JOURNAL_STREAM`: set by systemd to `<device>:<inode>` of the journal stream it connected
+/// stdout/stderr to. When stderr is that stream, logs go to the journal natively. Read by each
+/// daemon's config (a value that does not parse is ignored, never an error).
+pub const ENV_JOURNAL_STREAM: &str = "JOURNAL_STREAM";
 
 /// Output format of log lines (`RUMI_LOG_FORMAT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,8 +110,14 @@ fn directives(level: LogLevel) -> String {
     }
 }
 
-/// Installs the global subscriber. Calling it twice keeps the first one.
-pub fn init(format: LogFormat, level: LogLevel) {
+/// Installs the global subscriber: the journal when `journal` says stderr is systemd's
+/// journal stream (entries tagged `identifier`), else lines on stderr. Calling it twice
+/// keeps the first one.
+pub fn init(format: LogFormat, level: LogLevel, journal: Option<&JournalStream>, identifier: &str) {
+    if let Some(j) = Journal::for_stream(journal, identifier) {
+        init_journal(j, level);
+        return;
+    }
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::new(directives(level)))
@@ -109,6 +131,13 @@ pub fn init(format: LogFormat, level: LogLevel) {
             .try_init(),
         LogFormat::Text => builder.with_ansi(false).try_init(),
     };
+}
+
+fn init_journal(journal: Arc<Journal>, level: LogLevel) {
+    let _ = tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new(directives(level)))
+        .with(journal::JournalLayer::new(journal))
+        .try_init();
 }
 
 #[cfg(test)]

@@ -7,14 +7,19 @@
 //! call always has its audit line on disk. Concurrent callers never interleave.
 //!
 //! Audit is not logging: it is the operator's record of security-relevant decisions. It
-//! never contains secrets, tokens or request bodies.
+//! never contains secrets, tokens or request bodies. Under systemd the writer also hands
+//! security and approval events to the journal ([`journal_entry`]), so `journalctl` shows
+//! them with the logs; the files stay the record.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread;
+
+use rumi_common::telemetry::Journal;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -245,13 +250,17 @@ impl Audit {
     ///
     /// The thread ends when the last handle is dropped. Nothing is buffered past an
     /// acknowledgement, so there is nothing to flush at exit.
-    pub fn spawn(dir: &Path) -> io::Result<Self> {
+    ///
+    /// With a `journal` (rumid runs under systemd), security and approval events also go to
+    /// the journal once written, with structured fields (see [`journal_entry`]); the files
+    /// stay the record.
+    pub fn spawn(dir: &Path, journal: Option<Arc<Journal>>) -> io::Result<Self> {
         rumi_common::fs::ensure_dir(dir, 0o700)?;
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let dir = dir.to_path_buf();
         thread::Builder::new()
             .name("rumi-audit".into())
-            .spawn(move || writer_loop(dir, rx))?;
+            .spawn(move || writer_loop(dir, rx, journal))?;
         Ok(Self { tx })
     }
 
@@ -287,7 +296,51 @@ impl Audit {
     }
 }
 
-fn writer_loop(dir: PathBuf, mut rx: mpsc::Receiver<Job>) {
+/// A journal entry: priority, message and fields.
+pub type JournalEntry = (u8, String, Vec<(&'static str, String)>);
+
+/// The journal entry of an audit event that goes to the journal (security and approval
+/// events): priority from the severity, a short message, and the fields `CATEGORY`, `ACTION`,
+/// `PACK`, `SUCCESS`, `SEVERITY` (plus `ERROR`, `REQUEST_ID` when present and the whole line
+/// as `AUDIT_EVENT`). `None` for other categories.
+pub fn journal_entry(event: &AuditEvent) -> Option<JournalEntry> {
+    if !matches!(event.category, Category::Security | Category::Approval) {
+        return None;
+    }
+    let (priority, severity) = match event.severity {
+        Severity::Critical => (2, "critical"),
+        Severity::Error => (3, "error"),
+        Severity::Warning => (4, "warning"),
+        Severity::Info => (6, "info"),
+    };
+    let message = match &event.owner_pack {
+        Some(p) => format!("audit {}/{} pack {p}", event.category.as_str(), event.action),
+        None => format!("audit {}/{}", event.category.as_str(), event.action),
+    };
+    let mut fields = vec![
+        ("CATEGORY", event.category.as_str().to_owned()),
+        ("ACTION", event.action.clone()),
+        ("SUCCESS", event.success.to_string()),
+        ("SEVERITY", severity.to_owned()),
+    ];
+    if let Some(p) = &event.owner_pack {
+        fields.push(("PACK", p.clone()));
+    }
+    if let Some(e) = &event.error {
+        fields.push(("ERROR", e.clone()));
+    }
+    if let Some(r) = &event.request_id {
+        fields.push(("REQUEST_ID", r.clone()));
+    }
+    let line = to_line(event);
+    fields.push((
+        "AUDIT_EVENT",
+        String::from_utf8_lossy(line.trim_ascii_end()).into_owned(),
+    ));
+    Some((priority, message, fields))
+}
+
+fn writer_loop(dir: PathBuf, mut rx: mpsc::Receiver<Job>, journal: Option<Arc<Journal>>) {
     let mut files: HashMap<(Category, String), File> = HashMap::new();
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
@@ -308,6 +361,16 @@ fn writer_loop(dir: PathBuf, mut rx: mpsc::Receiver<Job>) {
             if let Err(err) = append(&dir, &mut files, &key, &bytes) {
                 tracing::error!(category = key.0.as_str(), %err, "audit write failed");
                 files.remove(&key);
+            }
+        }
+        if let Some(journal) = &journal {
+            for (event, _) in &batch {
+                if let Some((priority, message, fields)) = journal_entry(event) {
+                    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    if let Err(err) = journal.send(priority, &message, &fields) {
+                        tracing::warn!(%err, action = %event.action, "cannot send an audit event to the journal");
+                    }
+                }
             }
         }
         for (_, ack) in batch.drain(..) {
@@ -558,7 +621,7 @@ mod tests {
     #[test]
     fn record_blocking_on_an_async_worker_writes_instead_of_panicking() {
         let dir = tempfile::tempdir().unwrap();
-        let audit = Audit::spawn(dir.path()).unwrap();
+        let audit = Audit::spawn(dir.path(), None).unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .build()
@@ -579,7 +642,7 @@ mod tests {
     #[test]
     fn concurrent_writers_never_lose_or_interleave_lines() {
         let dir = tempfile::tempdir().unwrap();
-        let audit = Audit::spawn(dir.path()).unwrap();
+        let audit = Audit::spawn(dir.path(), None).unwrap();
         let threads: Vec<_> = (0..8)
             .map(|t| {
                 let audit = audit.clone();
@@ -605,5 +668,67 @@ mod tests {
             }
         }
         assert_eq!(lines, 1600);
+    }
+
+    #[test]
+    fn security_and_approval_events_also_reach_the_journal_with_their_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("journal.sock");
+        let server = std::os::unix::net::UnixDatagram::bind(&sock).unwrap();
+        server
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let journal = Journal::new(&sock, "rumid").unwrap();
+        let audit = Audit::spawn(&dir.path().join("audit"), Some(journal)).unwrap();
+        audit.record_blocking(AuditEvent::new(Category::System, "rumid_started"));
+        audit.record_blocking(
+            AuditEvent::new(Category::Security, "egress_proxy_peer_refused")
+                .owner_pack("hello")
+                .failed(Severity::Warning, "peer_refused", "uid 1000 is not the pack's"),
+        );
+        audit.record_blocking(AuditEvent::new(Category::Approval, "pack_approve").owner_pack("hello"));
+        let mut buf = vec![0u8; 65536];
+        let mut entries = Vec::new();
+        for _ in 0..2 {
+            let n = server.recv(&mut buf).unwrap();
+            entries.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        server
+            .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+            .unwrap();
+        assert!(
+            server.recv(&mut buf).is_err(),
+            "the system event stays in the files only"
+        );
+        let (security, approval) = (&entries[0], &entries[1]);
+        for line in [
+            "PRIORITY=4",
+            "CATEGORY=security",
+            "ACTION=egress_proxy_peer_refused",
+            "PACK=hello",
+            "SUCCESS=false",
+            "ERROR=uid 1000 is not the pack's",
+            "MESSAGE=audit security/egress_proxy_peer_refused pack hello",
+        ] {
+            assert!(security.lines().any(|l| l == line), "{line} missing from {security}");
+        }
+        for line in ["PRIORITY=6", "CATEGORY=approval", "ACTION=pack_approve", "SUCCESS=true"] {
+            assert!(approval.lines().any(|l| l == line), "{line} missing from {approval}");
+        }
+        assert!(approval.contains("AUDIT_EVENT={"), "{approval}");
+        // The files stay the record: all three lines are there.
+        let written: String = std::fs::read_dir(dir.path().join("audit"))
+            .unwrap()
+            .flatten()
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .collect();
+        assert_eq!(written.lines().count(), 3);
+        assert!(journal_entry(&AuditEvent::new(Category::Network, "network_request")).is_none());
+        let critical = AuditEvent::new(Category::Security, "hmac_verification_failed").failed(
+            Severity::Critical,
+            "approval_record_tampered",
+            "bad",
+        );
+        assert_eq!(journal_entry(&critical).unwrap().0, 2);
     }
 }

@@ -348,6 +348,8 @@ pub struct Config {
     pub headless: bool,
     pub log_level: LogLevel,
     pub log_format: LogFormat,
+    /// `JOURNAL_STREAM` as systemd set it (logs go to the journal when stderr is that stream).
+    pub journal_stream: Option<rumi_common::telemetry::JournalStream>,
     pub deprecation_level: DeprecationLevel,
     pub secrets_key: Option<SecretsKey>,
     pub secrets_plaintext: PlaintextPolicy,
@@ -430,6 +432,10 @@ impl Config {
         };
         let log_level = c.opt(ENV_LOG_LEVEL, LogLevel::parse).unwrap_or(LogLevel::INFO);
         let log_format = c.opt(ENV_LOG_FORMAT, LogFormat::parse).unwrap_or(LogFormat::Json);
+        // Set by systemd, not by operators: a value that does not parse means no journal.
+        let journal_stream = c
+            .raw(rumi_common::telemetry::ENV_JOURNAL_STREAM)
+            .and_then(|s| rumi_common::telemetry::JournalStream::parse(&s).ok());
         let deprecation_level = c
             .opt(ENV_DEPRECATION_LEVEL, |s| match s.to_ascii_lowercase().as_str() {
                 "warn" => Ok(DeprecationLevel::Warn),
@@ -608,6 +614,7 @@ impl Config {
             headless: cli.headless,
             log_level,
             log_format,
+            journal_stream,
             deprecation_level,
             secrets_key,
             secrets_plaintext,

@@ -40,6 +40,7 @@ pub mod routes;
 pub mod sandbox;
 pub mod shared_dict;
 pub mod signed;
+pub mod socket_access;
 pub mod supervisor;
 pub mod units;
 pub mod validate;
@@ -102,7 +103,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     })?;
     let config = Arc::new(config);
     let home = config.home.clone();
-    let audit = Audit::spawn(&home.join("user_data/audit")).map_err(|source| RunError::Layout {
+    let journal = rumi_common::telemetry::Journal::for_stream(config.journal_stream.as_ref(), "rumid");
+    let audit = Audit::spawn(&home.join("user_data/audit"), journal).map_err(|source| RunError::Layout {
         path: home.join("user_data/audit"),
         source,
     })?;
@@ -442,6 +444,10 @@ fn start_helpers(
         ("RUMI_CONTROL_UID".into(), nix::unistd::getuid().to_string()),
         ("RUMI_HELPER_PARENT_PID".into(), std::process::id().to_string()),
     ];
+    // Spawned helpers share rumid's stderr: under systemd, the same journal stream.
+    if let Some(stream) = &config.journal_stream {
+        common.push((rumi_common::telemetry::ENV_JOURNAL_STREAM.into(), stream.to_string()));
+    }
     common.extend(config.helper_limits.to_env());
     let mut egress = common.clone();
     egress.extend([
@@ -582,9 +588,15 @@ async fn start_flows(
         SecurityMode::Strict => docker.clone(),
         SecurityMode::Permissive => host_backend(config, sdk_dir.as_deref()).await,
     };
-    if config.security_mode == SecurityMode::Strict && group_add.is_empty() && !nix::unistd::geteuid().is_root() {
+    // Helpers that are not root let each pack's uid open its sockets through an ACL entry,
+    // which gVisor does not honour (it judges a host socket by its mode alone).
+    if config.security_mode == SecurityMode::Strict
+        && config.docker_runtime.as_deref() == Some("runsc")
+        && group_add.is_empty()
+        && !nix::unistd::geteuid().is_root()
+    {
         tracing::warn!(
-            "RUMI_EGRESS_SOCKET_GID / RUMI_CAPABILITY_SOCKET_GID are not set and the helpers cannot give each pack its sockets (not root): containers cannot open the helper sockets"
+            "RUMI_DOCKER_RUNTIME=runsc with helpers that are not root and no RUMI_EGRESS_SOCKET_GID / RUMI_CAPABILITY_SOCKET_GID: gVisor ignores the sockets' ACLs, so containers cannot open the helper sockets"
         );
     }
     let sandbox = Arc::new(sandbox::Sandbox::new(

@@ -22,7 +22,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    rumi_common::telemetry::init(config.log_format, config.log_level);
+    rumi_common::telemetry::init(
+        config.log_format,
+        config.log_level,
+        config.journal_stream.as_ref(),
+        "rumid",
+    );
     rumid::approval::discovery::enable_local_pack(
         config.local_pack_mode == rumid::config::LocalPackMode::RequireApproval,
     );

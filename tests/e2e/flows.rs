@@ -69,7 +69,7 @@ fn a_pack_flow_runs_only_while_its_pack_is_approved() {
     for line in [
         r#"rumi_flow_execution_complete_total{flow_id="hello.greet"} 1"#,
         r#"rumi_flow_step_success_total{handler="python_file_call"} 1"#,
-        "rumi_python_file_call_duration_ms_count 1",
+        "rumi_python_file_call_duration_seconds_count 1",
         "rumi_flows_registered 1",
     ] {
         assert!(metrics.contains(line), "{line} missing from:\n{metrics}");

@@ -167,7 +167,18 @@ fn available(b: Backend) -> bool {
 }
 
 fn start(b: Backend, home: &TestHome) -> Rumid {
-    let builder = Rumid::builder(home).env("RUMI_EGRESS_ALLOW_CIDRS", "127.0.0.1/32");
+    // A pack uid range per backend: "nothing of the run left" looks at every process of the
+    // pack's uid on the host, and other tests' spare containers run as the default range's
+    // first uid.
+    let range = match b {
+        Backend::Runc => "230000-230999",
+        Backend::Runsc => "231000-231999",
+        Backend::Podman => "232000-232999",
+        Backend::Bwrap => "233000-233999",
+    };
+    let builder = Rumid::builder(home)
+        .env("RUMI_EGRESS_ALLOW_CIDRS", "127.0.0.1/32")
+        .env("RUMI_PACK_UID_RANGE", range);
     let builder = match b {
         Backend::Runc => builder.strict(),
         Backend::Runsc => builder.strict().env("RUMI_DOCKER_RUNTIME", "runsc"),

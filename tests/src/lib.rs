@@ -54,6 +54,17 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// The Python pack SDK of this checkout (`packaging/sdk/python`), handed to every rumid the
+/// harness starts as `RUMI_SDK_DIR`: rumid's own fallback looks next to its binary
+/// (`<target>/<profile>/../../packaging`), which is not this checkout when `CARGO_TARGET_DIR`
+/// points elsewhere.
+pub fn sdk_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../packaging/sdk/python")
+        .canonicalize()
+        .expect("the checkout's packaging/sdk/python")
+}
+
 /// Polls `f` until it returns `Some`, or fails after `deadline`.
 pub fn eventually<T>(what: &str, deadline: Duration, mut f: impl FnMut() -> Option<T>) -> Result<T> {
     let start = Instant::now();
@@ -106,6 +117,18 @@ impl TestHome {
         home
     }
 
+    /// A home holding a copy of the repository's example home (`examples/home`: the pack
+    /// `hello` with its block and its flow `hello`). Only what the repository ships is
+    /// copied, never a `user_data/` a local run left there.
+    pub fn example() -> Self {
+        let home = Self::new();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/home");
+        for dir in ["ecosystem", "flows"] {
+            copy_tree(&src.join(dir), &home.path().join(dir)).expect("copy the example home");
+        }
+        home
+    }
+
     /// Copies fixture pack `id` to `rel` under the home.
     pub fn add_fixture(&self, id: &str, rel: &str) {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/packs").join(id);
@@ -137,6 +160,19 @@ impl TestHome {
 
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Gives the whole home to `uid` (for a rumid started with [`RumidBuilder::as_user`]).
+    pub fn chown(&self, uid: u32) {
+        fn walk(p: &Path, uid: u32) {
+            std::os::unix::fs::lchown(p, Some(uid), Some(uid)).expect("chown");
+            if p.is_dir() && !p.is_symlink() {
+                for e in fs::read_dir(p).expect("read_dir").flatten() {
+                    walk(&e.path(), uid);
+                }
+            }
+        }
+        walk(self.path(), uid);
     }
 
     /// The API token derived from the home's key file.
@@ -185,6 +221,7 @@ impl TestHome {
             .env("PATH", "/usr/bin:/bin")
             .env("RUMI_LOG_FORMAT", "text")
             .env("RUMI_DISK_DEGRADED_PERCENT", HOST_DISK_PERCENT)
+            .env("RUMI_SDK_DIR", sdk_dir())
             .arg("--home")
             .arg(self.path())
             .args(args);
@@ -327,6 +364,9 @@ pub struct RumidBuilder<'a> {
     env: Vec<(String, String)>,
     args: Vec<String>,
     strict: bool,
+    socket_groups: bool,
+    bin_dir: Option<PathBuf>,
+    user: Option<(u32, Vec<u32>)>,
 }
 
 impl RumidBuilder<'_> {
@@ -340,11 +380,34 @@ impl RumidBuilder<'_> {
         self
     }
 
+    /// Starts the `rumid` found in `dir` (whose helpers are then looked for next to it)
+    /// instead of the one [`bin`] names.
+    pub fn bin_dir(mut self, dir: &Path) -> Self {
+        self.bin_dir = Some(dir.to_path_buf());
+        self
+    }
+
     /// Strict mode (Docker), with socket groups set so containers can reach the helpers.
     pub fn strict(mut self) -> Self {
         self.strict = true;
-        self.env("RUMI_EGRESS_SOCKET_GID", SOCKET_GID)
-            .env("RUMI_CAPABILITY_SOCKET_GID", SOCKET_GID)
+        self.socket_groups = true;
+        self
+    }
+
+    /// Strict mode with no socket group: the helpers alone must let each pack's uid open
+    /// its sockets.
+    pub fn strict_without_socket_groups(mut self) -> Self {
+        self.strict = true;
+        self.socket_groups = false;
+        self
+    }
+
+    /// Runs rumid (and so its helpers) as `uid` with only the groups `groups` (through
+    /// `setpriv`, which drops every capability), instead of the test's user. The home must
+    /// belong to that uid ([`TestHome::chown`]).
+    pub fn as_user(mut self, uid: u32, groups: &[u32]) -> Self {
+        self.user = Some((uid, groups.to_vec()));
+        self
     }
 
     /// Starts rumid and waits until it serves and every helper is up.
@@ -361,13 +424,32 @@ impl RumidBuilder<'_> {
         let _ = fs::remove_file(&addr_file);
         let log = home.join("rumid.log");
         let log_file = fs::OpenOptions::new().create(true).append(true).open(&log)?;
-        let mut cmd = Command::new(bin("rumid"));
+        let rumid = match &self.bin_dir {
+            Some(dir) => dir.join("rumid"),
+            None => bin("rumid"),
+        };
+        let mut cmd = match &self.user {
+            None => Command::new(rumid),
+            Some((uid, groups)) => {
+                let mut c = Command::new("/usr/bin/setpriv");
+                c.arg(format!("--reuid={uid}")).arg(format!("--regid={uid}"));
+                if groups.is_empty() {
+                    c.arg("--clear-groups");
+                } else {
+                    let list: Vec<String> = groups.iter().map(u32::to_string).collect();
+                    c.arg(format!("--groups={}", list.join(",")));
+                }
+                c.arg("--").arg(rumid);
+                c
+            }
+        };
         cmd.env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("RUST_BACKTRACE", "1")
             .env("RUMI_LOG_FORMAT", "text")
             .env("RUMI_LOG_LEVEL", "DEBUG")
             .env("RUMI_DISK_DEGRADED_PERCENT", HOST_DISK_PERCENT)
+            .env("RUMI_SDK_DIR", sdk_dir())
             .arg("--home")
             .arg(&home)
             .arg("--port")
@@ -381,6 +463,10 @@ impl RumidBuilder<'_> {
             .stdin(Stdio::null())
             .stdout(Stdio::from(log_file.try_clone()?))
             .stderr(Stdio::from(log_file));
+        if self.socket_groups {
+            cmd.env("RUMI_EGRESS_SOCKET_GID", SOCKET_GID)
+                .env("RUMI_CAPABILITY_SOCKET_GID", SOCKET_GID);
+        }
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
@@ -456,6 +542,9 @@ impl Rumid {
             env: Vec::new(),
             args: Vec::new(),
             strict: false,
+            socket_groups: false,
+            bin_dir: None,
+            user: None,
         }
     }
 
@@ -577,6 +666,16 @@ impl Rumid {
             body,
             request_id,
             headers,
+        }
+    }
+
+    /// The `result` of a flow run's answer, wherever the envelope puts it (at the top, as the
+    /// operations guide shows it, or under `data`).
+    pub fn flow_result(body: &Value) -> &Value {
+        if body.get("result").is_some() {
+            &body["result"]
+        } else {
+            &body["data"]["result"]
         }
     }
 
