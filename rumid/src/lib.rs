@@ -737,15 +737,17 @@ fn watch_flows(
 
 /// Tells the operator the token: in full on an interactive terminal, otherwise only a
 /// fingerprint (logs are often shipped elsewhere; `rumi-ctl token` prints the full token).
-#[allow(clippy::print_stdout)]
+/// A closed or failing stdout loses the banner, nothing else (`println!` would panic).
 fn announce_token(token: &rumi_common::token::ApiToken, bound: SocketAddr, headless: bool) {
-    if std::io::stdout().is_terminal() && !headless {
-        println!("Rumi API on http://{bound}");
-        println!("API token: {}", token.expose());
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    let _ = if out.is_terminal() && !headless {
+        writeln!(out, "Rumi API on http://{bound}\nAPI token: {}", token.expose())
     } else {
-        println!(
+        writeln!(
+            out,
             "Rumi API on http://{bound}; token {}… (run `rumi-ctl token` for the full token)",
             token.fingerprint()
-        );
-    }
+        )
+    };
 }
