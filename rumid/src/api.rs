@@ -2,7 +2,8 @@
 //!
 //! Layers, outermost first: `Connection: close` when the request body was left unread →
 //! request id (a span and an `x-request-id` header on every
-//! response) → CORS (only for `RUMI_CORS_ORIGINS`) → bearer auth (everything except
+//! response) → panic guard (a handler that panics answers 500 in the envelope instead of
+//! dropping the connection) → CORS (only for `RUMI_CORS_ORIGINS`) → bearer auth (everything except
 //! `GET /health`) → body limit → handler. Handlers are thin: extract, call one domain
 //! function, wrap the result in the envelope
 //! `{"success": true, "data": …}` / `{"success": false, "error": {code, message, suggestion, request_id}}`.
@@ -227,9 +228,23 @@ pub fn router(state: AppState) -> Router {
                 .expose_headers([REQUEST_ID_HEADER]),
         );
     }
-    app.layer(middleware::from_fn_with_state(state.clone(), request_id))
+    app.layer(middleware::from_fn(catch_panic))
+        .layer(middleware::from_fn_with_state(state.clone(), request_id))
         .layer(middleware::from_fn(keep_alive::close_if_body_unread))
         .with_state(state)
+}
+
+/// Answers 500 (`RUMI-SYS-001`, with the request id) when anything below panics, instead of
+/// letting hyper drop the connection with no answer at all.
+async fn catch_panic(req: Request, next: Next) -> Response {
+    use futures_util::FutureExt;
+    match std::panic::AssertUnwindSafe(next.run(req)).catch_unwind().await {
+        Ok(resp) => resp,
+        Err(_) => {
+            tracing::error!("request handler panicked");
+            Error::Task("request handler panicked".into()).into_response()
+        }
+    }
 }
 
 /// Gives every request an id, a span carrying it, and the id in the response header.

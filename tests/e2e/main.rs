@@ -22,6 +22,7 @@ mod import;
 mod pip;
 mod privileges;
 mod sandbox;
+mod security_hostile_core;
 mod security_hostile_engine;
 mod security_hostile_helpers;
 mod security_sandbox_backends;

@@ -325,12 +325,74 @@ pub fn docker_or_skip(test: &str) -> bool {
 /// Group given to the helper sockets in strict-mode tests, so containers can open them.
 pub const SOCKET_GID: &str = "4242";
 
+/// A tmpfs mounted for a test (the e2e tests run as root), unmounted on drop. Used to give
+/// a directory a tiny file system that a test can fill (ENOSPC for real, no fault injection).
+/// Drop it after every process using it is gone (declare it before the [`Rumid`]).
+pub struct Tmpfs {
+    path: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `bytes` (mode 0700) on `path`, creating the directory.
+    pub fn mount(path: &Path, bytes: u64) -> Result<Self> {
+        fs::create_dir_all(path)?;
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes},mode=0700"), "tmpfs"])
+            .arg(path)
+            .output()
+            .context("run mount")?;
+        if !out.status.success() {
+            bail!(
+                "mount tmpfs on {}: {} (the e2e tests need root)",
+                path.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Fills the file system with `name` until a write fails (ENOSPC); returns the bytes
+    /// written. Remove the file to free the space again.
+    pub fn fill(&self, name: &str) -> Result<u64> {
+        use std::io::Write;
+        let mut f = fs::File::create(self.path.join(name))?;
+        let chunk = vec![0u8; 4096];
+        let mut written = 0u64;
+        loop {
+            match f.write(&chunk) {
+                Ok(0) => break,
+                Ok(n) => written += n as u64,
+                Err(e) if e.raw_os_error() == Some(28) => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // Whatever is left is smaller than a page: take it too, byte by byte.
+        while f.write(&[0u8]).is_ok_and(|n| n == 1) {
+            written += 1;
+        }
+        Ok(written)
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
 /// Builder for a [`Rumid`].
 pub struct RumidBuilder<'a> {
     home: &'a TestHome,
     env: Vec<(String, String)>,
     args: Vec<String>,
     strict: bool,
+    stdio: Option<(Stdio, Stdio)>,
 }
 
 impl RumidBuilder<'_> {
@@ -341,6 +403,13 @@ impl RumidBuilder<'_> {
 
     pub fn arg(mut self, a: &str) -> Self {
         self.args.push(a.to_owned());
+        self
+    }
+
+    /// Sends rumid's stdout and stderr here instead of the home's `rumid.log` (which then
+    /// stays empty): a closed pipe, a pipe nobody reads, a file on a full disk.
+    pub fn stdio(mut self, stdout: Stdio, stderr: Stdio) -> Self {
+        self.stdio = Some((stdout, stderr));
         self
     }
 
@@ -382,9 +451,13 @@ impl RumidBuilder<'_> {
             .env("RUMI_CAPD_SOCKET", home.join("run/capd.sock"))
             .args(if self.strict { &[][..] } else { &["--permissive"][..] })
             .args(&self.args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log_file.try_clone()?))
-            .stderr(Stdio::from(log_file));
+            .stdin(Stdio::null());
+        match self.stdio {
+            Some((out, err)) => cmd.stdout(out).stderr(err),
+            None => cmd
+                .stdout(Stdio::from(log_file.try_clone()?))
+                .stderr(Stdio::from(log_file)),
+        };
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
@@ -460,6 +533,7 @@ impl Rumid {
             env: Vec::new(),
             args: Vec::new(),
             strict: false,
+            stdio: None,
         }
     }
 

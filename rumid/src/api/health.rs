@@ -56,7 +56,7 @@ fn probes(state: &AppState) -> Value {
         },
     ));
     for h in state.helpers.iter() {
-        let s = h.status.load();
+        let s = h.observed();
         // An up helper whose audit has a gap (a broken stream, events it dropped) is
         // DEGRADED: it serves packs, but the operator's record of what they did is not whole.
         let gap = s.is_up().then(|| h.audit_status().gap()).flatten();
@@ -113,13 +113,15 @@ pub fn diagnostics(state: &AppState) -> Value {
         .helpers
         .iter()
         .map(|h| {
-            let mut v = json!(**h.status.load());
+            let mut v = json!(h.observed());
             v["audit"] = json!(h.audit_status());
             (h.name.to_owned(), v)
         })
         .collect();
     report["helpers"] = Value::Object(helpers);
     report["policy_version"] = json!(state.policy.current().version);
+    // Lines lost to a slow or failing stderr (they are dropped, never waited for).
+    report["logging"] = json!({"dropped_lines": rumi_common::telemetry::dropped_lines()});
     let backend = state.flows.sandbox().backend();
     report["sandbox"] = json!({
         "backend": backend.name(),
