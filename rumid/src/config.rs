@@ -127,6 +127,14 @@ pub use rumi_common::limits::{
 pub const ENV_HELPER_AUDIT_MAX_MESSAGE_BYTES: &str = "RUMI_HELPER_AUDIT_MAX_MESSAGE_BYTES";
 /// Default: 4 MiB, gRPC's usual limit.
 pub const DEFAULT_HELPER_AUDIT_MAX_MESSAGE_BYTES: u64 = 4 * 1024 * 1024;
+/// Bytes of the audit file system held back (a preallocated file, `user_data/audit/.reserve`)
+/// for the audit lines of operator actions already let through, so that an action whose
+/// write-ahead line was written never lacks its outcome line because the disk filled up in
+/// between. While the reserve cannot be held, operator actions are refused (503
+/// `RUMI-SYS-008`). 0 disables it. Default [`DEFAULT_AUDIT_RESERVE_BYTES`].
+pub const ENV_AUDIT_RESERVE_BYTES: &str = "RUMI_AUDIT_RESERVE_BYTES";
+/// Default audit reserve: 4 MiB, thousands of operator actions' lines.
+pub const DEFAULT_AUDIT_RESERVE_BYTES: u64 = 4 * 1024 * 1024;
 /// `off` (default) or `require_approval`: whether legacy `ecosystem/flows/` is read.
 pub const ENV_LOCAL_PACK_MODE: &str = "RUMI_LOCAL_PACK_MODE";
 
@@ -348,6 +356,8 @@ pub struct Config {
     /// Limits rumid hands to the helpers it spawns.
     pub helper_limits: rumi_common::limits::HelperLimits,
     pub helper_audit_max_message_bytes: usize,
+    /// `RUMI_AUDIT_RESERVE_BYTES`.
+    pub audit_reserve_bytes: u64,
     pub local_pack_mode: LocalPackMode,
     pub helpers: HelperMode,
     pub egressd_socket: PathBuf,
@@ -475,6 +485,9 @@ impl Config {
                 env::parse_bounded(s, 1024, 64 * 1024 * 1024)
             })
             .unwrap_or(DEFAULT_HELPER_AUDIT_MAX_MESSAGE_BYTES) as usize;
+        let audit_reserve_bytes = c
+            .opt(ENV_AUDIT_RESERVE_BYTES, |s| env::parse_bounded(s, 0, MAX_BYTES_SETTING))
+            .unwrap_or(DEFAULT_AUDIT_RESERVE_BYTES);
         let local_pack_mode = c
             .opt(ENV_LOCAL_PACK_MODE, |s| match s.to_ascii_lowercase().as_str() {
                 "off" => Ok(LocalPackMode::Off),
@@ -588,6 +601,7 @@ impl Config {
             egress_rate_limit,
             helper_limits,
             helper_audit_max_message_bytes,
+            audit_reserve_bytes,
             local_pack_mode,
             helpers,
             egressd_socket,

@@ -73,6 +73,9 @@ pub enum Error {
     Import(#[from] crate::import::ImportError),
     #[error("{0}")]
     Forbidden(String),
+    /// An operator action refused before it started: its audit line could not be written.
+    #[error("the audit log cannot be written ({reason}); the action was refused and nothing was changed")]
+    AuditUnavailable { reason: String },
 }
 
 impl Error {
@@ -112,6 +115,7 @@ impl Error {
             Self::MethodNotAllowed => code::SYS_METHOD_NOT_ALLOWED,
             Self::Io { .. } | Self::Task(_) => code::SYS_INTERNAL,
             Self::Forbidden(_) => code::AUTH_PERMISSION_DENIED,
+            Self::AuditUnavailable { .. } => code::SYS_AUDIT_UNAVAILABLE,
             Self::Import(e) => match e {
                 ImportError::Refused { code, .. } => *code,
                 ImportError::TooLarge(_) => code::PACK_IMPORT_TOO_LARGE,
@@ -138,7 +142,7 @@ impl Error {
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::HelperUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::HelperUnavailable { .. } | Self::AuditUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Flow(e) => match e {
                 crate::flow::FlowError::NotFound(_) => StatusCode::NOT_FOUND,
                 crate::flow::FlowError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
@@ -205,6 +209,9 @@ impl Error {
             Self::Io { .. } | Self::Task(_) => {
                 "see rumid's log for the line with this request id; check disk space and permissions under RUMI_HOME"
             }
+            Self::AuditUnavailable { .. } => {
+                "free space on the file system of user_data/audit (the audit probe of GET /api/health says why it cannot be written; RUMI_AUDIT_RESERVE_BYTES must fit too), then retry"
+            }
             Self::Forbidden(_) => {
                 "an operator grants it first: `rumi-ctl privileges grant <pack_id> <privilege_id>` for privileges, `rumi-ctl capability grant <pack_id> <permission_id>` for a unit's permission"
             }
@@ -254,7 +261,8 @@ impl Error {
 
     /// Whether the detail must stay out of responses (5xx: generic message, detail in the log).
     pub fn is_internal(&self) -> bool {
-        // A failed flow step is the pack's failure, not Rumi's: its message is useful.
-        self.status().is_server_error() && !matches!(self, Self::Flow(_))
+        // A failed flow step is the pack's failure, not Rumi's: its message is useful. An
+        // unwritable audit log is the operator's to fix, and its reason names no path.
+        self.status().is_server_error() && !matches!(self, Self::Flow(_) | Self::AuditUnavailable { .. })
     }
 }

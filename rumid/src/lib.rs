@@ -102,10 +102,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     })?;
     let config = Arc::new(config);
     let home = config.home.clone();
-    let audit = Audit::spawn(&home.join("user_data/audit")).map_err(|source| RunError::Layout {
-        path: home.join("user_data/audit"),
-        source,
-    })?;
+    let audit =
+        Audit::spawn_with_reserve(&home.join("user_data/audit"), config.audit_reserve_bytes).map_err(|source| {
+            RunError::Layout {
+                path: home.join("user_data/audit"),
+                source,
+            }
+        })?;
     let metrics = Arc::new(Metrics::new());
 
     let lib_notify = Arc::new(tokio::sync::Notify::new());

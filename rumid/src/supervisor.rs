@@ -107,6 +107,9 @@ pub struct AuditStreamStatus {
     pub dropped: u64,
     /// Refusals the helper counted instead of auditing (since the helper started).
     pub suppressed: u64,
+    /// The helper's events rumid received but could not write (the audit file system full or
+    /// failing), since rumid started.
+    pub unwritten: u64,
     /// When a gap was last seen (a break, or a rise of `dropped`).
     #[serde(skip)]
     pub last_gap: Option<Instant>,
@@ -121,6 +124,7 @@ impl Default for AuditStreamStatus {
             last_break_at: None,
             dropped: 0,
             suppressed: 0,
+            unwritten: 0,
             last_gap: None,
         }
     }
@@ -138,11 +142,12 @@ impl AuditStreamStatus {
         }
         let ago = self.last_gap.filter(|t| t.elapsed() < AUDIT_GAP_VISIBLE)?.elapsed();
         Some(format!(
-            "audit gap {}s ago ({} stream breaks, last: {}; {} events dropped by the helper); audit lines may be missing",
+            "audit gap {}s ago ({} stream breaks, last: {}; {} events dropped by the helper, {} not written by rumid); audit lines may be missing",
             ago.as_secs(),
             self.breaks,
             self.last_error.as_deref().unwrap_or("none"),
-            self.dropped
+            self.dropped,
+            self.unwritten
         ))
     }
 }
@@ -520,7 +525,16 @@ async fn consume_audit(
                 loop {
                     match stream.message().await {
                         Ok(Some(record)) => {
-                            audit.record(to_event(record, helper)).await;
+                            if let Err(e) = audit.try_record(to_event(record, helper)).await {
+                                // Counted and shown (health, the next recovery line): a full
+                                // audit disk must not stall the stream, nor hide the loss.
+                                let mut s = lock(&status);
+                                s.unwritten += 1;
+                                s.last_gap = Some(Instant::now());
+                                if s.unwritten.is_power_of_two() {
+                                    tracing::error!(error = %e, unwritten = s.unwritten, "helper audit event not written");
+                                }
+                            }
                             backoff = MIN_BACKOFF;
                         }
                         Ok(None) => break "the helper ended the stream".to_owned(),
@@ -614,6 +628,8 @@ mod tests {
         s.state = "connected";
         let gap = s.gap().expect("a recent break is still a gap");
         assert!(gap.starts_with("audit gap 0s ago (1 stream breaks"), "{gap}");
+        s.unwritten = 3;
+        assert!(s.gap().unwrap().contains("3 not written by rumid"));
         s.last_gap = Instant::now().checked_sub(AUDIT_GAP_VISIBLE + Duration::from_secs(1));
         assert_eq!(s.gap(), None, "an old gap is history");
     }

@@ -2,6 +2,9 @@
 //! asserts what rumid does about it, and checks that the operator keeps working while and after
 //! it runs: the calls that must work are answered within one second.
 //!
+//! - audit: with the audit file system full, operator actions are refused with
+//!   `RUMI-SYS-008` and change nothing, health says why, helper events that cannot be written
+//!   are counted and shown, and freeing space lets the next action through at once;
 //! - logging: a closed stderr, a stderr nobody reads and a log on a full disk neither panic a
 //!   request nor stall it, and helpers killed meanwhile are restarted and reported truly.
 
@@ -9,7 +12,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use rumi_tests::{Resp, Rumid, TestHome, Tmpfs, eventually, patience};
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// How fast the operator must be answered during an attack.
 const PROMPT: Duration = Duration::from_secs(1);
@@ -155,4 +158,152 @@ fn operator_survives_broken_logging(home: &TestHome, rumid: &Rumid, case: &str) 
         rumid.request("GET", "/health", None, None, None)
     });
     ok(case, &public);
+}
+
+// === item 3: audit acknowledged but not written ===
+
+/// A digest of every file under `dir` (path, size, bytes), to show that nothing changed.
+fn tree_digest(dir: &std::path::Path) -> String {
+    use sha2::Digest;
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    let mut h = sha2::Sha256::new();
+    for f in files {
+        h.update(f.display().to_string().as_bytes());
+        h.update(std::fs::read(&f).unwrap_or_default());
+    }
+    hex::encode(h.finalize())
+}
+
+#[test]
+fn an_unwritable_audit_log_refuses_operator_actions_and_changes_nothing() {
+    let home = TestHome::new();
+    home.add_pack("p");
+    home.add_pack("q");
+    // The audit directory on its own 8 MiB file system (as /var/log often is), so it can be
+    // filled for real; the rest of the home has room.
+    let fs = Tmpfs::mount(&home.path().join("user_data/audit"), 8 * 1024 * 1024).unwrap();
+    let rumid = Rumid::start(&home);
+    ok("approve q", &rumid.post("/api/packs/q/approve", None));
+    rumid.wait_policy_applied();
+    let q_socket = rumid.capability_socket(&home, "q");
+    rumi_tests::wait_socket(&q_socket).unwrap();
+
+    let filled = fs.fill("filler").unwrap();
+    let settings = home.path().join("user_data/settings");
+    let before = tree_digest(&settings);
+    // Health says so at once, with the reason, before any action was even tried.
+    let probe = eventually("the audit probe to report the full disk", PROMPT, || {
+        let h = rumid.get("/api/health").body["data"].clone();
+        (h["probes"]["audit"]["status"] == "DOWN").then_some(h)
+    })
+    .unwrap_or_else(|e| panic!("{e} (filled {filled} bytes)"));
+    let message = probe["probes"]["audit"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("full") && message.contains("RUMI-SYS-008"),
+        "{message}"
+    );
+    assert_eq!(probe["status"], "DEGRADED", "{probe}");
+    assert_eq!(probe["audit"]["writable"], false, "{}", probe["audit"]);
+    let public = prompt("GET /health", || rumid.request("GET", "/health", None, None, None));
+    assert_eq!(public.body["status"], "DEGRADED", "{:?}", public.body);
+
+    // Every kind of operator action is refused, at once, with the code; reads still work.
+    let actions: [(&str, &str, Option<Value>); 5] = [
+        ("POST", "/api/packs/p/approve", None),
+        ("POST", "/api/packs/q/reject", Some(json!({"reason": "no"}))),
+        (
+            "POST",
+            "/api/network/grant",
+            Some(json!({"pack_id": "q", "allowed_domains": ["example.com"], "allowed_ports": [443]})),
+        ),
+        ("POST", "/api/secrets/set", Some(json!({"key": "K", "value": "v"}))),
+        ("DELETE", "/api/packs/p", None),
+    ];
+    for (method, path, body) in &actions {
+        let bytes = body.as_ref().map(|b| serde_json::to_vec(b).unwrap());
+        let r = prompt(&format!("{method} {path}"), || {
+            rumid.request(
+                method,
+                path,
+                Some(&rumid.token),
+                bytes.as_deref(),
+                Some("application/json"),
+            )
+        });
+        assert_eq!(r.status, 503, "{method} {path}: {:?}", r.body);
+        assert_eq!(r.code(), "RUMI-SYS-008", "{method} {path}: {:?}", r.body);
+        let message = r.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("nothing was changed"), "{message}");
+    }
+    ok("GET /api/packs", &prompt("GET /api/packs", || rumid.get("/api/packs")));
+    assert_eq!(rumid.pack_state("p"), "installed");
+    assert_eq!(rumid.pack_state("q"), "approved");
+    assert!(!settings.join("approvals/p.json").exists());
+    assert_eq!(tree_digest(&settings), before, "no state file changed");
+    assert!(home.path().join("ecosystem/p").is_dir(), "not uninstalled");
+
+    // Helper events that cannot be written are counted and reported: refused capability
+    // calls from q, which rumi-capd audits.
+    let call = json!({"permission_id": "store.get", "args": {"store_id": "nope", "key": "k"}});
+    for _ in 0..5 {
+        let r = rumi_tests::frame_call(&q_socket, &call).unwrap();
+        assert_eq!(r["success"], false, "{r}");
+    }
+    let capd = eventually("the unwritten helper events to be reported", patience(), || {
+        let h = rumid.get("/api/health").body["data"].clone();
+        (h["helpers"]["capd"]["audit"]["unwritten"].as_u64() >= Some(1)).then_some(h)
+    })
+    .unwrap();
+    assert!(capd["audit"]["lost"].as_u64() >= Some(1), "{}", capd["audit"]);
+    assert_eq!(capd["probes"]["capd"]["status"], "DEGRADED", "{}", capd["probes"]);
+    let gap = capd["probes"]["capd"]["message"].as_str().unwrap_or_default();
+    assert!(gap.contains("not written by rumid"), "{gap}");
+
+    // Space comes back: the next action goes through at once, with its lines.
+    std::fs::remove_file(fs.path().join("filler")).unwrap();
+    let r = prompt("approve after freeing space", || {
+        rumid.post("/api/packs/p/approve", None)
+    });
+    ok("approve p", &r);
+    assert_eq!(rumid.pack_state("p"), "approved");
+    let approved = home.audit_actions("approval", "pack_approved");
+    assert_eq!(
+        approved.iter().filter(|l| l["owner_pack"] == "p").count(),
+        1,
+        "{approved:?}"
+    );
+    let requests = home.audit_actions("system", "operator_request");
+    let ahead = requests
+        .iter()
+        .find(|l| l["request_id"] == r.request_id.as_deref().unwrap_or("-"))
+        .unwrap_or_else(|| panic!("the approval's write-ahead line: {requests:?}"));
+    assert_eq!(ahead["details"]["route"], "/api/packs/{pack_id}/approve", "{ahead}");
+    assert_eq!(
+        requests.len(),
+        2,
+        "only the admitted actions (q's approval, p's) have a write-ahead line: {requests:?}"
+    );
+    let recovered = home.audit_actions("system", "audit_write_recovered");
+    assert_eq!(recovered.len(), 1, "{recovered:?}");
+    assert!(recovered[0]["details"]["lost"].as_u64() >= Some(1), "{recovered:?}");
+    let h = eventually("the audit probe to be UP again", PROMPT, || {
+        let h = rumid.get("/api/health").body["data"].clone();
+        (h["probes"]["audit"]["status"] == "UP").then_some(h)
+    })
+    .unwrap();
+    assert_eq!(h["audit"]["writable"], true, "{}", h["audit"]);
+    drop(rumid);
+    drop(fs);
 }

@@ -30,12 +30,27 @@ fn probes(state: &AppState) -> Value {
                     ("disk", health::probe_disk(home, state.config.disk_degraded_percent)),
                     ("writable_state", health::probe_writable(&home.join("user_data"))),
                     ("writable_tmp", health::probe_writable(&std::env::temp_dir())),
+                    ("audit", health::probe_audit_space(&home.join("user_data/audit"))),
                 ];
+                // While lines cannot be written, or may soon not be, have the writer look again
+                // now (at most once per cache period): a full disk and freed space both show
+                // without waiting for the next write.
+                let low = fresh.iter().any(|(n, p)| *n == "audit" && p.status != Status::Up);
+                if low || !state.audit.status().writable {
+                    state.audit.nudge();
+                }
                 *cache = Some((Instant::now(), fresh.clone()));
                 fresh
             }
         }
     };
+    // The writer's own state is read live: a refused action must show at once.
+    let audit = state.audit.status();
+    for (name, probe) in &mut probes {
+        if *name == "audit" {
+            *probe = health::with_audit_status(probe.clone(), &audit);
+        }
+    }
     // Where pack code runs: a sandbox, or (loudly) nothing at all.
     let backend = state.flows.sandbox().backend();
     let mode = backend.execution_mode();
@@ -120,6 +135,7 @@ pub fn diagnostics(state: &AppState) -> Value {
         .collect();
     report["helpers"] = Value::Object(helpers);
     report["policy_version"] = json!(state.policy.current().version);
+    report["audit"] = json!(state.audit.status());
     // Lines lost to a slow or failing stderr (they are dropped, never waited for).
     report["logging"] = json!({"dropped_lines": rumi_common::telemetry::dropped_lines()});
     let backend = state.flows.sandbox().backend();
