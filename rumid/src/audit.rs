@@ -699,12 +699,13 @@ impl Writer {
         if lost > 0 {
             self.shared.lost.fetch_add(lost, Ordering::Relaxed);
         }
+        // The shared state first: whoever is told the outcome sees the state it left.
+        self.settle(first_error);
         for (job, result) in batch.drain(..).zip(results) {
             if let Job::Line { ack: Some(ack), .. } = job {
                 let _ = ack.send(result.unwrap_or(Ok(())));
             }
         }
-        self.settle(first_error);
     }
 
     /// Records the batch's outcome in the shared state: a new failure starts an episode; once
