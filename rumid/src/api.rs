@@ -23,6 +23,7 @@ mod packs;
 mod pip;
 mod privileges;
 mod secrets;
+mod server;
 mod stores;
 mod units;
 
@@ -44,6 +45,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use self::envelope::{AppJson, ok};
+pub use self::server::{Limits as ConnectionLimits, serve};
 use crate::approval::Packs;
 use crate::audit::Audit;
 use crate::config::Config;

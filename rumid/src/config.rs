@@ -22,6 +22,17 @@ pub const ENV_API_PORT: &str = "RUMI_API_PORT";
 pub const DEFAULT_API_PORT: u16 = 8765;
 /// Address the API binds to. Default `127.0.0.1`. Anything else exposes the API to the network.
 pub const ENV_API_BIND_ADDRESS: &str = "RUMI_API_BIND_ADDRESS";
+/// Seconds a connection has to send a request's whole head, from opening or from its previous
+/// response (so it also ends idle keep-alive connections). Default
+/// [`DEFAULT_API_HEADER_READ_TIMEOUT_SECS`].
+pub const ENV_API_HEADER_READ_TIMEOUT: &str = "RUMI_API_HEADER_READ_TIMEOUT";
+/// Default header timeout: 10 s, far more than any client needs to send a head.
+pub const DEFAULT_API_HEADER_READ_TIMEOUT_SECS: u64 = 10;
+/// Most API connections open at once that have not authenticated yet; one more closes the
+/// oldest of them. Default [`DEFAULT_API_MAX_UNAUTHENTICATED_CONNECTIONS`].
+pub const ENV_API_MAX_UNAUTHENTICATED_CONNECTIONS: &str = "RUMI_API_MAX_UNAUTHENTICATED_CONNECTIONS";
+/// Default cap: 256, a quarter of the smallest descriptor limit rumid may run under (1024).
+pub const DEFAULT_API_MAX_UNAUTHENTICATED_CONNECTIONS: u64 = 256;
 /// `strict` (default; pack code only in Docker) or `permissive` (host execution allowed, for development).
 pub const ENV_SECURITY_MODE: &str = "RUMI_SECURITY_MODE";
 /// `DEBUG`, `INFO` (default), `WARNING`, `ERROR` or `CRITICAL`.
@@ -327,6 +338,10 @@ pub struct Config {
     pub home: PathBuf,
     pub bind_address: IpAddr,
     pub port: u16,
+    /// `RUMI_API_HEADER_READ_TIMEOUT`.
+    pub api_header_read_timeout: std::time::Duration,
+    /// `RUMI_API_MAX_UNAUTHENTICATED_CONNECTIONS`.
+    pub api_max_unauthenticated_connections: usize,
     pub security_mode: SecurityMode,
     pub headless: bool,
     pub log_level: LogLevel,
@@ -399,6 +414,15 @@ impl Config {
                     .map_err(|_| "expected an IP address such as 127.0.0.1".to_owned())
             })
             .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        let api_header_read_timeout = std::time::Duration::from_secs(
+            c.opt(ENV_API_HEADER_READ_TIMEOUT, |s| env::parse_bounded(s, 1, 300))
+                .unwrap_or(DEFAULT_API_HEADER_READ_TIMEOUT_SECS),
+        );
+        let api_max_unauthenticated_connections =
+            c.opt(ENV_API_MAX_UNAUTHENTICATED_CONNECTIONS, |s| {
+                env::parse_bounded(s, 1, 1_000_000)
+            })
+            .unwrap_or(DEFAULT_API_MAX_UNAUTHENTICATED_CONNECTIONS) as usize;
         let env_mode = c.opt(ENV_SECURITY_MODE, |s| match s.to_ascii_lowercase().as_str() {
             "strict" => Ok(SecurityMode::Strict),
             "permissive" => Ok(SecurityMode::Permissive),
@@ -573,6 +597,8 @@ impl Config {
             home,
             bind_address,
             port,
+            api_header_read_timeout,
+            api_max_unauthenticated_connections,
             security_mode,
             headless: cli.headless,
             log_level,
@@ -690,6 +716,9 @@ mod tests {
         assert_eq!(c.egress_sock_dir, PathBuf::from("/run/rumi/egress/packs"));
         assert!(c.cors_origins.is_empty());
         assert!(!c.hmac_rotate);
+        assert_eq!(c.api_header_read_timeout, std::time::Duration::from_secs(10));
+        assert_eq!(c.api_max_unauthenticated_connections, 256);
+        assert_eq!(c.audit_reserve_bytes, 4 * 1024 * 1024);
     }
 
     #[test]

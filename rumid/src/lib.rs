@@ -336,13 +336,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         pip: Arc::new(pip),
         units: Arc::new(units),
     };
-    let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    // Small JSON responses on keep-alive connections: send them at once rather than wait
-    // for Nagle's algorithm.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let metrics = state.metrics.clone();
+    let limits = api::ConnectionLimits {
+        header_read_timeout: config.api_header_read_timeout,
+        max_unauthenticated: config.api_max_unauthenticated_connections,
+    };
+    let served = api::serve(listener, api::router(state), limits, metrics, shutdown).await;
     rumi_common::notify::stopping();
     // Spares are not left running (or waiting for the next start's clean-up).
     // Nothing is left running: spares (also those still starting) and cut-short runs.

@@ -5,6 +5,9 @@
 //! - audit: with the audit file system full, operator actions are refused with
 //!   `RUMI-SYS-008` and change nothing, health says why, helper events that cannot be written
 //!   are counted and shown, and freeing space lets the next action through at once;
+//! - slow connections: 1,100 connections that never finish their request head, against the
+//!   1024 descriptors systemd gives a unit by default, are capped and timed out, and when they
+//!   do use up the descriptors, a pack file that cannot be opened is an error, never `modified`;
 //! - logging: a closed stderr, a stderr nobody reads and a log on a full disk neither panic a
 //!   request nor stall it, and helpers killed meanwhile are restarted and reported truly.
 
@@ -306,4 +309,190 @@ fn an_unwritable_audit_log_refuses_operator_actions_and_changes_nothing() {
     assert_eq!(h["audit"]["writable"], true, "{}", h["audit"]);
     drop(rumid);
     drop(fs);
+}
+
+// === item 10: connections that never finish their headers ===
+
+/// How many slow connections the attack opens: more than the 1024 descriptors rumid gets.
+const SLOW_CONNECTIONS: usize = 1100;
+/// rumid's descriptor limit during the attack: systemd's default for a unit without
+/// `LimitNOFILE`.
+const NOFILE: u64 = 1024;
+/// `RUMI_API_HEADER_READ_TIMEOUT`'s default.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A pack `hello` whose flow `hello.greet` runs a Python block.
+fn hello_pack(home: &TestHome) {
+    home.add_pack("hello");
+    home.write(
+        "ecosystem/hello/backend/blocks/greet.py",
+        "def run(input_data, context):\n    return {'message': 'Hello, %s!' % input_data.get('name')}\n",
+    );
+    home.write(
+        "ecosystem/hello/backend/flows/hello.flow.yaml",
+        r#"
+flow_id: hello.greet
+phases: [main]
+steps:
+  - id: greet
+    phase: main
+    type: python_file_call
+    owner_pack: hello
+    file: greet.py
+    input: {name: "${ctx.name}"}
+    output: greeting
+outputs:
+  greeting: "$ctx.greeting"
+"#,
+    );
+}
+
+/// `n` connections that each send the first line of a request head, then nothing.
+fn slow_connections(rumid: &Rumid, n: usize) -> Vec<std::net::TcpStream> {
+    use std::io::Write;
+    let addr = rumid.base.trim_start_matches("http://").to_owned();
+    (0..n)
+        .map(|i| {
+            let mut s = std::net::TcpStream::connect(&addr).unwrap_or_else(|e| panic!("connection {i}: {e}"));
+            s.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+            s
+        })
+        .collect()
+}
+
+/// Waits until rumid has closed every connection in `conns`; returns when the last one was.
+fn wait_all_closed(conns: Vec<std::net::TcpStream>, deadline: Instant) -> Instant {
+    use std::io::Read;
+    let mut last = Instant::now();
+    for (i, mut c) in conns.into_iter().enumerate() {
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
+        c.set_read_timeout(Some(left)).unwrap();
+        let mut buf = [0u8; 512];
+        match c.read(&mut buf) {
+            // Closed (an evicted connection may see a reset); nothing was ever answered.
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Ok(n) => panic!("connection {i} got an answer: {:?}", String::from_utf8_lossy(&buf[..n])),
+            Err(e) => panic!("connection {i} still open at the deadline: {e}"),
+        }
+        last = Instant::now();
+    }
+    last
+}
+
+/// `GET /health` on a new connection (as a monitoring probe does): the status line.
+fn fresh_health(rumid: &Rumid) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(rumid.base.trim_start_matches("http://")).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: rumi\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    answer.lines().next().unwrap_or_default().to_owned()
+}
+
+/// The operator's calls during the attack: each answered, within a second.
+fn operator_is_served(rumid: &Rumid, n: usize) {
+    let status = prompt("GET /health on a new connection", || fresh_health(rumid));
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    let r = prompt("GET /api/health", || rumid.get("/api/health"));
+    ok("GET /api/health", &r);
+    let r = prompt("pack status", || rumid.get("/api/packs/hello/status"));
+    ok("status", &r);
+    assert_eq!(r.body["data"]["status"], "approved", "{:?}", r.body);
+    let grant = json!({"pack_id": "hello", "allowed_domains": [format!("n{n}.example.com")], "allowed_ports": [443]});
+    let r = prompt("network grant", || rumid.post("/api/network/grant", Some(&grant)));
+    ok("grant", &r);
+    let r = prompt("flow run", || {
+        rumid.run_flow("hello.greet", json!({"name": "op"}), 30.0)
+    });
+    ok("flow", &r);
+    assert_eq!(
+        r.body["data"]["result"]["greeting"]["message"], "Hello, op!",
+        "{:?}",
+        r.body
+    );
+}
+
+#[test]
+fn connections_that_never_finish_their_headers_are_capped_and_timed_out() {
+    let home = TestHome::new();
+    hello_pack(&home);
+    let rumid = Rumid::start(&home);
+    ok("approve", &rumid.post("/api/packs/hello/approve", None));
+    rumid.wait_policy_applied();
+    eventually("the pack's flow", patience(), || {
+        (rumid.get("/api/flows").body["data"]["count"] == 1).then_some(())
+    })
+    .unwrap();
+    rumid.limit_descriptors(NOFILE);
+
+    let started = Instant::now();
+    let conns = slow_connections(&rumid, SLOW_CONNECTIONS);
+    operator_is_served(&rumid, 1);
+    let api = rumid.get("/api/health").body["data"]["api"].clone();
+    assert!(
+        api["unauthenticated_connections"].as_u64() <= Some(256),
+        "at most the cap are held: {api}"
+    );
+    assert!(
+        api["connections_evicted"].as_u64() >= Some((SLOW_CONNECTIONS - 256) as u64),
+        "the oldest made room: {api}"
+    );
+    // Each one is closed within the header timeout, never answered.
+    let last = wait_all_closed(conns, started + HEADER_TIMEOUT + Duration::from_secs(5));
+    let took = last.duration_since(started);
+    assert!(
+        took < HEADER_TIMEOUT + Duration::from_secs(5),
+        "the last closed after {took:?}"
+    );
+    let api = rumid.get("/api/health").body["data"]["api"].clone();
+    assert!(api["header_timeouts"].as_u64() >= Some(1), "{api}");
+    operator_is_served(&rumid, 2);
+    drop(rumid);
+
+    // With the cap raised past the descriptor limit (and connections held for good), the same
+    // attack does use up rumid's descriptors. Reading the pack's files then fails with EMFILE:
+    // an error, never a verdict about the pack.
+    let rumid = Rumid::builder(&home)
+        .env("RUMI_API_MAX_UNAUTHENTICATED_CONNECTIONS", "100000")
+        .env("RUMI_API_HEADER_READ_TIMEOUT", "300")
+        .spawn()
+        .unwrap();
+    assert_eq!(rumid.pack_state("hello"), "approved");
+    rumid.limit_descriptors(NOFILE);
+    let open_fds = || std::fs::read_dir(format!("/proc/{}/fd", rumid.pid())).map_or(0, |d| d.count());
+    let mut conns = slow_connections(&rumid, SLOW_CONNECTIONS);
+    // Connections past the listen backlog trickle in as their clients retransmit; one more
+    // is added whenever rumid still has a descriptor free, until it has none.
+    eventually("rumid to run out of descriptors", patience(), || {
+        if open_fds() >= NOFILE as usize {
+            return Some(());
+        }
+        conns.extend(slow_connections(&rumid, 1));
+        std::thread::sleep(Duration::from_millis(200));
+        None
+    })
+    .unwrap_or_else(|e| panic!("{e}: {} open", open_fds()));
+    // Through the connection the harness already holds (authenticated, so never evicted).
+    let r = rumid.get("/api/packs/hello/status");
+    ok("status while out of descriptors", &r);
+    assert_eq!(r.body["data"]["status"], "approved", "{:?}", r.body);
+    let log = rumid.log_text();
+    assert!(
+        log.contains("cannot read the pack's manifest now") && log.contains("Too many open files"),
+        "reading the manifest failed for lack of descriptors, and was reported as that"
+    );
+    // The attacker gives up: everything works again, and nothing was decided meanwhile.
+    drop(conns);
+    eventually("rumid to have descriptors again", patience(), || {
+        (open_fds() < NOFILE as usize / 2).then_some(())
+    })
+    .unwrap();
+    operator_is_served(&rumid, 3);
+    assert!(home.audit_actions("security", "pack_modified").is_empty());
+    assert!(home.audit_actions("security", "hmac_verification_failed").is_empty());
 }

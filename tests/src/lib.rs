@@ -546,6 +546,21 @@ impl Rumid {
         self.child.id()
     }
 
+    /// Lowers rumid's open-file limit (soft and hard) to `n`, as systemd's default of 1024
+    /// does for a unit without `LimitNOFILE` (the helpers, already running, keep theirs).
+    pub fn limit_descriptors(&self, n: u64) {
+        let out = Command::new("prlimit")
+            .arg(format!("--pid={}", self.pid()))
+            .arg(format!("--nofile={n}:{n}"))
+            .output()
+            .expect("run prlimit");
+        assert!(
+            out.status.success(),
+            "prlimit: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     pub fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }

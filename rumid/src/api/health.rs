@@ -136,6 +136,11 @@ pub fn diagnostics(state: &AppState) -> Value {
     report["helpers"] = Value::Object(helpers);
     report["policy_version"] = json!(state.policy.current().version);
     report["audit"] = json!(state.audit.status());
+    report["api"] = json!({
+        "unauthenticated_connections": state.metrics.api_unauthenticated_connections.get(),
+        "connections_evicted": state.metrics.api_connections_evicted.get(),
+        "header_timeouts": state.metrics.api_header_timeouts.get(),
+    });
     // Lines lost to a slow or failing stderr (they are dropped, never waited for).
     report["logging"] = json!({"dropped_lines": rumi_common::telemetry::dropped_lines()});
     let backend = state.flows.sandbox().backend();
