@@ -597,7 +597,7 @@ pub struct Resp {
 impl Resp {
     /// The RUMI error code of an error envelope.
     pub fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or("")
+        self.body["error_code"].as_str().unwrap_or("")
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -758,14 +758,9 @@ impl Rumid {
         }
     }
 
-    /// The `result` of a flow run's answer, wherever the envelope puts it (at the top, as the
-    /// operations guide shows it, or under `data`).
+    /// The `result` of a flow run's answer (at the top, as the operations guide shows it).
     pub fn flow_result(body: &Value) -> &Value {
-        if body.get("result").is_some() {
-            &body["result"]
-        } else {
-            &body["data"]["result"]
-        }
+        &body["result"]
     }
 
     /// Runs a flow through the API.
