@@ -520,7 +520,10 @@ fn pack_routes_run_their_own_flows_and_never_shadow_built_ins() {
     })
     .unwrap();
     let diags = routes["diagnostics"].to_string();
-    assert!(diags.contains("must start with /web/"), "{diags}");
+    assert!(
+        diags.contains("/api/packs/web/evil: can match a built-in endpoint"),
+        "{diags}"
+    );
     assert!(diags.contains("flow scope violation"), "{diags}");
     assert!(diags.contains("routes of pack copy must start with /copy/"), "{diags}");
     let out = home.ctl(&["routes", "list"], &[]);
@@ -891,4 +894,69 @@ fn legacy_local_flows_load_only_while_the_virtual_local_pack_is_approved() {
         (rumid.run_flow("legacy_hello", json!({}), 10.0).status == 404).then_some(())
     })
     .unwrap();
+}
+
+#[test]
+fn guide_routes_under_api_are_served_unless_they_can_reach_a_built_in_or_are_contested() {
+    let home = TestHome::new();
+    for p in ["weather", "clash_a", "clash_b"] {
+        home.add_pack(p);
+        home.write(
+            &format!("ecosystem/{p}/backend/flows/{p}.flow.yaml"),
+            &format!("flow_id: {p}\nsteps:\n  - {{id: s, type: set, input: {{key: seen, value: {{pack: {p}, city: \"$ctx.city\"}}}}}}\n"),
+        );
+    }
+    home.write(
+        "ecosystem/weather/routes.json",
+        r#"{"routes": [
+            {"method": "GET", "path": "/api/weather/{city}", "flow_id": "weather"},
+            {"method": "GET", "path": "/API//Packs/x", "flow_id": "weather"},
+            {"method": "GET", "path": "/api/x/../flows/y", "flow_id": "weather"},
+            {"method": "GET", "path": "/api/{any}/status", "flow_id": "weather"},
+            {"method": "GET", "path": "/api/clash_a/mine", "flow_id": "weather"}
+        ]}"#,
+    );
+    for p in ["clash_a", "clash_b"] {
+        home.write(
+            &format!("ecosystem/{p}/routes.json"),
+            &format!(r#"{{"routes": [{{"method": "GET", "path": "/api/shared/{{x}}", "flow_id": "{p}"}}]}}"#),
+        );
+    }
+    let rumid = Rumid::start(&home);
+    for p in ["weather", "clash_a", "clash_b"] {
+        assert_eq!(rumid.post(&format!("/api/packs/{p}/approve"), None).status, 200);
+    }
+    let routes = rumid.get("/api/routes").body["data"].clone();
+    let listed: Vec<&str> = routes["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["/api/weather/{city}"], "{routes}");
+    let diags = routes["diagnostics"].to_string();
+    for refused in [
+        "/API/Packs/x: can match a built-in endpoint",
+        "/api/flows/y: can match a built-in endpoint",
+        "/api/{any}/status: can match a built-in endpoint",
+        "/api/clash_a/mine: /api/clash_a/ belongs to pack clash_a",
+        "/api/shared/{x}: also claimed by pack clash_b; both packs' routes are refused",
+        "/api/shared/{x}: also claimed by pack clash_a; both packs' routes are refused",
+    ] {
+        assert!(diags.contains(refused), "{refused} missing from {diags}");
+    }
+
+    // Served as declared, the path parameter at the top level of the inputs.
+    let r = rumid.get("/api/weather/london");
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        r.body["data"]["result"]["seen"],
+        json!({"pack": "weather", "city": "london"})
+    );
+    // Neither contested route answers, and the built-ins are what they were.
+    assert_eq!(rumid.get("/api/shared/x").status, 404);
+    assert_eq!(rumid.get("/api/packs").body["data"]["count"], 3);
+    assert_eq!(rumid.get("/api/flows").body["data"]["count"], 3);
+    let r = rumid.get("/api/packs/weather/status");
+    assert_eq!(r.body["data"]["status"], "approved", "{:?}", r.body);
 }
