@@ -15,6 +15,7 @@
 //! also hands security and approval events to the journal.
 
 pub mod journal;
+mod line;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -282,20 +283,10 @@ pub fn init(format: LogFormat, level: LogLevel, journal: Option<&JournalStream>,
     {
         let _ = QUEUE.set(q);
     }
-    let builder = tracing_subscriber::fmt()
-        .with_writer(QueuedStderr)
-        .log_internal_errors(false)
-        .with_env_filter(tracing_subscriber::EnvFilter::new(directives(level)))
-        .with_target(true);
-    let _ = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .try_init(),
-        LogFormat::Text => builder.with_ansi(false).try_init(),
-    };
+    let _ = tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new(directives(level)))
+        .with(line::LineLayer::new(format))
+        .try_init();
     LogGuard(())
 }
 

@@ -145,7 +145,10 @@ where
     F: FnOnce() -> Result<T, Error> + Send + 'static,
 {
     let scope = current_request();
+    // The request's span too, so that lines logged by the blocking work carry its id.
+    let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
+        let _entered = span.enter();
         BLOCKING_REQUEST.with(|c| *c.borrow_mut() = scope);
         let out = f();
         BLOCKING_REQUEST.with(|c| *c.borrow_mut() = None);
@@ -280,7 +283,9 @@ async fn catch_panic(req: Request, next: Next) -> Response {
 async fn request_id(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let id = format!("req-{:016x}", rand::random::<u64>());
     let method = crate::metrics::method_label(req.method());
-    let span = tracing::debug_span!("http_request", request_id = %id, method, path = %req.uri().path());
+    // At ERROR level so that it is enabled at every RUMI_LOG_LEVEL: every line logged while
+    // the request runs carries its id as `correlation_id` (a span's level only filters).
+    let span = tracing::error_span!("http_request", request_id = %id, method, path = %req.uri().path());
     let scope = RequestScope {
         id: id.clone(),
         admitted: Arc::default(),

@@ -397,7 +397,7 @@ impl FlowEngine {
         let (mut flows, mut diagnostics) = loader::load(&self.home, &approved);
         let routes = crate::routes::RouteTable::load(&self.home, &approved);
         for d in &routes.diagnostics {
-            tracing::warn!(path = %d.path, message = %d.message, "route refused");
+            tracing::warn!(path = %d.path, detail = %d.message, "route refused");
         }
         self.routes.store(Arc::new(routes));
         let (mods, mod_diags) = modifier::load(&self.home, &approved);
@@ -444,7 +444,7 @@ impl FlowEngine {
             ));
         }
         for d in &diagnostics {
-            tracing::warn!(path = %d.path, level = d.level, message = %d.message, "flow load problem");
+            tracing::warn!(path = %d.path, level = d.level, detail = %d.message, "flow load problem");
         }
         let n = flows.len();
         self.metrics.flows_registered.set(n as i64);

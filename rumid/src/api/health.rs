@@ -19,7 +19,7 @@ pub type ProbeCache = Mutex<Option<(Instant, Vec<(&'static str, health::Probe)>)
 
 /// Every probe: file-system probes (cached for [`PROBE_CACHE`]) and helper status (live;
 /// reading it costs nothing and a stale "down" would mislead).
-fn probes(state: &AppState) -> Value {
+fn probes(state: &AppState, verbose: bool) -> Value {
     let mut probes = {
         let mut cache = state.probe_cache.lock().unwrap_or_else(|p| p.into_inner());
         match cache.as_ref() {
@@ -93,7 +93,7 @@ fn probes(state: &AppState) -> Value {
             },
         ));
     }
-    health::report(probes, state.config.diagnostics_verbose)
+    health::report(probes, verbose || state.config.diagnostics_verbose)
 }
 
 /// Whether every approved pack's sandbox can open its own helper sockets (DEGRADED, naming
@@ -135,7 +135,7 @@ fn probe_sockets(state: &AppState) -> health::Probe {
 /// Unauthenticated: only the overall status and a timestamp. 503 when DOWN.
 #[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, description = "UP or DEGRADED: {status, timestamp}"), (status = 503, description = "DOWN")), security(()))]
 pub async fn public(State(state): State<AppState>) -> Response {
-    let report = probes(&state);
+    let report = probes(&state, false);
     let down = report["status"] == json!(Status::Down);
     let body = json!({"status": report["status"], "timestamp": report["timestamp"]});
     let code = if down {
@@ -147,15 +147,31 @@ pub async fn public(State(state): State<AppState>) -> Response {
 }
 
 /// Authenticated: every probe, the version, the mode and pack counts.
-#[utoipa::path(get, path = "/api/health", tag = "health", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
-pub async fn detail(State(state): State<AppState>) -> Response {
-    ok(diagnostics(&state))
+/// `GET /api/health?verbose=true`: every probe's message, UP ones too (what `rumid --health`
+/// prints).
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+pub struct DetailQuery {
+    #[serde(default)]
+    pub verbose: bool,
+}
+
+#[utoipa::path(get, path = "/api/health", tag = "health", params(DetailQuery), responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+pub async fn detail(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<DetailQuery>,
+) -> Response {
+    ok(diagnostics_with(&state, q.verbose))
 }
 
 /// The diagnostics snapshot: every probe, the version, the mode, pack counts and helpers
 /// (also what the `system.diagnostics` privilege returns).
 pub fn diagnostics(state: &AppState) -> Value {
-    let mut report = probes(state);
+    diagnostics_with(state, false)
+}
+
+/// [`diagnostics`], with every probe's message when `verbose`.
+pub fn diagnostics_with(state: &AppState, verbose: bool) -> Value {
+    let mut report = probes(state, verbose);
     let snap = state.packs.snapshot();
     report["version"] = json!(env!("CARGO_PKG_VERSION"));
     report["security_mode"] = json!(state.config.security_mode);
