@@ -1225,8 +1225,25 @@ impl FlowEngine {
             }
             Ok(Ok(r)) => r,
         };
-        if response.get("success") == Some(&Value::Bool(true)) {
-            Ok(response.get("output").cloned().unwrap_or(Value::Null))
+        let output = response.get("output").cloned().unwrap_or(Value::Null);
+        // A handler may answer the call and still report a failure in its output (the
+        // built-ins' `{"success": false, "error", "error_type"}`): the step failed too.
+        let reported_failure = output.get("success") == Some(&Value::Bool(false));
+        if response.get("success") == Some(&Value::Bool(true)) && !reported_failure {
+            Ok(output)
+        } else if reported_failure {
+            let error_type = output
+                .get("error_type")
+                .and_then(Value::as_str)
+                .unwrap_or("function_execution_error");
+            let message = output
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("the function failed");
+            Err(StepError::new(
+                StepErrorKind::Capability(error_type.to_owned()),
+                format!("{function}: {message}"),
+            ))
         } else {
             let error_type = response
                 .get("error_type")
@@ -1341,4 +1358,71 @@ fn store_key(step: &Step, ctx: &Map<String, Value>, budget: &mut context::Budget
         _ => None,
     };
     Ok(named.and_then(|k| k.as_str().map(str::to_owned)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flow(text: &str) -> Flow {
+        loader::parse_flow_text(text, model::Source::Official, PathBuf::from("t.flow.yaml")).unwrap()
+    }
+
+    #[test]
+    fn declared_outputs_return_their_context_keys_and_report_other_types() {
+        let flow = flow(
+            "flow_id: f\noutputs:\n  greeting: object\n  name: string\n  count: integer\n  missing: string\n  _hidden: any\n  city: '${ctx.place.city}'\n",
+        );
+        let ctx = Context::for_inputs(
+            json!({"greeting": {"message": "hi"}, "name": 7, "count": 2, "place": {"city": "Oslo"}, "_hidden": 1, "extra": true}),
+            1 << 20,
+        )
+        .unwrap();
+        let (result, mismatches) = outputs_of(&flow, &ctx).unwrap();
+        assert_eq!(
+            result,
+            json!({"greeting": {"message": "hi"}, "name": 7, "count": 2, "missing": null, "city": "Oslo"}),
+            "the declared keys, not the type words; no other key of the context"
+        );
+        assert_eq!(
+            mismatches,
+            [
+                OutputMismatch {
+                    name: "missing".into(),
+                    declared: "string".into(),
+                    got: "nothing (the key is not in the final context)",
+                },
+                OutputMismatch {
+                    name: "name".into(),
+                    declared: "string".into(),
+                    got: "integer",
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn without_outputs_the_result_is_the_context_minus_inputs_and_internal_keys() {
+        let flow = flow("flow_id: f\nsteps: []\n");
+        let ctx = Context::for_inputs(json!({"a": 1, "_b": 2}), 1 << 20).unwrap();
+        assert_eq!(FlowEngine::result_of(&flow, ctx).unwrap(), json!({"a": 1}));
+    }
+
+    #[test]
+    fn step_error_kinds_classify_without_reading_text() {
+        let docker = StepErrorKind::Block(BlockError::Sandbox(SandboxError::DockerRequired("down".into())));
+        assert!(docker.is_unavailable() && docker.is_start_failure());
+        assert_eq!(docker.error_type(), "docker_required");
+        assert!(StepErrorKind::NotReady.is_unavailable());
+        let failed = StepErrorKind::Block(BlockError::Sandbox(SandboxError::Failed {
+            code: 1,
+            stderr: "docker_required".into(),
+        }));
+        assert!(!failed.is_unavailable() && !failed.is_start_failure());
+        // A helper's error type is passed on, never taken for one of rumid's own.
+        let helper = StepErrorKind::Capability("not_ready".into());
+        assert!(!helper.is_unavailable());
+        assert_eq!(helper.error_type(), "not_ready");
+        assert!(StepErrorKind::PathRejected.is_refusal() && !StepErrorKind::Timeout.is_refusal());
+    }
 }

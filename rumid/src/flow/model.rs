@@ -362,7 +362,7 @@ pub struct Flow {
     /// `inputs` declarations (`name: type`): documentation, and what `--validate` knows of
     /// the keys the caller gives.
     pub inputs: Vec<(String, ValueType)>,
-    /// `outputs`, in the file's order; empty: the whole final context is the result.
+    /// `outputs`, by name; empty: the whole final context is the result.
     pub outputs: Vec<(String, Output)>,
     pub steps: Vec<Step>,
     pub schedule: Option<Schedule>,
@@ -786,37 +786,4 @@ fn order(steps: &mut [Step], phases: &[String]) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn cron_patterns_that_never_match_are_refused() {
-        for never in [
-            "0 0 30 2 *",
-            "0 0 31 4,6,9,11 *",
-            "*/5 * 30-31 2 *",
-            "0 0 31W 4 *",
-            "0 0 30W 2 *",
-        ] {
-            let err = parse_schedule(&json!({"cron": never})).unwrap_err();
-            assert!(err.contains("no day that exists"), "{never}: {err}");
-        }
-        for ok in [
-            "* * * * *",
-            "0 0 29 2 *",
-            "0 0 31 * *",
-            "0 0 30 2 1",
-            "0 0 L 2 *",
-            "5 20 * * *",
-        ] {
-            assert_eq!(
-                parse_schedule(&json!({"cron": ok})).unwrap(),
-                Schedule::Cron(ok.into()),
-                "{ok}"
-            );
-        }
-        assert!(parse_schedule(&json!({"cron": "0 0 * * * *"})).is_err(), "six fields");
-        assert!(parse_schedule(&json!({"interval": 9})).is_err());
-    }
-}
+mod tests;

@@ -411,3 +411,6 @@ pub fn apply(
     }
     applied
 }
+
+#[cfg(test)]
+mod tests;
