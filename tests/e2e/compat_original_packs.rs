@@ -5,13 +5,19 @@
 //! write them, the `_kernel_step_status` check after a failed step) and each gives the
 //! original's result, in permissive mode.
 
-use rumi_tests::{Rumid, TestHome, eventually, patience};
+use rumi_tests::{Rumid, TestHome, docker_or_skip, eventually, patience};
 use serde_json::{Value, json};
 
 /// rumid with `classic` approved, its cache store created and its capabilities granted.
 fn start() -> (TestHome, Rumid) {
     let home = TestHome::with_packs(&["classic"]);
     let rumid = Rumid::start(&home);
+    let rumid = prepare(&home, rumid);
+    (home, rumid)
+}
+
+/// `classic` approved, its cache store created and its capabilities granted, on `rumid`.
+fn prepare(home: &TestHome, rumid: Rumid) -> Rumid {
     let r = rumid.post("/api/packs/classic/approve", None);
     assert_eq!(r.status, 200, "{:?}", r.body);
     let r = rumid.post(
@@ -22,12 +28,12 @@ fn start() -> (TestHome, Rumid) {
     for perm in ["store.get", "store.set"] {
         rumid.grant_capability("classic", perm, json!({"allowed_store_ids": ["weather_cache"]}));
     }
-    let socket = rumid.capability_socket(&home, "classic");
+    let socket = rumid.capability_socket(home, "classic");
     eventually("classic's capability socket", patience(), || {
         socket.exists().then_some(())
     })
     .unwrap();
-    (home, rumid)
+    rumid
 }
 
 /// Runs `classic.<name>` and returns what its one step stored under `result`.
@@ -281,4 +287,30 @@ steps:
     })
     .unwrap();
     assert!(log.contains("typed"), "{log}");
+}
+
+#[test]
+fn the_flow_model_packs_give_the_same_results_in_strict_mode() {
+    if !docker_or_skip("the_flow_model_packs_give_the_same_results_in_strict_mode") {
+        return;
+    }
+    let home = TestHome::with_packs(&["classic"]);
+    // A uid range of its own: the backend suite checks the default range for leftovers.
+    let rumid = Rumid::builder(&home)
+        .strict()
+        .env("RUMI_PACK_UID_RANGE", "230000-230999")
+        .spawn()
+        .unwrap();
+    let rumid = prepare(&home, rumid);
+    assert_eq!(
+        run_result(&rumid, "hello", json!({"name": "Oslo"})),
+        json!({"greeting": {"message": "Hello, Oslo!"}})
+    );
+    let weather = json!({"temp": 3});
+    let result = run_result(&rumid, "function", json!({"city": "Bergen", "weather": weather}));
+    assert_eq!(result["found"], weather, "{result}");
+    assert_eq!(result["fallback"], "No cached data", "{result}");
+    let result = run_result(&rumid, "failing", json!({}));
+    assert_eq!(result["message"], "Weather unavailable", "{result}");
+    assert_eq!(result["forecast"]["_kernel_step_status"], "failed", "{result}");
 }
