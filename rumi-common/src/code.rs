@@ -157,6 +157,12 @@ codes! {
     SYS_METHOD_NOT_ALLOWED = "RUMI-SYS-005";
     /// A signed state file failed verification; it is treated as absent.
     SYS_STATE_TAMPERED = "RUMI-SYS-006";
+    /// An operator action was refused before it started because its audit line could not be
+    /// written (the audit file system is full or failing); nothing was changed.
+    SYS_AUDIT_UNAVAILABLE = "RUMI-SYS-008";
+    /// A file could not be read for lack of resources (descriptors, memory) or an I/O error;
+    /// nothing was decided about it. Retry.
+    SYS_RESOURCES_EXHAUSTED = "RUMI-SYS-009";
 }
 
 #[cfg(test)]

@@ -321,7 +321,6 @@ impl SocketSet {
 
 /// The whole `main` of a helper daemon: report configuration errors (exit 2), set up
 /// logging, build a two-worker runtime, run until shutdown (exit 0) or failure (exit 1).
-#[allow(clippy::print_stderr)]
 pub fn main<C, F, Fut, E>(
     name: &str,
     config: Result<C, Vec<crate::env::EnvError>>,
@@ -343,15 +342,15 @@ where
     let config = match config {
         Ok(c) => c,
         Err(errors) => {
-            eprintln!("{name}: invalid configuration:");
+            crate::telemetry::print_stderr(&format!("{name}: invalid configuration:"));
             for e in errors {
-                eprintln!("  {e}");
+                crate::telemetry::print_stderr(&format!("  {e}"));
             }
             return ExitCode::from(2);
         }
     };
     let (format, level, journal) = log(&config);
-    crate::telemetry::init(format, level, journal.as_ref(), name);
+    let _log = crate::telemetry::init(format, level, journal.as_ref(), name);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -359,14 +358,14 @@ where
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("{name}: cannot start the runtime: {e}");
+            crate::telemetry::print_stderr(&format!("{name}: cannot start the runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
     match rt.block_on(run(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("{name}: {e}");
+            crate::telemetry::print_stderr(&format!("{name}: {e}"));
             ExitCode::FAILURE
         }
     }

@@ -104,10 +104,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     let config = Arc::new(config);
     let home = config.home.clone();
     let journal = rumi_common::telemetry::Journal::for_stream(config.journal_stream.as_ref(), "rumid");
-    let audit = Audit::spawn(&home.join("user_data/audit"), journal).map_err(|source| RunError::Layout {
-        path: home.join("user_data/audit"),
-        source,
-    })?;
+    let audit = Audit::spawn_with_reserve(&home.join("user_data/audit"), config.audit_reserve_bytes, journal).map_err(
+        |source| RunError::Layout {
+            path: home.join("user_data/audit"),
+            source,
+        },
+    )?;
     let metrics = Arc::new(Metrics::new());
 
     let lib_notify = Arc::new(tokio::sync::Notify::new());
@@ -335,13 +337,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         pip: Arc::new(pip),
         units: Arc::new(units),
     };
-    let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    // Small JSON responses on keep-alive connections: send them at once rather than wait
-    // for Nagle's algorithm.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let metrics = state.metrics.clone();
+    let limits = api::ConnectionLimits {
+        header_read_timeout: config.api_header_read_timeout,
+        max_unauthenticated: config.api_max_unauthenticated_connections,
+    };
+    let served = api::serve(listener, api::router(state), limits, metrics, shutdown).await;
     rumi_common::notify::stopping();
     // Spares are not left running (or waiting for the next start's clean-up).
     // Nothing is left running: spares (also those still starting) and cut-short runs.
@@ -755,15 +756,17 @@ fn watch_flows(
 
 /// Tells the operator the token: in full on an interactive terminal, otherwise only a
 /// fingerprint (logs are often shipped elsewhere; `rumi-ctl token` prints the full token).
-#[allow(clippy::print_stdout)]
+/// A closed or failing stdout loses the banner, nothing else (`println!` would panic).
 fn announce_token(token: &rumi_common::token::ApiToken, bound: SocketAddr, headless: bool) {
-    if std::io::stdout().is_terminal() && !headless {
-        println!("Rumi API on http://{bound}");
-        println!("API token: {}", token.expose());
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    let _ = if out.is_terminal() && !headless {
+        writeln!(out, "Rumi API on http://{bound}\nAPI token: {}", token.expose())
     } else {
-        println!(
+        writeln!(
+            out,
             "Rumi API on http://{bound}; token {}… (run `rumi-ctl token` for the full token)",
             token.fingerprint()
-        );
-    }
+        )
+    };
 }

@@ -101,6 +101,12 @@ pub struct Metrics {
     pub helper_up: Family<HelperLabels, Gauge>,
     /// Pristine spare containers: waiting, claims, misses, start times.
     pub spares: crate::sandbox::docker::spares::SpareMetrics,
+    /// API connections open that have not authenticated yet.
+    pub api_unauthenticated_connections: Gauge,
+    /// Unauthenticated API connections closed to make room (cap reached, or out of descriptors).
+    pub api_connections_evicted: Counter,
+    /// API connections closed because they did not send a request head in time.
+    pub api_header_timeouts: Counter,
 }
 
 impl Metrics {
@@ -227,9 +233,30 @@ impl Metrics {
             prometheus_client::registry::Unit::Seconds,
             spares.start_seconds.clone(),
         );
+        let api_unauthenticated_connections = Gauge::default();
+        let api_connections_evicted = Counter::default();
+        let api_header_timeouts = Counter::default();
+        registry.register(
+            "rumi_api_unauthenticated_connections",
+            "API connections open that have not authenticated yet",
+            api_unauthenticated_connections.clone(),
+        );
+        registry.register(
+            "rumi_api_connections_evicted",
+            "Unauthenticated API connections closed to make room for new ones",
+            api_connections_evicted.clone(),
+        );
+        registry.register(
+            "rumi_api_header_timeouts",
+            "API connections closed for not sending a request head within RUMI_API_HEADER_READ_TIMEOUT",
+            api_header_timeouts.clone(),
+        );
         Self {
             registry,
             spares,
+            api_unauthenticated_connections,
+            api_connections_evicted,
+            api_header_timeouts,
             http_requests,
             auth_failures,
             packs,

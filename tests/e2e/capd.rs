@@ -355,7 +355,7 @@ fn hierarchical_principals_and_batch_grants() {
         (r.body["data"]["succeeded"].clone(), r.body["data"]["failed"].clone()),
         (json!(2), json!(2))
     );
-    assert_eq!(r.body["data"]["results"][2]["error"]["code"], "RUMI-VAL-002");
+    assert_eq!(r.body["data"]["results"][2]["error_code"], "RUMI-VAL-002");
     let too_many: Vec<Value> = (0..51)
         .map(|_| json!({"principal_id": "alpha", "permission_id": "store.get"}))
         .collect();

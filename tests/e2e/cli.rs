@@ -278,7 +278,7 @@ fn setup_init_doctor_and_recover_make_and_mend_a_home_without_losing_data() {
         (r.status == 200).then_some(r)
     })
     .unwrap();
-    assert!(r.body["data"]["result"].to_string().contains("init"), "{:?}", r.body);
+    assert!(r.body["result"].to_string().contains("init"), "{:?}", r.body);
 
     // doctor: sees the running instance and its helpers.
     rumid.wait_helpers_up().unwrap();

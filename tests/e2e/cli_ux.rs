@@ -115,27 +115,23 @@ fn ctl_exit_codes_tell_failures_apart_and_json_errors_go_to_stdout() {
         let v: serde_json::Value =
             serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", stdout(&out)));
         assert_eq!(v["success"], false, "{v}");
-        assert_eq!(
-            v["error"]["exit_code"].as_i64(),
-            out.status.code().map(i64::from),
-            "{v}"
-        );
+        assert_eq!(v["exit_code"].as_i64(), out.status.code().map(i64::from), "{v}");
         v
     };
     let v = json_err(&["--json", "packs", "approve", "missing"]);
     assert_eq!(
-        (v["error"]["kind"].as_str(), v["error"]["code"].as_str()),
+        (v["kind"].as_str(), v["error_code"].as_str()),
         (Some("not_found"), Some("RUMI-PACK-005"))
     );
-    assert_eq!(v["error"]["status"], 404);
+    assert_eq!(v["status"], 404);
     let v = json_err(&["--json", "packs", "list", "--url", &dead_url()]);
-    assert_eq!(v["error"]["kind"], "unreachable");
+    assert_eq!(v["kind"], "unreachable");
     let v = json_err(&["--json", "packs", "bogus"]);
-    assert_eq!(v["error"]["kind"], "usage");
-    assert_eq!(v["error"]["exit_code"], 2);
+    assert_eq!(v["kind"], "usage");
+    assert_eq!(v["exit_code"], 2);
     let out = empty.ctl(&["--json", "token"], &[]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["error"]["kind"], "unauthorized", "{v}");
+    assert_eq!(v["kind"], "unauthorized", "{v}");
 }
 
 #[test]

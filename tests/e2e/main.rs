@@ -25,6 +25,7 @@ mod pip;
 mod privileges;
 mod readme;
 mod sandbox;
+mod security_hostile_core;
 mod security_hostile_engine;
 mod security_hostile_helpers;
 mod security_sandbox_backends;

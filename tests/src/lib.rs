@@ -358,6 +358,67 @@ pub fn docker_or_skip(test: &str) -> bool {
 /// Group given to the helper sockets in strict-mode tests, so containers can open them.
 pub const SOCKET_GID: &str = "4242";
 
+/// A tmpfs mounted for a test (the e2e tests run as root), unmounted on drop. Used to give
+/// a directory a tiny file system that a test can fill (ENOSPC for real, no fault injection).
+/// Drop it after every process using it is gone (declare it before the [`Rumid`]).
+pub struct Tmpfs {
+    path: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `bytes` (mode 0700) on `path`, creating the directory.
+    pub fn mount(path: &Path, bytes: u64) -> Result<Self> {
+        fs::create_dir_all(path)?;
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes},mode=0700"), "tmpfs"])
+            .arg(path)
+            .output()
+            .context("run mount")?;
+        if !out.status.success() {
+            bail!(
+                "mount tmpfs on {}: {} (the e2e tests need root)",
+                path.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Fills the file system with `name` until a write fails (ENOSPC); returns the bytes
+    /// written. Remove the file to free the space again.
+    pub fn fill(&self, name: &str) -> Result<u64> {
+        use std::io::Write;
+        let mut f = fs::File::create(self.path.join(name))?;
+        let chunk = vec![0u8; 4096];
+        let mut written = 0u64;
+        loop {
+            match f.write(&chunk) {
+                Ok(0) => break,
+                Ok(n) => written += n as u64,
+                Err(e) if e.raw_os_error() == Some(28) => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // Whatever is left is smaller than a page: take it too, byte by byte.
+        while f.write(&[0u8]).is_ok_and(|n| n == 1) {
+            written += 1;
+        }
+        Ok(written)
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
 /// Builder for a [`Rumid`].
 pub struct RumidBuilder<'a> {
     home: &'a TestHome,
@@ -367,6 +428,7 @@ pub struct RumidBuilder<'a> {
     socket_groups: bool,
     bin_dir: Option<PathBuf>,
     user: Option<(u32, Vec<u32>)>,
+    stdio: Option<(Stdio, Stdio)>,
 }
 
 impl RumidBuilder<'_> {
@@ -384,6 +446,13 @@ impl RumidBuilder<'_> {
     /// instead of the one [`bin`] names.
     pub fn bin_dir(mut self, dir: &Path) -> Self {
         self.bin_dir = Some(dir.to_path_buf());
+        self
+    }
+
+    /// Sends rumid's stdout and stderr here instead of the home's `rumid.log` (which then
+    /// stays empty): a closed pipe, a pipe nobody reads, a file on a full disk.
+    pub fn stdio(mut self, stdout: Stdio, stderr: Stdio) -> Self {
+        self.stdio = Some((stdout, stderr));
         self
     }
 
@@ -460,9 +529,13 @@ impl RumidBuilder<'_> {
             .env("RUMI_CAPD_SOCKET", home.join("run/capd.sock"))
             .args(if self.strict { &[][..] } else { &["--permissive"][..] })
             .args(&self.args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log_file.try_clone()?))
-            .stderr(Stdio::from(log_file));
+            .stdin(Stdio::null());
+        match self.stdio {
+            Some((out, err)) => cmd.stdout(out).stderr(err),
+            None => cmd
+                .stdout(Stdio::from(log_file.try_clone()?))
+                .stderr(Stdio::from(log_file)),
+        };
         if self.socket_groups {
             cmd.env("RUMI_EGRESS_SOCKET_GID", SOCKET_GID)
                 .env("RUMI_CAPABILITY_SOCKET_GID", SOCKET_GID);
@@ -524,7 +597,7 @@ pub struct Resp {
 impl Resp {
     /// The RUMI error code of an error envelope.
     pub fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or("")
+        self.body["error_code"].as_str().unwrap_or("")
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -545,6 +618,7 @@ impl Rumid {
             socket_groups: false,
             bin_dir: None,
             user: None,
+            stdio: None,
         }
     }
 
@@ -555,6 +629,21 @@ impl Rumid {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Lowers rumid's open-file limit (soft and hard) to `n`, as systemd's default of 1024
+    /// does for a unit without `LimitNOFILE` (the helpers, already running, keep theirs).
+    pub fn limit_descriptors(&self, n: u64) {
+        let out = Command::new("prlimit")
+            .arg(format!("--pid={}", self.pid()))
+            .arg(format!("--nofile={n}:{n}"))
+            .output()
+            .expect("run prlimit");
+        assert!(
+            out.status.success(),
+            "prlimit: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     pub fn log_text(&self) -> String {
@@ -669,14 +758,9 @@ impl Rumid {
         }
     }
 
-    /// The `result` of a flow run's answer, wherever the envelope puts it (at the top, as the
-    /// operations guide shows it, or under `data`).
+    /// The `result` of a flow run's answer (at the top, as the operations guide shows it).
     pub fn flow_result(body: &Value) -> &Value {
-        if body.get("result").is_some() {
-            &body["result"]
-        } else {
-            &body["data"]["result"]
-        }
+        &body["result"]
     }
 
     /// Runs a flow through the API.

@@ -80,8 +80,12 @@ impl Journal {
     /// # Errors
     /// When no datagram socket can be made.
     pub fn new(path: &Path, identifier: &str) -> io::Result<Arc<Self>> {
+        // Non-blocking: a journal that does not keep up costs the entry (counted as a dropped
+        // line), never a wait in the code that logs.
+        let socket = UnixDatagram::unbound()?;
+        socket.set_nonblocking(true)?;
         Ok(Arc::new(Self {
-            socket: UnixDatagram::unbound()?,
+            socket,
             path: path.to_path_buf(),
             identifier: identifier.to_owned(),
         }))
@@ -207,8 +211,8 @@ impl Visit for Fields {
 
 /// The tracing layer that sends every event to the journal: its level as `PRIORITY`, its
 /// message, its target and source location, its fields and those of the spans it is in
-/// (`REQUEST_ID`, `HELPER`, …). An entry the journal does not take is written to stderr as a
-/// plain line instead, so nothing is lost.
+/// (`REQUEST_ID`, `HELPER`, …). An entry the journal does not take (journald gone, its queue
+/// full) is dropped and counted with the other dropped log lines; logging never waits.
 pub struct JournalLayer {
     journal: Arc<Journal>,
 }
@@ -260,11 +264,9 @@ where
         fields.extend(own.fields.iter().map(|(k, v)| (field_name(k), v.clone())));
         let message = own.message.unwrap_or_default();
         let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        if let Err(e) = self.send_fixed(priority(meta.level()), &message, &borrowed) {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("{} {} {message} (journal: {e})", meta.level(), meta.target());
-            }
+        if self.send_fixed(priority(meta.level()), &message, &borrowed).is_err() {
+            // Never stderr here: it is the journal stream, and a closed one would panic.
+            super::count_dropped();
         }
     }
 }

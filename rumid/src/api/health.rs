@@ -31,12 +31,27 @@ fn probes(state: &AppState) -> Value {
                     ("writable_state", health::probe_writable(&home.join("user_data"))),
                     ("writable_tmp", health::probe_writable(&std::env::temp_dir())),
                     ("sockets", probe_sockets(state)),
+                    ("audit", health::probe_audit_space(&home.join("user_data/audit"))),
                 ];
+                // While lines cannot be written, or may soon not be, have the writer look again
+                // now (at most once per cache period): a full disk and freed space both show
+                // without waiting for the next write.
+                let low = fresh.iter().any(|(n, p)| *n == "audit" && p.status != Status::Up);
+                if low || !state.audit.status().writable {
+                    state.audit.nudge();
+                }
                 *cache = Some((Instant::now(), fresh.clone()));
                 fresh
             }
         }
     };
+    // The writer's own state is read live: a refused action must show at once.
+    let audit = state.audit.status();
+    for (name, probe) in &mut probes {
+        if *name == "audit" {
+            *probe = health::with_audit_status(probe.clone(), &audit);
+        }
+    }
     // Where pack code runs: a sandbox, or (loudly) nothing at all.
     let backend = state.flows.sandbox().backend();
     let mode = backend.execution_mode();
@@ -57,7 +72,7 @@ fn probes(state: &AppState) -> Value {
         },
     ));
     for h in state.helpers.iter() {
-        let s = h.status.load();
+        let s = h.observed();
         // An up helper whose audit has a gap (a broken stream, events it dropped) is
         // DEGRADED: it serves packs, but the operator's record of what they did is not whole.
         let gap = s.is_up().then(|| h.audit_status().gap()).flatten();
@@ -150,13 +165,21 @@ pub fn diagnostics(state: &AppState) -> Value {
         .helpers
         .iter()
         .map(|h| {
-            let mut v = json!(**h.status.load());
+            let mut v = json!(h.observed());
             v["audit"] = json!(h.audit_status());
             (h.name.to_owned(), v)
         })
         .collect();
     report["helpers"] = Value::Object(helpers);
     report["policy_version"] = json!(state.policy.current().version);
+    report["audit"] = json!(state.audit.status());
+    report["api"] = json!({
+        "unauthenticated_connections": state.metrics.api_unauthenticated_connections.get(),
+        "connections_evicted": state.metrics.api_connections_evicted.get(),
+        "header_timeouts": state.metrics.api_header_timeouts.get(),
+    });
+    // Lines lost to a slow or failing stderr (they are dropped, never waited for).
+    report["logging"] = json!({"dropped_lines": rumi_common::telemetry::dropped_lines()});
     let backend = state.flows.sandbox().backend();
     report["sandbox"] = json!({
         "backend": backend.name(),

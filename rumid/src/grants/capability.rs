@@ -249,7 +249,8 @@ impl CapabilityGrants {
                     "principal_id": item.principal_id,
                     "permission_id": item.permission_id,
                     "success": false,
-                    "error": {"code": e.code(), "message": e.to_string()},
+                    "error": e.to_string(),
+                    "error_code": e.code(),
                 }),
             })
             .collect();
