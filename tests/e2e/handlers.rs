@@ -275,3 +275,54 @@ fn every_scaffold_template_validates_and_runs_once_approved() {
     let r = call(&sock, "s_full.echo", json!({"text": "hello world"}));
     assert_eq!(r["output"], json!({"text": "hello", "caller": "s_minimal"}), "{r}");
 }
+
+#[test]
+fn handlers_get_the_calls_request_id_and_documented_function_steps_reach_them() {
+    use sha2::Digest;
+    const RID: &str =
+        "def execute(context, args):\n    return {\"request_id\": context[\"request_id\"], \"args\": args}\n";
+    let home = TestHome::new();
+    home.add_pack("alpha");
+    home.add_pack("tools");
+    write_handler(
+        &home.path().join("ecosystem/tools"),
+        "rid",
+        json!({"handler_id": "tools.rid", "permission_id": "rid.show"}),
+        RID,
+    );
+    // The guides' form: `function` on the step, `input` its arguments, no owner_pack.
+    home.write(
+        "ecosystem/alpha/backend/flows/rid.flow.yaml",
+        "flow_id: alpha.rid\noutputs: {shown: object}\nsteps:\n  - {id: ask, type: function, function: rid.show, input: {n: \"$ctx.n\"}, output: shown}\n",
+    );
+    let rumid = Rumid::start(&home);
+    let key = format!("tools:rid:tools.rid:{}", hex::encode(sha2::Sha256::digest(RID)));
+    assert_eq!(rumid.post("/api/capability/candidates/scan", None).status, 200);
+    let r = rumid.post(&format!("/api/capability/requests/{}/approve", encode(&key)), None);
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(rumid.post("/api/packs/alpha/approve", None).status, 200);
+    rumid.grant_capability("alpha", "rid.show", json!({}));
+    let sock = rumid.capability_socket(&home, "alpha");
+    wait_socket(&sock).unwrap();
+
+    let r = frame_call(
+        &sock,
+        &json!({"permission_id": "rid.show", "args": {}, "request_id": "req-42"}),
+    )
+    .unwrap();
+    assert_eq!(r["output"]["request_id"], "req-42", "{r}");
+    // A call that names none still gets one.
+    let r = call(&sock, "rid.show", json!({}));
+    assert!(
+        r["output"]["request_id"].as_str().is_some_and(|id| id.len() == 32),
+        "{r}"
+    );
+
+    rumid.post("/api/flows/reload", None);
+    let r = rumid.run_flow("alpha.rid", json!({"n": 3}), 30.0);
+    assert_eq!(r.status, 200, "{:?}\n{}", r.body, rumid.log_text());
+    assert_eq!(
+        Rumid::flow_result(&r.body)["shown"],
+        json!({"request_id": "flow:alpha.rid:ask", "args": {"n": 3}})
+    );
+}
