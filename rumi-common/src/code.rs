@@ -94,6 +94,15 @@ codes! {
     /// The pip candidate is in a state that does not allow this (blocked, installed, …).
     PIP_STATE = "RUMI-PIP-004";
 
+    /// No capability handler candidate has this key (the guide's "capability not found").
+    CAP_NOT_FOUND = "RUMI-CAP-001";
+    /// The candidate is in a state that does not allow this (blocked, installed, not blocked).
+    CAP_STATE = "RUMI-CAP-002";
+    /// Approving the candidate failed: its handler changed since the scan, or did not verify.
+    CAP_INSTALL_FAILED = "RUMI-CAP-003";
+    /// The principal does not hold this capability grant.
+    CAP_GRANT_NOT_FOUND = "RUMI-CAP-004";
+
     /// No published unit has this reference.
     UNIT_NOT_FOUND = "RUMI-UNIT-001";
     /// The unit cannot run this way (mode not allowed, kind not executable).

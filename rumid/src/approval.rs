@@ -58,7 +58,6 @@ pub const MAX_REASON_LEN: usize = 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PackState {
-    Installed,
     Pending,
     Approved,
     Modified,
@@ -68,8 +67,7 @@ pub enum PackState {
 
 impl PackState {
     /// All states, for metrics.
-    pub const ALL: [Self; 6] = [
-        Self::Installed,
+    pub const ALL: [Self; 5] = [
         Self::Pending,
         Self::Approved,
         Self::Modified,
@@ -80,7 +78,6 @@ impl PackState {
     /// The lowercase name.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Installed => "installed",
             Self::Pending => "pending",
             Self::Approved => "approved",
             Self::Modified => "modified",
@@ -91,7 +88,7 @@ impl PackState {
 
     /// Whether the pack waits for an operator decision.
     pub fn is_pending(self) -> bool {
-        matches!(self, Self::Installed | Self::Pending | Self::Modified)
+        matches!(self, Self::Pending | Self::Modified)
     }
 }
 
@@ -445,7 +442,7 @@ impl Packs {
             record,
             tampered,
             legacy_refused,
-            state: PackState::Installed,
+            state: PackState::Pending,
             approved: None,
         };
         entry.state = Self::state_of(&entry);
@@ -507,7 +504,7 @@ impl Packs {
             };
         }
         match e.record.as_ref().map(|r| r.status) {
-            None => PackState::Installed,
+            None => PackState::Pending,
             Some(Decision::Approved) => PackState::Approved,
             Some(Decision::Pending) => PackState::Pending,
             Some(Decision::Modified) => PackState::Modified,

@@ -55,6 +55,14 @@ pub enum Error {
         status: StatusCode,
         message: String,
     },
+    /// A refusal with its own code and suggestion (capability candidates and grants).
+    #[error("{message}")]
+    Coded {
+        code: Code,
+        status: StatusCode,
+        message: String,
+        suggestion: &'static str,
+    },
     #[error(transparent)]
     Flow(#[from] crate::flow::FlowError),
     #[error("no endpoint at this path")]
@@ -122,7 +130,7 @@ impl Error {
             Self::TooLong { .. } | Self::Invalid { .. } => code::VAL_PATTERN,
             Self::GrantNotFound { .. } => code::NET_GRANT_NOT_FOUND,
             Self::HelperUnavailable { .. } => code::SYS_HELPER_UNAVAILABLE,
-            Self::Helper { code, .. } => *code,
+            Self::Helper { code, .. } | Self::Coded { code, .. } => *code,
             Self::Flow(e) => match e {
                 crate::flow::FlowError::NotFound(_) => code::FLOW_NOT_FOUND,
                 crate::flow::FlowError::Timeout(_) => code::FLOW_TIMEOUT,
@@ -182,7 +190,7 @@ impl Error {
                     StatusCode::UNPROCESSABLE_ENTITY
                 }
             },
-            Self::Helper { status, .. } => *status,
+            Self::Helper { status, .. } | Self::Coded { status, .. } => *status,
             Self::Io { .. } | Self::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::SourceRefused { code, .. } if *code == code::VAL_FILE_NOT_FOUND => StatusCode::NOT_FOUND,
@@ -223,6 +231,7 @@ impl Error {
             Self::GrantNotFound { .. } => "`rumi-ctl network list` shows existing grants",
             Self::HelperUnavailable { .. } => "rumid restarts helpers automatically; check its log if this persists",
             Self::Helper { .. } => "see docs/api.md and docs/error-codes.md for this code",
+            Self::Coded { suggestion, .. } => suggestion,
             Self::Flow(e) => match e {
                 crate::flow::FlowError::NotFound(_) => {
                     "`GET /api/flows` lists flows; pack flows load only while their pack is approved"

@@ -61,7 +61,7 @@ fn every_route_refuses_missing_and_wrong_tokens() {
         .collect::<String>();
     assert!(!raw.contains(&near_miss) && !raw.contains(&rumid.token));
     // Nothing changed.
-    assert_eq!(rumid.pack_state("alpha"), "installed");
+    assert_eq!(rumid.pack_state("alpha"), "pending");
     // A lower-case scheme or a token with trailing junk is refused too.
     let r = rumid.request_with(
         "GET",

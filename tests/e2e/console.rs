@@ -170,7 +170,7 @@ fn a_handler_candidate_source_is_shown_only_from_inside_its_pack() {
     assert_eq!(refused.len(), 2, "{refused:?}");
 
     let r = rumid.get("/api/capability/requests/nope%3Ax%3Ay%3Az/source");
-    assert_eq!((r.status, r.code()), (400, "RUMI-VAL-002"), "{:?}", r.body);
+    assert_eq!((r.status, r.code()), (404, "RUMI-CAP-001"), "{:?}", r.body);
 }
 
 /// The views the tour shows at each width, and the widths.
@@ -254,7 +254,7 @@ fn operators_review_and_decide_in_the_web_console() {
 
     // What the page did, seen through the API.
     assert_eq!(rumid.pack_state("box"), "approved");
-    assert_eq!(rumid.pack_state("evil"), "installed", "only the reviewed pack");
+    assert_eq!(rumid.pack_state("evil"), "pending", "only the reviewed pack");
     let steady = rumid.get("/api/packs/steady/status");
     assert_eq!(steady.body["data"]["status"], "blocked");
     assert_eq!(

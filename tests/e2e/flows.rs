@@ -865,7 +865,7 @@ fn legacy_local_flows_load_only_while_the_virtual_local_pack_is_approved() {
     // The directory is the virtual pack local_pack: pending like any pack, flows not loaded.
     let st = rumid.get("/api/packs/local_pack/status");
     assert_eq!(st.status, 200, "{:?}", st.body);
-    assert_eq!(st.body["data"]["status"], "installed", "{:?}", st.body);
+    assert_eq!(st.body["data"]["status"], "pending", "{:?}", st.body);
     assert_eq!(st.body["data"]["legacy"], true, "{:?}", st.body);
     assert_eq!(rumid.run_flow("legacy_hello", json!({}), 10.0).status, 404);
 

@@ -66,7 +66,7 @@ fn packs_import_into_staging_and_apply_atomically_with_a_backup() {
     let r = rumid.post("/api/packs/apply", Some(&json!({"staging_id": staging_id})));
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["data"]["applied"]["replaced"], false);
-    assert_eq!(rumid.pack_state("fresh"), "installed");
+    assert_eq!(rumid.pack_state("fresh"), "pending");
     assert_eq!(rumid.get("/api/packs/staging").body["data"]["count"], 0);
 
     // An update of an approved pack from a .rumipack: backed up, swapped, needs approval again.

@@ -251,7 +251,7 @@ fn an_unwritable_audit_log_refuses_operator_actions_and_changes_nothing() {
         assert!(message.contains("nothing was changed"), "{message}");
     }
     ok("GET /api/packs", &prompt("GET /api/packs", || rumid.get("/api/packs")));
-    assert_eq!(rumid.pack_state("p"), "installed");
+    assert_eq!(rumid.pack_state("p"), "pending");
     assert_eq!(rumid.pack_state("q"), "approved");
     assert!(!settings.join("approvals/p.json").exists());
     assert_eq!(tree_digest(&settings), before, "no state file changed");

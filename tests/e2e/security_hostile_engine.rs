@@ -247,7 +247,7 @@ fn file_names_that_are_not_utf8_are_refused_with_a_code() {
     let r = rumid.post("/api/packs/victim/approve", None);
     assert_eq!((r.status, r.code()), (422, "RUMI-PACK-007"), "{:?}", r.body);
     assert!(r.body.to_string().contains("UTF-8"), "{:?}", r.body);
-    assert_eq!(rumid.pack_state("victim"), "installed");
+    assert_eq!(rumid.pack_state("victim"), "pending");
     assert!(
         !home.path().join("user_data/snapshots/victim").exists() || {
             std::fs::read_dir(home.path().join("user_data/snapshots/victim"))

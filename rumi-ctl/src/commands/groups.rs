@@ -212,6 +212,7 @@ pub fn secrets(cli: &Cli, cmd: &SecretsCommand) -> Result<()> {
                 Some("keys"),
                 &[
                     col("KEY", "key"),
+                    col("VALUE", "value"),
                     col("EXISTS", "exists"),
                     time("UPDATED", "updated_at"),
                     time("DELETED", "deleted_at"),
@@ -272,7 +273,7 @@ pub fn stores(cli: &Cli, cmd: &StoresCommand) -> Result<()> {
             &[
                 col("STORE", "store_id"),
                 col("OWNER", "owner_pack"),
-                col("TARGET", "target_pack"),
+                col("SHARED WITH", "shared_with"),
                 col("STATUS", "status"),
                 time("APPROVED", "approved_at"),
             ],

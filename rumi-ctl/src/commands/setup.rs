@@ -433,7 +433,7 @@ pub fn doctor(home: &Path, socket: &str, image: &str, instance: Option<&Value>) 
                 out.push(Finding::new(
                     "packs",
                     "warning",
-                    format!("{pending} pack(s) wait for a decision (installed, pending or modified)"),
+                    format!("{pending} pack(s) wait for a decision (pending or modified)"),
                     "rumi-ctl packs pending; review each, then approve or reject it",
                 ));
             }

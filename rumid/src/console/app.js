@@ -438,7 +438,7 @@ async function loadSecrets() {
     const tr = document.createElement("tr");
     tr.dataset.key = k.key;
     cell(tr, k.key, "mono");
-    cell(tr, k.deleted ? "" : "••••••••", "masked");
+    cell(tr, k.value, "masked"); // the API's fixed mask, or null: never a value
     cell(tr, k.deleted ? "deleted" : "set");
     cell(tr, k.created_at, "mono");
     cell(tr, k.updated_at, "mono");
