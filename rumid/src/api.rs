@@ -4,7 +4,7 @@
 //! request id (a span and an `x-request-id` header on every
 //! response) → panic guard (a handler that panics answers 500 in the envelope instead of
 //! dropping the connection) → CORS (only for `RUMI_CORS_ORIGINS`) → bearer auth (everything except
-//! `GET /health`) → body limit → audit gate (anything but a read first writes its audit line,
+//! `GET /health` and the console's static files) → body limit → audit gate (anything but a read first writes its audit line,
 //! see [`admit`]) → handler. Handlers are thin: extract, call one domain
 //! function, wrap the result in the envelope
 //! `{"success": true, "data": …}` / `{"success": false, "error": {code, message, suggestion, request_id}}`.
@@ -167,6 +167,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(console::page))
         .routes(routes!(console::script))
         .routes(routes!(console::style))
+        .routes(routes!(console::favicon))
         .routes(routes!(console::recent))
         .routes(routes!(health::metrics))
         .routes(routes!(packs::list))
@@ -216,6 +217,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(capability::scan))
         .routes(routes!(capability::requests))
         .routes(routes!(capability::approve))
+        .routes(routes!(capability::source))
         .routes(routes!(capability::reject))
         .routes(routes!(capability::blocked))
         .routes(routes!(capability::unblock))

@@ -81,6 +81,10 @@ pub enum Error {
     Import(#[from] crate::import::ImportError),
     #[error("{0}")]
     Forbidden(String),
+    /// A capability handler's source cannot be shown for review (the code says why: outside
+    /// the pack, a symlink or not a regular file, missing).
+    #[error("cannot show the handler source: {reason}")]
+    SourceRefused { code: Code, reason: String },
     /// A file could not be read for a reason that says nothing about the file (out of
     /// descriptors or memory, an I/O error): nothing was decided.
     #[error("cannot read {what} now: {reason}")]
@@ -142,6 +146,7 @@ impl Error {
             Self::MethodNotAllowed => code::SYS_METHOD_NOT_ALLOWED,
             Self::Io { .. } | Self::Task(_) => code::SYS_INTERNAL,
             Self::Forbidden(_) => code::AUTH_PERMISSION_DENIED,
+            Self::SourceRefused { code, .. } => *code,
             Self::AuditUnavailable { .. } => code::SYS_AUDIT_UNAVAILABLE,
             Self::Transient { .. } => code::SYS_RESOURCES_EXHAUSTED,
             Self::Import(e) => match e {
@@ -188,6 +193,9 @@ impl Error {
             Self::Helper { status, .. } | Self::Coded { status, .. } => *status,
             Self::Io { .. } | Self::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::SourceRefused { code, .. } if *code == code::VAL_FILE_NOT_FOUND => StatusCode::NOT_FOUND,
+            Self::SourceRefused { code, .. } if *code == code::SYS_INTERNAL => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::SourceRefused { .. } => StatusCode::BAD_REQUEST,
             Self::Import(e) => match e {
                 ImportError::Refused { .. } => StatusCode::BAD_REQUEST,
                 ImportError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -257,6 +265,9 @@ impl Error {
             }
             Self::AuditUnavailable { .. } => {
                 "free space on the file system of user_data/audit (the audit probe of GET /api/health says why it cannot be written; RUMI_AUDIT_RESERVE_BYTES must fit too), then retry"
+            }
+            Self::SourceRefused { .. } => {
+                "a handler's entry file must be a regular file inside its handler directory, inside the pack; scan again (`POST /api/capability/candidates/scan`) after fixing the pack"
             }
             Self::Forbidden(_) => {
                 "an operator grants it first: `rumi-ctl privileges grant <pack_id> <privilege_id>` for privileges, `rumi-ctl capability grant <pack_id> <permission_id>` for a unit's permission"

@@ -35,6 +35,9 @@ use crate::candidates::Review;
 use crate::error::{Error, Result};
 use crate::signed;
 
+mod source;
+pub use source::{MAX_SOURCE_BYTES, Source};
+
 pub use crate::candidates::{COOLDOWN_SECS, REJECT_THRESHOLD};
 /// Largest `handler.json` read.
 const MAX_MANIFEST_BYTES: u64 = 64 * 1024;
@@ -525,5 +528,37 @@ impl Handlers {
         drop(st);
         self.event("unblocked", key, Some(reason));
         Ok(out)
+    }
+
+    /// The entry file of a candidate, for review: read now from the pack (whatever its
+    /// state), at most [`MAX_SOURCE_BYTES`], with whether it is still the scanned file.
+    ///
+    /// # Errors
+    /// Unknown key (`RUMI-CAP-001`); the pack is gone; the file is missing, a symlink, not a regular file, or
+    /// resolves outside the handler directory or the pack ([`Error::SourceRefused`]; the
+    /// last three are audited as `security/capability_handler_source_refused`).
+    pub fn source(&self, key: &str, ecosystem: &Path) -> Result<Source> {
+        let item = Self::item(&self.lock(), key)?;
+        let c = &item.candidate;
+        let pack_dir = PackId::parse(&c.pack_id)
+            .ok()
+            .and_then(|id| crate::approval::discovery::find(ecosystem, &id))
+            .map(|f| f.dir)
+            .ok_or_else(|| Error::SourceRefused {
+                code: rumi_common::code::VAL_FILE_NOT_FOUND,
+                reason: format!("pack {} is no longer installed", c.pack_id),
+            })?;
+        source::read(key, c, &pack_dir).map_err(|(code, reason)| {
+            if code == rumi_common::code::VAL_PATH_TRAVERSAL || code == rumi_common::code::VAL_SYMLINK {
+                tracing::warn!(candidate_key = key, reason = %reason, "handler source refused");
+                self.audit.record_blocking(
+                    AuditEvent::new(Category::Security, "capability_handler_source_refused")
+                        .in_request()
+                        .failed(Severity::Warning, code.as_str(), reason.clone())
+                        .detail("candidate_key", key),
+                );
+            }
+            Error::SourceRefused { code, reason }
+        })
     }
 }

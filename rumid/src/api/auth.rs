@@ -1,6 +1,6 @@
 //! Bearer-token authentication for every endpoint except `GET /health` and the console's
-//! static files (`GET /console`, `/console/app.js`, `/console/app.css`), which hold no data:
-//! the console calls the API with the token the operator types in.
+//! static files (`GET /console`, `/console/app.js`, `/console/app.css`, `/favicon.ico`), which
+//! hold no data: the console calls the API with the token the operator types in.
 //!
 //! # Security
 //! The token is compared in constant time (`ApiToken::matches`). A refusal is answered
@@ -23,7 +23,7 @@ const MAX_AUDITED_PATH: usize = 256;
 pub async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let public = matches!(
         req.uri().path(),
-        "/health" | "/console" | "/console/app.js" | "/console/app.css"
+        "/health" | "/console" | "/console/app.js" | "/console/app.css" | "/favicon.ico"
     );
     if public && (req.method() == Method::GET || req.method() == Method::HEAD) {
         return next.run(req).await;
