@@ -93,9 +93,10 @@ impl HelperStatus {
 }
 
 /// What `/api/health` reports about a helper's audit stream (`helpers.<name>.audit`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditStreamStatus {
     /// `connecting`, `connected` or `broken`.
+    #[schema(value_type = String)]
     pub state: &'static str,
     /// How often the stream broke while rumid runs.
     pub breaks: u32,

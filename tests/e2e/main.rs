@@ -21,6 +21,7 @@ mod flows;
 mod handlers;
 mod import;
 mod metrics;
+mod openapi;
 mod pip;
 mod privileges;
 mod readme;
