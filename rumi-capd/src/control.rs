@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
-use rumi_common::helper::{self, AuditBus, FrameBudgets, SocketSet};
+use rumi_common::helper::{self, AuditBus, ConnBudget, FrameBudgets, SocketSet};
 use rumi_proto::control::helper_server::Helper;
 use rumi_proto::control::secrets_admin_server::SecretsAdmin;
 use rumi_proto::control::stores_admin_server::StoresAdmin;
@@ -47,13 +47,14 @@ pub fn socket_name(principal: &str) -> String {
 }
 
 impl State {
-    pub fn new(config: Config, audit: AuditBus, secrets: Secrets, stores: Stores) -> Self {
+    pub fn new(config: Config, audit: AuditBus, secrets: Secrets, stores: Stores, conns: Arc<ConnBudget>) -> Self {
         let sockets = SocketSet::new(
             config.sock_dir.clone(),
             config.socket_mode,
             config.socket_gid,
             "capability_proxy",
             config.control_uid,
+            conns,
         );
         let frames = FrameBudgets::new(config.limits.frame_buffer_per_pack, config.limits.frame_buffer_total);
         Self {
@@ -186,12 +187,16 @@ impl Helper for Control {
     async fn health(&self, req: Request<HealthRequest>) -> Result<Response<HealthReply>, Status> {
         self.check_peer(&req)?;
         let version = self.state.policy.load_full().map(|p| p.version);
-        let sockets = self.state.sockets.lock().unwrap_or_else(|p| p.into_inner()).len();
+        let (sockets, conns) = {
+            let set = self.state.sockets.lock().unwrap_or_else(|p| p.into_inner());
+            (set.len(), set.conns().clone())
+        };
         Ok(Response::new(helper::health_reply(
             version,
             sockets,
             &self.state.audit,
             &self.state.frames,
+            &conns,
         )))
     }
 

@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::policy::Policy;
 use crate::proxy::Proxy;
 use crate::ssrf::AddrPolicy;
-use rumi_common::helper::{self, AuditBus, FrameBudgets, SocketSet};
+use rumi_common::helper::{self, AuditBus, ConnBudget, FrameBudgets, SocketSet};
 
 /// Everything the helper holds in memory.
 pub struct State {
@@ -36,7 +36,7 @@ pub struct State {
 pub const MAX_IN_FLIGHT_PER_PACK: usize = 20;
 
 impl State {
-    pub fn new(config: Config, audit: AuditBus) -> Self {
+    pub fn new(config: Config, audit: AuditBus, conns: Arc<ConnBudget>) -> Self {
         let proxy = Proxy::new(AddrPolicy::new(config.allow_cidrs.clone()));
         let sockets = SocketSet::new(
             config.sock_dir.clone(),
@@ -44,6 +44,7 @@ impl State {
             config.socket_gid,
             "egress_proxy",
             config.control_uid,
+            conns,
         );
         let frames = FrameBudgets::new(config.limits.frame_buffer_per_pack, config.limits.frame_buffer_total);
         Self {
@@ -124,12 +125,16 @@ impl Helper for Control {
     async fn health(&self, req: Request<HealthRequest>) -> Result<Response<HealthReply>, Status> {
         self.check_peer(&req)?;
         let version = self.state.policy.load_full().map(|p| p.version);
-        let sockets = self.state.sockets.lock().unwrap_or_else(|p| p.into_inner()).len();
+        let (sockets, conns) = {
+            let set = self.state.sockets.lock().unwrap_or_else(|p| p.into_inner());
+            (set.len(), set.conns().clone())
+        };
         Ok(Response::new(helper::health_reply(
             version,
             sockets,
             &self.state.audit,
             &self.state.frames,
+            &conns,
         )))
     }
 

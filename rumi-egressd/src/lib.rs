@@ -23,7 +23,6 @@ use std::sync::Arc;
 
 use rumi_proto::control::helper_server::HelperServer;
 use serde_json::json;
-use tokio_stream::wrappers::UnixListenerStream;
 
 use crate::config::Config;
 
@@ -76,7 +75,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         "rumi-egressd started; waiting for policy"
     );
 
-    let state = Arc::new(control::State::new(config, audit));
+    let conns = fitted_connections(&config);
+    let state = Arc::new(control::State::new(config, audit, conns));
     // Sockets left by a previous process serve nobody; remove them so nothing looks alive
     // before this process holds a policy.
     state.clear_stale();
@@ -85,9 +85,35 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     let svc = control::Control::new(state.clone());
     tonic::transport::Server::builder()
         .add_service(HelperServer::new(svc))
-        .serve_with_incoming_shutdown(UnixListenerStream::new(control_listener), shutdown)
+        .serve_with_incoming_shutdown(rumi_common::helper::conns::control_incoming(control_listener), shutdown)
         .await?;
     state.shutdown();
     tracing::info!("rumi-egressd stopped");
     Ok(())
+}
+
+/// Descriptors one pack connection may cost: a pack connection, the upstream connection of its request and a DNS lookup.
+const FDS_PER_CONNECTION: u64 = 3;
+
+/// The connection budget, fitted to the open-file limit (logged when that lowers it).
+fn fitted_connections(config: &Config) -> Arc<rumi_common::helper::ConnBudget> {
+    use rumi_common::helper::{ConnBudget, ConnLimits, conns};
+    let wanted = ConnLimits::configured(&config.limits);
+    let (limits, open_files) = conns::fit_open_files(wanted, FDS_PER_CONNECTION);
+    if limits != wanted {
+        tracing::warn!(
+            open_files,
+            total = limits.total,
+            per_pack = limits.per_pack,
+            "the open-file limit is too low for the configured connection bounds; lowered them (raise LimitNOFILE= or ulimit -n)"
+        );
+    }
+    tracing::info!(
+        open_files,
+        total = limits.total,
+        per_pack = limits.per_pack,
+        idle_secs = limits.idle.as_secs(),
+        "pack connections bounded"
+    );
+    ConnBudget::new(limits)
 }

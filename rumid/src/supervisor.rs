@@ -72,6 +72,10 @@ pub struct HelperStatus {
     pub last_error: Option<String>,
     /// Bytes the helper holds from pack sockets right now (last health check).
     pub frame_bytes_buffered: u64,
+    /// Pack connections open right now (last health check).
+    pub connections: u32,
+    /// Pack connections the helper refused since it started (over a pack's share or its total).
+    pub connections_refused: u64,
 }
 
 impl HelperStatus {
@@ -174,6 +178,8 @@ pub fn spawn(spec: HelperSpec, policy: watch::Receiver<Arc<PolicySnapshot>>, aud
         restarts: 0,
         last_error: None,
         frame_bytes_buffered: 0,
+        connections: 0,
+        connections_refused: 0,
     }));
     let channel = Arc::new(arc_swap::ArcSwapOption::empty());
     let handle = SupervisorHandle {
@@ -261,6 +267,8 @@ fn set_down(status: &ArcSwap<HelperStatus>, restarts: u32, pid: Option<u32>, err
         restarts,
         last_error: Some(error),
         frame_bytes_buffered: 0,
+        connections: 0,
+        connections_refused: 0,
     }));
 }
 
@@ -315,6 +323,8 @@ async fn run_connected(
         restarts,
         last_error: None,
         frame_bytes_buffered: 0,
+        connections: 0,
+        connections_refused: 0,
     }));
     tracing::info!(?pid, policy_version = snapshot.version, "helper up; policy pushed");
     let mut misses = 0;
@@ -403,9 +413,15 @@ async fn observe_health(
     helper: &'static str,
     audit: &Audit,
 ) {
-    if status.load().frame_bytes_buffered != reply.frame_bytes_buffered {
-        let mut s = (**status.load()).clone();
+    let seen = status.load();
+    if seen.frame_bytes_buffered != reply.frame_bytes_buffered
+        || seen.connections != reply.connections
+        || seen.connections_refused != reply.connections_refused
+    {
+        let mut s = (**seen).clone();
         s.frame_bytes_buffered = reply.frame_bytes_buffered;
+        s.connections = reply.connections;
+        s.connections_refused = reply.connections_refused;
         status.store(Arc::new(s));
     }
     let newly_dropped = {

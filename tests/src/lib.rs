@@ -331,6 +331,8 @@ pub struct RumidBuilder<'a> {
     env: Vec<(String, String)>,
     args: Vec<String>,
     strict: bool,
+    open_files: Option<u64>,
+    paths: Option<PathBuf>,
 }
 
 impl RumidBuilder<'_> {
@@ -341,6 +343,20 @@ impl RumidBuilder<'_> {
 
     pub fn arg(mut self, a: &str) -> Self {
         self.args.push(a.to_owned());
+        self
+    }
+
+    /// Runs rumid (and so its helpers) with this open-file limit, soft and hard (through
+    /// util-linux's `prlimit`, which execs rumid: the pid stays rumid's).
+    pub fn open_files(mut self, n: u64) -> Self {
+        self.open_files = Some(n);
+        self
+    }
+
+    /// Puts the helpers' control sockets and socket directories under `dir` instead of the
+    /// home's `run/` (to start two instances on one set of paths).
+    pub fn helper_paths(mut self, dir: &Path) -> Self {
+        self.paths = Some(dir.to_path_buf());
         self
     }
 
@@ -365,7 +381,15 @@ impl RumidBuilder<'_> {
         let _ = fs::remove_file(&addr_file);
         let log = home.join("rumid.log");
         let log_file = fs::OpenOptions::new().create(true).append(true).open(&log)?;
-        let mut cmd = Command::new(bin("rumid"));
+        let mut cmd = match self.open_files {
+            Some(n) => {
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--nofile={n}:{n}")).arg("--").arg(bin("rumid"));
+                c
+            }
+            None => Command::new(bin("rumid")),
+        };
+        let run = self.paths.clone().unwrap_or_else(|| home.join("run"));
         cmd.env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("RUST_BACKTRACE", "1")
@@ -376,10 +400,10 @@ impl RumidBuilder<'_> {
             .arg(&home)
             .arg("--port")
             .arg("0")
-            .env("RUMI_EGRESS_SOCK_DIR", home.join("run/egress"))
-            .env("RUMI_EGRESSD_SOCKET", home.join("run/egressd.sock"))
-            .env("RUMI_CAPABILITY_SOCK_DIR", home.join("run/cap"))
-            .env("RUMI_CAPD_SOCKET", home.join("run/capd.sock"))
+            .env("RUMI_EGRESS_SOCK_DIR", run.join("egress"))
+            .env("RUMI_EGRESSD_SOCKET", run.join("egressd.sock"))
+            .env("RUMI_CAPABILITY_SOCK_DIR", run.join("cap"))
+            .env("RUMI_CAPD_SOCKET", run.join("capd.sock"))
             .args(if self.strict { &[][..] } else { &["--permissive"][..] })
             .args(&self.args)
             .stdin(Stdio::null())
@@ -393,6 +417,7 @@ impl RumidBuilder<'_> {
             child,
             base: String::new(),
             token: String::new(),
+            run,
             log,
             agent: agent(),
         };
@@ -426,6 +451,8 @@ pub struct Rumid {
     child: Child,
     pub base: String,
     pub token: String,
+    /// Where the helpers' sockets are (the home's `run/` unless set otherwise).
+    pub run: PathBuf,
     log: PathBuf,
     agent: ureq::Agent,
 }
@@ -460,6 +487,8 @@ impl Rumid {
             env: Vec::new(),
             args: Vec::new(),
             strict: false,
+            open_files: None,
+            paths: None,
         }
     }
 
@@ -627,15 +656,15 @@ impl Rumid {
     }
 
     /// The egress socket of a pack.
-    pub fn egress_socket(&self, home: &TestHome, pack: &str) -> PathBuf {
-        home.path().join("run/egress").join(format!("{pack}.sock"))
+    pub fn egress_socket(&self, _home: &TestHome, pack: &str) -> PathBuf {
+        self.run.join("egress").join(format!("{pack}.sock"))
     }
 
     /// The capability socket of a principal (`sha256(principal)[:32].sock`).
-    pub fn capability_socket(&self, home: &TestHome, principal: &str) -> PathBuf {
+    pub fn capability_socket(&self, _home: &TestHome, principal: &str) -> PathBuf {
         use sha2::Digest;
         let digest = hex::encode(sha2::Sha256::digest(principal.as_bytes()));
-        home.path().join("run/cap").join(format!("{}.sock", &digest[..32]))
+        self.run.join("cap").join(format!("{}.sock", &digest[..32]))
     }
 
     /// Grants a capability permission with a config.
