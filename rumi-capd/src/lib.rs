@@ -55,6 +55,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         let path = path.display().to_string();
         move |source| RunError::Socket { what, path, source }
     };
+    // The control socket first: a helper whose path another live helper holds (a second
+    // instance on the same paths) stops here, before it touches secrets, stores or any
+    // principal socket.
+    if let Some(parent) = config.control_socket.parent() {
+        std::fs::create_dir_all(parent).map_err(sock_err("control directory", parent))?;
+    }
+    let (control, _control_lock) = rumi_common::uds::bind_locked(&config.control_socket, 0o660, None)
+        .map_err(sock_err("control socket", &config.control_socket))?;
     let secrets = secrets::Secrets::open(&config)?;
     let stores_dir = config.home.join("user_data/stores");
     rumi_common::fs::ensure_dir(&stores_dir, 0o700).map_err(sock_err("store directory", &stores_dir))?;
@@ -67,11 +75,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     )?;
     rumi_common::uds::prepare_dir(&config.sock_dir, config.socket_gid)
         .map_err(sock_err("socket directory", &config.sock_dir))?;
-    if let Some(parent) = config.control_socket.parent() {
-        std::fs::create_dir_all(parent).map_err(sock_err("control directory", parent))?;
-    }
-    let (control_listener, _) = rumi_common::uds::bind(&config.control_socket, 0o660, None)
-        .map_err(sock_err("control socket", &config.control_socket))?;
     if let Some(ppid) = config.parent_pid {
         tokio::spawn(rumi_common::helper::watch_parent(ppid));
     }
@@ -91,9 +94,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         .add_service(HelperServer::new(svc.clone()))
         .add_service(SecretsAdminServer::new(svc.clone()))
         .add_service(StoresAdminServer::new(svc))
-        .serve_with_incoming_shutdown(rumi_common::helper::conns::control_incoming(control_listener), shutdown)
+        .serve_with_incoming_shutdown(rumi_common::helper::conns::control_incoming(control.listener), shutdown)
         .await?;
     state.shutdown();
+    rumi_common::uds::Bound::remove(&control.path, control.file);
     tracing::info!("rumi-capd stopped");
     Ok(())
 }

@@ -6,11 +6,14 @@
 //!   helper ([`crate::framing`] charges them).
 //! - [`conns`]: the one accept loop of every socket, with per-pack connection caps, idle
 //!   timeouts and quiet back-off.
-//! - [`check_peer`]: only rumid's uid may call the control service (SO_PEERCRED).
+//! - [`check_peer`]: only rumid's uid may call the control service (SO_PEERCRED), and
+//!   [`auth`]: only the rumid holding the instance's control key.
 //! - [`watch_parent`]: a spawned helper exits when the rumid that spawned it is gone.
 
 pub mod audit;
+pub mod auth;
 pub mod conns;
+pub mod gate;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,7 +22,9 @@ use serde_json::{Map, Value};
 use tonic::{Request, Status};
 
 pub use audit::{AuditBus, BoundedRecord, Event, audit_stream};
+pub use auth::{ControlAuth, KeySource};
 pub use conns::{Conn, ConnBudget, ConnLimits};
+pub use gate::{Admit, PolicyGate};
 
 use crate::framing::{ByteBudget, Lease};
 
@@ -91,20 +96,6 @@ pub fn check_peer<T>(req: &Request<T>, allowed: u32, audit: &AuditBus) -> Result
     Err(Status::permission_denied("caller is not rumid"))
 }
 
-/// Refuses a policy snapshot older than the one held: a late push from a previous rumid
-/// must never roll a helper back.
-///
-/// # Errors
-/// `FAILED_PRECONDITION` naming both versions.
-pub fn refuse_older(held: Option<u64>, offered: u64) -> Result<(), Status> {
-    match held {
-        Some(held) if offered < held => Err(Status::failed_precondition(format!(
-            "policy version {offered} is older than the held {held}"
-        ))),
-        _ => Ok(()),
-    }
-}
-
 /// The reply to a health call: whether a policy is held, its version, the pid, how many
 /// sockets and pack connections are open, the audit queue's losses and the bytes buffered
 /// from pack sockets.
@@ -164,7 +155,8 @@ pub struct SocketSet {
     peers: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, u32>>>,
     /// The open pack connections of the helper, bounded per pack and in all.
     conns: Arc<ConnBudget>,
-    by_id: std::collections::HashMap<String, (std::path::PathBuf, tokio::task::JoinHandle<()>)>,
+    /// Each open socket: its path, its file's identity and its accept task.
+    by_id: std::collections::HashMap<String, (std::path::PathBuf, crate::uds::FileId, tokio::task::JoinHandle<()>)>,
 }
 
 impl SocketSet {
@@ -193,15 +185,18 @@ impl SocketSet {
         &self.conns
     }
 
-    /// Removes every `*.sock` in the directory (at start: nothing may look alive before a
-    /// policy arrives).
+    /// Removes every stale `*.sock` in the directory (at start: nothing may look alive before
+    /// a policy arrives). A socket a live process holds (another instance's helper) is left
+    /// alone and logged; binding that path later fails, naming the holder.
     pub fn clear_dir(&self) {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return;
         };
         for e in entries.flatten() {
-            if e.file_name().to_string_lossy().ends_with(".sock") {
-                let _ = crate::uds::remove_stale(&e.path());
+            if e.file_name().to_string_lossy().ends_with(".sock")
+                && let Err(err) = crate::uds::remove_stale(&e.path())
+            {
+                tracing::warn!(socket = %e.path().display(), error = %err, "socket left in place");
             }
         }
     }
@@ -237,9 +232,11 @@ impl SocketSet {
             .cloned()
             .collect();
         for id in gone {
-            if let Some((path, handle)) = self.by_id.remove(&id) {
+            if let Some((path, file, handle)) = self.by_id.remove(&id) {
+                // The file first, while the listener still holds it: nobody else can have
+                // bound the path in between.
+                crate::uds::Bound::remove(&path, file);
                 handle.abort();
-                let _ = crate::uds::remove_stale(&path);
                 tracing::info!(id = %id, "socket closed");
             }
         }
@@ -249,7 +246,9 @@ impl SocketSet {
             }
             let path = self.dir.join(file);
             match crate::uds::bind(&path, self.mode, self.gid) {
-                Ok((listener, stale)) => {
+                Ok(bound) => {
+                    let (file, stale) = (bound.file, bound.stale);
+                    let listener = bound.listener;
                     // The socket belongs to the pack's own uid where the helper can give it
                     // (as root), so that uid can connect whatever the socket group: a
                     // sandbox running as that uid needs no group of its own.
@@ -318,7 +317,7 @@ impl SocketSet {
                         }
                     });
                     tracing::info!(id = %id, socket = %path.display(), "socket open");
-                    self.by_id.insert(id.clone(), (path, handle));
+                    self.by_id.insert(id.clone(), (path, file, handle));
                 }
                 Err(e) => {
                     tracing::error!(id = %id, socket = %path.display(), %e, "cannot bind socket");
@@ -333,9 +332,9 @@ impl SocketSet {
 
     /// Closes every socket.
     pub fn close_all(&mut self) {
-        for (_, (path, handle)) in self.by_id.drain() {
+        for (_, (path, file, handle)) in self.by_id.drain() {
+            crate::uds::Bound::remove(&path, file);
             handle.abort();
-            let _ = crate::uds::remove_stale(&path);
         }
     }
 }
@@ -392,13 +391,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_older_policy_is_refused_and_equal_or_newer_ones_are_not() {
-        assert!(refuse_older(None, 1).is_ok());
-        assert!(refuse_older(Some(5), 5).is_ok(), "a re-push after a reconnect");
-        assert!(refuse_older(Some(5), 6).is_ok());
-        let e = refuse_older(Some(5), 4).unwrap_err();
-        assert_eq!(e.code(), tonic::Code::FailedPrecondition);
-        assert!(e.message().contains("4 is older than the held 5"), "{}", e.message());
+    fn health_says_whether_a_policy_is_held() {
         let (bus, frames) = (AuditBus::default(), FrameBudgets::new(1, 1));
         let conns = ConnBudget::new(ConnLimits {
             per_pack: 1,

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod code;
+pub mod control_key;
 pub mod domain;
 pub mod env;
 pub mod framing;

@@ -50,13 +50,15 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         let path = path.display().to_string();
         move |source| RunError::Socket { what, path, source }
     };
-    rumi_common::uds::prepare_dir(&config.sock_dir, config.socket_gid)
-        .map_err(sock_err("socket directory", &config.sock_dir))?;
+    // The control socket first: a helper whose path another live helper holds (a second
+    // instance on the same paths) stops here, before it touches any pack socket.
     if let Some(parent) = config.control_socket.parent() {
         std::fs::create_dir_all(parent).map_err(sock_err("control directory", parent))?;
     }
-    let (control_listener, _) = rumi_common::uds::bind(&config.control_socket, 0o660, None)
+    let (control, _control_lock) = rumi_common::uds::bind_locked(&config.control_socket, 0o660, None)
         .map_err(sock_err("control socket", &config.control_socket))?;
+    rumi_common::uds::prepare_dir(&config.sock_dir, config.socket_gid)
+        .map_err(sock_err("socket directory", &config.sock_dir))?;
 
     if !config.allow_cidrs.is_empty() {
         let ranges: Vec<String> = config.allow_cidrs.iter().map(ToString::to_string).collect();
@@ -85,9 +87,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     let svc = control::Control::new(state.clone());
     tonic::transport::Server::builder()
         .add_service(HelperServer::new(svc))
-        .serve_with_incoming_shutdown(rumi_common::helper::conns::control_incoming(control_listener), shutdown)
+        .serve_with_incoming_shutdown(rumi_common::helper::conns::control_incoming(control.listener), shutdown)
         .await?;
     state.shutdown();
+    rumi_common::uds::Bound::remove(&control.path, control.file);
     tracing::info!("rumi-egressd stopped");
     Ok(())
 }

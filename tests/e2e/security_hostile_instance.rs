@@ -301,3 +301,260 @@ fn a_pack_flooding_its_sockets_with_connections_holds_only_its_share() {
     .unwrap();
     good_pack_and_operator_are_served(&home, &rumid, &up, n);
 }
+
+// === 7. two instances, one set of helper sockets ===
+
+/// Every file under `dir` with its contents (to show that nothing changed).
+fn tree(dir: &std::path::Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.clone(), std::fs::read(&p).unwrap_or_default()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The first instance, its packs set up, with a secret `SHARED` of its own.
+fn first_instance(home: &TestHome, run: &std::path::Path, up: &Upstream, external: bool) -> Rumid {
+    home.add_pack("evil");
+    home.add_pack("good");
+    let mut b = Rumid::builder(home)
+        .helper_paths(run)
+        .env("RUMI_EGRESS_ALLOW_CIDRS", "127.0.0.1/32");
+    if external {
+        b = b
+            .arg("--helpers")
+            .arg("external")
+            .env("RUMI_CONTROL_KEY_FILE", run.join("control.key").to_str().unwrap());
+    }
+    let rumid = b.spawn().unwrap();
+    set_up_packs(home, &rumid, up);
+    operator_sets_a_secret(home, "SHARED", "first-instance-value");
+    rumid
+}
+
+/// What must still hold for the first instance after the second tried to start.
+fn first_instance_unharmed(home: &TestHome, rumid: &Rumid, up: &Upstream, secrets_before: &[(PathBuf, Vec<u8>)]) {
+    for p in ["evil", "good"] {
+        assert!(rumid.egress_socket(home, p).exists(), "{p}'s egress socket was removed");
+        assert!(
+            rumid.capability_socket(home, p).exists(),
+            "{p}'s capability socket was removed"
+        );
+    }
+    assert_eq!(
+        tree(&home.path().join("user_data/secrets")),
+        secrets_before,
+        "the first instance's secrets changed"
+    );
+    for helper in ["egressd", "capd"] {
+        assert_eq!(helper_status(rumid, helper)["state"], "up");
+    }
+    assert_eq!(rumid.get("/health").body["status"], "UP");
+    good_pack_and_operator_are_served(home, rumid, up, 100);
+}
+
+#[test]
+fn a_second_instance_on_the_same_helper_paths_refuses_to_start_naming_the_holder() {
+    let up = Upstream::start();
+    let home = TestHome::new();
+    let run = home.path().join("s");
+    let first = first_instance(&home, &run, &up, false);
+    let secrets_before = tree(&home.path().join("user_data/secrets"));
+    let egressd_pid = helper_status(&first, "egressd")["pid"].as_u64().unwrap();
+
+    let other = TestHome::new();
+    other.add_pack("good");
+    let err = Rumid::builder(&other)
+        .helper_paths(&run)
+        .spawn_unchecked()
+        .err()
+        .expect("a second instance on the same paths must not start");
+    let err = format!("{err:#}");
+    assert!(err.contains("RUMI-INST-001"), "{err}");
+    assert!(
+        err.contains(&format!("pid {egressd_pid} (rumi-egressd)")),
+        "names the holder: {err}"
+    );
+    assert!(err.contains("egressd.sock"), "{err}");
+    // It stopped before its helpers touched anything: no socket of the first instance was
+    // removed or taken over, its secret is its own, and it is served as before.
+    first_instance_unharmed(&home, &first, &up, &secrets_before);
+    let out = other.ctl(&["secrets", "list"], &[]);
+    assert!(!out.status.success(), "nothing answers for the second instance");
+    assert!(
+        !other.path().join("user_data/secrets/SHARED.json").exists()
+            && !other
+                .path()
+                .join("user_data/secrets")
+                .read_dir()
+                .is_ok_and(|mut d| d.next().is_some()),
+        "the second instance got no secrets"
+    );
+}
+
+#[test]
+fn a_second_rumid_cannot_drive_the_first_instances_external_helpers() {
+    let up = Upstream::start();
+    let home = TestHome::new();
+    let run = home.path().join("s");
+    let key = run.join("control.key");
+    let me = nix::unistd::getuid().as_raw();
+    let _egressd = rumi_tests::ExternalHelper::start(&home, &run, "rumi-egressd", me, &key);
+    let _capd = rumi_tests::ExternalHelper::start(&home, &run, "rumi-capd", me, &key);
+    let first = first_instance(&home, &run, &up, true);
+    let secrets_before = tree(&home.path().join("user_data/secrets"));
+    let capd_pid = _capd.pid();
+
+    // The same uid, the same socket paths, `--helpers external`, but its own home (so its
+    // own control key): the helpers answer and cannot prove its key.
+    let other = TestHome::new();
+    let err = Rumid::builder(&other)
+        .helper_paths(&run)
+        .arg("--helpers")
+        .arg("external")
+        .spawn_unchecked()
+        .err()
+        .expect("a rumid of another instance must not start on these helpers");
+    let err = format!("{err:#}");
+    assert!(err.contains("RUMI-INST-001"), "{err}");
+    assert!(err.contains("RUMI-INST-002") || err.contains("held by"), "{err}");
+    assert!(err.contains("pid "), "names the holder: {err}");
+    // Even one that skips the start check gets nothing: every call but Hello needs the
+    // token only this instance's key makes (unit-tested in rumi-common), and the supervisor
+    // never sends one to a helper that fails the proof.
+    first_instance_unharmed(&home, &first, &up, &secrets_before);
+    assert_eq!(_capd.pid(), capd_pid);
+    let refused = home.audit_actions("security", "control_auth_refused");
+    assert!(refused.is_empty(), "the second rumid never sent a call: {refused:?}");
+}
+
+// === 8. policy ordering ===
+
+fn write_epoch(home: &TestHome, epoch: u64) {
+    home.write(
+        "user_data/settings/policy_epoch.json",
+        &format!("{{\"epoch\":{epoch}}}\n"),
+    );
+}
+
+/// An egress call of `pack` to the upstream: `Ok(true)` served, `Ok(false)` refused by
+/// policy, `Err` no socket or no answer.
+fn egress_served(home: &TestHome, rumid: &Rumid, up: &Upstream, pack: &str) -> std::io::Result<bool> {
+    let r = frame_call_within(
+        &rumid.egress_socket(home, pack),
+        &json!({"method": "GET", "url": up.url("/ok"), "timeout_seconds": 1}),
+        PROMPT,
+    )?;
+    Ok(r["success"] == true)
+}
+
+#[test]
+fn a_rumid_restarted_behind_the_helpers_policy_fails_closed_and_reports_it() {
+    let up = Upstream::start();
+    let home = TestHome::new();
+    home.add_pack("evil");
+    home.add_pack("good");
+    let run = home.path().join("run");
+    let key = run.join("control.key");
+    let me = nix::unistd::getuid().as_raw();
+    let mut egressd = rumi_tests::ExternalHelper::start(&home, &run, "rumi-egressd", me, &key);
+    let mut capd = rumi_tests::ExternalHelper::start(&home, &run, "rumi-capd", me, &key);
+    let key_env = key.to_str().unwrap().to_owned();
+    let external = |home| {
+        Rumid::builder(home)
+            .arg("--helpers")
+            .arg("external")
+            .env("RUMI_CONTROL_KEY_FILE", &key_env)
+    };
+    // The first run counts far ahead (as a rumid whose clock ran ahead did), the helpers
+    // take its policy: both packs approved, both granted.
+    write_epoch(&home, 5000);
+    let first = external(&home).spawn().unwrap();
+    set_up_packs(&home, &first, &up);
+    assert!(egress_served(&home, &first, &up, "evil").unwrap());
+    first.kill();
+
+    // The restart's counter is behind what the helpers hold (a restored backup, or the
+    // wall clock stepped back under the old scheme).
+    write_epoch(&home, 10);
+    let second = external(&home).spawn_unchecked().unwrap();
+    eventually("both helpers to refuse the older policy", patience(), || {
+        ["egressd", "capd"]
+            .iter()
+            .all(|h| helper_status(&second, h)["state"] == "policy_refused")
+            .then_some(())
+    })
+    .unwrap();
+    // The operator rejects evil. The helpers refuse the push, and still close evil: what
+    // the two snapshots disagree on is closed, never left open.
+    let r = second.post("/api/packs/evil/reject", Some(&json!({"reason": "hostile"})));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    eventually("evil to lose egress", patience(), || {
+        (!egress_served(&home, &second, &up, "evil").unwrap_or(false)).then_some(())
+    })
+    .unwrap();
+    // The well-behaved pack, which both agree on, and the operator keep working.
+    good_pack_and_operator_are_served(&home, &second, &up, 200);
+
+    // Reported, not looped: DEGRADED with the reason, audited, no restart, same processes.
+    let report = second.get("/api/health").body;
+    assert_eq!(second.get("/health").body["status"], "DEGRADED", "{report}");
+    for h in ["egressd", "capd"] {
+        let s = helper_status(&second, h);
+        assert_eq!(s["state"], "policy_refused", "{s}");
+        assert_eq!(s["restarts"], 0, "{s}");
+        let why = s["last_error"].as_str().unwrap_or_default();
+        assert!(why.contains("RUMI-INST-003"), "{s}");
+    }
+    let audited = home.audit_actions("security", "helper_policy_refused");
+    assert!(audited.len() >= 2, "{audited:?}");
+    let refused = home.audit_actions("security", "policy_push_refused");
+    assert!(
+        refused.iter().any(|l| l["details"]["closed_packs"] == json!(["evil"])),
+        "{refused:?}"
+    );
+    assert!(egressd.is_running() && capd.is_running());
+
+    // Restarting a helper clears its memory: it takes the current policy, evil stays closed.
+    drop(egressd);
+    let _egressd = rumi_tests::ExternalHelper::start(&home, &run, "rumi-egressd", me, &key);
+    eventually("egressd up again with the current policy", patience(), || {
+        (helper_status(&second, "egressd")["state"] == "up").then_some(())
+    })
+    .unwrap();
+    wait_socket(&second.egress_socket(&home, "good")).unwrap();
+    assert!(egress_served(&home, &second, &up, "good").unwrap());
+    assert!(
+        egress_served(&home, &second, &up, "evil").is_err(),
+        "no socket for a rejected pack"
+    );
+}
+
+#[test]
+fn policy_versions_rise_across_restarts_whatever_the_clock() {
+    let home = TestHome::new();
+    home.add_pack("good");
+    let version = |r: &Rumid| r.get("/api/health").body["data"]["policy_version"].as_u64().unwrap();
+    let first = Rumid::start(&home);
+    let v1 = version(&first);
+    first.kill();
+    let epoch = |home: &TestHome| -> u64 {
+        let text = std::fs::read_to_string(home.path().join("user_data/settings/policy_epoch.json")).unwrap();
+        serde_json::from_str::<Value>(&text).unwrap()["epoch"].as_u64().unwrap()
+    };
+    let e1 = epoch(&home);
+    let second = Rumid::start(&home);
+    assert_eq!(epoch(&home), e1 + 1);
+    assert!(version(&second) > v1, "{} after {v1}", version(&second));
+    assert_eq!(version(&second) >> 32, e1 + 1);
+}

@@ -322,6 +322,63 @@ pub fn docker_or_skip(test: &str) -> bool {
     ok
 }
 
+/// A helper daemon started by the test, as systemd would (`--helpers external`). Killed on
+/// drop; its stderr goes to `<run>/<name>.log`.
+pub struct ExternalHelper {
+    child: Child,
+    pub name: String,
+}
+
+impl ExternalHelper {
+    /// Starts `name` (`rumi-egressd` or `rumi-capd`) with its sockets under `run` (the
+    /// layout `RumidBuilder::helper_paths` gives rumid), trusting `control_uid` and reading
+    /// the control key from `key_file`.
+    pub fn start(home: &TestHome, run: &Path, name: &str, control_uid: u32, key_file: &Path) -> Self {
+        fs::create_dir_all(run).expect("run dir");
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(run.join(format!("{name}.log")))
+            .expect("helper log");
+        let child = Command::new(bin(name))
+            .env_clear()
+            .env("RUMI_LOG_FORMAT", "text")
+            .env("RUMI_CONTROL_UID", control_uid.to_string())
+            .env("RUMI_CONTROL_KEY_FILE", key_file)
+            .env("RUMI_EGRESSD_SOCKET", run.join("egressd.sock"))
+            .env("RUMI_EGRESS_SOCK_DIR", run.join("egress"))
+            .env("RUMI_CAPD_SOCKET", run.join("capd.sock"))
+            .env("RUMI_CAPABILITY_SOCK_DIR", run.join("cap"))
+            .env("RUMI_EGRESS_ALLOW_CIDRS", "127.0.0.1/32")
+            .env("RUMI_HOME", home.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start helper");
+        Self {
+            child,
+            name: name.to_owned(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process still runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for ExternalHelper {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Group given to the helper sockets in strict-mode tests, so containers can open them.
 pub const SOCKET_GID: &str = "4242";
 
