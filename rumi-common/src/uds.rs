@@ -18,7 +18,7 @@ use std::fmt;
 use std::fs;
 use std::io;
 use std::os::fd::AsFd;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::unistd::{Gid, chown};
@@ -195,7 +195,12 @@ pub fn lock_path(path: &Path) -> PathBuf {
 /// the process name when visible). `None` when the lock is free or there is no lock file.
 pub fn lock_holder(path: &Path) -> Option<Holder> {
     let lock = lock_path(path);
-    let f = open_lock(&lock).ok()?;
+    // Read-only and never created: a probe leaves nothing behind.
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+        .open(&lock)
+        .ok()?;
     match nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock) {
         // Free: released again when dropped here.
         Ok(_) => None,
@@ -215,7 +220,6 @@ pub fn lock_holder(path: &Path) -> Option<Holder> {
 }
 
 fn open_lock(lock: &Path) -> io::Result<fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
     fs::OpenOptions::new()
         .read(true)
         .write(true)
