@@ -91,6 +91,13 @@ pub async fn handle(state: &Arc<State>, principal: &str, req: Map<String, Value>
         .chars()
         .take(128)
         .collect();
+    // A call that names no id gets one, so the handler's context and the audit line can
+    // still be matched.
+    let request_id = if request_id.is_empty() {
+        format!("{:032x}", rand::random::<u128>())
+    } else {
+        request_id
+    };
     let args = match req.get("args") {
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(v @ Value::Object(_)) => v.clone(),
@@ -103,7 +110,7 @@ pub async fn handle(state: &Arc<State>, principal: &str, req: Map<String, Value>
             "permission_id (string) and args (object) are required",
         ))
     } else {
-        decide(state, principal, &permission, &args, &mut trace).await
+        decide(state, principal, &permission, &args, &request_id, &mut trace).await
     };
     let latency_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
 
@@ -173,7 +180,14 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     })
 }
 
-async fn decide(state: &Arc<State>, principal: &str, permission: &str, args: &Value, trace: &mut Trace) -> Outcome {
+async fn decide(
+    state: &Arc<State>,
+    principal: &str,
+    permission: &str,
+    args: &Value,
+    request_id: &str,
+    trace: &mut Trace,
+) -> Outcome {
     let Some(policy): Option<Arc<Policy>> = state.policy.load_full() else {
         return Err(Denied::new("approval_denied", "Pack is not approved"));
     };
@@ -235,6 +249,7 @@ async fn decide(state: &Arc<State>, principal: &str, permission: &str, args: &Va
         &entry,
         principal,
         permission,
+        request_id,
         &config,
         args,
         timeout,

@@ -78,6 +78,8 @@ pub struct Config {
     pub control_key: Option<rumi_common::helper::KeySource>,
     pub log_level: LogLevel,
     pub log_format: LogFormat,
+    /// `JOURNAL_STREAM` as systemd set it (logs go to the journal when stderr is that stream).
+    pub journal_stream: Option<rumi_common::telemetry::JournalStream>,
 }
 
 impl Config {
@@ -129,6 +131,10 @@ impl Config {
         let control_key = rumi_common::helper::auth::parse_key_source(&mut c);
         let log_level = c.opt(ENV_LOG_LEVEL, LogLevel::parse).unwrap_or(LogLevel::INFO);
         let log_format = c.opt(ENV_LOG_FORMAT, LogFormat::parse).unwrap_or(LogFormat::Json);
+        // Set by systemd, not by operators: a value that does not parse means no journal.
+        let journal_stream = c
+            .raw(rumi_common::telemetry::ENV_JOURNAL_STREAM)
+            .and_then(|s| rumi_common::telemetry::JournalStream::parse(&s).ok());
         c.finish()?;
         Ok(Self {
             control_socket,
@@ -146,6 +152,7 @@ impl Config {
             control_key,
             log_level,
             log_format,
+            journal_stream,
         })
     }
 }

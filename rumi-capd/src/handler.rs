@@ -84,6 +84,7 @@ pub async fn run(
     file: &Path,
     principal: &str,
     permission: &str,
+    request_id: &str,
     config: &Value,
     args: &Value,
     timeout: Option<f64>,
@@ -99,6 +100,9 @@ pub async fn run(
             "permission_id": permission,
             "handler_id": h.handler_id,
             "grant_config": config,
+            // The caller's id for the call (a flow's `function` step sends
+            // `flow:<flow_id>:<step_id>`), as the original gives it (one is made up when the call sent none).
+            "request_id": request_id,
             "ts": chrono::Utc::now().to_rfc3339(),
         },
     });

@@ -28,7 +28,7 @@ use serde_json::{Map, Value, json};
 
 use self::context::{Context, TooLarge};
 use self::loader::Diagnostic;
-use self::model::{Flow, OnError, Step};
+use self::model::{Action, BlockCall, DictOp, Flow, FunctionCall, Handler, OnError, Output, Step};
 use self::shares::{Full, Held, Shares};
 use crate::approval::Packs;
 use crate::approval::snapshot::PackSnapshot;
@@ -41,7 +41,7 @@ const FUNCTION_TIMEOUT: Duration = Duration::from_secs(30);
 /// Deepest sub-flow nesting.
 pub const MAX_FLOW_DEPTH: usize = 10;
 /// Longest block timeout a step may ask for.
-pub const MAX_STEP_TIMEOUT: f64 = 600.0;
+pub const MAX_STEP_TIMEOUT: f64 = model::MAX_STEP_TIMEOUT_SECS;
 /// Most steps one run takes, its sub-flows' included. A flow file holds at most a few
 /// thousand steps, but sub-flow calls multiply them (a flow calling a flow a thousand times
 /// over): without a bound one run of data-only steps keeps a core busy until its timeout.
@@ -129,9 +129,6 @@ impl BlockError {
         }
     }
 }
-
-/// Step error types that mean "temporarily unavailable" rather than "the step is broken".
-const UNAVAILABLE_ERROR_TYPES: &[&str] = &["docker_required", "not_ready"];
 
 /// The final context of a flow and whether it was aborted.
 type FlowOutcome = Result<(Context, bool), FlowError>;
@@ -222,19 +219,126 @@ fn too_large(at: impl Into<String>) -> impl FnOnce(TooLarge) -> FlowError {
     move |reason| FlowError::ContextTooLarge { at, reason }
 }
 
+/// What went wrong in a step: its `error_type`, as a type. Errors rumid makes have a
+/// variant each; those a helper or the sandbox reports keep theirs.
+#[derive(Debug)]
+enum StepErrorKind {
+    Validation,
+    FlowNotFound,
+    HandlerNotAllowed,
+    HandlerNotFound,
+    /// A component the step needs is still starting (the shared dictionary).
+    NotReady,
+    OwnerRefused,
+    PathRejected,
+    FileNotFound,
+    ApprovalRejected,
+    HashVerificationFailed,
+    Timeout,
+    CapabilityUnavailable,
+    /// The shared dictionary refused (`not_found`, …).
+    SharedDict(&'static str),
+    /// The block did not give a result.
+    Block(BlockError),
+    /// The error type rumi-capd answered a `function` step with (`grant_denied`, …).
+    Capability(String),
+}
+
+impl StepErrorKind {
+    /// The step `error_type`.
+    fn error_type(&self) -> &str {
+        match self {
+            Self::Validation => "validation_error",
+            Self::FlowNotFound => "flow_not_found",
+            Self::HandlerNotAllowed => "handler_not_allowed",
+            Self::HandlerNotFound => "handler_not_found",
+            Self::NotReady => "not_ready",
+            Self::OwnerRefused => "owner_refused",
+            Self::PathRejected => "path_rejected",
+            Self::FileNotFound => "file_not_found",
+            Self::ApprovalRejected => "approval_rejected",
+            Self::HashVerificationFailed => "hash_verification_failed",
+            Self::Timeout => "timeout",
+            Self::CapabilityUnavailable => "capability_unavailable",
+            Self::SharedDict(e) => e,
+            Self::Block(e) => e.error_type(),
+            Self::Capability(e) => e,
+        }
+    }
+
+    /// Whether the step could not run because something it needs is down for now (Docker
+    /// in strict mode, a component still starting), rather than being broken: a flow it
+    /// stops answers 503, and a retry may succeed.
+    fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Self::NotReady | Self::Block(BlockError::Sandbox(SandboxError::DockerRequired(_)))
+        )
+    }
+
+    /// Whether a container could not be started (counted in the strict-mode metrics).
+    fn is_start_failure(&self) -> bool {
+        matches!(
+            self,
+            Self::Block(BlockError::Sandbox(
+                SandboxError::DockerRequired(_) | SandboxError::CantHandle { .. } | SandboxError::Internal(_)
+            ))
+        )
+    }
+
+    /// Refusals the operator should look at (a block that may not run as asked).
+    fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            Self::ApprovalRejected | Self::HashVerificationFailed | Self::PathRejected
+        )
+    }
+}
+
 /// A step failure.
 #[derive(Debug)]
 struct StepError {
-    error_type: String,
+    kind: StepErrorKind,
     message: String,
 }
 
 impl StepError {
-    fn new(error_type: &str, message: impl Into<String>) -> Self {
+    fn new(kind: StepErrorKind, message: impl Into<String>) -> Self {
         Self {
-            error_type: error_type.to_owned(),
+            kind,
             message: message.into(),
         }
+    }
+}
+
+impl From<BlockError> for StepError {
+    fn from(e: BlockError) -> Self {
+        let message = e.to_string();
+        Self::new(StepErrorKind::Block(e), message)
+    }
+}
+
+/// How a step ended without a result.
+#[derive(Debug)]
+enum StepFail {
+    /// The step itself failed: its `on_error` (or the flow's `fail_soft`) decides.
+    Own(StepError),
+    /// A sub-flow stopped on a failed step ([`FlowError::Step`] or
+    /// [`FlowError::Unavailable`]): a failure of the `flow` step, decided like [`StepFail::Own`].
+    SubFlow(FlowError),
+    /// The run stops, whatever the step says (a bound, recursion).
+    Run(FlowError),
+}
+
+impl From<StepError> for StepFail {
+    fn from(e: StepError) -> Self {
+        Self::Own(e)
+    }
+}
+
+impl From<FlowError> for StepFail {
+    fn from(e: FlowError) -> Self {
+        Self::Run(e)
     }
 }
 
@@ -397,7 +501,7 @@ impl FlowEngine {
         let (mut flows, mut diagnostics) = loader::load(&self.home, &approved);
         let routes = crate::routes::RouteTable::load(&self.home, &approved);
         for d in &routes.diagnostics {
-            tracing::warn!(path = %d.path, message = %d.message, "route refused");
+            tracing::warn!(path = %d.path, detail = %d.message, "route refused");
         }
         self.routes.store(Arc::new(routes));
         let (mods, mod_diags) = modifier::load(&self.home, &approved);
@@ -444,7 +548,7 @@ impl FlowEngine {
             ));
         }
         for d in &diagnostics {
-            tracing::warn!(path = %d.path, level = d.level, message = %d.message, "flow load problem");
+            tracing::warn!(path = %d.path, level = d.level, detail = %d.message, "flow load problem");
         }
         let n = flows.len();
         self.metrics.flows_registered.set(n as i64);
@@ -595,8 +699,11 @@ impl FlowEngine {
         })
     }
 
-    /// A run's result: its `outputs` resolved against the final context or, without
-    /// `outputs`, that context minus `inputs`; keys starting with `_` are left out.
+    /// A run's result: the keys its `outputs` declare (`name: type`), each checked against
+    /// its type, and the values of its `outputs` expressions resolved against the final
+    /// context; without `outputs`, that context minus `inputs`. Keys starting with `_` are
+    /// left out. A declared key the context lacks is `null`; a value of another type than
+    /// declared is kept and logged (a warning, not a failure).
     fn result_of(flow: &Flow, ctx: Context) -> Result<Value, FlowError> {
         if flow.outputs.is_empty() {
             return Ok(Value::Object(
@@ -606,12 +713,17 @@ impl FlowEngine {
                     .collect(),
             ));
         }
-        let resolved = vars::resolve(&Value::Object(flow.outputs.clone()), ctx.map(), &mut ctx.budget())
-            .map_err(too_large("the flow's outputs"))?;
-        Ok(match resolved {
-            Value::Object(m) => Value::Object(m.into_iter().filter(|(k, _)| !k.starts_with('_')).collect()),
-            other => other,
-        })
+        let (result, mismatches) = outputs_of(flow, &ctx)?;
+        for m in mismatches {
+            tracing::warn!(
+                flow_id = %flow.flow_id,
+                output = %m.name,
+                declared = %m.declared,
+                got = m.got,
+                "flow output does not match its declared type"
+            );
+        }
+        Ok(result)
     }
 
     /// Keeps top-level keys while the result fits `RUMI_MAX_RESPONSE_BYTES`.
@@ -676,10 +788,9 @@ impl FlowEngine {
                     .iter()
                     .find(|d| !flow.steps.iter().any(|s| &s.id == *d))
                     .cloned()
-                    .or_else(|| {
-                        (step.kind == "flow")
-                            .then(|| step.flow.clone().unwrap_or_default())
-                            .filter(|id| !self.flows().flows.contains_key(id))
+                    .or_else(|| match &step.action {
+                        Action::Flow { flow: id, .. } if !self.flows().flows.contains_key(id) => Some(id.clone()),
+                        _ => None,
                     });
                 if let Some(m) = missing {
                     if flow.skip_missing {
@@ -694,18 +805,17 @@ impl FlowEngine {
                 }
                 let result = self.step(&flow, step, &ctx, &stack, run).await;
                 let label = crate::metrics::StepLabels {
-                    handler: step
-                        .input
-                        .get("handler")
-                        .and_then(Value::as_str)
-                        .unwrap_or(&step.kind)
-                        .to_owned(),
+                    handler: match &step.action {
+                        Action::Handler { handler, .. } => handler.name().to_owned(),
+                        other => other.kind().to_owned(),
+                    },
                 };
                 match &result {
                     Ok(_) => self.metrics.step_success.get_or_create(&label).inc(),
                     Err(_) => self.metrics.step_error.get_or_create(&label).inc(),
                 };
-                match result {
+                let at = || too_large(format!("step {}", step.id));
+                let (failed_step, error_type, message, unavailable) = match result {
                     Ok(out) => {
                         let out = match out {
                             Value::Object(mut m) if m.len() == 1 && m.contains_key("output") => {
@@ -714,7 +824,6 @@ impl FlowEngine {
                             other => other,
                         };
                         let abort = out.get("__flow_control").and_then(Value::as_str) == Some("abort");
-                        let at = || too_large(format!("step {}", step.id));
                         if abort {
                             ctx.insert("_flow_control_abort".into(), Value::Bool(true))
                                 .map_err(at())?;
@@ -724,68 +833,89 @@ impl FlowEngine {
                             )
                             .map_err(at())?;
                         }
-                        match store_key(step, ctx.map(), &mut ctx.budget()).map_err(at())? {
-                            Some(key) => ctx.insert(key, out).map_err(at())?,
-                            None if !out.is_null() => ctx.insert_in("_step_out", &step.id, out).map_err(at())?,
-                            None => {}
-                        }
+                        self.store(step, &mut ctx, out).map_err(at())?;
                         if abort {
                             return Ok((ctx, true));
                         }
+                        continue;
                     }
-                    Err(
-                        FlowError::Step {
-                            step: s,
+                    Err(StepFail::Own(e)) => {
+                        let unavailable = e.kind.is_unavailable();
+                        (step.id.clone(), e.kind.error_type().to_owned(), e.message, unavailable)
+                    }
+                    Err(StepFail::SubFlow(FlowError::Step {
+                        step,
+                        error_type,
+                        message,
+                    })) => (step, error_type, message, false),
+                    Err(StepFail::SubFlow(FlowError::Unavailable {
+                        step,
+                        error_type,
+                        message,
+                    })) => (step, error_type, message, true),
+                    Err(StepFail::SubFlow(other) | StepFail::Run(other)) => return Err(other),
+                };
+                let action = step.on_error.unwrap_or(if flow.fail_soft {
+                    OnError::Continue
+                } else {
+                    OnError::Abort
+                });
+                tracing::warn!(flow_id = %flow.flow_id, step = %failed_step, %error_type, %message, "step failed");
+                ctx.insert_in(
+                    "_step_error",
+                    &step.id,
+                    json!({"error_type": error_type, "error": message}),
+                )
+                .map_err(at())?;
+                // As the original kernel does: the step's output holds the failure, so a
+                // later `when: "$ctx.<output>._kernel_step_status == failed"` sees it.
+                let mut meta = json!({"error": message, "error_type": error_type});
+                if let Action::PythonFileCall(_) = step.action {
+                    meta["execution_mode"] = json!(self.sandbox.execution_mode());
+                }
+                self.store(
+                    step,
+                    &mut ctx,
+                    json!({"_kernel_step_status": "failed", "_kernel_step_meta": meta}),
+                )
+                .map_err(at())?;
+                match action {
+                    OnError::Continue => {}
+                    OnError::DisableTarget => disabled.extend(
+                        flow.steps
+                            .iter()
+                            .filter(|x| x.depends_on.contains(&step.id))
+                            .map(|x| x.id.clone()),
+                    ),
+                    OnError::Abort if unavailable => {
+                        return Err(FlowError::Unavailable {
+                            step: failed_step,
                             error_type,
                             message,
-                        }
-                        | FlowError::Unavailable {
-                            step: s,
-                            error_type,
-                            message,
-                        },
-                    ) => {
-                        let action = step.on_error.unwrap_or(if flow.fail_soft {
-                            OnError::Continue
-                        } else {
-                            OnError::Abort
                         });
-                        tracing::warn!(flow_id = %flow.flow_id, step = %s, %error_type, %message, "step failed");
-                        ctx.insert_in(
-                            "_step_error",
-                            &step.id,
-                            json!({"error_type": error_type, "error": message}),
-                        )
-                        .map_err(too_large(format!("step {}", step.id)))?;
-                        match action {
-                            OnError::Continue => {}
-                            OnError::DisableTarget => disabled.extend(
-                                flow.steps
-                                    .iter()
-                                    .filter(|x| x.depends_on.contains(&step.id))
-                                    .map(|x| x.id.clone()),
-                            ),
-                            OnError::Abort if UNAVAILABLE_ERROR_TYPES.contains(&error_type.as_str()) => {
-                                return Err(FlowError::Unavailable {
-                                    step: s,
-                                    error_type,
-                                    message,
-                                });
-                            }
-                            OnError::Abort => {
-                                return Err(FlowError::Step {
-                                    step: s,
-                                    error_type,
-                                    message,
-                                });
-                            }
-                        }
                     }
-                    Err(other) => return Err(other),
+                    OnError::Abort => {
+                        return Err(FlowError::Step {
+                            step: failed_step,
+                            error_type,
+                            message,
+                        });
+                    }
                 }
             }
             Ok((ctx, false))
         })
+    }
+
+    /// Stores a step's result (or its failure record) where it goes: under `output` (or
+    /// the key a `set` / `kernel:ctx.set` names), else, when not `null`, under
+    /// `_step_out.<step_id>`.
+    fn store(&self, step: &Step, ctx: &mut Context, out: Value) -> Result<(), TooLarge> {
+        match store_key(step, ctx.map(), &mut ctx.budget())? {
+            Some(key) => ctx.insert(key, out),
+            None if !out.is_null() => ctx.insert_in("_step_out", &step.id, out),
+            None => Ok(()),
+        }
     }
 
     /// Runs one step. Every value it builds (its input, a sub-flow's context) is resolved
@@ -797,12 +927,7 @@ impl FlowEngine {
         ctx: &Context,
         stack: &[Frame],
         run: &Run,
-    ) -> Result<Value, FlowError> {
-        let fail = |e: StepError| FlowError::Step {
-            step: step.id.clone(),
-            error_type: e.error_type,
-            message: e.message,
-        };
+    ) -> Result<Value, StepFail> {
         let bound = || too_large(format!("step {}", step.id));
         let mut budget = ctx.budget();
         let mut resolve = |v: &Value| vars::resolve(v, ctx.map(), &mut budget).map_err(bound());
@@ -825,59 +950,51 @@ impl FlowEngine {
                     .collect::<Vec<_>>(),
             );
             self.audit.record(ev).await;
-            return Err(fail(StepError::new(
-                "owner_refused",
+            return Err(StepError::new(
+                StepErrorKind::OwnerRefused,
                 format!(
                     "step runs as {owner:?}, but pack {pack}'s flow is on the call chain: a pack's steps run only as that pack"
                 ),
-            )));
+            )
+            .into());
         }
-        match step.kind.as_str() {
-            "set" => {
-                if step.input.get("key").and_then(Value::as_str).is_none() && step.output.is_none() {
-                    return Err(fail(StepError::new(
-                        "validation_error",
-                        "set needs input.key or output",
-                    )));
-                }
-                resolve(step.input.get("value").unwrap_or(&Value::Null))
-            }
-            "if" => {
-                let cond = step.input.get("condition").and_then(Value::as_str).unwrap_or("false");
-                vars::condition(cond, ctx.map(), &mut ctx.budget())
-                    .map(Value::Bool)
-                    .map_err(bound())
-            }
-            "handler" => {
+        match &step.action {
+            Action::Set { value, .. } => Ok(resolve(value)?),
+            Action::If { condition } => Ok(vars::condition(condition, ctx.map(), &mut ctx.budget())
+                .map(Value::Bool)
+                .map_err(bound())?),
+            Action::Handler { handler, args } => {
                 // A pack flow anywhere up the call chain makes this a pack's call, even when
                 // the step sits in an official flow it called as a sub-flow.
                 let pack_context = stack.iter().any(|f| f.pack.is_some());
-                let args = resolve(step.input.get("args").unwrap_or(&Value::Null))?;
-                if step.input.get("handler").and_then(Value::as_str) == Some("kernel:ctx.get") {
+                let args = resolve(args)?;
+                if *handler == Handler::CtxGet {
                     let key = args.get("key").and_then(Value::as_str).unwrap_or_default();
                     // A copy, charged before it is made.
                     return match vars::lookup(ctx.map(), key) {
-                        Some(v) => budget.copy(v, 1).map_err(bound()),
+                        Some(v) => Ok(budget.copy(v, 1).map_err(bound())?),
                         None => Ok(Value::Null),
                     };
                 }
-                self.kernel(step, args, pack_context).map_err(fail)
+                Ok(self.kernel(handler, args, pack_context)?)
             }
-            "flow" => {
-                let id = step.flow.clone().unwrap_or_default();
-                let child = self.flows().flows.get(&id).cloned().ok_or_else(|| {
-                    fail(StepError::new(
-                        "flow_not_found",
-                        format!("sub-flow {id:?} does not exist"),
-                    ))
+            Action::Flow { flow: id, args } => {
+                let child = self.flows().flows.get(id).cloned().ok_or_else(|| {
+                    StepError::new(StepErrorKind::FlowNotFound, format!("sub-flow {id:?} does not exist"))
                 })?;
                 // The sub-flow gets a copy of the context: it counts against the same run.
-                let args = match resolve(&step.args)? {
+                let args = match resolve(args)? {
                     Value::Object(args) => args,
                     _ => Map::new(),
                 };
                 let child_ctx = ctx.child(args).map_err(bound())?;
-                let (out, _) = self.execute(child, child_ctx, stack.to_vec(), run).await?;
+                let (out, _) = self
+                    .execute(child, child_ctx, stack.to_vec(), run)
+                    .await
+                    .map_err(|e| match e {
+                        FlowError::Step { .. } | FlowError::Unavailable { .. } => StepFail::SubFlow(e),
+                        other => StepFail::Run(other),
+                    })?;
                 Ok(Value::Object(
                     out.into_map()
                         .into_iter()
@@ -885,87 +1002,73 @@ impl FlowEngine {
                         .collect(),
                 ))
             }
-            "python_file_call" => {
-                let input = resolve(&step.input)?;
-                self.python_file_call(flow, step, input, run.deadline)
-                    .await
-                    .map_err(fail)
+            Action::PythonFileCall(call) => {
+                let input = resolve(&call.input)?;
+                Ok(self.python_file_call(flow, step, call, input, run.deadline).await?)
             }
-            "function" => {
-                let args = match step.input.get("args").map(&mut resolve).transpose()? {
-                    None | Some(Value::Null) => Value::Object(Map::new()),
-                    Some(a @ Value::Object(_)) => a,
-                    Some(_) => return Err(fail(StepError::new("validation_error", "input.args must be an object"))),
+            Action::Function(call) => {
+                let args = match resolve(&call.args)? {
+                    Value::Null => Value::Object(Map::new()),
+                    a @ Value::Object(_) => a,
+                    _ => {
+                        return Err(StepError::new(
+                            StepErrorKind::Validation,
+                            "the function's arguments (input) must be a mapping",
+                        )
+                        .into());
+                    }
                 };
-                self.function_call(flow, step, args, run.deadline).await.map_err(fail)
+                Ok(self.function_call(flow, step, call, args, run.deadline).await?)
             }
-            other => Err(fail(StepError::new(
-                "unknown_step_type",
-                format!("unknown step type {other}"),
-            ))),
         }
     }
 
     /// A `handler` step with its resolved `args` (`kernel:ctx.get`, which copies from the
     /// context, is answered in [`FlowEngine::step`]).
-    fn kernel(&self, step: &Step, mut args: Value, pack_context: bool) -> Result<Value, StepError> {
-        let handler = step.input.get("handler").and_then(Value::as_str).unwrap_or_default();
-        // Handlers that change shared state or read other packs' records serve the
-        // operator's flows only: a pack flow could otherwise redirect shared modifiers or
-        // re-run another pack's install script.
-        let operator_only = matches!(
-            handler,
-            "kernel:shared_dict.propose"
-                | "kernel:shared_dict.remove"
-                | "kernel:lib.list_records"
-                | "kernel:lib.clear_record"
-        );
-        if operator_only && pack_context {
+    fn kernel(&self, handler: &Handler, mut args: Value, pack_context: bool) -> Result<Value, StepError> {
+        if handler.is_operator_only() && pack_context {
             return Err(StepError::new(
-                "handler_not_allowed",
-                format!("{handler} is only available to official and shared flows"),
+                StepErrorKind::HandlerNotAllowed,
+                format!("{} is only available to official and shared flows", handler.name()),
             ));
         }
         match handler {
-            "kernel:noop" => Ok(Value::Null),
-            "kernel:ctx.set" => Ok(args.get_mut("value").map(Value::take).unwrap_or(Value::Null)),
-            h if h.starts_with("kernel:shared_dict.") => {
+            Handler::Noop => Ok(Value::Null),
+            Handler::CtxSet => Ok(args.get_mut("value").map(Value::take).unwrap_or(Value::Null)),
+            Handler::SharedDict(op) => {
                 let dict = self
                     .shared_dict
                     .get()
-                    .ok_or_else(|| StepError::new("not_ready", "shared dictionary not loaded"))?;
+                    .ok_or_else(|| StepError::new(StepErrorKind::NotReady, "shared dictionary not loaded"))?;
                 let arg = |k: &str| args.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
                 let ns = args
                     .get("namespace")
                     .and_then(Value::as_str)
                     .unwrap_or("flow_id")
                     .to_owned();
-                match &h["kernel:shared_dict.".len()..] {
-                    "resolve" => dict
+                match op {
+                    DictOp::Resolve => dict
                         .resolve(&ns, &arg("token"))
                         .map(Value::String)
-                        .map_err(|e| StepError::new(e, format!("cannot resolve: {e}"))),
-                    "propose" => Ok(json!({"result": dict.propose(&ns, &arg("token"), &arg("value"))})),
-                    "remove" => Ok(json!({"result": dict.remove(&ns, &arg("token"))})),
-                    "explain" => Ok(dict.explain(&ns, &arg("token"))),
-                    "list" => Ok(dict.list(args.get("namespace").and_then(Value::as_str))),
-                    other => Err(StepError::new(
-                        "handler_not_found",
-                        format!("unknown shared_dict handler {other:?}"),
-                    )),
+                        .map_err(|e| StepError::new(StepErrorKind::SharedDict(e), format!("cannot resolve: {e}"))),
+                    DictOp::Propose => Ok(json!({"result": dict.propose(&ns, &arg("token"), &arg("value"))})),
+                    DictOp::Remove => Ok(json!({"result": dict.remove(&ns, &arg("token"))})),
+                    DictOp::Explain => Ok(dict.explain(&ns, &arg("token"))),
+                    DictOp::List => Ok(dict.list(args.get("namespace").and_then(Value::as_str))),
                 }
             }
-            "kernel:lib.list_records" => Ok(self.lib_records.get().map_or(Value::Null, |l| l.list())),
-            "kernel:lib.clear_record" => {
+            Handler::LibListRecords => Ok(self.lib_records.get().map_or(Value::Null, |l| l.list())),
+            Handler::LibClearRecord => {
                 let pack = args.get("pack_id").and_then(Value::as_str).unwrap_or_default();
                 Ok(Value::Bool(self.lib_records.get().is_some_and(|l| l.clear(pack))))
             }
-            "kernel:flow.abort" => {
+            Handler::FlowAbort => {
                 Ok(json!({"__flow_control": "abort", "reason": args.get("reason").cloned().unwrap_or(Value::Null)}))
             }
-            other => Err(StepError::new(
-                "handler_not_found",
-                format!("unknown handler {other:?}"),
+            // `kernel:ctx.get` never gets here ([`FlowEngine::step`] answers it).
+            Handler::CtxGet | Handler::Unknown(_) => Err(StepError::new(
+                StepErrorKind::HandlerNotFound,
+                format!("unknown handler {:?}", handler.name()),
             )),
         }
     }
@@ -980,7 +1083,7 @@ impl FlowEngine {
             || rel.components().any(|c| !matches!(c, std::path::Component::Normal(_)))
         {
             return Err(StepError::new(
-                "path_rejected",
+                StepErrorKind::PathRejected,
                 "file must be a relative path inside the pack",
             ));
         }
@@ -996,13 +1099,13 @@ impl FlowEngine {
             }
             if snap.hashes().contains_key(&candidate) {
                 return Err(StepError::new(
-                    "path_rejected",
+                    StepErrorKind::PathRejected,
                     format!("{candidate} is a symlink; blocks must be regular files of the pack"),
                 ));
             }
         }
         Err(StepError::new(
-            "file_not_found",
+            StepErrorKind::FileNotFound,
             format!("{file} not found in the pack"),
         ))
     }
@@ -1012,17 +1115,17 @@ impl FlowEngine {
         &self,
         flow: &Flow,
         step: &Step,
+        call: &BlockCall,
         input: Value,
         deadline: Instant,
     ) -> Result<Value, StepError> {
-        let owner_raw = step.owner_pack.clone().unwrap_or_default();
-        let owner =
-            PackId::parse(&owner_raw).map_err(|e| StepError::new("path_rejected", format!("owner_pack: {e}")))?;
+        let owner = PackId::parse(&call.owner_pack)
+            .map_err(|e| StepError::new(StepErrorKind::PathRejected, format!("owner_pack: {e}")))?;
         let mut base = AuditEvent::new(Category::PythonFileCall, "python_file_call").owner_pack(owner.as_str());
         base.flow_id = Some(flow.flow_id.clone());
         base.step_id = Some(step.id.clone());
         base.phase = Some(step.phase.clone());
-        if let Some(p) = &step.principal_id
+        if let Some(p) = &call.principal_id
             && p != owner.as_str()
         {
             let mut ev = AuditEvent::new(Category::Security, "principal_id_overridden")
@@ -1035,16 +1138,14 @@ impl FlowEngine {
             self.audit.record(ev).await;
         }
         let started = Instant::now();
-        let result = self.run_block(&flow.flow_id, &owner, step, input, deadline).await;
+        let result = self.run_block(&flow.flow_id, &owner, step, call, input, deadline).await;
         self.metrics
-            .python_file_call_ms
-            .observe(started.elapsed().as_secs_f64() * 1000.0);
+            .python_file_call_seconds
+            .observe(started.elapsed().as_secs_f64());
         if self.sandbox.mode() == SecurityMode::Strict {
             match &result {
                 Ok(_) => self.metrics.container_start_success.inc(),
-                Err(e) if e.error_type == "sandbox_error" || e.error_type == "docker_required" => {
-                    self.metrics.container_start_failed.inc()
-                }
+                Err(e) if e.kind.is_start_failure() => self.metrics.container_start_failed.inc(),
                 Err(_) => 0,
             };
         }
@@ -1052,16 +1153,13 @@ impl FlowEngine {
         match &result {
             Ok(_) => self.audit.record(base).await,
             Err(e) => {
-                let sev = if matches!(
-                    e.error_type.as_str(),
-                    "approval_rejected" | "hash_verification_failed" | "path_rejected"
-                ) {
+                let sev = if e.kind.is_refusal() {
                     Severity::Warning
                 } else {
                     Severity::Info
                 };
                 self.audit
-                    .record(base.failed(sev, &e.error_type, e.message.clone()))
+                    .record(base.failed(sev, e.kind.error_type(), e.message.clone()))
                     .await;
             }
         }
@@ -1073,8 +1171,8 @@ impl FlowEngine {
     fn verify_owner(&self, owner: &PackId) -> Result<Arc<PackSnapshot>, StepError> {
         self.packs.verify_for_use(owner).map_err(|e| {
             let kind = match &e {
-                crate::error::Error::PackNotApproved { state: "modified", .. } => "hash_verification_failed",
-                _ => "approval_rejected",
+                crate::error::Error::PackNotApproved { state: "modified", .. } => StepErrorKind::HashVerificationFailed,
+                _ => StepErrorKind::ApprovalRejected,
             };
             StepError::new(kind, e.to_string())
         })
@@ -1088,17 +1186,13 @@ impl FlowEngine {
         &self,
         flow: &Flow,
         step: &Step,
+        call: &FunctionCall,
         args: Value,
         deadline: Instant,
     ) -> Result<Value, StepError> {
-        let owner = PackId::parse(step.owner_pack.as_deref().unwrap_or_default())
-            .map_err(|e| StepError::new("validation_error", format!("owner_pack: {e}")))?;
-        let function = step
-            .input
-            .get("function")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let owner = PackId::parse(&call.owner_pack)
+            .map_err(|e| StepError::new(StepErrorKind::Validation, format!("owner_pack: {e}")))?;
+        let function = &call.function;
         self.verify_owner(&owner)?;
         let socket = self.sandbox.capability_socket(&owner);
         let request = json!({
@@ -1106,7 +1200,7 @@ impl FlowEngine {
             "args": args,
             "request_id": format!("flow:{}:{}", flow.flow_id, step.id),
         });
-        let call = async {
+        let exchange = async {
             let mut conn = tokio::net::UnixStream::connect(&socket).await?;
             rumi_common::framing::write_frame(&mut conn, &request).await?;
             rumi_common::framing::read_frame(&mut conn, crate::sandbox::MAX_STDOUT_BYTES)
@@ -1114,28 +1208,42 @@ impl FlowEngine {
                 .map_err(|e| std::io::Error::other(e.to_string()))
         };
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let requested = step
-            .timeout_seconds
-            .filter(|t| *t > 0.0)
-            .map_or(FUNCTION_TIMEOUT, |t| Duration::from_secs_f64(t.min(MAX_STEP_TIMEOUT)));
+        let requested = call.timeout.unwrap_or(FUNCTION_TIMEOUT);
         let timeout = requested.min(remaining);
-        let response = match tokio::time::timeout(timeout, call).await {
+        let response = match tokio::time::timeout(timeout, exchange).await {
             Err(_) => {
                 return Err(StepError::new(
-                    "timeout",
+                    StepErrorKind::Timeout,
                     format!("{function} timed out after {timeout:?}"),
                 ));
             }
             Ok(Err(e)) => {
                 return Err(StepError::new(
-                    "capability_unavailable",
+                    StepErrorKind::CapabilityUnavailable,
                     format!("cannot reach the capability helper for {owner}: {e}"),
                 ));
             }
             Ok(Ok(r)) => r,
         };
-        if response.get("success") == Some(&Value::Bool(true)) {
-            Ok(response.get("output").cloned().unwrap_or(Value::Null))
+        let output = response.get("output").cloned().unwrap_or(Value::Null);
+        // A handler may answer the call and still report a failure in its output (the
+        // built-ins' `{"success": false, "error", "error_type"}`): the step failed too.
+        let reported_failure = output.get("success") == Some(&Value::Bool(false));
+        if response.get("success") == Some(&Value::Bool(true)) && !reported_failure {
+            Ok(output)
+        } else if reported_failure {
+            let error_type = output
+                .get("error_type")
+                .and_then(Value::as_str)
+                .unwrap_or("function_execution_error");
+            let message = output
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("the function failed");
+            Err(StepError::new(
+                StepErrorKind::Capability(error_type.to_owned()),
+                format!("{function}: {message}"),
+            ))
         } else {
             let error_type = response
                 .get("error_type")
@@ -1145,7 +1253,10 @@ impl FlowEngine {
                 .get("error")
                 .and_then(Value::as_str)
                 .unwrap_or("the function failed");
-            Err(StepError::new(error_type, format!("{function}: {message}")))
+            Err(StepError::new(
+                StepErrorKind::Capability(error_type.to_owned()),
+                format!("{function}: {message}"),
+            ))
         }
     }
 
@@ -1154,16 +1265,14 @@ impl FlowEngine {
         flow_id: &str,
         owner: &PackId,
         step: &Step,
+        call: &BlockCall,
         input: Value,
         deadline: Instant,
     ) -> Result<Value, StepError> {
         let snap = self.verify_owner(owner)?;
-        let file_rel = Self::resolve_block(&snap, step.file.as_deref().unwrap_or_default())?;
+        let file_rel = Self::resolve_block(&snap, &call.file)?;
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let requested = step
-            .timeout_seconds
-            .filter(|t| *t > 0.0)
-            .map_or(DEFAULT_TIMEOUT, |t| Duration::from_secs_f64(t.min(MAX_STEP_TIMEOUT)));
+        let requested = call.timeout.unwrap_or(DEFAULT_TIMEOUT);
         let block = BlockRun {
             pack: owner.clone(),
             pack_dir: snap.dir().to_path_buf(),
@@ -1180,10 +1289,51 @@ impl FlowEngine {
             input,
             timeout: requested.min(remaining),
         };
-        self.sandboxed(block, false)
-            .await
-            .map_err(|e| StepError::new(e.error_type(), e.to_string()))
+        Ok(self.sandboxed(block, false).await?)
     }
+}
+
+/// A declared output whose value is not of its type.
+#[derive(Debug, PartialEq, Eq)]
+struct OutputMismatch {
+    name: String,
+    declared: String,
+    got: &'static str,
+}
+
+/// The result `outputs` make of the final context, and the declared outputs whose values
+/// do not match their type (see [`FlowEngine::result_of`]).
+fn outputs_of(flow: &Flow, ctx: &Context) -> Result<(Value, Vec<OutputMismatch>), FlowError> {
+    let mut budget = ctx.budget();
+    let mut result = Map::new();
+    let mut mismatches = Vec::new();
+    for (name, out) in &flow.outputs {
+        if name.starts_with('_') {
+            continue;
+        }
+        let value = match out {
+            Output::Declared(ty) => {
+                let value = ctx.map().get(name).cloned().unwrap_or(Value::Null);
+                if !ty.admits(&value) {
+                    mismatches.push(OutputMismatch {
+                        name: name.clone(),
+                        declared: ty.word().to_owned(),
+                        got: if ctx.map().contains_key(name) {
+                            model::type_of(&value)
+                        } else {
+                            "nothing (the key is not in the final context)"
+                        },
+                    });
+                }
+                value
+            }
+            Output::Expression(expr) => {
+                vars::resolve(expr, ctx.map(), &mut budget).map_err(too_large("the flow's outputs"))?
+            }
+        };
+        result.insert(name.clone(), value);
+    }
+    Ok((Value::Object(result), mismatches))
 }
 
 /// Where a step's result goes: `output`, else the key a `set` / `kernel:ctx.set` names.
@@ -1194,17 +1344,85 @@ fn store_key(step: &Step, ctx: &Map<String, Value>, budget: &mut context::Budget
     if let Some(o) = &step.output {
         return Ok(Some(o.clone()));
     }
-    let named = match step.kind.as_str() {
-        "set" => step.input.get("key").cloned(),
-        "handler" if step.input.get("handler").and_then(Value::as_str) == Some("kernel:ctx.set") => {
-            match step.input.get("args") {
-                // Only the key is resolved again, not the value.
-                Some(Value::Object(a)) => a.get("key").map(|k| vars::resolve(k, ctx, budget)).transpose()?,
-                Some(other) => vars::resolve(other, ctx, budget)?.get("key").cloned(),
-                None => None,
-            }
-        }
+    let named = match &step.action {
+        Action::Set { key, .. } => return Ok(key.clone()),
+        Action::Handler {
+            handler: Handler::CtxSet,
+            args,
+        } => match args {
+            // Only the key is resolved again, not the value.
+            Value::Object(a) => a.get("key").map(|k| vars::resolve(k, ctx, budget)).transpose()?,
+            Value::Null => None,
+            other => vars::resolve(other, ctx, budget)?.get("key").cloned(),
+        },
         _ => None,
     };
     Ok(named.and_then(|k| k.as_str().map(str::to_owned)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flow(text: &str) -> Flow {
+        loader::parse_flow_text(text, model::Source::Official, PathBuf::from("t.flow.yaml")).unwrap()
+    }
+
+    #[test]
+    fn declared_outputs_return_their_context_keys_and_report_other_types() {
+        let flow = flow(
+            "flow_id: f\noutputs:\n  greeting: object\n  name: string\n  count: integer\n  missing: string\n  _hidden: any\n  city: '${ctx.place.city}'\n",
+        );
+        let ctx = Context::for_inputs(
+            json!({"greeting": {"message": "hi"}, "name": 7, "count": 2, "place": {"city": "Oslo"}, "_hidden": 1, "extra": true}),
+            1 << 20,
+        )
+        .unwrap();
+        let (result, mismatches) = outputs_of(&flow, &ctx).unwrap();
+        assert_eq!(
+            result,
+            json!({"greeting": {"message": "hi"}, "name": 7, "count": 2, "missing": null, "city": "Oslo"}),
+            "the declared keys, not the type words; no other key of the context"
+        );
+        assert_eq!(
+            mismatches,
+            [
+                OutputMismatch {
+                    name: "missing".into(),
+                    declared: "string".into(),
+                    got: "nothing (the key is not in the final context)",
+                },
+                OutputMismatch {
+                    name: "name".into(),
+                    declared: "string".into(),
+                    got: "integer",
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn without_outputs_the_result_is_the_context_minus_inputs_and_internal_keys() {
+        let flow = flow("flow_id: f\nsteps: []\n");
+        let ctx = Context::for_inputs(json!({"a": 1, "_b": 2}), 1 << 20).unwrap();
+        assert_eq!(FlowEngine::result_of(&flow, ctx).unwrap(), json!({"a": 1}));
+    }
+
+    #[test]
+    fn step_error_kinds_classify_without_reading_text() {
+        let docker = StepErrorKind::Block(BlockError::Sandbox(SandboxError::DockerRequired("down".into())));
+        assert!(docker.is_unavailable() && docker.is_start_failure());
+        assert_eq!(docker.error_type(), "docker_required");
+        assert!(StepErrorKind::NotReady.is_unavailable());
+        let failed = StepErrorKind::Block(BlockError::Sandbox(SandboxError::Failed {
+            code: 1,
+            stderr: "docker_required".into(),
+        }));
+        assert!(!failed.is_unavailable() && !failed.is_start_failure());
+        // A helper's error type is passed on, never taken for one of rumid's own.
+        let helper = StepErrorKind::Capability("not_ready".into());
+        assert!(!helper.is_unavailable());
+        assert_eq!(helper.error_type(), "not_ready");
+        assert!(StepErrorKind::PathRejected.is_refusal() && !StepErrorKind::Timeout.is_refusal());
+    }
 }

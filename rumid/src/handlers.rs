@@ -22,7 +22,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use rumi_common::code;
 use rumi_common::ids::PackId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -32,6 +34,9 @@ use crate::audit::{Audit, AuditEvent, Category, Severity};
 use crate::candidates::Review;
 use crate::error::{Error, Result};
 use crate::signed;
+
+mod source;
+pub use source::{MAX_SOURCE_BYTES, Source};
 
 pub use crate::candidates::{COOLDOWN_SECS, REJECT_THRESHOLD};
 /// Largest `handler.json` read.
@@ -58,6 +63,36 @@ pub struct Item {
     pub candidate: Candidate,
     pub installed_to: Option<String>,
     pub last_error: Option<String>,
+}
+
+/// A candidate whose state does not allow the action.
+fn state_error(message: String) -> Error {
+    Error::Coded {
+        code: code::CAP_STATE,
+        status: StatusCode::CONFLICT,
+        message,
+        suggestion: "`GET /api/capability/requests` shows the candidate's status; blocked candidates need `unblock` first",
+    }
+}
+
+impl Item {
+    /// The candidate as the operations guide lists it after a scan: one flat object
+    /// (`candidate_key`, `pack_id`, `slug`, `handler_id`, `permission_id`, `sha256`, `status`,
+    /// `description`, `risk`).
+    pub fn flat(&self) -> Value {
+        let c = &self.candidate;
+        json!({
+            "candidate_key": self.review.candidate_key,
+            "pack_id": c.pack_id,
+            "slug": c.slug,
+            "handler_id": c.handler_id,
+            "permission_id": c.permission_id,
+            "sha256": c.sha256,
+            "status": self.review.status,
+            "description": c.description,
+            "risk": c.risk,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -312,7 +347,7 @@ impl Handlers {
             }
         }
         self.persist(&st)?;
-        let candidates: Vec<&Item> = new.iter().filter_map(|k| st.0.get(k)).collect();
+        let candidates: Vec<Value> = new.iter().filter_map(|k| st.0.get(k)).map(Item::flat).collect();
         let report =
             json!({"scanned": scanned, "new_candidates": new.len(), "candidates": candidates, "invalid": invalid});
         drop(st);
@@ -323,9 +358,11 @@ impl Handlers {
     }
 
     fn item(st: &(BTreeMap<String, Item>, Vec<Trusted>), key: &str) -> Result<Item> {
-        st.0.get(key).cloned().ok_or_else(|| Error::Invalid {
-            field: "candidate_key",
-            reason: "no such candidate".into(),
+        st.0.get(key).cloned().ok_or_else(|| Error::Coded {
+            code: code::CAP_NOT_FOUND,
+            status: StatusCode::NOT_FOUND,
+            message: format!("no capability candidate {key:?}"),
+            suggestion: "`rumi-ctl capability scan` finds candidates; `GET /api/capability/requests` lists them (URL-encode the key's ':')",
         })
     }
 
@@ -340,10 +377,7 @@ impl Handlers {
         match item.review.status.as_str() {
             "installed" => return Ok(item),
             "blocked" => {
-                return Err(Error::Invalid {
-                    field: "candidate_key",
-                    reason: "candidate is blocked; unblock it first".into(),
-                });
+                return Err(state_error("candidate is blocked; unblock it first".into()));
             }
             _ => {}
         }
@@ -376,9 +410,11 @@ impl Handlers {
                 self.persist(&st)?;
                 drop(st);
                 self.event("install_failed", key, Some(&why));
-                Err(Error::Invalid {
-                    field: "candidate_key",
-                    reason: format!("approval failed: {why}"),
+                Err(Error::Coded {
+                    code: code::CAP_INSTALL_FAILED,
+                    status: StatusCode::CONFLICT,
+                    message: format!("approval failed: {why}"),
+                    suggestion: "scan again (`rumi-ctl capability scan`) and review the new candidate_key; the candidate is now `failed` with last_error",
                 })
             }
         }
@@ -458,10 +494,10 @@ impl Handlers {
         let mut st = self.lock();
         let item = Self::item(&st, key)?;
         if matches!(item.review.status.as_str(), "installed" | "blocked") {
-            return Err(Error::Invalid {
-                field: "candidate_key",
-                reason: format!("cannot reject a candidate that is {}", item.review.status),
-            });
+            return Err(state_error(format!(
+                "cannot reject a candidate that is {}",
+                item.review.status
+            )));
         }
         let entry = st.0.get_mut(key).expect("present");
         entry.review.last_event_ts = ts(now());
@@ -481,10 +517,7 @@ impl Handlers {
         let mut st = self.lock();
         let item = Self::item(&st, key)?;
         if item.review.status != "blocked" {
-            return Err(Error::Invalid {
-                field: "candidate_key",
-                reason: "candidate is not blocked".into(),
-            });
+            return Err(state_error("candidate is not blocked".into()));
         }
         let entry = st.0.get_mut(key).expect("present");
         entry.review.status = "rejected".into();
@@ -495,5 +528,37 @@ impl Handlers {
         drop(st);
         self.event("unblocked", key, Some(reason));
         Ok(out)
+    }
+
+    /// The entry file of a candidate, for review: read now from the pack (whatever its
+    /// state), at most [`MAX_SOURCE_BYTES`], with whether it is still the scanned file.
+    ///
+    /// # Errors
+    /// Unknown key (`RUMI-CAP-001`); the pack is gone; the file is missing, a symlink, not a regular file, or
+    /// resolves outside the handler directory or the pack ([`Error::SourceRefused`]; the
+    /// last three are audited as `security/capability_handler_source_refused`).
+    pub fn source(&self, key: &str, ecosystem: &Path) -> Result<Source> {
+        let item = Self::item(&self.lock(), key)?;
+        let c = &item.candidate;
+        let pack_dir = PackId::parse(&c.pack_id)
+            .ok()
+            .and_then(|id| crate::approval::discovery::find(ecosystem, &id))
+            .map(|f| f.dir)
+            .ok_or_else(|| Error::SourceRefused {
+                code: rumi_common::code::VAL_FILE_NOT_FOUND,
+                reason: format!("pack {} is no longer installed", c.pack_id),
+            })?;
+        source::read(key, c, &pack_dir).map_err(|(code, reason)| {
+            if code == rumi_common::code::VAL_PATH_TRAVERSAL || code == rumi_common::code::VAL_SYMLINK {
+                tracing::warn!(candidate_key = key, reason = %reason, "handler source refused");
+                self.audit.record_blocking(
+                    AuditEvent::new(Category::Security, "capability_handler_source_refused")
+                        .in_request()
+                        .failed(Severity::Warning, code.as_str(), reason.clone())
+                        .detail("candidate_key", key),
+                );
+            }
+            Error::SourceRefused { code, reason }
+        })
     }
 }

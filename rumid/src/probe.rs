@@ -28,8 +28,39 @@ pub fn check(config: &Config) -> (Value, bool) {
         .build()
         .into();
     if let Ok(mut resp) = agent.get(&url).call()
-        && let Ok(mut body) = resp.body_mut().read_json::<Value>()
+        && let Ok(public) = resp.body_mut().read_json::<Value>()
     {
+        // The instance answered: its probes, with their reasons, need the token; without the
+        // key (another user runs it) the local probes stand in beside its overall status.
+        let mut body = match detail(config, &agent, &addr) {
+            Ok(d) => d,
+            Err(why) => {
+                let mut r = health::report(
+                    vec![
+                        (
+                            "instance",
+                            health::Probe {
+                                status: if public["status"] == json!(Status::Up) {
+                                    Status::Up
+                                } else {
+                                    Status::Degraded
+                                },
+                                message: format!(
+                                    "rumid answered at {url} with {}; its own probes need the instance key ({why})",
+                                    public["status"].as_str().unwrap_or("no status")
+                                ),
+                                duration_ms: 0.0,
+                            },
+                        ),
+                        ("disk", health::probe_disk(&config.home, config.disk_degraded_percent)),
+                        ("writable_tmp", health::probe_writable(std::path::Path::new("/tmp"))),
+                    ],
+                    true,
+                );
+                r["status"] = public["status"].clone();
+                r
+            }
+        };
         let up = body["status"] == json!(Status::Up);
         body["source"] = json!("instance");
         body["instance"] = json!(url);
@@ -53,4 +84,21 @@ pub fn check(config: &Config) -> (Value, bool) {
     report["source"] = json!("local");
     let up = report["status"] == json!(Status::Up);
     (report, up)
+}
+
+/// The instance's own report (`GET /api/health?verbose=true`), every probe with its message.
+fn detail(config: &Config, agent: &ureq::Agent, addr: &str) -> Result<Value, String> {
+    let key_path = config.home.join("user_data/settings").join(crate::keys::KEY_FILE);
+    let key = rumi_common::token::InstanceKey::read(&key_path).map_err(|e| e.to_string())?;
+    let token = key.api_token();
+    let mut resp = agent
+        .get(&format!("http://{addr}/api/health?verbose=true"))
+        .header("Authorization", &format!("Bearer {}", token.expose()))
+        .call()
+        .map_err(|e| e.to_string())?;
+    let body: Value = resp.body_mut().read_json().map_err(|e| e.to_string())?;
+    if body["success"] != json!(true) {
+        return Err(body["error"].as_str().unwrap_or("refused").to_owned());
+    }
+    Ok(body["data"].clone())
 }

@@ -35,6 +35,10 @@ pub enum VerifyError {
     Unsigned,
     #[error("signature does not match")]
     BadSignature,
+    /// The file could not be read for a reason that says nothing about it (out of
+    /// descriptors or memory, an I/O error): neither trusted nor tampered; try again later.
+    #[error("cannot be read now: {0}")]
+    Unavailable(String),
 }
 
 /// The canonical bytes of `value` (sorted keys, compact), without `_hmac*` keys at the top.
@@ -127,14 +131,21 @@ pub fn read_verified(path: &Path, key: &[u8; 32]) -> Result<Map<String, Value>, 
 }
 
 fn read_object(path: &Path) -> Result<Map<String, Value>, VerifyError> {
-    let meta = fs::symlink_metadata(path).map_err(|e| VerifyError::Unreadable(e.kind().to_string()))?;
+    let unreadable = |e: std::io::Error| {
+        if crate::error::is_transient_io(&e) {
+            VerifyError::Unavailable(e.to_string())
+        } else {
+            VerifyError::Unreadable(e.kind().to_string())
+        }
+    };
+    let meta = fs::symlink_metadata(path).map_err(unreadable)?;
     if !meta.is_file() {
         return Err(VerifyError::Unreadable("not a regular file".into()));
     }
     if meta.len() > MAX_SIGNED_FILE_BYTES {
         return Err(VerifyError::Unreadable("too large".into()));
     }
-    let bytes = fs::read(path).map_err(|e| VerifyError::Unreadable(e.kind().to_string()))?;
+    let bytes = fs::read(path).map_err(unreadable)?;
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) | Err(_) => Err(VerifyError::NotAnObject),
@@ -155,7 +166,16 @@ pub fn load_field<T: serde::de::DeserializeOwned + Default>(
     if !path.exists() {
         return T::default();
     }
-    let loaded = read_verified(path, key)
+    let object = match read_verified(path, key) {
+        // Out of descriptors or memory is not tampering: no critical audit line. The store
+        // starts empty (it grants nothing) and says why.
+        Err(VerifyError::Unavailable(why)) => {
+            tracing::error!(file = %path.display(), reason = %why, "signed file cannot be read now; treated as empty until rumid restarts");
+            return T::default();
+        }
+        other => other,
+    };
+    let loaded = object
         .map_err(|e| e.to_string())
         .and_then(|o| serde_json::from_value(o.get(field).cloned().unwrap_or(Value::Null)).map_err(|e| e.to_string()));
     match loaded {

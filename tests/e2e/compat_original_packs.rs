@@ -1,15 +1,23 @@
 //! Packs written for the original system run unchanged: the fixture pack `classic` uses the
 //! original's conventions (an `async def run`, a generator `run`, `core_runtime.*` imports,
 //! the weather tutorial's store check, the guide's `secrets.get` failure branch, a lib script
-//! reading `lib_dir`) and each gives the original's result, in permissive mode.
+//! reading `lib_dir`, `outputs` as `name: type` declarations, `function` steps as the guides
+//! write them, the `_kernel_step_status` check after a failed step) and each gives the
+//! original's result, in permissive mode.
 
-use rumi_tests::{Rumid, TestHome, eventually, patience};
+use rumi_tests::{Rumid, TestHome, docker_or_skip, eventually, patience};
 use serde_json::{Value, json};
 
 /// rumid with `classic` approved, its cache store created and its capabilities granted.
 fn start() -> (TestHome, Rumid) {
     let home = TestHome::with_packs(&["classic"]);
     let rumid = Rumid::start(&home);
+    let rumid = prepare(&home, rumid);
+    (home, rumid)
+}
+
+/// `classic` approved, its cache store created and its capabilities granted, on `rumid`.
+fn prepare(home: &TestHome, rumid: Rumid) -> Rumid {
     let r = rumid.post("/api/packs/classic/approve", None);
     assert_eq!(r.status, 200, "{:?}", r.body);
     let r = rumid.post(
@@ -20,19 +28,19 @@ fn start() -> (TestHome, Rumid) {
     for perm in ["store.get", "store.set"] {
         rumid.grant_capability("classic", perm, json!({"allowed_store_ids": ["weather_cache"]}));
     }
-    let socket = rumid.capability_socket(&home, "classic");
+    let socket = rumid.capability_socket(home, "classic");
     eventually("classic's capability socket", patience(), || {
         socket.exists().then_some(())
     })
     .unwrap();
-    (home, rumid)
+    rumid
 }
 
 /// Runs `classic.<name>` and returns what its one step stored under `result`.
 fn run(rumid: &Rumid, name: &str, inputs: Value) -> Value {
     let r = rumid.run_flow(&format!("classic.{name}"), inputs, 60.0);
     assert_eq!(r.status, 200, "classic.{name}: {:?}\n{}", r.body, rumid.log_text());
-    r.body["data"]["result"]["result"].clone()
+    r.body["result"]["result"].clone()
 }
 
 #[test]
@@ -146,4 +154,163 @@ fn lib_scripts_get_lib_dir() {
         lib_dir.ends_with("/backend/lib") && !lib_dir.contains("ecosystem"),
         "{got}"
     );
+}
+
+/// Runs `classic.<name>` and returns its whole result.
+fn run_result(rumid: &Rumid, name: &str, inputs: Value) -> Value {
+    let r = rumid.run_flow(&format!("classic.{name}"), inputs, 60.0);
+    assert_eq!(r.status, 200, "classic.{name}: {:?}\n{}", r.body, rumid.log_text());
+    Rumid::flow_result(&r.body).clone()
+}
+
+#[test]
+fn the_pack_loads_without_diagnostics_and_validates_clean() {
+    let (home, rumid) = start();
+    let flows = rumid.get("/api/flows");
+    assert_eq!(flows.status, 200, "{:?}", flows.body);
+    assert_eq!(flows.body["data"]["diagnostics"], json!([]), "{:?}", flows.body);
+    let ids: Vec<&str> = flows.body["data"]["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["flow_id"].as_str())
+        .collect();
+    for id in ["classic.hello", "classic.function", "classic.failing"] {
+        assert!(ids.contains(&id), "{id} loaded: {ids:?}");
+    }
+    let out = home.rumid_once(&["--validate"], &[]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !text.lines().any(|l| l.starts_with("warning") || l.starts_with("error")),
+        "--validate finds nothing in classic:\n{text}"
+    );
+    assert!(text.contains("0 error(s), 0 warning(s)"), "{text}");
+}
+
+#[test]
+fn outputs_name_type_declarations_return_the_context_keys() {
+    let (_home, rumid) = start();
+    assert_eq!(
+        run_result(&rumid, "hello", json!({"name": "Oslo"})),
+        json!({"greeting": {"message": "Hello, Oslo!"}}),
+        "outputs: {{greeting: object}} returns the key greeting, not the word \"object\""
+    );
+    assert!(
+        !rumid.log_text().contains("does not match its declared type"),
+        "{}",
+        rumid.log_text()
+    );
+}
+
+#[test]
+fn documented_function_steps_load_and_run_as_the_pack() {
+    let (_home, rumid) = start();
+    let weather = json!({"temp": 21, "sky": "晴れ"});
+    let result = run_result(&rumid, "function", json!({"city": "Kyoto", "weather": weather}));
+    assert_eq!(result["saved"]["success"], true, "{result}");
+    assert_eq!(
+        result["cached"],
+        json!({"success": true, "value": weather}),
+        "store.get answers the original's shape"
+    );
+    assert_eq!(result["found"], weather, "when: \"$ctx.cached.success == true\" fired");
+    assert_eq!(
+        (&result["fallback"], &result["miss_type"]),
+        (&json!("No cached data"), &json!("key_not_found")),
+        "the failed store.get's output carries _kernel_step_status and its error: {result}"
+    );
+    assert!(result.get("missing").is_none(), "only declared outputs: {result}");
+}
+
+#[test]
+fn a_failed_steps_output_carries_kernel_step_status_failed() {
+    let (_home, rumid) = start();
+    let result = run_result(&rumid, "failing", json!({}));
+    assert_eq!(result["message"], "Weather unavailable", "{result}");
+    let forecast = &result["forecast"];
+    assert_eq!(forecast["_kernel_step_status"], "failed", "{result}");
+    let meta = &forecast["_kernel_step_meta"];
+    assert!(
+        meta["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("the weather service is down"),
+        "{meta}"
+    );
+    assert!(
+        meta["error_type"].is_string() && meta["execution_mode"].is_string(),
+        "{meta}"
+    );
+}
+
+#[test]
+fn declared_output_types_that_do_not_match_are_warnings_in_validate_and_at_run_time() {
+    let (home, rumid) = start();
+    home.write(
+        "flows/typed.flow.yaml",
+        r#"
+flow_id: typed
+inputs: {count: integer}
+outputs: {greeting: object, flag: string, count: integer}
+steps:
+  - {id: greet, type: set, input: {key: greeting, value: "hello"}}
+  - {id: check, type: if, input: {condition: "$ctx.count > 1"}, output: flag}
+"#,
+    );
+    let out = home.rumid_once(&["--validate"], &[]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    for line in [
+        "outputs.greeting is declared object but step \"greet\" stores string there",
+        "outputs.flag is declared string but step \"check\" stores boolean there",
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("warning") && l.contains("typed.flow.yaml") && l.contains(line)),
+            "{line}:\n{text}"
+        );
+    }
+    assert!(!text.contains("outputs.count"), "count matches: {text}");
+    assert!(out.status.success(), "warnings do not fail --validate:\n{text}");
+
+    // Loaded and run, it still answers, with the values the context holds; each mismatch
+    // is logged.
+    assert_eq!(rumid.post("/api/flows/reload", None).status, 200);
+    let r = rumid.run_flow("typed", json!({"count": "three"}), 30.0);
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        Rumid::flow_result(&r.body),
+        &json!({"greeting": "hello", "flag": false, "count": "three"})
+    );
+    let log = eventually("the mismatch warnings", patience(), || {
+        let log = rumid.log_text();
+        (log.matches("flow output does not match its declared type").count() >= 3).then_some(log)
+    })
+    .unwrap();
+    assert!(log.contains("typed"), "{log}");
+}
+
+#[test]
+fn the_flow_model_packs_give_the_same_results_in_strict_mode() {
+    if !docker_or_skip("the_flow_model_packs_give_the_same_results_in_strict_mode") {
+        return;
+    }
+    let home = TestHome::with_packs(&["classic"]);
+    // A uid range of its own: the backend suite checks the default range for leftovers.
+    let rumid = Rumid::builder(&home)
+        .strict()
+        .env("RUMI_PACK_UID_RANGE", "230000-230999")
+        .spawn()
+        .unwrap();
+    let rumid = prepare(&home, rumid);
+    assert_eq!(
+        run_result(&rumid, "hello", json!({"name": "Oslo"})),
+        json!({"greeting": {"message": "Hello, Oslo!"}})
+    );
+    let weather = json!({"temp": 3});
+    let result = run_result(&rumid, "function", json!({"city": "Bergen", "weather": weather}));
+    assert_eq!(result["found"], weather, "{result}");
+    assert_eq!(result["fallback"], "No cached data", "{result}");
+    let result = run_result(&rumid, "failing", json!({}));
+    assert_eq!(result["message"], "Weather unavailable", "{result}");
+    assert_eq!(result["forecast"]["_kernel_step_status"], "failed", "{result}");
 }

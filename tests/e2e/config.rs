@@ -61,6 +61,24 @@ fn health_probes_the_instance_and_fails_without_one() {
     assert_eq!(out.status.code(), Some(0), "{report}");
     assert_eq!(report["status"], "UP", "{report}");
     assert_eq!(report["source"], "instance");
+    // Every probe of the instance, each with its reason, UP ones included.
+    let probes = report["probes"].as_object().unwrap_or_else(|| panic!("{report}"));
+    for name in [
+        "disk",
+        "writable_state",
+        "writable_tmp",
+        "audit",
+        "sandbox",
+        "egressd",
+        "capd",
+    ] {
+        let p = &probes[name];
+        assert_eq!(p["status"], "UP", "{name}: {report}");
+        assert!(
+            p["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{name} has no reason: {report}"
+        );
+    }
     rumid.stop();
     assert!(
         !home.path().join("user_data/run/api.addr").exists(),
@@ -149,4 +167,44 @@ fn an_unsafe_key_file_stops_rumid() {
     let err = Rumid::builder(&home).spawn().err().expect("must refuse");
     let text = format!("{err:#}");
     assert!(text.contains("chmod 600"), "{text}");
+}
+
+#[test]
+fn log_lines_follow_the_guides_formats_with_the_requests_correlation_id() {
+    let home = TestHome::new();
+    home.add_pack("badflow");
+    home.write(
+        "ecosystem/badflow/backend/flows/bad.flow.yaml",
+        "flow_id: badflow\nsteps: [[[\n",
+    );
+    for format in ["json", "text"] {
+        let rumid = Rumid::builder(&home).env("RUMI_LOG_FORMAT", format).spawn().unwrap();
+        if format == "json" {
+            let a = rumid.post("/api/packs/badflow/approve", None);
+            assert_eq!(a.status, 200, "{:?}", a.body);
+        }
+        let r = rumid.post("/api/flows/reload", None);
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let id = r.request_id.clone().unwrap();
+        let log = rumid.log_text();
+        let line = log
+            .lines()
+            .find(|l| l.contains("flow load problem") && l.contains(&id))
+            .unwrap_or_else(|| panic!("{format}: no line of request {id}:\n{log}"));
+        if format == "json" {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(v["level"], "WARNING", "{line}");
+            assert_eq!(v["module"], "rumid.flow", "{line}");
+            assert_eq!(v["message"], "flow load problem", "{line}");
+            assert_eq!(v["correlation_id"], id.as_str(), "{line}");
+            assert!(v["detail"].as_str().is_some_and(|d| !d.is_empty()), "{line}");
+            assert!(line.starts_with(r#"{"timestamp":"#), "the guide's order: {line}");
+        } else {
+            let (ts, rest) = line.split_once(' ').unwrap();
+            assert!(ts.ends_with('Z') && ts.contains('T'), "{line}");
+            assert!(rest.starts_with("[WARNING] rumid.flow - flow load problem "), "{line}");
+            assert!(rest.ends_with(&format!("(correlation_id={id})")), "{line}");
+        }
+        rumid.stop();
+    }
 }

@@ -66,6 +66,14 @@ fn approved_handlers_run_only_while_their_installed_copy_is_trusted() {
     assert_eq!(data["invalid"].as_array().unwrap().len(), 2, "{data}");
     let key = data["candidates"][0]["candidate_key"].as_str().unwrap().to_owned();
     assert!(key.starts_with("tools:echo_v1:tools.echo:"));
+    // The guide's flat candidate.
+    let sha = key.rsplit(':').next().unwrap();
+    assert_eq!(
+        data["candidates"][0],
+        json!({"candidate_key": key, "pack_id": "tools", "slug": "echo_v1", "handler_id": "tools.echo",
+               "permission_id": "echo.run", "sha256": sha, "status": "pending",
+               "description": "echoes", "risk": null}),
+    );
     let summary: Value =
         serde_json::from_slice(&fs::read(home.path().join("user_data/pending/summary.json")).unwrap()).unwrap();
     assert_eq!(summary["capability"]["pending_count"], 1);
@@ -120,13 +128,8 @@ fn approved_handlers_run_only_while_their_installed_copy_is_trusted() {
         .to_owned();
     assert_ne!(new_key, key);
     let r = rumid.post(&format!("/api/capability/requests/{}/approve", encode(&new_key)), None);
-    assert_eq!(r.status, 400, "{:?}", r.body);
-    assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("nothing was overwritten")
-    );
+    assert_eq!((r.status, r.code()), (409, "RUMI-CAP-003"), "{:?}", r.body);
+    assert!(r.body["error"].as_str().unwrap().contains("nothing was overwritten"));
     let failed = rumid.get("/api/capability/requests?status=failed");
     assert_eq!(failed.body["data"]["count"], 1);
 }
@@ -156,12 +159,9 @@ fn candidates_change_after_scan_fail_approval_and_three_rejections_block() {
     )
     .unwrap();
     let r = rumid.post(&format!("/api/capability/requests/{}/approve", encode(&key)), None);
-    assert_eq!(r.status, 400);
+    assert_eq!((r.status, r.code()), (409, "RUMI-CAP-003"));
     assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("SHA-256 mismatch"),
+        r.body["error"].as_str().unwrap().contains("SHA-256 mismatch"),
         "{:?}",
         r.body
     );
@@ -188,7 +188,11 @@ fn candidates_change_after_scan_fail_approval_and_three_rejections_block() {
     assert_eq!(third.body["data"]["status"], "blocked");
     assert_eq!(rumid.get("/api/capability/blocked").body["data"]["count"], 1);
     let r = rumid.post(&format!("/api/capability/requests/{}/approve", encode(&key2)), None);
-    assert_eq!(r.status, 400, "a blocked candidate cannot be approved");
+    assert_eq!(
+        (r.status, r.code()),
+        (409, "RUMI-CAP-002"),
+        "a blocked candidate cannot be approved"
+    );
     let r = rumid.post(
         &format!("/api/capability/blocked/{}/unblock", encode(&key2)),
         Some(&json!({"reason": "re-review"})),
@@ -196,7 +200,12 @@ fn candidates_change_after_scan_fail_approval_and_three_rejections_block() {
     assert_eq!(r.body["data"]["status"], "rejected");
     assert!(r.body["data"]["cooldown_until"].is_string());
     let r = rumid.post("/api/capability/requests/nope/approve", None);
-    assert_eq!((r.status, r.code()), (400, "RUMI-VAL-002"));
+    assert_eq!((r.status, r.code()), (404, "RUMI-CAP-001"), "the guide's CAP category");
+    assert!(
+        r.body["suggestion"].as_str().unwrap().contains("capability scan"),
+        "{:?}",
+        r.body
+    );
     let events = home.audit_actions("security", "capability_handler_blocked");
     assert_eq!(events.len(), 1);
 }
@@ -244,7 +253,7 @@ fn every_scaffold_template_validates_and_runs_once_approved() {
         let r = rumid.run_flow(&format!("{pack}.hello"), json!({"name": "Rumi"}), 60.0);
         assert_eq!(r.status, 200, "{pack}: {:?}", r.body);
         assert_eq!(
-            r.body["data"]["result"]["greeting"],
+            r.body["result"]["greeting"],
             json!({"message": "Hello, Rumi!", "pack": pack})
         );
     }
@@ -265,4 +274,55 @@ fn every_scaffold_template_validates_and_runs_once_approved() {
     wait_socket(&sock).unwrap();
     let r = call(&sock, "s_full.echo", json!({"text": "hello world"}));
     assert_eq!(r["output"], json!({"text": "hello", "caller": "s_minimal"}), "{r}");
+}
+
+#[test]
+fn handlers_get_the_calls_request_id_and_documented_function_steps_reach_them() {
+    use sha2::Digest;
+    const RID: &str =
+        "def execute(context, args):\n    return {\"request_id\": context[\"request_id\"], \"args\": args}\n";
+    let home = TestHome::new();
+    home.add_pack("alpha");
+    home.add_pack("tools");
+    write_handler(
+        &home.path().join("ecosystem/tools"),
+        "rid",
+        json!({"handler_id": "tools.rid", "permission_id": "rid.show"}),
+        RID,
+    );
+    // The guides' form: `function` on the step, `input` its arguments, no owner_pack.
+    home.write(
+        "ecosystem/alpha/backend/flows/rid.flow.yaml",
+        "flow_id: alpha.rid\noutputs: {shown: object}\nsteps:\n  - {id: ask, type: function, function: rid.show, input: {n: \"$ctx.n\"}, output: shown}\n",
+    );
+    let rumid = Rumid::start(&home);
+    let key = format!("tools:rid:tools.rid:{}", hex::encode(sha2::Sha256::digest(RID)));
+    assert_eq!(rumid.post("/api/capability/candidates/scan", None).status, 200);
+    let r = rumid.post(&format!("/api/capability/requests/{}/approve", encode(&key)), None);
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(rumid.post("/api/packs/alpha/approve", None).status, 200);
+    rumid.grant_capability("alpha", "rid.show", json!({}));
+    let sock = rumid.capability_socket(&home, "alpha");
+    wait_socket(&sock).unwrap();
+
+    let r = frame_call(
+        &sock,
+        &json!({"permission_id": "rid.show", "args": {}, "request_id": "req-42"}),
+    )
+    .unwrap();
+    assert_eq!(r["output"]["request_id"], "req-42", "{r}");
+    // A call that names none still gets one.
+    let r = call(&sock, "rid.show", json!({}));
+    assert!(
+        r["output"]["request_id"].as_str().is_some_and(|id| id.len() == 32),
+        "{r}"
+    );
+
+    rumid.post("/api/flows/reload", None);
+    let r = rumid.run_flow("alpha.rid", json!({"n": 3}), 30.0);
+    assert_eq!(r.status, 200, "{:?}\n{}", r.body, rumid.log_text());
+    assert_eq!(
+        Rumid::flow_result(&r.body)["shown"],
+        json!({"request_id": "flow:alpha.rid:ask", "args": {"n": 3}})
+    );
 }

@@ -98,7 +98,7 @@ fn special_files_make_a_pack_unapprovable() {
     let r = rumid.post("/api/packs/alpha/approve", None);
     assert_eq!(r.status, 422, "{:?}", r.body);
     assert_eq!(r.code(), "RUMI-PACK-007");
-    assert_eq!(rumid.pack_state("alpha"), "installed");
+    assert_eq!(rumid.pack_state("alpha"), "pending");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Bearer-token authentication for every endpoint except `GET /health` and the console's
-//! static files (`GET /console`, `/console/app.js`, `/console/app.css`), which hold no data:
-//! the console calls the API with the token the operator types in.
+//! static files (`GET /console`, `/console/app.js`, `/console/app.css`, `/favicon.ico`), which
+//! hold no data: the console calls the API with the token the operator types in.
 //!
 //! # Security
 //! The token is compared in constant time (`ApiToken::matches`). A refusal is answered
@@ -23,7 +23,7 @@ const MAX_AUDITED_PATH: usize = 256;
 pub async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let public = matches!(
         req.uri().path(),
-        "/health" | "/console" | "/console/app.js" | "/console/app.css"
+        "/health" | "/console" | "/console/app.js" | "/console/app.css" | "/favicon.ico"
     );
     if public && (req.method() == Method::GET || req.method() == Method::HEAD) {
         return next.run(req).await;
@@ -34,7 +34,14 @@ pub async fn require_token(State(state): State<AppState>, req: Request, next: Ne
         .map(|v| v.as_bytes().strip_prefix(b"Bearer ").unwrap_or(b""));
     let failure = match presented {
         None => Error::AuthMissing,
-        Some(t) if state.token.matches(t) => return next.run(req).await,
+        Some(t) if state.token.matches(t) => {
+            // The connection has proven itself: it no longer counts against the cap on
+            // unauthenticated connections (see `api::server`).
+            if let Some(conn) = req.extensions().get::<super::server::Connection>() {
+                conn.0.authenticated();
+            }
+            return next.run(req).await;
+        }
         Some(_) => Error::AuthInvalid,
     };
     state.metrics.auth_failures.inc();

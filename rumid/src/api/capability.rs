@@ -91,6 +91,15 @@ pub async fn requests(State(state): State<AppState>, Query(q): Query<StatusQuery
     ok(json!({"items": items, "count": items.len()}))
 }
 
+/// `GET /api/capability/requests/{key}/source` (the key is URL-encoded): the candidate's
+/// entry file as it is now (at most 256 KiB), for review before approval. Read only.
+#[utoipa::path(get, path = "/api/capability/requests/{key}/source", tag = "capability", params(("key" = String, Path, description = "candidate key")), responses((status = 200, description = "success envelope: {\"success\": true, \"data\": {candidate_key, file, size, truncated, sha256, matches_candidate, content}}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+pub async fn source(State(state): State<AppState>, Path(key): Path<String>) -> Result<Response, Error> {
+    let handlers = state.handlers.clone();
+    let ecosystem = state.config.home.join("ecosystem");
+    Ok(ok(blocking(move || handlers.source(&key, &ecosystem)).await?))
+}
+
 /// `GET /api/capability/blocked`.
 #[utoipa::path(get, path = "/api/capability/blocked", tag = "capability", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn blocked(State(state): State<AppState>) -> Response {

@@ -4,7 +4,9 @@
 //! sent as a bearer token on each API call, exactly like `rumi-ctl`.
 //!
 //! A strict Content-Security-Policy allows only this origin's script, style and API, and no
-//! framing.
+//! framing. `/favicon.ico` is public too: browsers ask for it on their own, without the
+//! token, and before it was served each page load wrote an `auth_failed` security line that
+//! buried the real ones.
 
 use axum::extract::{Query, State};
 use axum::http::header;
@@ -18,9 +20,11 @@ use crate::error::Error;
 const PAGE: &str = include_str!("../console/index.html");
 const SCRIPT: &str = include_str!("../console/app.js");
 const STYLE: &str = include_str!("../console/app.css");
+/// A 16×16 icon (1150 bytes), so the browser's own request finds something.
+const FAVICON: &[u8] = include_bytes!("../console/favicon.ico");
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
-fn asset(body: &'static str, content_type: &'static str) -> Response {
+fn asset(body: impl IntoResponse, content_type: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type),
@@ -47,6 +51,11 @@ pub async fn script() -> Response {
 #[utoipa::path(get, path = "/console/app.css", tag = "console", responses((status = 200, description = "the console style", content_type = "text/css")), security(()))]
 pub async fn style() -> Response {
     asset(STYLE, "text/css; charset=utf-8")
+}
+
+#[utoipa::path(get, path = "/favicon.ico", tag = "console", responses((status = 200, description = "the console's icon", content_type = "image/x-icon")), security(()))]
+pub async fn favicon() -> Response {
+    asset(FAVICON, "image/x-icon")
 }
 
 #[derive(Debug, Deserialize)]

@@ -73,15 +73,21 @@ pub enum Loaded {
     Valid(Box<ApprovalRecord>),
     /// Present but unsigned, mis-signed, unparsable or for another pack: never trusted.
     Tampered(String),
+    /// Could not be read for a reason that says nothing about it (out of descriptors or
+    /// memory, an I/O error): neither absent nor tampered; nothing may be decided from it.
+    Unavailable(String),
 }
 
 /// Reads and verifies a record.
 pub fn load(path: &Path, key: &[u8; 32], pack_id: &str) -> Loaded {
-    if std::fs::symlink_metadata(path).is_err() {
-        return Loaded::Absent;
+    match std::fs::symlink_metadata(path) {
+        Ok(_) => {}
+        Err(e) if crate::error::is_transient_io(&e) => return Loaded::Unavailable(e.to_string()),
+        Err(_) => return Loaded::Absent,
     }
     let object = match signed::read_verified(path, key) {
         Ok(o) => o,
+        Err(VerifyError::Unavailable(why)) => return Loaded::Unavailable(why),
         Err(
             e @ (VerifyError::Unreadable(_)
             | VerifyError::NotAnObject

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::model::{Flow, Source};
+use super::model::{Flow, ParseError, Source};
 use crate::approval::discovery::LOCAL_PACK;
 use crate::approval::snapshot::PackSnapshot;
 
@@ -65,6 +65,24 @@ pub fn pack_files<'a>(
     })
 }
 
+/// Why a flow file is not loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    #[error("{0}")]
+    Read(String),
+    #[error("not a regular file")]
+    NotAFile,
+    #[error("larger than {MAX_FLOW_FILE_BYTES} bytes")]
+    TooLarge,
+    /// Not YAML, or past [`MAX_YAML_DEPTH`] / [`MAX_YAML_NODES`].
+    #[error("{0}")]
+    Yaml(String),
+    #[error("uses $env references, which Rumi does not resolve (they would leak the daemon's environment)")]
+    UsesEnv,
+    #[error(transparent)]
+    Schema(#[from] ParseError),
+}
+
 /// Where a flow file comes from.
 enum Origin {
     /// A file of the operator's (official or shared).
@@ -73,25 +91,27 @@ enum Origin {
     Pack(Arc<PackSnapshot>, String),
 }
 
-fn parse_origin(origin: &Origin, source: Source) -> Result<Flow, String> {
+fn parse_origin(origin: &Origin, source: Source) -> Result<Flow, LoadError> {
     match origin {
         Origin::Host(path) => parse_file(path, source),
         Origin::Pack(snap, rel) => {
-            let text = snap.read_text(rel, MAX_FLOW_FILE_BYTES).map_err(|e| e.to_string())?;
+            let text = snap
+                .read_text(rel, MAX_FLOW_FILE_BYTES)
+                .map_err(|e| LoadError::Read(e.to_string()))?;
             parse_flow_text(&text, source, snap.dir().join(rel))
         }
     }
 }
 
-fn parse_file(path: &Path, source: Source) -> Result<Flow, String> {
-    let meta = std::fs::symlink_metadata(path).map_err(|e| e.to_string())?;
+fn parse_file(path: &Path, source: Source) -> Result<Flow, LoadError> {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| LoadError::Read(e.to_string()))?;
     if !meta.is_file() {
-        return Err("not a regular file".into());
+        return Err(LoadError::NotAFile);
     }
     if meta.len() > MAX_FLOW_FILE_BYTES {
-        return Err(format!("larger than {MAX_FLOW_FILE_BYTES} bytes"));
+        return Err(LoadError::TooLarge);
     }
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let text = std::fs::read_to_string(path).map_err(|e| LoadError::Read(e.to_string()))?;
     parse_flow_text(&text, source, path.to_path_buf())
 }
 
@@ -131,15 +151,13 @@ pub fn parse_yaml(text: &str) -> Result<Value, String> {
 /// Parses the text of a flow file (the entry point the fuzzer drives).
 ///
 /// # Errors
-/// The reason the flow is refused.
-pub fn parse_flow_text(text: &str, source: Source, path: PathBuf) -> Result<Flow, String> {
-    let doc = parse_yaml(text)?;
+/// [`LoadError`]: the reason the flow is refused.
+pub fn parse_flow_text(text: &str, source: Source, path: PathBuf) -> Result<Flow, LoadError> {
+    let doc = parse_yaml(text).map_err(LoadError::Yaml)?;
     if super::vars::uses_env(&doc) {
-        return Err(
-            "uses $env references, which Rumi does not resolve (they would leak the daemon's environment)".into(),
-        );
+        return Err(LoadError::UsesEnv);
     }
-    Flow::parse(&doc, source, path)
+    Ok(Flow::parse(&doc, source, path)?)
 }
 
 /// Loads every flow. `approved` lists the approved snapshots of approved packs.
@@ -232,6 +250,14 @@ pub fn load(home: &Path, approved: &[Arc<PackSnapshot>]) -> (BTreeMap<String, Fl
                     continue;
                 }
 
+                // What its `outputs` declare and its steps cannot give: warnings only.
+                for message in flow.output_warnings() {
+                    diags.push(Diagnostic {
+                        path: shown.clone(),
+                        level: "warning",
+                        message: format!("flow {:?}: {message}", flow.flow_id),
+                    });
+                }
                 if let Some(existing) = flows.get(&flow.flow_id) {
                     diags.push(Diagnostic {
                         path: shown,
@@ -246,10 +272,10 @@ pub fn load(home: &Path, approved: &[Arc<PackSnapshot>]) -> (BTreeMap<String, Fl
                 }
                 flows.insert(flow.flow_id.clone(), flow);
             }
-            Err(message) => diags.push(Diagnostic {
+            Err(e) => diags.push(Diagnostic {
                 path: shown,
                 level: "error",
-                message,
+                message: e.to_string(),
             }),
         }
     }

@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::loader::Diagnostic;
-use super::model::{Flow, Source, Step};
+use super::model::{Flow, Step};
 
 const ACTIONS: &[&str] = &["inject_before", "inject_after", "append", "replace", "remove"];
 
@@ -223,14 +223,15 @@ pub fn load(
     (mods, diags)
 }
 
-/// Parses a modifier's step in the context of the target flow's phases.
+/// Parses a modifier's step in the context of the target flow: its phases, and its source
+/// (a `function` step naming no `owner_pack` runs as the pack whose flow it joins).
 fn build_step(m: &Modifier, flow: &Flow) -> Result<Step, String> {
     let mut step = m.step.clone().unwrap_or_default();
     if let Value::Object(s) = &mut step {
         s.entry("phase").or_insert_with(|| json!(m.phase));
     }
     let doc = json!({"flow_id": "modifier", "phases": flow.phases, "steps": [step]});
-    let parsed = Flow::parse(&doc, Source::Shared, m.path.clone())?;
+    let parsed = Flow::parse(&doc, flow.source.clone(), m.path.clone()).map_err(|e| e.to_string())?;
     parsed.steps.into_iter().next().ok_or_else(|| "empty step".into())
 }
 
@@ -410,3 +411,6 @@ pub fn apply(
     }
     applied
 }
+
+#[cfg(test)]
+mod tests;

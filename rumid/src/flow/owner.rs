@@ -23,9 +23,6 @@ use rumi_common::ids::PackId;
 
 use super::model::{Flow, Source, Step};
 
-/// Step types that run as their `owner_pack`.
-pub const OWNED_STEP_TYPES: &[&str] = &["python_file_call", "function"];
-
 /// A pack flow refused because one of its steps runs as someone else.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
@@ -41,11 +38,10 @@ pub struct Refusal {
     pub added_by: Option<String>,
 }
 
-/// The owner a step runs as, if it runs as someone.
+/// The owner a step runs as, if it runs as someone (a `function` step of a pack's flow that
+/// names none runs as that pack: [`super::model::FunctionCall::owner_pack`]).
 pub fn step_owner(step: &Step) -> Option<&str> {
-    OWNED_STEP_TYPES
-        .contains(&step.kind.as_str())
-        .then(|| step.owner_pack.as_deref().unwrap_or_default())
+    step.owner()
 }
 
 /// Whether a step running as `owner` may run with `packs` on its call chain (the pack of
@@ -83,7 +79,7 @@ pub fn refuse_foreign_steps(
                 path: flow.path.clone(),
                 pack: pack.clone(),
                 step_id: step.id.clone(),
-                owner: step.owner_pack.clone().unwrap_or_default(),
+                owner: step.owner().unwrap_or_default().to_owned(),
                 added_by: added_by.get(&(flow.flow_id.clone(), step.id.clone())).cloned(),
             })
         })
@@ -189,9 +185,17 @@ mod tests {
             assert!(set.is_empty() && refused.len() == 1, "{m}: {refused:?}");
             assert!(refused[0].added_by.is_some(), "{m}");
         }
-        // A function step with no owner_pack at all cannot be built (owner_pack is required).
-        let (set, _) = load(&[(EVIL, pack("evil"))], &[(Some("evil"), &none)]);
-        assert!(set["evil.tick"].steps.iter().all(|s| s.id != "grab"));
+        // A function step that names no owner_pack runs as the pack whose flow it is in:
+        // evil's own modifier adds a step that runs as evil, never as anyone else.
+        let (set, refused) = load(&[(EVIL, pack("evil"))], &[(Some("evil"), &none)]);
+        assert!(refused.is_empty(), "{refused:?}");
+        let grab = set["evil.tick"].steps.iter().find(|s| s.id == "grab").unwrap();
+        assert_eq!(step_owner(grab), Some("evil"));
+        // In an operator's flow there is no pack to default to: the step cannot be built.
+        let ops = "flow_id: ops\nsteps:\n  - {id: a, type: set, input: {key: x, value: 1}}\n";
+        let shared = none.replace("evil.tick", "ops");
+        let (set, _) = load(&[(ops, Source::Official)], &[(None, &shared)]);
+        assert!(set["ops"].steps.iter().all(|s| s.id != "grab"));
         // Written in the flow file: the same check, no modifier named.
         let file = "flow_id: evil.x\nsteps:\n  - {id: b, type: python_file_call, owner_pack: victim, file: b.py}\n";
         let (set, refused) = load(&[(file, pack("evil"))], &[]);

@@ -125,6 +125,21 @@ fn resolve_at(value: &Value, ctx: &Map<String, Value>, budget: &mut Budget, dept
     }
 }
 
+/// Whether `value` (anywhere inside) holds a variable reference that [`resolve`] replaces.
+pub fn has_reference(value: &Value) -> bool {
+    match value {
+        Value::String(s) => next_ref(s, 0).is_some(),
+        Value::Array(a) => a.iter().any(has_reference),
+        Value::Object(m) => m.values().any(has_reference),
+        _ => false,
+    }
+}
+
+/// Whether `s` is exactly one reference (its resolved value keeps the referenced type).
+pub fn is_exact_reference(s: &str) -> bool {
+    exact_ref(s).is_some()
+}
+
 /// Whether `value` (anywhere inside) uses `$env.`.
 pub fn uses_env(value: &Value) -> bool {
     match value {
