@@ -312,7 +312,11 @@ mod tests {
     use rumi_common::env::MapEnv;
 
     fn config(home: &Path, extra: &[(&str, &str)]) -> Config {
-        let mut pairs = vec![("RUMI_HOME", home.to_str().unwrap())];
+        let key = "ab".repeat(32);
+        let mut pairs = vec![
+            ("RUMI_HOME", home.to_str().unwrap()),
+            ("RUMI_CONTROL_KEY", key.as_str()),
+        ];
         pairs.extend_from_slice(extra);
         Config::load(&MapEnv::from_pairs(pairs)).unwrap()
     }
