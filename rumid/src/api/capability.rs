@@ -14,7 +14,7 @@ pub struct ListQuery {
     pub principal_id: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/capability/grants", tag = "capability", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::GrantListAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(get, path = "/api/capability/grants", tag = "capability", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::GrantListAnswer), (status = 400, description = "a RUMI error, or (plain text, from the HTTP framework) a query string that cannot be decoded", content((crate::api::openapi::Failure = "application/json"), (String = "text/plain"))), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<Response, Error> {
     if let Some(p) = &q.principal_id {
         crate::grants::capability::validate_principal(p)?;
@@ -85,7 +85,7 @@ pub struct StatusQuery {
 }
 
 /// `GET /api/capability/requests?status=`.
-#[utoipa::path(get, path = "/api/capability/requests", tag = "capability", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::CandidateListAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(get, path = "/api/capability/requests", tag = "capability", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::CandidateListAnswer), (status = 400, description = "a RUMI error, or (plain text, from the HTTP framework) a query string that cannot be decoded", content((crate::api::openapi::Failure = "application/json"), (String = "text/plain"))), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn requests(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> Response {
     let items = state.handlers.list(q.status.as_deref());
     ok(json!({"items": items, "count": items.len()}))

@@ -77,6 +77,9 @@ fn probes(state: &AppState, verbose: bool) -> Value {
         // DEGRADED: it serves packs, but the operator's record of what they did is not whole.
         let gap = s.is_up().then(|| h.audit_status().gap()).flatten();
         let status = match (s.is_up(), &gap) {
+            // It serves only what its held and our refused policy both allow: not down,
+            // not right either.
+            (false, _) if s.is_policy_refused() => Status::Degraded,
             (false, _) => Status::Down,
             (true, Some(_)) => Status::Degraded,
             (true, None) => Status::Up,
@@ -155,7 +158,7 @@ pub struct DetailQuery {
     pub verbose: bool,
 }
 
-#[utoipa::path(get, path = "/api/health", tag = "health", params(DetailQuery), responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::DiagnosticsAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(get, path = "/api/health", tag = "health", params(DetailQuery), responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::DiagnosticsAnswer), (status = 400, description = "a RUMI error, or (plain text, from the HTTP framework) a query string that cannot be decoded", content((crate::api::openapi::Failure = "application/json"), (String = "text/plain"))), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn detail(
     State(state): State<AppState>,
     axum::extract::Query(q): axum::extract::Query<DetailQuery>,

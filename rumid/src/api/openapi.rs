@@ -63,9 +63,11 @@ pub struct FlowRunFailure {
     error_code: String,
     suggestion: String,
     request_id: Option<String>,
-    flow_id: String,
-    /// The HTTP status, repeated.
-    status_code: u16,
+    /// Absent when the request was refused before the run was looked at (token, body size,
+    /// audit log), which answers the plain error envelope.
+    flow_id: Option<String>,
+    /// The HTTP status, repeated; absent with `flow_id`.
+    status_code: Option<u16>,
 }
 
 #[derive(OpenApi)]

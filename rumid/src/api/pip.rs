@@ -32,7 +32,7 @@ pub async fn scan(State(state): State<AppState>) -> Result<Response, Error> {
 }
 
 /// `GET /api/pip/requests?status=`.
-#[utoipa::path(get, path = "/api/pip/requests", tag = "pip", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::PipListAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(get, path = "/api/pip/requests", tag = "pip", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::PipListAnswer), (status = 400, description = "a RUMI error, or (plain text, from the HTTP framework) a query string that cannot be decoded", content((crate::api::openapi::Failure = "application/json"), (String = "text/plain"))), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn requests(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> Response {
     let items = state.pip.list(q.status.as_deref());
     ok(json!({"items": items, "count": items.len()}))

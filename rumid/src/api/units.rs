@@ -19,7 +19,7 @@ pub struct ListQuery {
 }
 
 /// `GET /api/units?store_id=`.
-#[utoipa::path(get, path = "/api/units", tag = "units", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::UnitListAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(get, path = "/api/units", tag = "units", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::UnitListAnswer), (status = 400, description = "a RUMI error, or (plain text, from the HTTP framework) a query string that cannot be decoded", content((crate::api::openapi::Failure = "application/json"), (String = "text/plain"))), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Response {
     let units = state.units.list(q.store_id.as_deref());
     ok(json!({"units": units, "count": units.len()}))

@@ -27,7 +27,7 @@ use crate::handlers::Source as HandlerSource;
 use crate::import::{Applied, Staged};
 use crate::pip::Item as PipItem;
 use crate::routes::Route;
-use crate::supervisor::AuditStreamStatus;
+use crate::supervisor::{AuditStreamStatus, HelperStatus};
 use crate::units::Unit;
 
 /// `{"success": true, "data": <Data>}` wrappers, one per `data` schema.
@@ -296,16 +296,11 @@ pub struct PackCounts {
     pending: usize,
 }
 
-/// A helper daemon as supervised.
-#[derive(ToSchema)]
+/// A helper daemon as supervised, with its audit stream (serialised as health builds it).
+#[derive(ToSchema, serde::Serialize)]
 pub struct HelperInfo {
-    /// `starting`, `up`, `down` or `unresponsive`.
-    state: String,
-    pid: Option<u32>,
-    policy_version: u64,
-    restarts: u32,
-    last_error: Option<String>,
-    frame_bytes_buffered: u64,
+    #[serde(flatten)]
+    status: HelperStatus,
     audit: AuditStreamStatus,
 }
 
