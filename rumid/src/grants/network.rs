@@ -66,14 +66,13 @@ impl NetworkGrants {
     ///
     /// # Errors
     /// When the directory cannot be created.
-    pub fn load(dir: PathBuf, key: [u8; 32], audit: Audit, on_change: OnChange) -> Result<Self> {
-        let (grants, refused) = signed::SignedDir::load(dir.clone(), key, |g: &NetworkGrant| &g.pack_id, on_change)
+    pub fn load(dir: PathBuf, signer: signed::Signer, audit: Audit, on_change: OnChange) -> Result<Self> {
+        let (grants, refused) = signed::SignedDir::load(dir.clone(), signer, |g: &NetworkGrant| &g.pack_id, on_change)
             .map_err(Error::io("cannot load", &dir))?;
         for (stem, why) in refused {
             tracing::warn!(pack_id = %stem, reason = %why, "network grant failed verification; ignored");
             audit.record_blocking(
-                AuditEvent::new(Category::Security, "hmac_verification_failed")
-                    .failed(Severity::Critical, "network_grant_tampered", why)
+                why.event("network_grant_tampered")
                     .owner_pack(stem.as_str())
                     .detail("permission_type", "network"),
             );
