@@ -157,6 +157,9 @@ codes! {
     SYS_METHOD_NOT_ALLOWED = "RUMI-SYS-005";
     /// A signed state file failed verification; it is treated as absent.
     SYS_STATE_TAMPERED = "RUMI-SYS-006";
+    /// The generation journal of the signed state is missing, damaged or behind the files:
+    /// rumid does not start.
+    SYS_STATE_JOURNAL = "RUMI-SYS-008";
 }
 
 #[cfg(test)]

@@ -73,6 +73,10 @@ pub enum Error {
     Import(#[from] crate::import::ImportError),
     #[error("{0}")]
     Forbidden(String),
+    /// A signed state file the call needs was refused at load (tampered, or an old copy put
+    /// back); it grants nothing.
+    #[error("the signed file {file} was refused ({reason}); it grants nothing")]
+    StateRefused { file: String, reason: String },
 }
 
 impl Error {
@@ -115,6 +119,7 @@ impl Error {
             Self::MethodNotAllowed => code::SYS_METHOD_NOT_ALLOWED,
             Self::Io { .. } | Self::Task(_) => code::SYS_INTERNAL,
             Self::Forbidden(_) => code::AUTH_PERMISSION_DENIED,
+            Self::StateRefused { .. } => code::SYS_STATE_TAMPERED,
             Self::Import(e) => match e {
                 ImportError::Refused { code, .. } => *code,
                 ImportError::TooLarge(_) => code::PACK_IMPORT_TOO_LARGE,
@@ -157,6 +162,7 @@ impl Error {
             Self::Helper { status, .. } => *status,
             Self::Io { .. } | Self::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::StateRefused { .. } => StatusCode::CONFLICT,
             Self::Import(e) => match e {
                 ImportError::Refused { .. } => StatusCode::BAD_REQUEST,
                 ImportError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -190,6 +196,9 @@ impl Error {
             Self::TooLong { .. } => "shorten the value",
             Self::Invalid { .. } => "see docs/api.md for the accepted values",
             Self::GrantNotFound { .. } => "`rumi-ctl network list` shows existing grants",
+            Self::StateRefused { .. } => {
+                "the security audit (hmac_verification_failed) says why; grant again to write a fresh signed file, and find out who put the file there"
+            }
             Self::HelperUnavailable { .. } => "rumid restarts helpers automatically; check its log if this persists",
             Self::Helper { .. } => "see docs/api.md and docs/error-codes.md for this code",
             Self::Flow(e) => match e {

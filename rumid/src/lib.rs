@@ -74,7 +74,7 @@ pub enum RunError {
     Key(#[from] keys::KeyLoadError),
     #[error(transparent)]
     State(#[from] error::Error),
-    #[error(transparent)]
+    #[error("RUMI-SYS-008: {0}")]
     Journal(#[from] signed::JournalError),
     #[error("cannot bind the API to {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
@@ -172,14 +172,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
                 settings.join("grants/network"),
                 signer.clone(),
                 audit.clone(),
-                Box::new(move |g| net_hub.set_grants(g)),
+                Box::new(move |g: &[grants::network::NetworkGrant]| net_hub.put_grants(g)),
             )?;
             let cap_hub = hub.clone();
             let capability = CapabilityGrants::load(
                 settings.join("grants/capability"),
                 signer.clone(),
                 audit.clone(),
-                Box::new(move |g| cap_hub.set_capability_grants(g)),
+                Box::new(move |g: &[grants::capability::PrincipalGrants]| cap_hub.put_capability_grants(g)),
             )?;
             let share_hub = hub.clone();
             let shares = StoreShares::load(

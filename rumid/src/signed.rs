@@ -487,17 +487,21 @@ pub fn resign_tree(dir: &Path, old: &[u8; 32], new: &[u8; 32]) -> std::io::Resul
     Ok(count)
 }
 
-/// A directory of signed `<id>.json` records (see [`load_dir`]) held in memory, with a callback
-/// given every record after each change. The grant stores are built on it.
+/// Given the records that changed: every record once at load, then each record written.
+pub type OnPut<T> = Box<dyn Fn(&[T]) + Send + Sync>;
+
+/// A directory of signed `<id>.json` records (see [`Signer::load_dir`]) held in memory, with a
+/// callback given each record written (never the whole set: a write costs the same whatever
+/// the number of records). The grant stores are built on it.
 pub struct SignedDir<T> {
     dir: std::path::PathBuf,
     signer: Signer,
     records: std::sync::Mutex<std::collections::BTreeMap<String, T>>,
-    on_change: Box<dyn Fn(Vec<T>) + Send + Sync>,
+    on_change: OnPut<T>,
 }
 
 impl<T: serde::Serialize + serde::de::DeserializeOwned + Clone> SignedDir<T> {
-    /// Loads every record of `dir` and calls `on_change` once with them. Also returns
+    /// Loads every record of `dir` and calls `on_change` once with all of them. Also returns
     /// `(id, reason)` for every refused file, for the caller to log and audit.
     ///
     /// # Errors
@@ -506,10 +510,10 @@ impl<T: serde::Serialize + serde::de::DeserializeOwned + Clone> SignedDir<T> {
         dir: std::path::PathBuf,
         signer: Signer,
         id_of: impl Fn(&T) -> &str,
-        on_change: Box<dyn Fn(Vec<T>) + Send + Sync>,
+        on_change: OnPut<T>,
     ) -> std::io::Result<(Self, Vec<(String, Refused)>)> {
         let (records, refused) = signer.load_dir(&dir, id_of)?;
-        on_change(records.values().cloned().collect());
+        on_change(&records.values().cloned().collect::<Vec<_>>());
         let this = Self {
             dir,
             signer,
@@ -525,7 +529,7 @@ impl<T: serde::Serialize + serde::de::DeserializeOwned + Clone> SignedDir<T> {
     }
 
     /// Writes `record` as `<id>.json` (signed, atomically), then holds it and calls
-    /// `on_change`. When the write fails nothing changes.
+    /// `on_change` with it. When the write fails nothing changes.
     ///
     /// # Errors
     /// [`crate::error::Error::Io`] naming the file.
@@ -539,8 +543,8 @@ impl<T: serde::Serialize + serde::de::DeserializeOwned + Clone> SignedDir<T> {
         self.signer
             .store(&path, &record)
             .map_err(crate::error::Error::io("cannot write", &path))?;
+        (self.on_change)(std::slice::from_ref(&record));
         records.insert(id.to_owned(), record);
-        (self.on_change)(records.values().cloned().collect());
         Ok(())
     }
 }

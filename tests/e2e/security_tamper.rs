@@ -281,6 +281,13 @@ fn old_signed_files_put_back_are_refused_and_audited_at_start() {
         Some(&serde_json::json!({"pack_id": "alpha", "domain": "evil.example", "port": 8443})),
     ));
     assert_eq!(check["allowed"], false, "{check}");
+    // An API call that needs the refused grant says so, with the file.
+    let r = rumid.post(
+        "/api/network/revoke",
+        Some(&serde_json::json!({"pack_id": "alpha", "reason": "cleanup"})),
+    );
+    assert_eq!((r.status, r.code()), (409, "RUMI-SYS-006"), "{:?}", r.body);
+    assert!(r.body.to_string().contains(NET_ALPHA), "{:?}", r.body);
     let grants = ok(rumid.get("/api/capability/grants?principal_id=alpha"));
     assert!(!grants.to_string().contains("secrets.get"), "{grants}");
     let privileges = ok(rumid.get("/api/privileges"));

@@ -87,8 +87,9 @@ pub fn validate_permission(p: &str) -> Result<()> {
     }
 }
 
-/// Called with every valid principal's grants after each change.
-pub type OnChange = Box<dyn Fn(Vec<PrincipalGrants>) + Send + Sync>;
+/// Called with every valid principal's grants at load, then with each principal's grants
+/// written.
+pub type OnChange = signed::OnPut<PrincipalGrants>;
 
 pub struct CapabilityGrants {
     audit: Audit,
