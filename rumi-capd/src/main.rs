@@ -11,7 +11,7 @@ fn main() -> ExitCode {
     rumi_common::helper::main(
         "rumi-capd",
         Config::load(&ProcessEnv),
-        |c| (c.log_format, c.log_level),
+        |c| (c.log_format, c.log_level, c.journal_stream),
         |c| rumi_capd::run(c, rumi_common::shutdown::signal()),
     )
 }

@@ -94,6 +94,15 @@ codes! {
     /// The pip candidate is in a state that does not allow this (blocked, installed, …).
     PIP_STATE = "RUMI-PIP-004";
 
+    /// No capability handler candidate has this key (the guide's "capability not found").
+    CAP_NOT_FOUND = "RUMI-CAP-001";
+    /// The candidate is in a state that does not allow this (blocked, installed, not blocked).
+    CAP_STATE = "RUMI-CAP-002";
+    /// Approving the candidate failed: its handler changed since the scan, or did not verify.
+    CAP_INSTALL_FAILED = "RUMI-CAP-003";
+    /// The principal does not hold this capability grant.
+    CAP_GRANT_NOT_FOUND = "RUMI-CAP-004";
+
     /// No published unit has this reference.
     UNIT_NOT_FOUND = "RUMI-UNIT-001";
     /// The unit cannot run this way (mode not allowed, kind not executable).
@@ -157,9 +166,15 @@ codes! {
     SYS_METHOD_NOT_ALLOWED = "RUMI-SYS-005";
     /// A signed state file failed verification; it is treated as absent.
     SYS_STATE_TAMPERED = "RUMI-SYS-006";
+    /// An operator action was refused before it started because its audit line could not be
+    /// written (the audit file system is full or failing); nothing was changed.
+    SYS_AUDIT_UNAVAILABLE = "RUMI-SYS-008";
+    /// A file could not be read for lack of resources (descriptors, memory) or an I/O error;
+    /// nothing was decided about it. Retry.
+    SYS_RESOURCES_EXHAUSTED = "RUMI-SYS-009";
     /// The generation journal of the signed state is missing, damaged or behind the files:
     /// rumid does not start.
-    SYS_STATE_JOURNAL = "RUMI-SYS-008";
+    SYS_STATE_JOURNAL = "RUMI-SYS-010";
 }
 
 #[cfg(test)]

@@ -225,14 +225,8 @@ impl SocketSet {
             let path = self.dir.join(file);
             match crate::uds::bind(&path, self.mode, self.gid) {
                 Ok((listener, stale)) => {
-                    // The socket belongs to the pack's own uid where the helper can give it
-                    // (as root), so that uid can connect whatever the socket group: a
-                    // sandbox running as that uid needs no group of its own.
-                    if let Some(&uid) = uids.get(id)
-                        && nix::unistd::geteuid().is_root()
-                        && let Err(e) = nix::unistd::chown(&path, Some(nix::unistd::Uid::from_raw(uid)), None)
-                    {
-                        tracing::warn!(id = %id, uid, error = %e, "cannot give the socket to the pack's uid");
+                    if let Some(&uid) = uids.get(id) {
+                        self.give_to(id, &path, uid, audit);
                     }
                     if stale == crate::uds::Stale::Symlink {
                         let mut d = Map::new();
@@ -287,6 +281,35 @@ impl SocketSet {
         self.by_id.len()
     }
 
+    /// Lets the pack's own uid open its socket, so a sandbox running as that uid needs no
+    /// socket group: as root the socket is given to the uid (chown); otherwise, as the
+    /// socket's owner, the helper adds an ACL entry `user:<uid>:rw-` (see
+    /// [`crate::acl`]). A failure is logged and audited as `<prefix>_socket_acl_failed`: the
+    /// pack's sandbox then reaches the socket only through a socket group, and rumid's
+    /// `sockets` health probe (and `rumi-ctl setup doctor`) report it.
+    fn give_to(&self, id: &str, path: &std::path::Path, uid: u32, audit: &AuditBus) {
+        let result = if nix::unistd::geteuid().is_root() {
+            nix::unistd::chown(path, Some(nix::unistd::Uid::from_raw(uid)), None).map_err(std::io::Error::from)
+        } else {
+            crate::acl::grant_user(path, self.mode, uid)
+        };
+        if let Err(e) = result {
+            tracing::error!(
+                id = %id,
+                uid,
+                socket = %path.display(),
+                error = %e,
+                "cannot let the pack's uid open its socket; its sandbox needs a socket group (RUMI_*_SOCKET_GID) or a file system with POSIX ACLs"
+            );
+            let mut d = Map::new();
+            d.insert("socket".into(), Value::String(path.display().to_string()));
+            d.insert("uid".into(), Value::from(uid));
+            d.insert("error".into(), Value::String(e.to_string()));
+            let pack = id.split("__").next().unwrap_or(id);
+            audit.security(&format!("{}_socket_acl_failed", self.prefix), "error", pack, d);
+        }
+    }
+
     /// Closes every socket.
     pub fn close_all(&mut self) {
         for (_, (path, handle)) in self.by_id.drain() {
@@ -298,11 +321,16 @@ impl SocketSet {
 
 /// The whole `main` of a helper daemon: report configuration errors (exit 2), set up
 /// logging, build a two-worker runtime, run until shutdown (exit 0) or failure (exit 1).
-#[allow(clippy::print_stderr)]
 pub fn main<C, F, Fut, E>(
     name: &str,
     config: Result<C, Vec<crate::env::EnvError>>,
-    log: impl FnOnce(&C) -> (crate::telemetry::LogFormat, crate::telemetry::LogLevel),
+    log: impl FnOnce(
+        &C,
+    ) -> (
+        crate::telemetry::LogFormat,
+        crate::telemetry::LogLevel,
+        Option<crate::telemetry::JournalStream>,
+    ),
     run: F,
 ) -> std::process::ExitCode
 where
@@ -314,15 +342,15 @@ where
     let config = match config {
         Ok(c) => c,
         Err(errors) => {
-            eprintln!("{name}: invalid configuration:");
+            crate::telemetry::print_stderr(&format!("{name}: invalid configuration:"));
             for e in errors {
-                eprintln!("  {e}");
+                crate::telemetry::print_stderr(&format!("  {e}"));
             }
             return ExitCode::from(2);
         }
     };
-    let (format, level) = log(&config);
-    crate::telemetry::init(format, level);
+    let (format, level, journal) = log(&config);
+    let _log = crate::telemetry::init(format, level, journal.as_ref(), name);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -330,14 +358,14 @@ where
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("{name}: cannot start the runtime: {e}");
+            crate::telemetry::print_stderr(&format!("{name}: cannot start the runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
     match rt.block_on(run(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("{name}: {e}");
+            crate::telemetry::print_stderr(&format!("{name}: {e}"));
             ExitCode::FAILURE
         }
     }

@@ -6,6 +6,7 @@
 //! ([`telemetry`]) and the derivation of the API token from the HMAC key ([`token`]).
 #![forbid(unsafe_code)]
 
+pub mod acl;
 pub mod code;
 pub mod domain;
 pub mod env;

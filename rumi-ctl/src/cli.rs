@@ -485,7 +485,7 @@ pub enum StoresCommand {
 pub enum PacksCommand {
     /// List every installed pack.
     List,
-    /// List packs waiting for a decision (installed, pending, modified).
+    /// List packs waiting for a decision (pending, modified).
     Pending,
     /// Show one pack in detail.
     Status { pack_id: String },

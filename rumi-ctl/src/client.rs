@@ -211,12 +211,11 @@ impl Client {
         if body["success"] == Value::Bool(true) {
             return Ok(body.get("data").cloned().unwrap_or(body));
         }
-        let err = &body["error"];
-        let text = |k: &str| err[k].as_str().unwrap_or_default().to_owned();
+        let text = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
         Err(ApiError {
             status,
-            code: text("code"),
-            message: text("message"),
+            code: text("error_code"),
+            message: text("error"),
             suggestion: text("suggestion"),
             body: body.clone(),
         }

@@ -114,7 +114,10 @@ pub fn to_json(err: &anyhow::Error) -> Value {
     let exit = classify(err);
     if let Some(api) = err.downcast_ref::<ApiError>() {
         let mut body = api.body.clone();
-        if let Some(e) = body.get_mut("error").and_then(Value::as_object_mut) {
+        if let Some(e) = body
+            .as_object_mut()
+            .filter(|e| e.get("error").is_some_and(Value::is_string))
+        {
             e.insert("kind".into(), json!(exit.kind()));
             e.insert("status".into(), json!(api.status));
             e.insert("exit_code".into(), json!(exit.code()));
@@ -132,14 +135,12 @@ pub fn to_json(err: &anyhow::Error) -> Value {
 pub fn error_json(exit: Exit, message: &str, suggestion: &str) -> Value {
     json!({
         "success": false,
-        "error": {
-            "kind": exit.kind(),
-            "code": null,
-            "message": message,
-            "suggestion": suggestion,
-            "status": null,
-            "exit_code": exit.code(),
-        },
+        "error": message,
+        "error_code": null,
+        "suggestion": suggestion,
+        "kind": exit.kind(),
+        "status": null,
+        "exit_code": exit.code(),
     })
 }
 
@@ -178,7 +179,7 @@ mod tests {
             code: "RUMI-X-001".into(),
             message: "m".into(),
             suggestion: String::new(),
-            body: json!({"success": false, "error": {"code": "RUMI-X-001", "message": "m"}}),
+            body: json!({"success": false, "error": "m", "error_code": "RUMI-X-001"}),
         }
         .into()
     }
@@ -252,15 +253,16 @@ mod tests {
     fn json_errors_keep_the_api_envelope_and_add_the_exit_code() {
         let v = to_json(&api(404));
         assert_eq!(v["success"], false);
-        assert_eq!(v["error"]["code"], "RUMI-X-001");
-        assert_eq!(v["error"]["kind"], "not_found");
-        assert_eq!(v["error"]["status"], 404);
-        assert_eq!(v["error"]["exit_code"], 5);
+        assert_eq!(v["error_code"], "RUMI-X-001");
+        assert_eq!(v["error"], "m");
+        assert_eq!(v["kind"], "not_found");
+        assert_eq!(v["status"], 404);
+        assert_eq!(v["exit_code"], 5);
         let v = to_json(&unreachable());
-        assert_eq!(v["error"]["kind"], "unreachable");
-        assert_eq!(v["error"]["exit_code"], 3);
-        assert_eq!(v["error"]["code"], Value::Null);
-        assert_eq!(v["error"]["suggestion"], "start rumid");
-        assert!(v["error"]["message"].as_str().unwrap().contains("connection refused"));
+        assert_eq!(v["kind"], "unreachable");
+        assert_eq!(v["exit_code"], 3);
+        assert_eq!(v["error_code"], Value::Null);
+        assert_eq!(v["suggestion"], "start rumid");
+        assert!(v["error"].as_str().unwrap().contains("connection refused"));
     }
 }

@@ -49,6 +49,8 @@ pub struct Config {
     pub limits: HelperLimits,
     pub log_level: LogLevel,
     pub log_format: LogFormat,
+    /// `JOURNAL_STREAM` as systemd set it (logs go to the journal when stderr is that stream).
+    pub journal_stream: Option<rumi_common::telemetry::JournalStream>,
 }
 
 impl Config {
@@ -81,6 +83,10 @@ impl Config {
         let limits = HelperLimits::parse(&mut c);
         let log_level = c.opt(ENV_LOG_LEVEL, LogLevel::parse).unwrap_or(LogLevel::INFO);
         let log_format = c.opt(ENV_LOG_FORMAT, LogFormat::parse).unwrap_or(LogFormat::Json);
+        // Set by systemd, not by operators: a value that does not parse means no journal.
+        let journal_stream = c
+            .raw(rumi_common::telemetry::ENV_JOURNAL_STREAM)
+            .and_then(|s| rumi_common::telemetry::JournalStream::parse(&s).ok());
         c.finish()?;
         Ok(Self {
             control_socket,
@@ -93,6 +99,7 @@ impl Config {
             limits,
             log_level,
             log_format,
+            journal_stream,
         })
     }
 }

@@ -11,7 +11,7 @@ fn main() -> ExitCode {
     rumi_common::helper::main(
         "rumi-egressd",
         Config::load(&ProcessEnv),
-        |c| (c.log_format, c.log_level),
+        |c| (c.log_format, c.log_level, c.journal_stream),
         |c| rumi_egressd::run(c, rumi_common::shutdown::signal()),
     )
 }

@@ -2,11 +2,14 @@
 //!
 //! Layers, outermost first: `Connection: close` when the request body was left unread →
 //! request id (a span and an `x-request-id` header on every
-//! response) → CORS (only for `RUMI_CORS_ORIGINS`) → bearer auth (everything except
-//! `GET /health`) → body limit → handler. Handlers are thin: extract, call one domain
+//! response) → panic guard (a handler that panics answers 500 in the envelope instead of
+//! dropping the connection) → CORS (only for `RUMI_CORS_ORIGINS`) → bearer auth (everything except
+//! `GET /health`) → body limit → audit gate (anything but a read first writes its audit line,
+//! see [`admit`]) → handler. Handlers are thin: extract, call one domain
 //! function, wrap the result in the envelope
 //! `{"success": true, "data": …}` / `{"success": false, "error": {code, message, suggestion, request_id}}`.
 
+mod admit;
 mod auth;
 pub(crate) mod capability;
 mod console;
@@ -20,6 +23,7 @@ mod packs;
 mod pip;
 mod privileges;
 mod secrets;
+mod server;
 mod stores;
 mod units;
 
@@ -41,6 +45,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use self::envelope::{AppJson, ok};
+pub use self::server::{Limits as ConnectionLimits, serve};
 use crate::approval::Packs;
 use crate::audit::Audit;
 use crate::config::Config;
@@ -89,24 +94,48 @@ impl AppState {
     }
 }
 
+/// The HTTP request being served: its id, and whether the audit gate let it through (its
+/// write-ahead line is on disk, so the audit lines it records may use the reserve).
+#[derive(Clone)]
+struct RequestScope {
+    id: String,
+    admitted: Arc<std::sync::atomic::AtomicBool>,
+}
+
 tokio::task_local! {
-    static REQUEST_ID: String;
+    static REQUEST: RequestScope;
 }
 
 thread_local! {
-    static BLOCKING_REQUEST_ID: RefCell<Option<String>> = const { RefCell::new(None) };
+    static BLOCKING_REQUEST: RefCell<Option<RequestScope>> = const { RefCell::new(None) };
+}
+
+fn current_request() -> Option<RequestScope> {
+    REQUEST
+        .try_with(Clone::clone)
+        .ok()
+        .or_else(|| BLOCKING_REQUEST.with(|c| c.borrow().clone()))
 }
 
 /// The id of the HTTP request being served, in async handlers and in [`blocking`] closures.
 pub fn current_request_id() -> Option<String> {
-    REQUEST_ID
-        .try_with(Clone::clone)
-        .ok()
-        .or_else(|| BLOCKING_REQUEST_ID.with(|c| c.borrow().clone()))
+    current_request().map(|r| r.id)
+}
+
+/// Whether the request being served was let through by the audit gate.
+pub fn current_request_admitted() -> bool {
+    current_request().is_some_and(|r| r.admitted.load(std::sync::atomic::Ordering::Acquire))
+}
+
+/// Marks the request being served as let through by the audit gate.
+fn mark_admitted() {
+    if let Some(r) = current_request() {
+        r.admitted.store(true, std::sync::atomic::Ordering::Release);
+    }
 }
 
 /// Runs blocking domain work (file I/O, hashing) off the async workers, keeping the
-/// request id visible to audit events inside it.
+/// request (its id, whether it was admitted) visible to audit events inside it.
 ///
 /// # Errors
 /// The closure's error, or [`Error::Task`] if it panicked.
@@ -115,11 +144,11 @@ where
     T: Send + 'static,
     F: FnOnce() -> Result<T, Error> + Send + 'static,
 {
-    let id = current_request_id();
+    let scope = current_request();
     tokio::task::spawn_blocking(move || {
-        BLOCKING_REQUEST_ID.with(|c| *c.borrow_mut() = id);
+        BLOCKING_REQUEST.with(|c| *c.borrow_mut() = scope);
         let out = f();
-        BLOCKING_REQUEST_ID.with(|c| *c.borrow_mut() = None);
+        BLOCKING_REQUEST.with(|c| *c.borrow_mut() = None);
         out
     })
     .await
@@ -216,6 +245,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(flows::dispatch)
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), admit::audit_first))
         .layer(middleware::from_fn_with_state(state.clone(), envelope::limit_body))
         .layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
     if !state.config.cors_origins.is_empty() {
@@ -227,9 +257,23 @@ pub fn router(state: AppState) -> Router {
                 .expose_headers([REQUEST_ID_HEADER]),
         );
     }
-    app.layer(middleware::from_fn_with_state(state.clone(), request_id))
+    app.layer(middleware::from_fn(catch_panic))
+        .layer(middleware::from_fn_with_state(state.clone(), request_id))
         .layer(middleware::from_fn(keep_alive::close_if_body_unread))
         .with_state(state)
+}
+
+/// Answers 500 (`RUMI-SYS-001`, with the request id) when anything below panics, instead of
+/// letting hyper drop the connection with no answer at all.
+async fn catch_panic(req: Request, next: Next) -> Response {
+    use futures_util::FutureExt;
+    match std::panic::AssertUnwindSafe(next.run(req)).catch_unwind().await {
+        Ok(resp) => resp,
+        Err(_) => {
+            tracing::error!("request handler panicked");
+            Error::Task("request handler panicked".into()).into_response()
+        }
+    }
 }
 
 /// Gives every request an id, a span carrying it, and the id in the response header.
@@ -237,7 +281,11 @@ async fn request_id(State(state): State<AppState>, req: Request, next: Next) -> 
     let id = format!("req-{:016x}", rand::random::<u64>());
     let method = crate::metrics::method_label(req.method());
     let span = tracing::debug_span!("http_request", request_id = %id, method, path = %req.uri().path());
-    let mut resp = REQUEST_ID.scope(id.clone(), next.run(req)).instrument(span).await;
+    let scope = RequestScope {
+        id: id.clone(),
+        admitted: Arc::default(),
+    };
+    let mut resp = REQUEST.scope(scope, next.run(req)).instrument(span).await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(REQUEST_ID_HEADER, v);
     }

@@ -58,7 +58,6 @@ pub const MAX_REASON_LEN: usize = 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PackState {
-    Installed,
     Pending,
     Approved,
     Modified,
@@ -68,8 +67,7 @@ pub enum PackState {
 
 impl PackState {
     /// All states, for metrics.
-    pub const ALL: [Self; 6] = [
-        Self::Installed,
+    pub const ALL: [Self; 5] = [
         Self::Pending,
         Self::Approved,
         Self::Modified,
@@ -80,7 +78,6 @@ impl PackState {
     /// The lowercase name.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Installed => "installed",
             Self::Pending => "pending",
             Self::Approved => "approved",
             Self::Modified => "modified",
@@ -91,7 +88,7 @@ impl PackState {
 
     /// Whether the pack waits for an operator decision.
     pub fn is_pending(self) -> bool {
-        matches!(self, Self::Installed | Self::Pending | Self::Modified)
+        matches!(self, Self::Pending | Self::Modified)
     }
 }
 
@@ -369,12 +366,20 @@ impl Packs {
     /// is never overwritten by an entry built before it), then publishes once.
     fn rescan_locked(&self) {
         let found = discovery::discover(&self.paths.ecosystem);
+        // A listing that failed for lack of descriptors says nothing about which packs exist:
+        // dropping the packs it missed would unapprove them.
+        if let Some(why) = &found.incomplete {
+            tracing::error!(reason = %why, "cannot list the installed packs now; the registry stays as it was");
+            return;
+        }
         let ids: std::collections::HashSet<PackId> = found.packs.iter().map(|f| f.id.clone()).collect();
         for f in found.packs {
             let lock = self.pack_lock(&f.id);
             let _pack = locked(&lock);
-            let entry = self.build_entry(f);
-            self.lock().entries.insert(entry.found.id.clone(), entry);
+            // None: nothing could be decided now; the entry stays as it was.
+            if let Some(entry) = self.build_entry(f) {
+                self.lock().entries.insert(entry.found.id.clone(), entry);
+            }
         }
         let mut inner = self.lock();
         inner.entries.retain(|id, _| ids.contains(id));
@@ -382,9 +387,18 @@ impl Packs {
         self.publish(&inner);
     }
 
-    /// Builds an entry from what is on disk, verifying the record and the files.
-    fn build_entry(&self, found: Found) -> Entry {
+    /// Builds an entry from what is on disk, verifying the record and the files. `None` when
+    /// the manifest or the record cannot be read now for a reason that says nothing about them
+    /// (out of descriptors or memory): an error, never a verdict on the pack, so the caller
+    /// keeps the entry it has.
+    fn build_entry(&self, found: Found) -> Option<Entry> {
         let id = found.id.clone();
+        if let Err(p) = &found.manifest
+            && p.transient
+        {
+            tracing::error!(pack_id = %id, reason = %p.message, "cannot read the pack's manifest now; its state is unchanged");
+            return None;
+        }
         let legacy_refused = found.legacy && self.deprecation == DeprecationLevel::Error;
         if found.legacy {
             match self.deprecation {
@@ -401,6 +415,10 @@ impl Packs {
         let (record, tampered) = match record::load(&self.record_path(&id), &self.signer, id.as_str()) {
             Loaded::Absent => (None, None),
             Loaded::Valid(r) => (Some(*r), None),
+            Loaded::Unavailable(why) => {
+                tracing::error!(pack_id = %id, reason = %why, "cannot read the approval record now; the pack's state is unchanged");
+                return None;
+            }
             Loaded::Tampered(refused) => {
                 tracing::warn!(pack_id = %id, reason = %refused, "approval record failed verification; pack treated as not approved");
                 // One critical audit line per tampered record, not one per read of it.
@@ -421,7 +439,7 @@ impl Packs {
             record,
             tampered,
             legacy_refused,
-            state: PackState::Installed,
+            state: PackState::Pending,
             approved: None,
         };
         entry.state = Self::state_of(&entry);
@@ -431,7 +449,7 @@ impl Packs {
         if entry.state == PackState::Approved {
             self.reverify(&mut entry);
         }
-        entry
+        Some(entry)
     }
 
     /// Finds the approved snapshot an approved entry's record names. A record without one
@@ -483,7 +501,7 @@ impl Packs {
             };
         }
         match e.record.as_ref().map(|r| r.status) {
-            None => PackState::Installed,
+            None => PackState::Pending,
             Some(Decision::Approved) => PackState::Approved,
             Some(Decision::Pending) => PackState::Pending,
             Some(Decision::Modified) => PackState::Modified,
@@ -575,7 +593,14 @@ impl Packs {
     /// Re-reads one pack from disk into the registry (or drops it if gone) and publishes
     /// when its state changed. The caller holds the pack's lock.
     fn refresh(&self, id: &PackId) -> Option<()> {
-        let entry = discovery::find(&self.paths.ecosystem, id).map(|found| self.build_entry(found));
+        let entry = match discovery::find(&self.paths.ecosystem, id) {
+            Some(found) => match self.build_entry(found) {
+                Some(e) => Some(e),
+                // Unreadable now: the entry stays as it was.
+                None => return self.lock().entries.contains_key(id).then_some(()),
+            },
+            None => None,
+        };
         let mut inner = self.lock();
         let before = inner
             .entries
@@ -640,10 +665,14 @@ impl Packs {
         }
         let manifest = match &found.manifest {
             Ok(m) => m.clone(),
+            Err(p) if p.transient => return Err(self.transient(id, "pack_approve", "its manifest", &p.message)),
             Err(p) => return Err(self.refuse(id, &format!("{}: {}", p.code, p.message))),
         };
         // The copy is what will run; its hashes are what the record approves.
         let snap = self.snapshots.take(id, &found.dir).map_err(|e| {
+            if e.is_transient() {
+                return self.transient(id, "pack_approve", "its files", &e.to_string());
+            }
             let err = Error::HashFailed {
                 pack_id: id.clone(),
                 reason: e.to_string(),
@@ -656,6 +685,8 @@ impl Packs {
         let previous = match record::load(&self.record_path(id), &self.signer, id.as_str()) {
             Loaded::Valid(r) => Some(*r),
             Loaded::Absent | Loaded::Tampered(_) => None,
+            // Writing a new record over one that could not be read would lose its history.
+            Loaded::Unavailable(why) => return Err(self.transient(id, "pack_approve", "its approval record", &why)),
         };
         let mut rec = previous.unwrap_or_else(|| new_record(id, &ts));
         rec.status = Decision::Approved;
@@ -709,6 +740,7 @@ impl Packs {
         let mut rec = match record::load(&self.record_path(id), &self.signer, id.as_str()) {
             Loaded::Valid(r) => *r,
             Loaded::Absent | Loaded::Tampered(_) => new_record(id, &ts),
+            Loaded::Unavailable(why) => return Err(self.transient(id, "pack_reject", "its approval record", &why)),
         };
         rec.status = Decision::Blocked;
         rec.updated_at.clone_from(&ts);
@@ -866,6 +898,17 @@ impl Packs {
         err
     }
 
+    /// A decision that could not be made because something of the pack could not be read now
+    /// (out of descriptors or memory): audited as a failure of `action`, nothing changed.
+    fn transient(&self, id: &PackId, action: &str, what: &str, reason: &str) -> Error {
+        let err = Error::Transient {
+            what: format!("{what} (pack {id})"),
+            reason: reason.to_owned(),
+        };
+        self.audit_refusal(id, action, &err);
+        err
+    }
+
     fn audit_refusal(&self, id: &PackId, action: &str, err: &Error) {
         self.audit.record_blocking(
             AuditEvent::new(Category::Approval, action)
@@ -900,6 +943,7 @@ fn summary(e: &Entry) -> PackSummary {
             message:
                 "pack is in a legacy location (ecosystem/packs/ or ecosystem/flows/) and RUMI_DEPRECATION_LEVEL=error"
                     .into(),
+            transient: false,
         }),
         (Ok(_), false) => None,
     };

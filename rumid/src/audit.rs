@@ -7,14 +7,20 @@
 //! call always has its audit line on disk. Concurrent callers never interleave.
 //!
 //! Audit is not logging: it is the operator's record of security-relevant decisions. It
-//! never contains secrets, tokens or request bodies.
+//! never contains secrets, tokens or request bodies. Under systemd the writer also hands
+//! security and approval events to the journal ([`journal_entry`]), so `journalctl` shows
+//! them with the logs; the files stay the record.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
+
+use rumi_common::telemetry::Journal;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -229,40 +235,185 @@ impl serde_json::ser::Formatter for AsciiFormatter {
     }
 }
 
-type Job = (AuditEvent, Option<oneshot::Sender<()>>);
+/// How a line is treated when the audit file system has no room for everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// The write-ahead line of an operator action ([`Audit::admit`]): written only while the
+    /// reserve is whole; when it cannot be written the action is refused.
+    Admission,
+    /// A line recorded while serving an admitted operator action: it may use the reserve, so
+    /// that the action it describes, which was let through, is never missing from the log.
+    Admitted,
+    /// Everything else (helper events, background checks, refused logins, scheduled runs):
+    /// dropped and counted when it cannot be written, never taking the reserve.
+    Background,
+}
+
+enum Job {
+    Line {
+        event: Box<AuditEvent>,
+        class: Class,
+        ack: Option<oneshot::Sender<Result<(), AuditError>>>,
+    },
+    /// Try to recover now (restore the reserve, write the recovery line); sent by health.
+    Nudge,
+}
+
+/// Why an audit line was not written. Messages name the OS error, never a path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuditError {
+    /// The write (or its fsync) failed.
+    #[error("{0}")]
+    Write(String),
+    /// Not attempted: the space that is left is the reserve, kept for the lines of operator
+    /// actions already let through.
+    #[error("the audit file system is full (only its reserve is left)")]
+    Reserved,
+    /// An operator action's line not attempted: less than [`ADMISSION_MIN_FREE`] is free, too
+    /// little to be sure its outcome can be written too.
+    #[error("the audit file system is full ({free} bytes free)")]
+    Full { free: u64 },
+    /// The writer thread is gone.
+    #[error("the audit writer is not running")]
+    Gone,
+}
+
+/// What health reports about the audit log (`audit` in `/api/health`).
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditStatus {
+    /// Lines can be written and the reserve is whole: operator actions are let through.
+    pub writable: bool,
+    /// Why not, while not.
+    pub reason: Option<String>,
+    /// Since when (RFC 3339), while not.
+    pub since: Option<String>,
+    /// Audit events lost since rumid started (helper events and background lines that could
+    /// not be written, and admitted lines that could not be written even into the reserve).
+    pub lost: u64,
+    /// Size of the reserve (`RUMI_AUDIT_RESERVE_BYTES`).
+    pub reserve_bytes: u64,
+    /// Whether the reserve is held in full.
+    pub reserve_whole: bool,
+}
+
+/// A failure episode: why and since when lines cannot all be written.
+#[derive(Debug, Clone)]
+struct Failure {
+    reason: String,
+    since: String,
+    /// `lost` when it began, so the recovery line can say how many were lost in it.
+    lost_before: u64,
+}
+
+/// The writer's state, read by health without asking the writer.
+#[derive(Default)]
+struct Shared {
+    failure: std::sync::Mutex<Option<Failure>>,
+    reserve_whole: AtomicBool,
+    lost: AtomicU64,
+}
+
+impl Shared {
+    fn failure(&self) -> std::sync::MutexGuard<'_, Option<Failure>> {
+        self.failure.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 /// Handle to the audit writer. Cheap to clone.
 #[derive(Clone)]
 pub struct Audit {
     tx: mpsc::Sender<Job>,
+    shared: Arc<Shared>,
+    reserve_bytes: u64,
 }
 
 impl Audit {
-    /// Starts the writer thread for `dir` (created if missing, mode 0700).
+    /// Starts the writer thread for `dir` with the default reserve.
+    ///
+    /// # Errors
+    /// When the directory cannot be created or the thread cannot start.
+    pub fn spawn(dir: &Path, journal: Option<Arc<Journal>>) -> io::Result<Self> {
+        Self::spawn_with_reserve(dir, crate::config::DEFAULT_AUDIT_RESERVE_BYTES, journal)
+    }
+
+    /// Starts the writer thread for `dir` (created if missing, mode 0700), holding back
+    /// `reserve_bytes` of its file system for the lines of admitted operator actions (0: no
+    /// reserve). A reserve that cannot be allocated now is tried again with every write; until
+    /// it is held, operator actions are refused.
     ///
     /// # Errors
     /// When the directory cannot be created or the thread cannot start.
     ///
     /// The thread ends when the last handle is dropped. Nothing is buffered past an
     /// acknowledgement, so there is nothing to flush at exit.
-    pub fn spawn(dir: &Path) -> io::Result<Self> {
+    ///
+    /// With a `journal` (rumid runs under systemd), security and approval events also go to
+    /// the journal once written, with structured fields (see [`journal_entry`]); the files
+    /// stay the record.
+    pub fn spawn_with_reserve(dir: &Path, reserve_bytes: u64, journal: Option<Arc<Journal>>) -> io::Result<Self> {
         rumi_common::fs::ensure_dir(dir, 0o700)?;
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-        let dir = dir.to_path_buf();
-        thread::Builder::new()
-            .name("rumi-audit".into())
-            .spawn(move || writer_loop(dir, rx))?;
-        Ok(Self { tx })
+        let shared = Arc::new(Shared::default());
+        let mut writer = Writer {
+            dir: dir.to_path_buf(),
+            files: HashMap::new(),
+            reserve: Reserve {
+                path: dir.join(RESERVE_FILE),
+                bytes: reserve_bytes,
+                whole: false,
+            },
+            shared: shared.clone(),
+            journal,
+        };
+        thread::Builder::new().name("rumi-audit".into()).spawn(move || {
+            writer.settle(None);
+            writer.run(rx);
+        })?;
+        Ok(Self {
+            tx,
+            shared,
+            reserve_bytes,
+        })
     }
 
-    /// Writes `event` and waits until it is on disk.
+    /// Writes `event` and waits until it is on disk (or could not be written: that is logged,
+    /// counted in [`AuditStatus::lost`] and shown by health).
     pub async fn record(&self, event: AuditEvent) {
+        let _ = self.try_record(event).await;
+    }
+
+    /// Writes `event`, waits until it is on disk, and says whether it got there.
+    ///
+    /// # Errors
+    /// [`AuditError`] when it was not written.
+    pub async fn try_record(&self, event: AuditEvent) -> Result<(), AuditError> {
+        self.send(event, current_class()).await
+    }
+
+    /// Writes the write-ahead line of an operator action, before anything of the action is
+    /// done. Only once it is on disk may the action go ahead: the lines it records afterwards
+    /// (in the same request) may use the reserve, so they get written even if the file system
+    /// fills up meanwhile.
+    ///
+    /// # Errors
+    /// [`AuditError`] when the line was not written (a failing disk, a full one, the reserve
+    /// not held): the action must then be refused.
+    pub async fn admit(&self, event: AuditEvent) -> Result<(), AuditError> {
+        self.send(event, Class::Admission).await
+    }
+
+    async fn send(&self, event: AuditEvent, class: Class) -> Result<(), AuditError> {
         let (ack, done) = oneshot::channel();
-        if self.tx.send((event, Some(ack))).await.is_err() {
+        let job = Job::Line {
+            event: Box::new(event),
+            class,
+            ack: Some(ack),
+        };
+        if self.tx.send(job).await.is_err() {
             tracing::error!("audit writer is gone; event lost");
-            return;
+            return Err(AuditError::Gone);
         }
-        let _ = done.await;
+        done.await.unwrap_or(Err(AuditError::Gone))
     }
 
     /// Writes `event` from synchronous code, waiting until it is on disk. Prefer
@@ -270,9 +421,15 @@ impl Audit {
     /// anyway (synchronous store code reached from a handler), it moves the wait off the
     /// worker instead of panicking.
     pub fn record_blocking(&self, event: AuditEvent) {
+        let class = current_class();
         let send = move || {
             let (ack, done) = oneshot::channel();
-            if self.tx.blocking_send((event, Some(ack))).is_err() {
+            let job = Job::Line {
+                event: Box::new(event),
+                class,
+                ack: Some(ack),
+            };
+            if self.tx.blocking_send(job).is_err() {
                 tracing::error!("audit writer is gone; event lost");
                 return;
             }
@@ -285,63 +442,401 @@ impl Audit {
             _ => send(),
         }
     }
-}
 
-fn writer_loop(dir: PathBuf, mut rx: mpsc::Receiver<Job>) {
-    let mut files: HashMap<(Category, String), File> = HashMap::new();
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
+    /// The writer's state, read without waiting for it.
+    pub fn status(&self) -> AuditStatus {
+        let failure = self.shared.failure().clone();
+        let reserve_whole = self.shared.reserve_whole.load(Ordering::Acquire);
+        AuditStatus {
+            writable: failure.is_none() && reserve_whole,
+            reason: failure.as_ref().map(|f| f.reason.clone()),
+            since: failure.map(|f| f.since),
+            lost: self.shared.lost.load(Ordering::Relaxed),
+            reserve_bytes: self.reserve_bytes,
+            reserve_whole,
         }
-        // Group lines per file so each file gets one write and one fsync per batch.
-        let mut pending: HashMap<(Category, String), Vec<u8>> = HashMap::new();
-        for (event, _) in &batch {
-            let key = (event.category, event.file_date().to_owned());
-            pending.entry(key).or_default().extend_from_slice(&to_line(event));
-        }
-        for (key, bytes) in pending {
-            if let Err(err) = append(&dir, &mut files, &key, &bytes) {
-                tracing::error!(category = key.0.as_str(), %err, "audit write failed");
-                files.remove(&key);
-            }
-        }
-        for (_, ack) in batch.drain(..) {
-            if let Some(ack) = ack {
-                let _ = ack.send(());
-            }
-        }
-        // Keep only today's handles open.
-        if files.len() > 16 {
-            files.clear();
-        }
+    }
+
+    /// Asks the writer to try to recover now (restore the reserve, write the recovery line),
+    /// without waiting. Health calls it while the log is not writable, so that freeing space
+    /// shows at once even when nothing else writes.
+    pub fn nudge(&self) {
+        let _ = self.tx.try_send(Job::Nudge);
     }
 }
 
-fn append(
-    dir: &Path,
-    files: &mut HashMap<(Category, String), File>,
-    key: &(Category, String),
-    bytes: &[u8],
-) -> io::Result<()> {
-    let file = match files.entry(key.clone()) {
-        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-        std::collections::hash_map::Entry::Vacant(e) => {
-            let path = dir.join(format!("{}_{}.jsonl", key.0.as_str(), key.1));
-            let f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .mode(AUDIT_FILE_MODE)
-                .open(path)?;
-            e.insert(f)
+/// The class of a line recorded here: [`Class::Admitted`] inside a request the audit gate let
+/// through, else [`Class::Background`].
+fn current_class() -> Class {
+    if crate::api::current_request_admitted() {
+        Class::Admitted
+    } else {
+        Class::Background
+    }
+}
+
+/// Free space an operator action needs on the audit file system, beyond the reserve, to be
+/// let through. Small appends can still fit in a file's last block when the file system has
+/// no free block left; an action is admitted only while there is clearly room.
+pub const ADMISSION_MIN_FREE: u64 = 64 * 1024;
+
+/// Bytes free for unprivileged writers on the file system of `dir`; `None` if unknown.
+pub fn free_bytes(dir: &Path) -> Option<u64> {
+    let st = nix::sys::statvfs::statvfs(dir).ok()?;
+    let free = u128::from(st.blocks_available()) * u128::from(st.fragment_size());
+    Some(u64::try_from(free).unwrap_or(u64::MAX))
+}
+
+/// The file holding the reserve in the audit directory (not `*.jsonl`: no reader sees it).
+const RESERVE_FILE: &str = ".reserve";
+
+/// Space held back on the audit file system for the lines of admitted operator actions.
+struct Reserve {
+    path: PathBuf,
+    bytes: u64,
+    whole: bool,
+}
+
+impl Reserve {
+    /// Holds the reserve in full, allocating it if needed.
+    ///
+    /// # Errors
+    /// When it cannot be allocated (the file system is full): it is then not held.
+    fn ensure(&mut self) -> io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        if self.whole || self.bytes == 0 {
+            self.whole = true;
+            return Ok(());
         }
+        // One left by an earlier run counts when its blocks are allocated.
+        if let Ok(m) = std::fs::symlink_metadata(&self.path)
+            && m.is_file()
+            && m.blocks() * 512 >= self.bytes
+        {
+            self.whole = true;
+            return Ok(());
+        }
+        let tmp = self.path.with_extension("tmp");
+        let made = allocate(&tmp, self.bytes).and_then(|()| std::fs::rename(&tmp, &self.path));
+        match made {
+            Ok(()) => self.whole = true,
+            Err(_) => {
+                let _ = std::fs::remove_file(&tmp);
+            }
+        }
+        made
+    }
+
+    /// Gives the reserve's space back to the file system; `false` when there was none to give.
+    fn release(&mut self) -> bool {
+        if self.bytes == 0 {
+            return false;
+        }
+        self.whole = false;
+        std::fs::remove_file(&self.path).is_ok()
+    }
+}
+
+/// Creates `path` with `bytes` of allocated blocks, synced. The blocks are allocated past the
+/// file's end (`FALLOC_FL_KEEP_SIZE`), so the file reads as empty and its size is 0 while `du`
+/// and the file system count the blocks; where the file system cannot preallocate, it holds
+/// zeros instead.
+fn allocate(path: &Path, bytes: u64) -> io::Result<()> {
+    let f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(AUDIT_FILE_MODE)
+        .open(path)?;
+    let len = i64::try_from(bytes).map_err(|_| io::Error::other("reserve too large"))?;
+    match nix::fcntl::fallocate(&f, nix::fcntl::FallocateFlags::FALLOC_FL_KEEP_SIZE, 0, len) {
+        Ok(()) => {}
+        Err(nix::errno::Errno::EOPNOTSUPP) => {
+            let mut f = &f;
+            let chunk = vec![0u8; 64 * 1024];
+            let mut left = bytes;
+            while left > 0 {
+                let n = left.min(chunk.len() as u64) as usize;
+                f.write_all(&chunk[..n])?;
+                left -= n as u64;
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
+    f.sync_all()
+}
+
+/// Whether an I/O error means the file system (or the user's quota) is full.
+/// A journal entry: priority, message and fields.
+pub type JournalEntry = (u8, String, Vec<(&'static str, String)>);
+
+/// The journal entry of an audit event that goes to the journal (security and approval
+/// events): priority from the severity, a short message, and the fields `CATEGORY`, `ACTION`,
+/// `PACK`, `SUCCESS`, `SEVERITY` (plus `ERROR`, `REQUEST_ID` when present and the whole line
+/// as `AUDIT_EVENT`). `None` for other categories.
+pub fn journal_entry(event: &AuditEvent) -> Option<JournalEntry> {
+    if !matches!(event.category, Category::Security | Category::Approval) {
+        return None;
+    }
+    let (priority, severity) = match event.severity {
+        Severity::Critical => (2, "critical"),
+        Severity::Error => (3, "error"),
+        Severity::Warning => (4, "warning"),
+        Severity::Info => (6, "info"),
     };
-    file.write_all(bytes)?;
-    file.sync_data()
+    let message = match &event.owner_pack {
+        Some(p) => format!("audit {}/{} pack {p}", event.category.as_str(), event.action),
+        None => format!("audit {}/{}", event.category.as_str(), event.action),
+    };
+    let mut fields = vec![
+        ("CATEGORY", event.category.as_str().to_owned()),
+        ("ACTION", event.action.clone()),
+        ("SUCCESS", event.success.to_string()),
+        ("SEVERITY", severity.to_owned()),
+    ];
+    if let Some(p) = &event.owner_pack {
+        fields.push(("PACK", p.clone()));
+    }
+    if let Some(e) = &event.error {
+        fields.push(("ERROR", e.clone()));
+    }
+    if let Some(r) = &event.request_id {
+        fields.push(("REQUEST_ID", r.clone()));
+    }
+    let line = to_line(event);
+    fields.push((
+        "AUDIT_EVENT",
+        String::from_utf8_lossy(line.trim_ascii_end()).into_owned(),
+    ));
+    Some((priority, message, fields))
+}
+
+fn is_no_space(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(nix::libc::ENOSPC | nix::libc::EDQUOT))
+}
+
+/// The writer thread's state: it alone owns the files and the reserve.
+struct Writer {
+    dir: PathBuf,
+    files: HashMap<(Category, String), File>,
+    reserve: Reserve,
+    shared: Arc<Shared>,
+    journal: Option<Arc<Journal>>,
+}
+
+impl Writer {
+    fn run(&mut self, mut rx: mpsc::Receiver<Job>) {
+        let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+        while let Some(first) = rx.blocking_recv() {
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.write_batch(&mut batch);
+            // Keep only today's handles open.
+            if self.files.len() > 16 {
+                self.files.clear();
+            }
+        }
+    }
+
+    /// Writes a batch: per file, one write and one fsync for all of its lines.
+    fn write_batch(&mut self, batch: &mut Vec<Job>) {
+        // Everything may be written only while the reserve is held; the attempt to hold it
+        // again is how a freed file system is noticed.
+        let reserve = self.reserve.ensure();
+        let admitting = batch.iter().any(|j| {
+            matches!(
+                j,
+                Job::Line {
+                    class: Class::Admission,
+                    ..
+                }
+            )
+        });
+        let room = if admitting { free_bytes(&self.dir) } else { None };
+        let mut results: Vec<Option<Result<(), AuditError>>> = vec![None; batch.len()];
+        let mut groups: Vec<((Category, String), Vec<usize>)> = Vec::new();
+        for (i, job) in batch.iter().enumerate() {
+            let Job::Line { event, class, .. } = job else { continue };
+            if reserve.is_err() && *class != Class::Admitted {
+                results[i] = Some(Err(AuditError::Reserved));
+                continue;
+            }
+            if *class == Class::Admission
+                && let Some(free) = room.filter(|f| *f < ADMISSION_MIN_FREE)
+            {
+                results[i] = Some(Err(AuditError::Full { free }));
+                continue;
+            }
+            let key = (event.category, event.file_date().to_owned());
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, idx)) => idx.push(i),
+                None => groups.push((key, vec![i])),
+            }
+        }
+        let mut first_error: Option<String> = reserve
+            .as_ref()
+            .err()
+            .map(|e| format!("no room for the audit reserve ({} bytes): {e}", self.reserve.bytes));
+        for (key, idx) in groups {
+            let line = |i: &usize| match &batch[*i] {
+                Job::Line { event, .. } => to_line(event),
+                Job::Nudge => Vec::new(),
+            };
+            let bytes: Vec<u8> = idx.iter().flat_map(line).collect();
+            let outcome = match self.append(&key, &bytes) {
+                Ok(()) => Ok(idx.clone()),
+                Err(e) => Err((e, idx.clone())),
+            };
+            let (e, idx) = match outcome {
+                Ok(done) => {
+                    for i in done {
+                        results[i] = Some(Ok(()));
+                    }
+                    continue;
+                }
+                Err(failed) => failed,
+            };
+            tracing::error!(category = key.0.as_str(), error = %e, "audit write failed");
+            let admitted: Vec<usize> = idx
+                .iter()
+                .copied()
+                .filter(|i| {
+                    matches!(
+                        batch[*i],
+                        Job::Line {
+                            class: Class::Admitted,
+                            ..
+                        }
+                    )
+                })
+                .collect();
+            let mut retried = Vec::new();
+            // The file system is full: give the reserve to the lines of the actions that were
+            // let through, and to them only.
+            if is_no_space(&e) && !admitted.is_empty() && self.reserve.release() {
+                tracing::error!("audit file system full: the reserve is used for operator actions in progress");
+                let bytes: Vec<u8> = admitted.iter().flat_map(line).collect();
+                match self.append(&key, &bytes) {
+                    Ok(()) => retried = admitted,
+                    Err(e2) => tracing::error!(error = %e2, "audit write failed even into the reserve"),
+                }
+            }
+            let reason = e.to_string();
+            first_error.get_or_insert_with(|| reason.clone());
+            for i in idx {
+                results[i] = Some(if retried.contains(&i) {
+                    Ok(())
+                } else {
+                    Err(AuditError::Write(reason.clone()))
+                });
+            }
+        }
+        let lost = batch
+            .iter()
+            .zip(&results)
+            .filter(|(job, r)| {
+                matches!(r, Some(Err(_)))
+                    && matches!(
+                        job,
+                        Job::Line {
+                            class: Class::Background | Class::Admitted,
+                            ..
+                        }
+                    )
+            })
+            .count() as u64;
+        if lost > 0 {
+            self.shared.lost.fetch_add(lost, Ordering::Relaxed);
+        }
+        if let Some(journal) = &self.journal {
+            for (job, result) in batch.iter().zip(&results) {
+                let (Job::Line { event, .. }, Some(Ok(()))) = (job, result) else {
+                    continue;
+                };
+                if let Some((priority, message, fields)) = journal_entry(event) {
+                    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    if let Err(err) = journal.send(priority, &message, &fields) {
+                        tracing::warn!(%err, action = %event.action, "cannot send an audit event to the journal");
+                    }
+                }
+            }
+        }
+        // The shared state first: whoever is told the outcome sees the state it left.
+        self.settle(first_error);
+        for (job, result) in batch.drain(..).zip(results) {
+            if let Job::Line { ack: Some(ack), .. } = job {
+                let _ = ack.send(result.unwrap_or(Ok(())));
+            }
+        }
+    }
+
+    /// Records the batch's outcome in the shared state: a new failure starts an episode; once
+    /// the reserve is held again and nothing failed, a recovery line closes it.
+    fn settle(&mut self, error: Option<String>) {
+        let whole = self.reserve.whole || self.reserve.ensure().is_ok();
+        self.shared.reserve_whole.store(whole, Ordering::Release);
+        let error = error
+            .or_else(|| (!whole).then(|| format!("no room for the audit reserve ({} bytes)", self.reserve.bytes)))
+            .or_else(|| {
+                free_bytes(&self.dir)
+                    .filter(|f| *f < ADMISSION_MIN_FREE)
+                    .map(|free| format!("the audit file system is full ({free} bytes free)"))
+            });
+        let shared = self.shared.clone();
+        let mut failure = shared.failure();
+        match (error, failure.as_ref()) {
+            (Some(reason), None) => {
+                tracing::error!(%reason, "audit lines cannot be written; operator actions are refused until they can");
+                *failure = Some(Failure {
+                    reason,
+                    since: rumi_common::time::now_rfc3339(),
+                    lost_before: self.shared.lost.load(Ordering::Relaxed),
+                });
+            }
+            (Some(_), Some(_)) | (None, None) => {}
+            (None, Some(f)) => {
+                let lost = self.shared.lost.load(Ordering::Relaxed) - f.lost_before;
+                let event = AuditEvent::new(Category::System, "audit_write_recovered")
+                    .severity(Severity::Warning)
+                    .detail("failed_since", f.since.clone())
+                    .detail("reason", f.reason.clone())
+                    .detail("lost", lost);
+                let key = (event.category, event.file_date().to_owned());
+                if self.append(&key, &to_line(&event)).is_ok() {
+                    tracing::warn!(lost, "audit lines are written again");
+                    *failure = None;
+                }
+            }
+        }
+    }
+
+    fn append(&mut self, key: &(Category, String), bytes: &[u8]) -> io::Result<()> {
+        let file = match self.files.entry(key.clone()) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let path = self.dir.join(format!("{}_{}.jsonl", key.0.as_str(), key.1));
+                let f = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .mode(AUDIT_FILE_MODE)
+                    .open(path)?;
+                e.insert(f)
+            }
+        };
+        let before = file.metadata()?.len();
+        let written = file.write_all(bytes).and_then(|()| file.sync_data());
+        if written.is_err() {
+            // A torn line would glue itself to the next one written: cut back to whole lines.
+            let _ = file.set_len(before);
+            self.files.remove(key);
+        }
+        written
+    }
 }
 
 /// Most events `GET /api/audit/recent` returns.
@@ -558,7 +1053,7 @@ mod tests {
     #[test]
     fn record_blocking_on_an_async_worker_writes_instead_of_panicking() {
         let dir = tempfile::tempdir().unwrap();
-        let audit = Audit::spawn(dir.path()).unwrap();
+        let audit = Audit::spawn(dir.path(), None).unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .build()
@@ -576,10 +1071,125 @@ mod tests {
         assert!(written.contains("from_async"), "{written}");
     }
 
+    fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !f() {
+            assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+            thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn the_reserve_is_allocated_and_invisible_to_readers() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let audit = Audit::spawn_with_reserve(dir.path(), 256 * 1024, None).unwrap();
+        wait_for("the reserve", || audit.status().writable);
+        let meta = std::fs::metadata(dir.path().join(RESERVE_FILE)).unwrap();
+        assert_eq!(meta.len(), 0, "reads as empty");
+        assert!(meta.blocks() * 512 >= 256 * 1024, "its blocks are allocated");
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(audit.try_record(AuditEvent::new(Category::System, "x")))
+            .unwrap();
+        assert_eq!(recent(dir.path(), 10, None).len(), 1, "readers see only the line");
+        let st = audit.status();
+        assert!(st.reserve_whole && st.lost == 0 && st.reason.is_none(), "{st:?}");
+    }
+
+    /// A tmpfs on a fresh directory, unmounted on drop.
+    struct Tmpfs(tempfile::TempDir);
+
+    impl Tmpfs {
+        /// `None` (the test skips) when not root or mounting fails.
+        fn mount(bytes: u64) -> Option<Self> {
+            let dir = tempfile::tempdir().ok()?;
+            let ok = nix::unistd::geteuid().is_root()
+                && std::process::Command::new("mount")
+                    .args(["-t", "tmpfs", "-o", &format!("size={bytes},mode=0700"), "tmpfs"])
+                    .arg(dir.path())
+                    .status()
+                    .is_ok_and(|s| s.success());
+            ok.then_some(Self(dir))
+        }
+
+        /// Writes `name` until the file system is full.
+        fn fill(&self, name: &str) {
+            let mut f = File::create(self.0.path().join(name)).unwrap();
+            while f.write(&[0u8; 4096]).is_ok_and(|n| n > 0) {}
+            while f.write(&[0u8]).is_ok_and(|n| n > 0) {}
+        }
+    }
+
+    impl Drop for Tmpfs {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(self.0.path())
+                .status();
+        }
+    }
+
+    #[test]
+    fn a_full_file_system_refuses_admission_and_gives_the_reserve_to_admitted_lines() {
+        let Some(fs) = Tmpfs::mount(2 * 1024 * 1024) else {
+            eprintln!("SKIPPED: mounting a tmpfs needs root");
+            return;
+        };
+        let audit = Audit::spawn_with_reserve(fs.0.path(), 512 * 1024, None).unwrap();
+        wait_for("the reserve", || audit.status().writable);
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            // An action let through while there was room...
+            audit
+                .admit(AuditEvent::new(Category::System, "operator_request"))
+                .await
+                .unwrap();
+            // ...then the disk fills up before its outcome is written.
+            fs.fill("filler");
+            let outcome = AuditEvent::new(Category::Approval, "pack_approved");
+            assert_eq!(
+                audit.send(outcome, Class::Admitted).await,
+                Ok(()),
+                "written into the reserve"
+            );
+            let st = audit.status();
+            assert!(!st.writable && !st.reserve_whole, "{st:?}");
+            // Nothing else may take what is left; a new action is refused.
+            let helper_event = AuditEvent::new(Category::Network, "network_request");
+            assert_eq!(audit.try_record(helper_event).await, Err(AuditError::Reserved));
+            let refused = audit.admit(AuditEvent::new(Category::System, "operator_request")).await;
+            assert!(refused.is_err(), "{refused:?}");
+            assert_eq!(
+                audit.status().lost,
+                1,
+                "the helper event is counted, the refusal is not"
+            );
+            // Space comes back: the reserve is taken again and the gap is closed by a line.
+            std::fs::remove_file(fs.0.path().join("filler")).unwrap();
+            audit.nudge();
+            wait_for("recovery", || audit.status().writable);
+            audit
+                .admit(AuditEvent::new(Category::System, "operator_request"))
+                .await
+                .unwrap();
+        });
+        let lines: Vec<Value> = recent(fs.0.path(), 100, None);
+        let actions: Vec<&str> = lines.iter().filter_map(|v| v["action"].as_str()).collect();
+        assert_eq!(
+            actions.iter().filter(|a| **a == "pack_approved").count(),
+            1,
+            "{actions:?}"
+        );
+        let recovered = lines.iter().find(|v| v["action"] == "audit_write_recovered").unwrap();
+        assert_eq!(recovered["details"]["lost"], 1, "{recovered}");
+        assert!(!actions.contains(&"network_request"));
+        drop(audit);
+    }
+
     #[test]
     fn concurrent_writers_never_lose_or_interleave_lines() {
         let dir = tempfile::tempdir().unwrap();
-        let audit = Audit::spawn(dir.path()).unwrap();
+        let audit = Audit::spawn(dir.path(), None).unwrap();
         let threads: Vec<_> = (0..8)
             .map(|t| {
                 let audit = audit.clone();
@@ -605,5 +1215,67 @@ mod tests {
             }
         }
         assert_eq!(lines, 1600);
+    }
+
+    #[test]
+    fn security_and_approval_events_also_reach_the_journal_with_their_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("journal.sock");
+        let server = std::os::unix::net::UnixDatagram::bind(&sock).unwrap();
+        server
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let journal = Journal::new(&sock, "rumid").unwrap();
+        let audit = Audit::spawn(&dir.path().join("audit"), Some(journal)).unwrap();
+        audit.record_blocking(AuditEvent::new(Category::System, "rumid_started"));
+        audit.record_blocking(
+            AuditEvent::new(Category::Security, "egress_proxy_peer_refused")
+                .owner_pack("hello")
+                .failed(Severity::Warning, "peer_refused", "uid 1000 is not the pack's"),
+        );
+        audit.record_blocking(AuditEvent::new(Category::Approval, "pack_approve").owner_pack("hello"));
+        let mut buf = vec![0u8; 65536];
+        let mut entries = Vec::new();
+        for _ in 0..2 {
+            let n = server.recv(&mut buf).unwrap();
+            entries.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        server
+            .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+            .unwrap();
+        assert!(
+            server.recv(&mut buf).is_err(),
+            "the system event stays in the files only"
+        );
+        let (security, approval) = (&entries[0], &entries[1]);
+        for line in [
+            "PRIORITY=4",
+            "CATEGORY=security",
+            "ACTION=egress_proxy_peer_refused",
+            "PACK=hello",
+            "SUCCESS=false",
+            "ERROR=uid 1000 is not the pack's",
+            "MESSAGE=audit security/egress_proxy_peer_refused pack hello",
+        ] {
+            assert!(security.lines().any(|l| l == line), "{line} missing from {security}");
+        }
+        for line in ["PRIORITY=6", "CATEGORY=approval", "ACTION=pack_approve", "SUCCESS=true"] {
+            assert!(approval.lines().any(|l| l == line), "{line} missing from {approval}");
+        }
+        assert!(approval.contains("AUDIT_EVENT={"), "{approval}");
+        // The files stay the record: all three lines are there.
+        let written: String = std::fs::read_dir(dir.path().join("audit"))
+            .unwrap()
+            .flatten()
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .collect();
+        assert_eq!(written.lines().count(), 3);
+        assert!(journal_entry(&AuditEvent::new(Category::Network, "network_request")).is_none());
+        let critical = AuditEvent::new(Category::Security, "hmac_verification_failed").failed(
+            Severity::Critical,
+            "approval_record_tampered",
+            "bad",
+        );
+        assert_eq!(journal_entry(&critical).unwrap().0, 2);
     }
 }

@@ -22,6 +22,17 @@ pub const ENV_API_PORT: &str = "RUMI_API_PORT";
 pub const DEFAULT_API_PORT: u16 = 8765;
 /// Address the API binds to. Default `127.0.0.1`. Anything else exposes the API to the network.
 pub const ENV_API_BIND_ADDRESS: &str = "RUMI_API_BIND_ADDRESS";
+/// Seconds a connection has to send a request's whole head, from opening or from its previous
+/// response (so it also ends idle keep-alive connections). Default
+/// [`DEFAULT_API_HEADER_READ_TIMEOUT_SECS`].
+pub const ENV_API_HEADER_READ_TIMEOUT: &str = "RUMI_API_HEADER_READ_TIMEOUT";
+/// Default header timeout: 10 s, far more than any client needs to send a head.
+pub const DEFAULT_API_HEADER_READ_TIMEOUT_SECS: u64 = 10;
+/// Most API connections open at once that have not authenticated yet; one more closes the
+/// oldest of them. Default [`DEFAULT_API_MAX_UNAUTHENTICATED_CONNECTIONS`].
+pub const ENV_API_MAX_UNAUTHENTICATED_CONNECTIONS: &str = "RUMI_API_MAX_UNAUTHENTICATED_CONNECTIONS";
+/// Default cap: 256, a quarter of the smallest descriptor limit rumid may run under (1024).
+pub const DEFAULT_API_MAX_UNAUTHENTICATED_CONNECTIONS: u64 = 256;
 /// `strict` (default; pack code only in Docker) or `permissive` (host execution allowed, for development).
 pub const ENV_SECURITY_MODE: &str = "RUMI_SECURITY_MODE";
 /// `DEBUG`, `INFO` (default), `WARNING`, `ERROR` or `CRITICAL`.
@@ -152,6 +163,14 @@ pub use rumi_common::limits::{
 pub const ENV_HELPER_AUDIT_MAX_MESSAGE_BYTES: &str = "RUMI_HELPER_AUDIT_MAX_MESSAGE_BYTES";
 /// Default: 4 MiB, gRPC's usual limit.
 pub const DEFAULT_HELPER_AUDIT_MAX_MESSAGE_BYTES: u64 = 4 * 1024 * 1024;
+/// Bytes of the audit file system held back (a preallocated file, `user_data/audit/.reserve`)
+/// for the audit lines of operator actions already let through, so that an action whose
+/// write-ahead line was written never lacks its outcome line because the disk filled up in
+/// between. While the reserve cannot be held, operator actions are refused (503
+/// `RUMI-SYS-008`). 0 disables it. Default [`DEFAULT_AUDIT_RESERVE_BYTES`].
+pub const ENV_AUDIT_RESERVE_BYTES: &str = "RUMI_AUDIT_RESERVE_BYTES";
+/// Default audit reserve: 4 MiB, thousands of operator actions' lines.
+pub const DEFAULT_AUDIT_RESERVE_BYTES: u64 = 4 * 1024 * 1024;
 /// `off` (default) or `require_approval`: whether legacy `ecosystem/flows/` is read.
 pub const ENV_LOCAL_PACK_MODE: &str = "RUMI_LOCAL_PACK_MODE";
 
@@ -351,10 +370,16 @@ pub struct Config {
     pub home: PathBuf,
     pub bind_address: IpAddr,
     pub port: u16,
+    /// `RUMI_API_HEADER_READ_TIMEOUT`.
+    pub api_header_read_timeout: std::time::Duration,
+    /// `RUMI_API_MAX_UNAUTHENTICATED_CONNECTIONS`.
+    pub api_max_unauthenticated_connections: usize,
     pub security_mode: SecurityMode,
     pub headless: bool,
     pub log_level: LogLevel,
     pub log_format: LogFormat,
+    /// `JOURNAL_STREAM` as systemd set it (logs go to the journal when stderr is that stream).
+    pub journal_stream: Option<rumi_common::telemetry::JournalStream>,
     pub deprecation_level: DeprecationLevel,
     pub secrets_key: Option<SecretsKey>,
     pub secrets_plaintext: PlaintextPolicy,
@@ -384,6 +409,8 @@ pub struct Config {
     /// Limits rumid hands to the helpers it spawns.
     pub helper_limits: rumi_common::limits::HelperLimits,
     pub helper_audit_max_message_bytes: usize,
+    /// `RUMI_AUDIT_RESERVE_BYTES`.
+    pub audit_reserve_bytes: u64,
     pub local_pack_mode: LocalPackMode,
     pub helpers: HelperMode,
     pub egressd_socket: PathBuf,
@@ -425,6 +452,15 @@ impl Config {
                     .map_err(|_| "expected an IP address such as 127.0.0.1".to_owned())
             })
             .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        let api_header_read_timeout = std::time::Duration::from_secs(
+            c.opt(ENV_API_HEADER_READ_TIMEOUT, |s| env::parse_bounded(s, 1, 300))
+                .unwrap_or(DEFAULT_API_HEADER_READ_TIMEOUT_SECS),
+        );
+        let api_max_unauthenticated_connections =
+            c.opt(ENV_API_MAX_UNAUTHENTICATED_CONNECTIONS, |s| {
+                env::parse_bounded(s, 1, 1_000_000)
+            })
+            .unwrap_or(DEFAULT_API_MAX_UNAUTHENTICATED_CONNECTIONS) as usize;
         let env_mode = c.opt(ENV_SECURITY_MODE, |s| match s.to_ascii_lowercase().as_str() {
             "strict" => Ok(SecurityMode::Strict),
             "permissive" => Ok(SecurityMode::Permissive),
@@ -437,6 +473,10 @@ impl Config {
         };
         let log_level = c.opt(ENV_LOG_LEVEL, LogLevel::parse).unwrap_or(LogLevel::INFO);
         let log_format = c.opt(ENV_LOG_FORMAT, LogFormat::parse).unwrap_or(LogFormat::Json);
+        // Set by systemd, not by operators: a value that does not parse means no journal.
+        let journal_stream = c
+            .raw(rumi_common::telemetry::ENV_JOURNAL_STREAM)
+            .and_then(|s| rumi_common::telemetry::JournalStream::parse(&s).ok());
         let deprecation_level = c
             .opt(ENV_DEPRECATION_LEVEL, |s| match s.to_ascii_lowercase().as_str() {
                 "warn" => Ok(DeprecationLevel::Warn),
@@ -526,6 +566,9 @@ impl Config {
                 env::parse_bounded(s, 1024, 64 * 1024 * 1024)
             })
             .unwrap_or(DEFAULT_HELPER_AUDIT_MAX_MESSAGE_BYTES) as usize;
+        let audit_reserve_bytes = c
+            .opt(ENV_AUDIT_RESERVE_BYTES, |s| env::parse_bounded(s, 0, MAX_BYTES_SETTING))
+            .unwrap_or(DEFAULT_AUDIT_RESERVE_BYTES);
         let local_pack_mode = c
             .opt(ENV_LOCAL_PACK_MODE, |s| match s.to_ascii_lowercase().as_str() {
                 "off" => Ok(LocalPackMode::Off),
@@ -613,10 +656,13 @@ impl Config {
             home,
             bind_address,
             port,
+            api_header_read_timeout,
+            api_max_unauthenticated_connections,
             security_mode,
             headless: cli.headless,
             log_level,
             log_format,
+            journal_stream,
             deprecation_level,
             secrets_key,
             secrets_plaintext,
@@ -645,6 +691,7 @@ impl Config {
             egress_rate_limit,
             helper_limits,
             helper_audit_max_message_bytes,
+            audit_reserve_bytes,
             local_pack_mode,
             helpers,
             egressd_socket,
@@ -742,6 +789,9 @@ mod tests {
         assert_eq!(c.egress_sock_dir, PathBuf::from("/run/rumi/egress/packs"));
         assert!(c.cors_origins.is_empty());
         assert!(!c.hmac_rotate);
+        assert_eq!(c.api_header_read_timeout, std::time::Duration::from_secs(10));
+        assert_eq!(c.api_max_unauthenticated_connections, 256);
+        assert_eq!(c.audit_reserve_bytes, 4 * 1024 * 1024);
     }
 
     #[test]

@@ -55,6 +55,14 @@ pub enum Error {
         status: StatusCode,
         message: String,
     },
+    /// A refusal with its own code and suggestion (capability candidates and grants).
+    #[error("{message}")]
+    Coded {
+        code: Code,
+        status: StatusCode,
+        message: String,
+        suggestion: &'static str,
+    },
     #[error(transparent)]
     Flow(#[from] crate::flow::FlowError),
     #[error("no endpoint at this path")]
@@ -73,10 +81,29 @@ pub enum Error {
     Import(#[from] crate::import::ImportError),
     #[error("{0}")]
     Forbidden(String),
+    /// A file could not be read for a reason that says nothing about the file (out of
+    /// descriptors or memory, an I/O error): nothing was decided.
+    #[error("cannot read {what} now: {reason}")]
+    Transient { what: String, reason: String },
+    /// An operator action refused before it started: its audit line could not be written.
+    #[error("the audit log cannot be written ({reason}); the action was refused and nothing was changed")]
+    AuditUnavailable { reason: String },
     /// A signed state file the call needs was refused at load (tampered, or an old copy put
     /// back); it grants nothing.
     #[error("the signed file {file} was refused ({reason}); it grants nothing")]
     StateRefused { file: String, reason: String },
+}
+
+/// Whether an I/O error says nothing about the file it was about: the process or the system
+/// is out of descriptors or memory, the call was interrupted, or the device failed. Such an
+/// error must never be read as a verdict on the file (tampered, modified, missing): the check
+/// failed, not the file, and is made again later.
+pub fn is_transient_io(e: &io::Error) -> bool {
+    use nix::libc;
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::EAGAIN | libc::EINTR | libc::ENOBUFS | libc::EIO)
+    ) || e.kind() == io::ErrorKind::OutOfMemory
 }
 
 impl Error {
@@ -103,7 +130,7 @@ impl Error {
             Self::TooLong { .. } | Self::Invalid { .. } => code::VAL_PATTERN,
             Self::GrantNotFound { .. } => code::NET_GRANT_NOT_FOUND,
             Self::HelperUnavailable { .. } => code::SYS_HELPER_UNAVAILABLE,
-            Self::Helper { code, .. } => *code,
+            Self::Helper { code, .. } | Self::Coded { code, .. } => *code,
             Self::Flow(e) => match e {
                 crate::flow::FlowError::NotFound(_) => code::FLOW_NOT_FOUND,
                 crate::flow::FlowError::Timeout(_) => code::FLOW_TIMEOUT,
@@ -120,6 +147,8 @@ impl Error {
             Self::Io { .. } | Self::Task(_) => code::SYS_INTERNAL,
             Self::Forbidden(_) => code::AUTH_PERMISSION_DENIED,
             Self::StateRefused { .. } => code::SYS_STATE_TAMPERED,
+            Self::AuditUnavailable { .. } => code::SYS_AUDIT_UNAVAILABLE,
+            Self::Transient { .. } => code::SYS_RESOURCES_EXHAUSTED,
             Self::Import(e) => match e {
                 ImportError::Refused { code, .. } => *code,
                 ImportError::TooLarge(_) => code::PACK_IMPORT_TOO_LARGE,
@@ -146,7 +175,9 @@ impl Error {
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::HelperUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::HelperUnavailable { .. } | Self::AuditUnavailable { .. } | Self::Transient { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Flow(e) => match e {
                 crate::flow::FlowError::NotFound(_) => StatusCode::NOT_FOUND,
                 crate::flow::FlowError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
@@ -159,7 +190,7 @@ impl Error {
                     StatusCode::UNPROCESSABLE_ENTITY
                 }
             },
-            Self::Helper { status, .. } => *status,
+            Self::Helper { status, .. } | Self::Coded { status, .. } => *status,
             Self::Io { .. } | Self::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::StateRefused { .. } => StatusCode::CONFLICT,
@@ -201,6 +232,7 @@ impl Error {
             }
             Self::HelperUnavailable { .. } => "rumid restarts helpers automatically; check its log if this persists",
             Self::Helper { .. } => "see docs/api.md and docs/error-codes.md for this code",
+            Self::Coded { suggestion, .. } => suggestion,
             Self::Flow(e) => match e {
                 crate::flow::FlowError::NotFound(_) => {
                     "`GET /api/flows` lists flows; pack flows load only while their pack is approved"
@@ -228,6 +260,12 @@ impl Error {
             Self::MethodNotAllowed => "see docs/api.md for the methods each endpoint accepts",
             Self::Io { .. } | Self::Task(_) => {
                 "see rumid's log for the line with this request id; check disk space and permissions under RUMI_HOME"
+            }
+            Self::Transient { .. } => {
+                "rumid could not read its state or a pack's files for lack of resources (file descriptors, memory) or an I/O error; nothing was decided: retry shortly, and see rumid's log for the line with this request id"
+            }
+            Self::AuditUnavailable { .. } => {
+                "free space on the file system of user_data/audit (the audit probe of GET /api/health says why it cannot be written; RUMI_AUDIT_RESERVE_BYTES must fit too), then retry"
             }
             Self::Forbidden(_) => {
                 "an operator grants it first: `rumi-ctl privileges grant <pack_id> <privilege_id>` for privileges, `rumi-ctl capability grant <pack_id> <permission_id>` for a unit's permission"
@@ -278,7 +316,39 @@ impl Error {
 
     /// Whether the detail must stay out of responses (5xx: generic message, detail in the log).
     pub fn is_internal(&self) -> bool {
-        // A failed flow step is the pack's failure, not Rumi's: its message is useful.
-        self.status().is_server_error() && !matches!(self, Self::Flow(_))
+        // A failed flow step is the pack's failure, not Rumi's: its message is useful. An
+        // unwritable audit log is the operator's to fix, and its reason names no path.
+        self.status().is_server_error() && !matches!(self, Self::Flow(_) | Self::AuditUnavailable { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_errors_that_say_nothing_about_the_file_are_transient() {
+        use nix::libc;
+        for errno in [
+            libc::EMFILE,
+            libc::ENFILE,
+            libc::ENOMEM,
+            libc::EAGAIN,
+            libc::EINTR,
+            libc::EIO,
+        ] {
+            assert!(is_transient_io(&io::Error::from_raw_os_error(errno)), "{errno}");
+        }
+        for errno in [
+            libc::ENOENT,
+            libc::EACCES,
+            libc::ELOOP,
+            libc::ENOTDIR,
+            libc::EISDIR,
+            libc::EPERM,
+        ] {
+            assert!(!is_transient_io(&io::Error::from_raw_os_error(errno)), "{errno}");
+        }
+        assert!(!is_transient_io(&io::Error::from(io::ErrorKind::InvalidData)));
     }
 }

@@ -1037,8 +1037,8 @@ impl FlowEngine {
         let started = Instant::now();
         let result = self.run_block(&flow.flow_id, &owner, step, input, deadline).await;
         self.metrics
-            .python_file_call_ms
-            .observe(started.elapsed().as_secs_f64() * 1000.0);
+            .python_file_call_seconds
+            .observe(started.elapsed().as_secs_f64());
         if self.sandbox.mode() == SecurityMode::Strict {
             match &result {
                 Ok(_) => self.metrics.container_start_success.inc(),

@@ -22,7 +22,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use rumi_common::code;
 use rumi_common::ids::PackId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -58,6 +60,36 @@ pub struct Item {
     pub candidate: Candidate,
     pub installed_to: Option<String>,
     pub last_error: Option<String>,
+}
+
+/// A candidate whose state does not allow the action.
+fn state_error(message: String) -> Error {
+    Error::Coded {
+        code: code::CAP_STATE,
+        status: StatusCode::CONFLICT,
+        message,
+        suggestion: "`GET /api/capability/requests` shows the candidate's status; blocked candidates need `unblock` first",
+    }
+}
+
+impl Item {
+    /// The candidate as the operations guide lists it after a scan: one flat object
+    /// (`candidate_key`, `pack_id`, `slug`, `handler_id`, `permission_id`, `sha256`, `status`,
+    /// `description`, `risk`).
+    pub fn flat(&self) -> Value {
+        let c = &self.candidate;
+        json!({
+            "candidate_key": self.review.candidate_key,
+            "pack_id": c.pack_id,
+            "slug": c.slug,
+            "handler_id": c.handler_id,
+            "permission_id": c.permission_id,
+            "sha256": c.sha256,
+            "status": self.review.status,
+            "description": c.description,
+            "risk": c.risk,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -309,7 +341,7 @@ impl Handlers {
             }
         }
         self.persist(&st)?;
-        let candidates: Vec<&Item> = new.iter().filter_map(|k| st.0.get(k)).collect();
+        let candidates: Vec<Value> = new.iter().filter_map(|k| st.0.get(k)).map(Item::flat).collect();
         let report =
             json!({"scanned": scanned, "new_candidates": new.len(), "candidates": candidates, "invalid": invalid});
         drop(st);
@@ -320,9 +352,11 @@ impl Handlers {
     }
 
     fn item(st: &(BTreeMap<String, Item>, Vec<Trusted>), key: &str) -> Result<Item> {
-        st.0.get(key).cloned().ok_or_else(|| Error::Invalid {
-            field: "candidate_key",
-            reason: "no such candidate".into(),
+        st.0.get(key).cloned().ok_or_else(|| Error::Coded {
+            code: code::CAP_NOT_FOUND,
+            status: StatusCode::NOT_FOUND,
+            message: format!("no capability candidate {key:?}"),
+            suggestion: "`rumi-ctl capability scan` finds candidates; `GET /api/capability/requests` lists them (URL-encode the key's ':')",
         })
     }
 
@@ -337,10 +371,7 @@ impl Handlers {
         match item.review.status.as_str() {
             "installed" => return Ok(item),
             "blocked" => {
-                return Err(Error::Invalid {
-                    field: "candidate_key",
-                    reason: "candidate is blocked; unblock it first".into(),
-                });
+                return Err(state_error("candidate is blocked; unblock it first".into()));
             }
             _ => {}
         }
@@ -373,9 +404,11 @@ impl Handlers {
                 self.persist(&st)?;
                 drop(st);
                 self.event("install_failed", key, Some(&why));
-                Err(Error::Invalid {
-                    field: "candidate_key",
-                    reason: format!("approval failed: {why}"),
+                Err(Error::Coded {
+                    code: code::CAP_INSTALL_FAILED,
+                    status: StatusCode::CONFLICT,
+                    message: format!("approval failed: {why}"),
+                    suggestion: "scan again (`rumi-ctl capability scan`) and review the new candidate_key; the candidate is now `failed` with last_error",
                 })
             }
         }
@@ -455,10 +488,10 @@ impl Handlers {
         let mut st = self.lock();
         let item = Self::item(&st, key)?;
         if matches!(item.review.status.as_str(), "installed" | "blocked") {
-            return Err(Error::Invalid {
-                field: "candidate_key",
-                reason: format!("cannot reject a candidate that is {}", item.review.status),
-            });
+            return Err(state_error(format!(
+                "cannot reject a candidate that is {}",
+                item.review.status
+            )));
         }
         let entry = st.0.get_mut(key).expect("present");
         entry.review.last_event_ts = ts(now());
@@ -478,10 +511,7 @@ impl Handlers {
         let mut st = self.lock();
         let item = Self::item(&st, key)?;
         if item.review.status != "blocked" {
-            return Err(Error::Invalid {
-                field: "candidate_key",
-                reason: "candidate is not blocked".into(),
-            });
+            return Err(state_error("candidate is not blocked".into()));
         }
         let entry = st.0.get_mut(key).expect("present");
         entry.review.status = "rejected".into();

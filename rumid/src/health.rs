@@ -86,6 +86,46 @@ fn used_percent(used: u128, avail: u128) -> Option<u64> {
     (total > 0).then(|| u64::try_from((used * 100).div_ceil(total)).unwrap_or(100))
 }
 
+/// Free space below which the `audit` probe is `DEGRADED`: about a thousand operator actions'
+/// lines, so the operator hears of it before actions are refused.
+pub const AUDIT_LOW_SPACE: u64 = 1024 * 1024;
+
+/// Free space for audit lines on the file system of `dir` (the audit directory): `DEGRADED`
+/// under [`AUDIT_LOW_SPACE`], `DOWN` if it cannot be queried. [`with_audit_status`] adds the
+/// writer's own state.
+pub fn probe_audit_space(dir: &Path) -> Probe {
+    timed(|| match crate::audit::free_bytes(dir) {
+        Some(free) => {
+            if free < AUDIT_LOW_SPACE {
+                (
+                    Status::Degraded,
+                    format!("only {} KiB free for audit lines", free / 1024),
+                )
+            } else {
+                (Status::Up, format!("{} MiB free", free / (1024 * 1024)))
+            }
+        }
+        None => (Status::Down, "statvfs failed".into()),
+    })
+}
+
+/// The `audit` probe: the free-space probe, `DOWN` while the writer cannot write every line
+/// (operator actions are then refused with `RUMI-SYS-008`).
+pub fn with_audit_status(mut probe: Probe, s: &crate::audit::AuditStatus) -> Probe {
+    if !s.writable {
+        probe.status = Status::Down;
+        probe.message = format!(
+            "audit lines cannot be written since {}: {}; operator actions are refused (RUMI-SYS-008); {} events lost since start",
+            s.since.as_deref().unwrap_or("start"),
+            s.reason.as_deref().unwrap_or("the reserve is not held"),
+            s.lost
+        );
+    } else if s.lost > 0 {
+        probe.message = format!("{}; {} events lost since start", probe.message, s.lost);
+    }
+    probe
+}
+
 /// Whether a file can be created and written in `dir`.
 pub fn probe_writable(dir: &Path) -> Probe {
     timed(|| match tempfile::NamedTempFile::new_in(dir) {

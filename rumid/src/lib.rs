@@ -40,6 +40,7 @@ pub mod routes;
 pub mod sandbox;
 pub mod shared_dict;
 pub mod signed;
+pub mod socket_access;
 pub mod supervisor;
 pub mod units;
 pub mod validate;
@@ -74,7 +75,7 @@ pub enum RunError {
     Key(#[from] keys::KeyLoadError),
     #[error(transparent)]
     State(#[from] error::Error),
-    #[error("RUMI-SYS-008: {0}")]
+    #[error("RUMI-SYS-010: {0}")]
     Journal(#[from] signed::JournalError),
     #[error("cannot bind the API to {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
@@ -104,10 +105,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     })?;
     let config = Arc::new(config);
     let home = config.home.clone();
-    let audit = Audit::spawn(&home.join("user_data/audit")).map_err(|source| RunError::Layout {
-        path: home.join("user_data/audit"),
-        source,
-    })?;
+    let journal = rumi_common::telemetry::Journal::for_stream(config.journal_stream.as_ref(), "rumid");
+    let audit = Audit::spawn_with_reserve(&home.join("user_data/audit"), config.audit_reserve_bytes, journal).map_err(
+        |source| RunError::Layout {
+            path: home.join("user_data/audit"),
+            source,
+        },
+    )?;
     let metrics = Arc::new(Metrics::new());
 
     let lib_notify = Arc::new(tokio::sync::Notify::new());
@@ -336,13 +340,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         pip: Arc::new(pip),
         units: Arc::new(units),
     };
-    let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    // Small JSON responses on keep-alive connections: send them at once rather than wait
-    // for Nagle's algorithm.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let metrics = state.metrics.clone();
+    let limits = api::ConnectionLimits {
+        header_read_timeout: config.api_header_read_timeout,
+        max_unauthenticated: config.api_max_unauthenticated_connections,
+    };
+    let served = api::serve(listener, api::router(state), limits, metrics, shutdown).await;
     rumi_common::notify::stopping();
     // Spares are not left running (or waiting for the next start's clean-up).
     // Nothing is left running: spares (also those still starting) and cut-short runs.
@@ -380,7 +383,7 @@ pub fn adopt_signed_state(config: &Config) -> Result<usize, RunError> {
     if !settings.join(keys::KEY_FILE).is_file() {
         return Err(layout(std::io::Error::other("no instance key: nothing is signed here")));
     }
-    let audit = Audit::spawn(&config.home.join("user_data/audit")).map_err(layout)?;
+    let audit = Audit::spawn(&config.home.join("user_data/audit"), None).map_err(layout)?;
     let key = keys::load_or_create(&settings, false, &audit)?;
     let files = signed::Journal::adopt(&config.home, key.signing_key()).map_err(layout)?;
     tracing::warn!(
@@ -485,6 +488,10 @@ fn start_helpers(
         ("RUMI_CONTROL_UID".into(), nix::unistd::getuid().to_string()),
         ("RUMI_HELPER_PARENT_PID".into(), std::process::id().to_string()),
     ];
+    // Spawned helpers share rumid's stderr: under systemd, the same journal stream.
+    if let Some(stream) = &config.journal_stream {
+        common.push((rumi_common::telemetry::ENV_JOURNAL_STREAM.into(), stream.to_string()));
+    }
     common.extend(config.helper_limits.to_env());
     let mut egress = common.clone();
     egress.extend([
@@ -625,9 +632,15 @@ async fn start_flows(
         SecurityMode::Strict => docker.clone(),
         SecurityMode::Permissive => host_backend(config, sdk_dir.as_deref()).await,
     };
-    if config.security_mode == SecurityMode::Strict && group_add.is_empty() && !nix::unistd::geteuid().is_root() {
+    // Helpers that are not root let each pack's uid open its sockets through an ACL entry,
+    // which gVisor does not honour (it judges a host socket by its mode alone).
+    if config.security_mode == SecurityMode::Strict
+        && config.docker_runtime.as_deref() == Some("runsc")
+        && group_add.is_empty()
+        && !nix::unistd::geteuid().is_root()
+    {
         tracing::warn!(
-            "RUMI_EGRESS_SOCKET_GID / RUMI_CAPABILITY_SOCKET_GID are not set and the helpers cannot give each pack its sockets (not root): containers cannot open the helper sockets"
+            "RUMI_DOCKER_RUNTIME=runsc with helpers that are not root and no RUMI_EGRESS_SOCKET_GID / RUMI_CAPABILITY_SOCKET_GID: gVisor ignores the sockets' ACLs, so containers cannot open the helper sockets"
         );
     }
     let sandbox = Arc::new(sandbox::Sandbox::new(
@@ -786,15 +799,17 @@ fn watch_flows(
 
 /// Tells the operator the token: in full on an interactive terminal, otherwise only a
 /// fingerprint (logs are often shipped elsewhere; `rumi-ctl token` prints the full token).
-#[allow(clippy::print_stdout)]
+/// A closed or failing stdout loses the banner, nothing else (`println!` would panic).
 fn announce_token(token: &rumi_common::token::ApiToken, bound: SocketAddr, headless: bool) {
-    if std::io::stdout().is_terminal() && !headless {
-        println!("Rumi API on http://{bound}");
-        println!("API token: {}", token.expose());
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    let _ = if out.is_terminal() && !headless {
+        writeln!(out, "Rumi API on http://{bound}\nAPI token: {}", token.expose())
     } else {
-        println!(
+        writeln!(
+            out,
             "Rumi API on http://{bound}; token {}… (run `rumi-ctl token` for the full token)",
             token.fingerprint()
-        );
-    }
+        )
+    };
 }

@@ -5,24 +5,37 @@
 
 use std::process::ExitCode;
 
+use std::io::Write;
+
 use clap::Parser;
 use rumi_common::env::ProcessEnv;
+use rumi_common::telemetry::print_stderr;
 use rumid::config::{Cli, Command, Config};
 
-#[allow(clippy::print_stdout, clippy::print_stderr)]
+/// Prints a line of a command's output; a closed stdout is not worth a panic.
+fn print_line(line: &str) {
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "{line}");
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match Config::load(&cli, &ProcessEnv) {
         Ok(c) => c,
         Err(errors) => {
-            eprintln!("rumid: invalid configuration:");
+            print_stderr("rumid: invalid configuration:");
             for e in errors {
-                eprintln!("  {e}");
+                print_stderr(&format!("  {e}"));
             }
             return ExitCode::from(2);
         }
     };
-    rumi_common::telemetry::init(config.log_format, config.log_level);
+    let _log = rumi_common::telemetry::init(
+        config.log_format,
+        config.log_level,
+        config.journal_stream.as_ref(),
+        "rumid",
+    );
     rumid::approval::discovery::enable_local_pack(
         config.local_pack_mode == rumid::config::LocalPackMode::RequireApproval,
     );
@@ -31,7 +44,7 @@ fn main() -> ExitCode {
         Command::Validate => {
             let f = rumid::validate::validate(&config.home, config.deprecation_level);
             for line in &f.lines {
-                println!("{line}");
+                print_line(line);
             }
             if f.errors == 0 {
                 ExitCode::SUCCESS
@@ -51,14 +64,14 @@ fn main() -> ExitCode {
         },
         Command::Health => {
             let (report, up) = rumid::probe::check(&config);
-            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            print_line(&serde_json::to_string_pretty(&report).unwrap_or_default());
             if up { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
         Command::Run => {
             let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(rt) => rt,
                 Err(e) => {
-                    eprintln!("rumid: cannot start the runtime: {e}");
+                    print_stderr(&format!("rumid: cannot start the runtime: {e}"));
                     return ExitCode::FAILURE;
                 }
             };
@@ -66,7 +79,7 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!(error = %e, "rumid failed");
-                    eprintln!("rumid: {e}");
+                    print_stderr(&format!("rumid: {e}"));
                     ExitCode::FAILURE
                 }
             }

@@ -118,6 +118,14 @@ impl PackUids {
         Some(uid)
     }
 
+    /// The uid `pack`'s runs use, if it has one already (never allocates).
+    pub fn get(&self, pack: &str) -> Option<u32> {
+        match self.mode {
+            Mode::Shared => Some(SHARED_UID),
+            Mode::Range(..) => self.table.lock().unwrap_or_else(|p| p.into_inner()).get(pack).copied(),
+        }
+    }
+
     /// The uids of `packs` (allocated as needed), for the policy; empty in shared mode.
     pub fn for_packs(&self, packs: &[String]) -> HashMap<String, u32> {
         if !self.per_pack() {

@@ -19,8 +19,7 @@ fn empty_counts() -> Value {
 /// The packs section of the summary.
 pub fn packs_section(snapshot: &Snapshot) -> Value {
     let ids = |state| -> Vec<String> { snapshot.ids_in(state).into_iter().map(|id| id.to_string()).collect() };
-    let mut pending = ids(PackState::Installed);
-    pending.extend(ids(PackState::Pending));
+    let mut pending = ids(PackState::Pending);
     pending.sort();
     let modified = ids(PackState::Modified);
     let blocked = ids(PackState::Blocked);

@@ -6,9 +6,13 @@
 //! - Routes load only for approved packs and need the API token like every endpoint.
 //! - A route may only run a flow of its own pack (`flow_id` equal to the pack id or starting
 //!   with `<pack_id>.`); anything else is refused at load ("flow scope violation").
-//! - Each pack routes only under its own prefix `/<pack_id>/`, so no pack can squat another
-//!   pack's paths; built-in endpoints always win (a route under a built-in prefix is refused
-//!   and reported).
+//! - A pack routes under its own prefix `/<pack_id>/`, or under `/api/` as the original's
+//!   guides write it (`/api/weather/{city}`, DECISIONS 20) when the path cannot match a
+//!   built-in endpoint: paths are compared after normalising case, duplicate slashes and dot
+//!   segments, and a `{param}` segment matches anything, so `/API//packs/x`, `/api/x/../packs`
+//!   and `/api/{any}/x` are all refused. `/api/<other_pack_id>/…` belongs to that pack.
+//! - Two packs claiming routes that can match one request (same method, every segment equal
+//!   or a parameter) are both refused with a diagnostic: neither silently wins.
 //! - Path parameters are URL-decoded and refused if they contain NUL or `..`.
 //! - `_headers` never includes `Authorization` or `Cookie`.
 
@@ -54,6 +58,9 @@ pub struct Route {
     pub input_mapping: Map<String, Value>,
     #[serde(skip)]
     segments: Vec<String>,
+    /// The routes.json it came from, as diagnostics show it.
+    #[serde(skip)]
+    source: String,
 }
 
 /// A matched route and its decoded path parameters.
@@ -69,19 +76,69 @@ pub struct RouteTable {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// A declared or requested path in canonical form: a leading slash, no trailing or duplicate
+/// slashes, `.` segments dropped and `..` segments resolved (never above the root).
 fn normalize(path: &str) -> String {
-    let trimmed = path.trim().trim_end_matches('/');
-    if trimmed.starts_with('/') {
-        trimmed.to_owned()
-    } else {
-        format!("/{trimmed}")
+    let mut segs: Vec<&str> = Vec::new();
+    for seg in path.trim().split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                segs.pop();
+            }
+            s => segs.push(s),
+        }
     }
+    format!("/{}", segs.join("/"))
 }
 
-fn reserved(path: &str) -> bool {
-    RESERVED_PREFIXES
-        .iter()
-        .any(|p| path == *p || path.starts_with(&format!("{p}/")))
+/// Whether a segment is a `{param}` template.
+fn is_param(seg: &str) -> bool {
+    seg.len() > 2 && seg.starts_with('{') && seg.ends_with('}')
+}
+
+/// Whether a route with these segments could answer a request under a built-in prefix
+/// (case-insensitively; a parameter matches any segment).
+fn reserved(segments: &[String]) -> bool {
+    RESERVED_PREFIXES.iter().any(|p| {
+        let prefix: Vec<&str> = p.split('/').skip(1).collect();
+        segments.len() >= prefix.len()
+            && prefix
+                .iter()
+                .zip(segments)
+                .all(|(b, s)| is_param(s) || s.eq_ignore_ascii_case(b))
+    })
+}
+
+/// Whether two routes' segments can match one request path.
+fn overlap(a: &[String], b: &[String]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| is_param(x) || is_param(y) || x.eq_ignore_ascii_case(y))
+}
+
+/// Why `pack` may not route `segments`, if it may not: a route lives under `/<pack_id>/`, or
+/// under `/api/` where it cannot reach a built-in endpoint or another approved pack's
+/// `/api/<pack_id>/` namespace.
+fn refusal(pack: &PackId, segments: &[String], others: &[&PackId]) -> Option<String> {
+    let first = segments.first().map(String::as_str);
+    if first == Some(pack.as_str()) {
+        return None;
+    }
+    if !first.is_some_and(|f| f.eq_ignore_ascii_case("api")) || segments.len() < 2 {
+        return Some(format!(
+            "routes of pack {pack} must start with /{pack}/ or /api/; refused"
+        ));
+    }
+    if reserved(segments) {
+        return Some("can match a built-in endpoint; refused".into());
+    }
+    let second = &segments[1];
+    if let Some(owner) = others.iter().find(|o| second.eq_ignore_ascii_case(o.as_str())) {
+        return Some(format!("/api/{owner}/ belongs to pack {owner}; refused"));
+    }
+    None
 }
 
 impl RouteTable {
@@ -89,6 +146,13 @@ impl RouteTable {
     /// that is a symlink (into `/data`, say) is refused, never followed.
     pub fn load(home: &Path, approved: &[std::sync::Arc<crate::approval::snapshot::PackSnapshot>]) -> Self {
         let mut t = Self::default();
+        let others = |pack: &PackId| -> Vec<PackId> {
+            approved
+                .iter()
+                .map(|s| s.pack().clone())
+                .filter(|p| p != pack)
+                .collect()
+        };
         for snap in approved {
             let pack = snap.pack();
             let Some(rel) = ["routes.json", "backend/routes.json"]
@@ -135,15 +199,9 @@ impl RouteTable {
                     diag(format!("{method} {path}: unsupported method"));
                     continue;
                 }
-                let own = format!("/{pack}");
-                if path != own && !path.starts_with(&format!("{own}/")) {
-                    diag(format!(
-                        "{method} {path}: routes of pack {pack} must start with {own}/; refused"
-                    ));
-                    continue;
-                }
-                if reserved(&path) {
-                    diag(format!("{method} {path}: conflicts with a built-in endpoint; refused"));
+                let segments: Vec<String> = path.split('/').skip(1).map(str::to_owned).collect();
+                if let Some(why) = refusal(pack, &segments, &others(pack).iter().collect::<Vec<_>>()) {
+                    diag(format!("{method} {path}: {why}"));
                     continue;
                 }
                 if flow_id != pack.as_str() && !flow_id.starts_with(&format!("{pack}.")) {
@@ -152,16 +210,19 @@ impl RouteTable {
                     ));
                     continue;
                 }
-                if let Some(other) = t.routes.iter().find(|x| x.method == method && x.path == path) {
+                if t.routes
+                    .iter()
+                    .any(|x| x.pack_id == *pack && x.method == method && overlap(&x.segments, &segments))
+                {
                     diag(format!(
-                        "{method} {path}: already routed by pack {}; refused",
-                        other.pack_id
+                        "{method} {path}: routed twice by pack {pack}; the first is kept"
                     ));
                     continue;
                 }
                 t.routes.push(Route {
                     pack_id: pack.clone(),
-                    segments: path.split('/').skip(1).map(str::to_owned).collect(),
+                    segments,
+                    source: shown.clone(),
                     method,
                     path,
                     flow_id: flow_id.to_owned(),
@@ -170,7 +231,35 @@ impl RouteTable {
                 });
             }
         }
+        t.refuse_contested();
         t
+    }
+
+    /// Refuses every route that another pack's route could answer too (same method,
+    /// overlapping segments): both packs' routes go, each with a diagnostic naming the other.
+    fn refuse_contested(&mut self) {
+        let contested: Vec<(usize, PackId)> = self
+            .routes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                self.routes
+                    .iter()
+                    .find(|o| o.pack_id != r.pack_id && o.method == r.method && overlap(&o.segments, &r.segments))
+                    .map(|o| (i, o.pack_id.clone()))
+            })
+            .collect();
+        for (i, other) in contested.iter().rev() {
+            let r = self.routes.remove(*i);
+            self.diagnostics.push(Diagnostic {
+                path: r.source,
+                level: "error",
+                message: format!(
+                    "{} {}: also claimed by pack {other}; both packs' routes are refused",
+                    r.method, r.path
+                ),
+            });
+        }
     }
 
     /// Finds the route for a request: exact paths first, then templates.
@@ -284,4 +373,99 @@ pub type Shared = arc_swap::ArcSwap<RouteTable>;
 /// Loaded routes, for `GET /api/routes`.
 pub fn listing(t: &RouteTable) -> Value {
     json!({"routes": t.routes, "count": t.routes.len(), "diagnostics": t.diagnostics})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segs(path: &str) -> Vec<String> {
+        normalize(path).split('/').skip(1).map(str::to_owned).collect()
+    }
+
+    fn route(pack: &str, method: &str, path: &str) -> Route {
+        Route {
+            pack_id: PackId::parse(pack).unwrap(),
+            method: method.into(),
+            path: normalize(path),
+            flow_id: pack.into(),
+            description: None,
+            input_mapping: Map::new(),
+            segments: segs(path),
+            source: String::new(),
+        }
+    }
+
+    #[test]
+    fn paths_normalise_slashes_and_dot_segments() {
+        assert_eq!(normalize("api//weather/./x/"), "/api/weather/x");
+        assert_eq!(normalize("/api/x/../packs"), "/api/packs");
+        assert_eq!(normalize("/../../etc"), "/etc");
+        assert_eq!(normalize(""), "/");
+    }
+
+    #[test]
+    fn a_route_that_can_reach_a_built_in_is_refused_whatever_its_spelling() {
+        let me = PackId::parse("weather").unwrap();
+        let other = PackId::parse("maps").unwrap();
+        let others = [&other];
+        for ok in ["/api/weather/{city}", "/weather/now", "/api/forecast/{day}/hourly"] {
+            assert_eq!(refusal(&me, &segs(ok), &others), None, "{ok}");
+        }
+        for bad in [
+            "/API/Packs/x",
+            "/api//packs/x",
+            "/api/x/../packs/y",
+            "/api/{any}/x",
+            "/{any}/packs",
+            "/api/health",
+            "/Metrics",
+            "/api",
+            "/elsewhere/x",
+            "/maps/x",
+            "/api/maps/tiles",
+            "/api/MAPS/tiles",
+        ] {
+            assert!(refusal(&me, &segs(bad), &others).is_some(), "{bad} must be refused");
+        }
+    }
+
+    #[test]
+    fn routes_overlap_when_some_request_matches_both() {
+        assert!(overlap(&segs("/api/weather/{city}"), &segs("/api/weather/{town}")));
+        assert!(overlap(&segs("/api/weather/london"), &segs("/api/Weather/{city}")));
+        assert!(!overlap(
+            &segs("/api/weather/{city}"),
+            &segs("/api/weather/{city}/hourly")
+        ));
+        assert!(!overlap(&segs("/api/weather/london"), &segs("/api/weather/paris")));
+    }
+
+    #[test]
+    fn contested_routes_are_refused_for_both_packs_and_exact_paths_match_first() {
+        let mut t = RouteTable {
+            routes: vec![
+                route("a", "GET", "/api/weather/{city}"),
+                route("b", "GET", "/api/weather/london"),
+                route("b", "POST", "/api/weather/{city}"),
+                route("a", "GET", "/a/{x}"),
+                route("a", "GET", "/a/fixed"),
+            ],
+            diagnostics: Vec::new(),
+        };
+        t.refuse_contested();
+        let left: Vec<(&str, &str)> = t.routes.iter().map(|r| (r.method.as_str(), r.path.as_str())).collect();
+        assert_eq!(
+            left,
+            [("POST", "/api/weather/{city}"), ("GET", "/a/{x}"), ("GET", "/a/fixed")]
+        );
+        assert_eq!(t.diagnostics.len(), 2, "{:?}", t.diagnostics);
+        assert!(t.diagnostics.iter().all(|d| d.message.contains("both packs")));
+        let (r, params) = t.find("GET", "/a/fixed").unwrap().unwrap();
+        assert_eq!((r.path.as_str(), params.len()), ("/a/fixed", 0));
+        let (r, params) = t.find("GET", "//a/other/").unwrap().unwrap();
+        assert_eq!((r.path.as_str(), &params["x"]), ("/a/{x}", &json!("other")));
+        assert_eq!(t.find("GET", "/a/%2e%2e").unwrap_err(), UnsafeParam);
+        assert!(t.find("DELETE", "/a/fixed").unwrap().is_none());
+    }
 }

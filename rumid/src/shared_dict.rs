@@ -160,7 +160,7 @@ mod tests {
     #[test]
     fn chains_resolve_and_cycles_and_conflicts_are_refused() {
         let home = tempfile::tempdir().unwrap();
-        let audit = crate::audit::Audit::spawn(&home.path().join("audit")).unwrap();
+        let audit = crate::audit::Audit::spawn(&home.path().join("audit"), None).unwrap();
         let signer = signed::Signer::open(home.path(), [1; 32], &audit).unwrap();
         let d = SharedDict::load(home.path(), signer.clone(), &audit);
         assert_eq!(d.propose("flow_id", "chat", "chat.v2"), "added");

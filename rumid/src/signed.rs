@@ -51,6 +51,10 @@ pub enum VerifyError {
     BadGeneration,
     #[error("{0}")]
     Generation(Refusal),
+    /// The file could not be read for a reason that says nothing about it (out of
+    /// descriptors or memory, an I/O error): neither trusted nor tampered; try again later.
+    #[error("cannot be read now: {0}")]
+    Unavailable(String),
 }
 
 impl From<Refusal> for VerifyError {
@@ -150,14 +154,21 @@ pub fn read_verified(path: &Path, key: &[u8; 32]) -> Result<Map<String, Value>, 
 }
 
 fn read_object(path: &Path) -> Result<Map<String, Value>, VerifyError> {
-    let meta = fs::symlink_metadata(path).map_err(|e| VerifyError::Unreadable(e.kind().to_string()))?;
+    let unreadable = |e: std::io::Error| {
+        if crate::error::is_transient_io(&e) {
+            VerifyError::Unavailable(e.to_string())
+        } else {
+            VerifyError::Unreadable(e.kind().to_string())
+        }
+    };
+    let meta = fs::symlink_metadata(path).map_err(unreadable)?;
     if !meta.is_file() {
         return Err(VerifyError::Unreadable("not a regular file".into()));
     }
     if meta.len() > MAX_SIGNED_FILE_BYTES {
         return Err(VerifyError::Unreadable("too large".into()));
     }
-    let bytes = fs::read(path).map_err(|e| VerifyError::Unreadable(e.kind().to_string()))?;
+    let bytes = fs::read(path).map_err(unreadable)?;
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) | Err(_) => Err(VerifyError::NotAnObject),
@@ -179,6 +190,9 @@ pub struct Refused {
     pub reason: String,
     /// Set when the signature held but the generation did not.
     pub generation: Option<Refusal>,
+    /// The file could not be read for a reason that says nothing about it (out of
+    /// descriptors or memory, an I/O error): not tampering, nothing may be decided from it.
+    pub unavailable: bool,
 }
 
 impl Refused {
@@ -291,6 +305,7 @@ impl Signer {
             file: self.journal.name(path),
             reason: reason.into(),
             generation: None,
+            unavailable: false,
         }
     }
 
@@ -301,6 +316,7 @@ impl Signer {
         };
         Refused {
             generation,
+            unavailable: matches!(err, VerifyError::Unavailable(_)),
             ..self.refused(path, err.to_string())
         }
     }
@@ -396,6 +412,12 @@ impl Signer {
         });
         match loaded {
             Ok(v) => v,
+            // Out of descriptors or memory is not tampering: no critical audit line. The store
+            // starts empty (it grants nothing) and says why.
+            Err(refused) if refused.unavailable => {
+                tracing::error!(file = %refused.file, reason = %refused.reason, "signed file cannot be read now; treated as empty until rumid restarts");
+                T::default()
+            }
             Err(refused) => {
                 tracing::error!(file = %refused.file, reason = %refused.reason, "signed file failed verification; it is not used");
                 audit.record_blocking(refused.event(error_type));

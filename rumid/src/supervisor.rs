@@ -8,6 +8,11 @@
 //! into rumid's audit log. A helper holds no policy until the push, so a restarted helper
 //! serves nothing in between (fail closed).
 //!
+//! The supervision loop itself is watched: if it ever panics (a bug, or once a log line on a
+//! closed stderr), its task is started again, so a helper is never left unsupervised, and
+//! health never trusts a stale record: an `up` helper whose process is gone, or that has not
+//! answered a health check for [`STALE_AFTER`], is reported down ([`SupervisorHandle::observed`]).
+//!
 //! The audit stream is watched on its own: when it breaks (a message over
 //! `RUMI_HELPER_AUDIT_MAX_MESSAGE_BYTES`, a transport error) the break is logged, audited
 //! (`system/helper_audit_stream_broken`) and shown in health, and the stream is opened
@@ -44,6 +49,12 @@ const CONNECT_DEADLINE: Duration = Duration::from_secs(5);
 /// Health-check period and per-call timeout.
 const HEALTH_PERIOD: Duration = Duration::from_secs(1);
 const RPC_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long an `up` record is believed without a health reply. The supervisor itself marks a
+/// helper down after two failed checks (at most about 6 s: two periods plus two timeouts); a
+/// record older than this means the supervisor is not running, and health says so.
+pub const STALE_AFTER: Duration = Duration::from_secs(10);
+/// How long a panicked supervision loop waits before it starts again.
+const RESUPERVISE_AFTER: Duration = MAX_BACKOFF;
 /// How long a gap in a helper's audit (a broken stream, events dropped by the helper) keeps
 /// its health probe `DEGRADED` after it was seen, so that the operator notices a gap even
 /// when the stream came back at once.
@@ -96,6 +107,9 @@ pub struct AuditStreamStatus {
     pub dropped: u64,
     /// Refusals the helper counted instead of auditing (since the helper started).
     pub suppressed: u64,
+    /// The helper's events rumid received but could not write (the audit file system full or
+    /// failing), since rumid started.
+    pub unwritten: u64,
     /// When a gap was last seen (a break, or a rise of `dropped`).
     #[serde(skip)]
     pub last_gap: Option<Instant>,
@@ -110,6 +124,7 @@ impl Default for AuditStreamStatus {
             last_break_at: None,
             dropped: 0,
             suppressed: 0,
+            unwritten: 0,
             last_gap: None,
         }
     }
@@ -127,11 +142,12 @@ impl AuditStreamStatus {
         }
         let ago = self.last_gap.filter(|t| t.elapsed() < AUDIT_GAP_VISIBLE)?.elapsed();
         Some(format!(
-            "audit gap {}s ago ({} stream breaks, last: {}; {} events dropped by the helper); audit lines may be missing",
+            "audit gap {}s ago ({} stream breaks, last: {}; {} events dropped by the helper, {} not written by rumid); audit lines may be missing",
             ago.as_secs(),
             self.breaks,
             self.last_error.as_deref().unwrap_or("none"),
-            self.dropped
+            self.dropped,
+            self.unwritten
         ))
     }
 }
@@ -145,6 +161,8 @@ pub struct SupervisorHandle {
     pub channel: Arc<arc_swap::ArcSwapOption<Channel>>,
     /// The helper's audit stream.
     pub audit: Arc<std::sync::Mutex<AuditStreamStatus>>,
+    /// When the helper last answered a health check (or came up).
+    seen: Arc<std::sync::Mutex<Option<Instant>>>,
 }
 
 impl SupervisorHandle {
@@ -163,9 +181,53 @@ impl SupervisorHandle {
     pub fn audit_status(&self) -> AuditStreamStatus {
         lock(&self.audit).clone()
     }
+
+    /// The helper's status as health reports it: the supervisor's record, corrected by what
+    /// can be checked now. A supervisor that stopped (or stalls) cannot correct its own
+    /// record, so `up` is believed only while the spawned process still exists and the helper
+    /// answered a health check within [`STALE_AFTER`].
+    pub fn observed(&self) -> HelperStatus {
+        let mut s = (**self.status.load()).clone();
+        if !s.is_up() {
+            return s;
+        }
+        if let Some(pid) = s.pid
+            && !process_alive(pid)
+        {
+            s.state = "down";
+            s.last_error = Some(format!("process {pid} is gone"));
+            return s;
+        }
+        let seen = *self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = seen.filter(|t| t.elapsed() > STALE_AFTER) {
+            s.state = "unresponsive";
+            s.last_error = Some(format!("no health reply for {} s", t.elapsed().as_secs()));
+        }
+        s
+    }
+
+    fn saw(&self) {
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+    }
 }
 
-/// Starts supervising `spec`; the task runs until the runtime shuts down.
+/// Whether process `pid` exists and is not a zombie. Only a certain "gone" counts: when
+/// `/proc` cannot be read for another reason (out of descriptors, say), the process is taken
+/// to be alive and the supervisor's own checks decide.
+fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name, which is in parentheses and may hold anything.
+        Ok(stat) => !matches!(
+            stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().chars().next()),
+            Some(Some('Z' | 'X'))
+        ),
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+    }
+}
+
+/// Starts supervising `spec`; the task runs until the runtime shuts down. A supervision loop
+/// that panics is started again after [`RESUPERVISE_AFTER`] (its child, owned by the loop, is
+/// killed as the loop unwinds; the new loop starts a fresh one).
 pub fn spawn(spec: HelperSpec, policy: watch::Receiver<Arc<PolicySnapshot>>, audit: Audit) -> SupervisorHandle {
     let status = Arc::new(ArcSwap::from_pointee(HelperStatus {
         state: "starting",
@@ -181,9 +243,34 @@ pub fn spawn(spec: HelperSpec, policy: watch::Receiver<Arc<PolicySnapshot>>, aud
         status: status.clone(),
         channel: channel.clone(),
         audit: Arc::default(),
+        seen: Arc::default(),
     };
     let span = tracing::info_span!("helper", helper = spec.name);
-    tokio::spawn(supervise(spec, policy, audit, handle.clone()).instrument(span));
+    let watched = handle.clone();
+    tokio::spawn(async move {
+        loop {
+            let restarts = watched.status.load().restarts;
+            let run = tokio::spawn(
+                supervise(spec.clone(), policy.clone(), audit.clone(), watched.clone(), restarts)
+                    .instrument(span.clone()),
+            );
+            match run.await {
+                Err(e) if e.is_panic() => {
+                    watched.channel.store(None);
+                    set_down(
+                        &watched.status,
+                        restarts + 1,
+                        None,
+                        "the supervision loop failed; it starts again".into(),
+                    );
+                    tracing::error!(parent: &span, "helper supervision loop panicked; starting it again");
+                    tokio::time::sleep(RESUPERVISE_AFTER).await;
+                }
+                // Ended or cancelled: the runtime is shutting down.
+                _ => return,
+            }
+        }
+    });
     handle
 }
 
@@ -192,15 +279,10 @@ async fn supervise(
     mut policy: watch::Receiver<Arc<PolicySnapshot>>,
     audit: Audit,
     handle: SupervisorHandle,
+    restarts: u32,
 ) {
-    let SupervisorHandle {
-        status,
-        channel,
-        audit: stream_status,
-        ..
-    } = handle;
     let mut backoff = MIN_BACKOFF;
-    let mut restarts = 0u32;
+    let mut restarts = restarts;
     loop {
         let started = Instant::now();
         let mut child = match spec.mode {
@@ -208,7 +290,7 @@ async fn supervise(
                 Ok(c) => Some(c),
                 Err(e) => {
                     tracing::error!(error = %e, binary = %spec.binary.display(), "cannot start helper");
-                    set_down(&status, restarts, None, format!("cannot start: {e}"));
+                    set_down(&handle.status, restarts, None, format!("cannot start: {e}"));
                     tokio::time::sleep(MAX_BACKOFF).await;
                     continue;
                 }
@@ -216,24 +298,15 @@ async fn supervise(
             HelperMode::External => None,
         };
         let pid = child.as_ref().and_then(Child::id);
-        let outcome = run_connected(
-            &spec,
-            &mut child,
-            &mut policy,
-            &audit,
-            &status,
-            &channel,
-            &stream_status,
-            restarts,
-        )
-        .await;
-        channel.store(None);
+        let outcome = run_connected(&spec, &mut child, &mut policy, &audit, &handle, restarts).await;
+        let status = &handle.status;
+        handle.channel.store(None);
         if let Some(mut c) = child.take() {
             let _ = c.start_kill();
             let _ = c.wait().await;
         }
         tracing::warn!(reason = %outcome, ?pid, "helper down");
-        set_down(&status, restarts, None, outcome.clone());
+        set_down(status, restarts, None, outcome.clone());
         if restarts > 0 || spec.mode == HelperMode::Spawn {
             audit
                 .record(
@@ -276,17 +349,15 @@ fn start_child(spec: &HelperSpec) -> std::io::Result<Child> {
 }
 
 /// Connects, pushes policy, and serves until something fails. Returns why it stopped.
-#[allow(clippy::too_many_arguments)]
 async fn run_connected(
     spec: &HelperSpec,
     child: &mut Option<Child>,
     policy: &mut watch::Receiver<Arc<PolicySnapshot>>,
     audit: &Audit,
-    status: &ArcSwap<HelperStatus>,
-    shared: &arc_swap::ArcSwapOption<Channel>,
-    stream_status: &Arc<std::sync::Mutex<AuditStreamStatus>>,
+    handle: &SupervisorHandle,
     restarts: u32,
 ) -> String {
+    let (status, shared, stream_status) = (&handle.status, &handle.channel, &handle.audit);
     let channel = match connect(spec, child).await {
         Ok(c) => c,
         Err(e) => return e,
@@ -297,11 +368,14 @@ async fn run_connected(
         return e;
     }
     {
-        // A new helper process starts its counters from zero.
+        // A new helper process starts its counters from zero. A break seen while the old
+        // process went down belongs to that down episode, which health and the audit already
+        // report as `helper_down` and a restart; the gap is only what a live helper's stream lost.
         let mut s = lock(stream_status);
         s.state = "connecting";
         s.dropped = 0;
         s.suppressed = 0;
+        s.last_gap = None;
     }
     let audit_client = HelperClient::new(channel.clone()).max_decoding_message_size(spec.audit_max_message_bytes);
     let audit_task =
@@ -316,6 +390,7 @@ async fn run_connected(
         last_error: None,
         frame_bytes_buffered: 0,
     }));
+    handle.saw();
     tracing::info!(?pid, policy_version = snapshot.version, "helper up; policy pushed");
     let mut misses = 0;
     let reason = loop {
@@ -337,6 +412,7 @@ async fn run_connected(
                 match tokio::time::timeout(RPC_TIMEOUT, client.health(HealthRequest {})).await {
                     Ok(Ok(reply)) if reply.get_ref().has_policy => {
                         misses = 0;
+                        handle.saw();
                         observe_health(reply.get_ref(), status, stream_status, spec.name, audit).await;
                     }
                     Ok(Ok(_)) => break "helper lost its policy".to_owned(),
@@ -452,7 +528,16 @@ async fn consume_audit(
                 loop {
                     match stream.message().await {
                         Ok(Some(record)) => {
-                            audit.record(to_event(record, helper)).await;
+                            if let Err(e) = audit.try_record(to_event(record, helper)).await {
+                                // Counted and shown (health, the next recovery line): a full
+                                // audit disk must not stall the stream, nor hide the loss.
+                                let mut s = lock(&status);
+                                s.unwritten += 1;
+                                s.last_gap = Some(Instant::now());
+                                if s.unwritten.is_power_of_two() {
+                                    tracing::error!(error = %e, unwritten = s.unwritten, "helper audit event not written");
+                                }
+                            }
                             backoff = MIN_BACKOFF;
                         }
                         Ok(None) => break "the helper ended the stream".to_owned(),
@@ -515,6 +600,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_zombie_or_reaped_process_is_not_alive() {
+        assert!(process_alive(std::process::id()));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        // Exited but not reaped: a zombie, which health must not count as a running helper.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while process_alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(!process_alive(pid), "an exited, unreaped child is a zombie");
+        child.wait().unwrap();
+        assert!(!process_alive(pid), "a reaped child is gone");
+    }
+
+    #[test]
     fn an_audit_gap_is_reported_while_broken_and_for_a_while_after() {
         let mut s = AuditStreamStatus::default();
         assert_eq!(s.gap(), None, "connecting is not a gap");
@@ -531,6 +631,8 @@ mod tests {
         s.state = "connected";
         let gap = s.gap().expect("a recent break is still a gap");
         assert!(gap.starts_with("audit gap 0s ago (1 stream breaks"), "{gap}");
+        s.unwritten = 3;
+        assert!(s.gap().unwrap().contains("3 not written by rumid"));
         s.last_gap = Instant::now().checked_sub(AUDIT_GAP_VISIBLE + Duration::from_secs(1));
         assert_eq!(s.gap(), None, "an old gap is history");
     }

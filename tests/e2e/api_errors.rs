@@ -126,15 +126,15 @@ fn bad_requests_get_rumi_codes_and_leave_state_alone() {
         assert_eq!(r.status, status, "{method} {path}: {:?}", r.body);
         assert_eq!(r.body["success"], false, "{method} {path}");
         assert_eq!(r.code(), code, "{method} {path}: {:?}", r.body);
-        assert!(!r.body["error"]["message"].as_str().unwrap().is_empty());
-        assert!(!r.body["error"]["suggestion"].as_str().unwrap().is_empty());
+        assert!(!r.body["error"].as_str().unwrap().is_empty());
+        assert!(!r.body["suggestion"].as_str().unwrap().is_empty());
         assert_eq!(
-            r.body["error"]["request_id"].as_str(),
+            r.body["request_id"].as_str(),
             r.request_id.as_deref(),
             "{method} {path}"
         );
     }
-    assert_eq!(rumid.pack_state("alpha"), "installed");
+    assert_eq!(rumid.pack_state("alpha"), "pending");
     assert!(!home.path().join("user_data/settings/approvals/alpha.json").exists());
     // A valid body just under the limit is accepted.
     let ok = rumid.post("/api/packs/alpha/reject", Some(&json!({"reason": "y".repeat(1000)})));
@@ -205,7 +205,7 @@ fn health_detail_and_metrics_need_the_token_and_report_state() {
     // The body is not JSON; fetch it raw.
     let body = rumid.metrics_text();
     assert!(body.contains(r#"rumi_packs{state="approved"} 1"#), "{body}");
-    assert!(body.contains(r#"rumi_packs{state="installed"} 1"#), "{body}");
+    assert!(body.contains(r#"rumi_packs{state="pending"} 1"#), "{body}");
     assert!(body.contains("rumi_http_requests_total{"), "{body}");
 }
 

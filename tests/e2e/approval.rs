@@ -19,7 +19,7 @@ fn modified_pack_stays_disabled_until_reapproved() {
     assert_eq!(list.status, 200);
     assert_eq!(list.body["success"], true);
     assert_eq!(list.body["data"]["count"], 2);
-    assert_eq!(rumid.pack_state("alpha"), "installed");
+    assert_eq!(rumid.pack_state("alpha"), "pending", "a new pack waits for a decision");
     let pending = rumid.get("/api/packs/pending");
     assert_eq!(pending.body["data"]["count"], 2);
     assert_eq!(summary(&home)["packs"]["pending_ids"], json!(["alpha", "beta"]));
@@ -151,7 +151,7 @@ fn broken_and_legacy_packs_are_reported_not_trusted() {
     assert_eq!(by_id("broken")["error"]["code"], "RUMI-PACK-002");
     assert_eq!(by_id("mismatch")["error"]["code"], "RUMI-PACK-003");
     assert_eq!(by_id("beta")["legacy"], true);
-    assert_eq!(by_id("beta")["status"], "installed");
+    assert_eq!(by_id("beta")["status"], "pending");
 
     let r = rumid.post("/api/packs/broken/approve", None);
     assert_eq!(r.status, 409);

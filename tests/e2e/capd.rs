@@ -43,7 +43,12 @@ fn secrets_round_trip_with_python_fernet_and_never_leak() {
     let list = rumid.get("/api/secrets");
     assert_eq!(list.body["data"]["keys"][0]["key"], "API_KEY");
     assert_eq!(list.body["data"]["keys"][0]["exists"], true);
+    assert_eq!(
+        list.body["data"]["keys"][0]["value"], "********",
+        "the guide's masked value"
+    );
     assert!(!list.body.to_string().contains(secret));
+    assert!(!list.body.to_string().contains("sk-"), "not even a prefix");
 
     // The stored token decrypts with Python's cryptography Fernet.
     let key = std::fs::read_to_string(home.path().join("user_data/settings/.secrets_key")).unwrap();
@@ -260,6 +265,13 @@ fn stores_need_a_grant_naming_the_store_and_shares_extend_access_only_while_appr
     })
     .unwrap();
     assert_eq!(r["output"]["value"], json!({"n": 1}));
+    let entry = rumid.get("/api/stores/shared").body["data"]["shared_stores"][0].clone();
+    assert_eq!(
+        (&entry["shared_with"], &entry["status"]),
+        (&json!(["beta"]), &json!("approved")),
+        "{entry}"
+    );
+    assert!(entry["approved_at"].is_string(), "{entry}");
     assert_eq!(
         rumid.post("/api/stores/shared/revoke", Some(&share)).body["data"]["status"],
         "revoked"
@@ -268,7 +280,21 @@ fn stores_need_a_grant_naming_the_store_and_shares_extend_access_only_while_appr
         (call(&beta, "store.get", json!({"store_id": "notes", "key": "k/1"}))["success"] == false).then_some(())
     })
     .unwrap();
-    assert_eq!(rumid.get("/api/stores/shared").body["data"]["count"], 1);
+    // The guide's listing: one entry per shared store, no pack shared with after the revoke.
+    let shared = rumid.get("/api/stores/shared").body["data"].clone();
+    assert_eq!(shared["count"], 1, "{shared}");
+    let entry = &shared["shared_stores"][0];
+    assert_eq!(
+        (
+            &entry["store_id"],
+            &entry["owner_pack"],
+            &entry["shared_with"],
+            &entry["status"]
+        ),
+        (&json!("notes"), &json!("alpha"), &json!([]), &json!("revoked")),
+        "{shared}"
+    );
+    assert_eq!(entry["targets"][0]["target_pack"], "beta", "{shared}");
     let stores = rumid.get("/api/stores");
     assert_eq!(stores.body["data"]["stores"][0]["keys"], 2);
 
@@ -297,6 +323,14 @@ fn stores_need_a_grant_naming_the_store_and_shares_extend_access_only_while_appr
     })
     .unwrap();
     assert_eq!(r["output"]["value"], json!({"n": 1}));
+    // The killed process is one restart, reported as such; once its successor is up and
+    // its stream connected, health is UP again (the break belonged to the down episode).
+    let h = eventually("health UP after the restart", patience(), || {
+        let h = rumid.get("/api/health").body["data"].clone();
+        (h["status"] == "UP").then_some(h)
+    })
+    .unwrap_or_else(|e| panic!("{e}: {}", rumid.get("/api/health").body));
+    assert!(h["helpers"]["capd"]["restarts"].as_u64() >= Some(1), "{h}");
 
     // secrets.get rate limit (2 per minute here).
     rumid.grant_capability("alpha", "secrets.get", json!({"allowed_keys": ["K"]}));
@@ -347,7 +381,7 @@ fn hierarchical_principals_and_batch_grants() {
         (r.body["data"]["succeeded"].clone(), r.body["data"]["failed"].clone()),
         (json!(2), json!(2))
     );
-    assert_eq!(r.body["data"]["results"][2]["error"]["code"], "RUMI-VAL-002");
+    assert_eq!(r.body["data"]["results"][2]["error_code"], "RUMI-VAL-002");
     let too_many: Vec<Value> = (0..51)
         .map(|_| json!({"principal_id": "alpha", "permission_id": "store.get"}))
         .collect();

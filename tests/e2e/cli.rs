@@ -22,7 +22,7 @@ fn ctl_drives_the_approval_life_cycle() {
     let text = stdout(&out);
     assert!(text.starts_with("PACK"), "{text}");
     assert!(
-        text.lines().any(|l| l.starts_with("alpha") && l.contains("installed")),
+        text.lines().any(|l| l.starts_with("alpha") && l.contains("pending")),
         "{text}"
     );
 
@@ -145,7 +145,10 @@ fn ctl_covers_network_capability_secrets_and_stores() {
     );
     assert_eq!(out.status.code(), Some(1));
     let out = home.ctl(&["capability", "approve", "no:such:key:x"], &[]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("RUMI-VAL-002"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("RUMI-CAP-001"));
+    assert_eq!(out.status.code(), Some(5), "not found");
+    let out = home.ctl(&["capability", "revoke", "alpha", "never.granted"], &[]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("RUMI-CAP-004"), "{out:?}");
     ok(&["stores", "share-approve", "notes", "alpha", "beta"]);
     assert!(ok(&["stores", "shared"]).contains("approved"));
 }
@@ -278,7 +281,7 @@ fn setup_init_doctor_and_recover_make_and_mend_a_home_without_losing_data() {
         (r.status == 200).then_some(r)
     })
     .unwrap();
-    assert!(r.body["data"]["result"].to_string().contains("init"), "{:?}", r.body);
+    assert!(r.body["result"].to_string().contains("init"), "{:?}", r.body);
 
     // doctor: sees the running instance and its helpers.
     rumid.wait_helpers_up().unwrap();

@@ -115,27 +115,23 @@ fn ctl_exit_codes_tell_failures_apart_and_json_errors_go_to_stdout() {
         let v: serde_json::Value =
             serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", stdout(&out)));
         assert_eq!(v["success"], false, "{v}");
-        assert_eq!(
-            v["error"]["exit_code"].as_i64(),
-            out.status.code().map(i64::from),
-            "{v}"
-        );
+        assert_eq!(v["exit_code"].as_i64(), out.status.code().map(i64::from), "{v}");
         v
     };
     let v = json_err(&["--json", "packs", "approve", "missing"]);
     assert_eq!(
-        (v["error"]["kind"].as_str(), v["error"]["code"].as_str()),
+        (v["kind"].as_str(), v["error_code"].as_str()),
         (Some("not_found"), Some("RUMI-PACK-005"))
     );
-    assert_eq!(v["error"]["status"], 404);
+    assert_eq!(v["status"], 404);
     let v = json_err(&["--json", "packs", "list", "--url", &dead_url()]);
-    assert_eq!(v["error"]["kind"], "unreachable");
+    assert_eq!(v["kind"], "unreachable");
     let v = json_err(&["--json", "packs", "bogus"]);
-    assert_eq!(v["error"]["kind"], "usage");
-    assert_eq!(v["error"]["exit_code"], 2);
+    assert_eq!(v["kind"], "usage");
+    assert_eq!(v["exit_code"], 2);
     let out = empty.ctl(&["--json", "token"], &[]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["error"]["kind"], "unauthorized", "{v}");
+    assert_eq!(v["kind"], "unauthorized", "{v}");
 }
 
 #[test]
@@ -258,4 +254,43 @@ fn ctl_finds_the_home_of_the_packaged_install_without_home() {
         "{}",
         stderr(&out)
     );
+}
+
+/// `rumi-ctl image build` names the real cause of a failure before it spends minutes: not
+/// root, a mirror it cannot download from (with the end of debootstrap's log), and it shows
+/// debootstrap's progress as it goes.
+#[test]
+fn image_build_names_the_real_cause_of_a_failure() {
+    let ctl = rumi_tests::bin("rumi-ctl");
+    // Not root: said at once.
+    let out = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(&ctl)
+        .args(["image", "build", "--name", "rumi-test-never"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("needs root"), "{}", stderr(&out));
+    if !nix::unistd::geteuid().is_root() || Command::new("debootstrap").arg("--version").output().is_err() {
+        return;
+    }
+    // A mirror that does not answer: the cause, the log's last lines, and the phases so far.
+    let out = Command::new(&ctl)
+        .args(["image", "build", "--name", "rumi-test-never"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
+        .env("RUMI_DEBIAN_MIRROR", "http://127.0.0.1:9/debian")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("cannot download from http://127.0.0.1:9/debian"), "{err}");
+    assert!(
+        err.contains("Failed getting release file"),
+        "debootstrap's own words: {err}"
+    );
+    assert!(stdout(&out).contains("I: Retrieving"), "progress: {}", stdout(&out));
+    assert!(err.contains("the cause is printed above"), "{err}");
 }

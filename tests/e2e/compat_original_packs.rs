@@ -32,7 +32,7 @@ fn start() -> (TestHome, Rumid) {
 fn run(rumid: &Rumid, name: &str, inputs: Value) -> Value {
     let r = rumid.run_flow(&format!("classic.{name}"), inputs, 60.0);
     assert_eq!(r.status, 200, "classic.{name}: {:?}\n{}", r.body, rumid.log_text());
-    r.body["data"]["result"]["result"].clone()
+    r.body["result"]["result"].clone()
 }
 
 #[test]

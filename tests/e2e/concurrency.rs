@@ -112,8 +112,8 @@ fn kill_9_during_writes_loses_nothing_acknowledged() {
         let rumid = Rumid::start(&home);
         for id in &ids {
             let st = rumid.pack_state(id);
-            // The last acknowledged state (or "installed" if none yet), or the in-flight one.
-            let ok_states: Vec<&str> = [acked.get(id).copied().unwrap_or("installed")]
+            // The last acknowledged state (or "pending" if none yet), or the in-flight one.
+            let ok_states: Vec<&str> = [acked.get(id).copied().unwrap_or("pending")]
                 .into_iter()
                 .chain(in_flight.as_ref().filter(|(p, _)| p == id).map(|(_, s)| *s))
                 .collect();

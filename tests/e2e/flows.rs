@@ -42,6 +42,17 @@ fn a_pack_flow_runs_only_while_its_pack_is_approved() {
     );
     let r = rumid.run_flow("hello.greet", json!({"name": "World"}), 30.0);
     assert_eq!((r.status, r.code()), (404, "RUMI-FLOW-001"));
+    // The guide's failure answer, with Rumi's code and suggestion beside it.
+    assert_eq!(r.body["success"], false);
+    assert_eq!(r.body["error"], "Flow not found: hello.greet", "{}", r.body);
+    assert_eq!(r.body["flow_id"], "hello.greet");
+    assert_eq!(r.body["status_code"], 404);
+    assert!(
+        r.body["suggestion"].as_str().is_some_and(|s| !s.is_empty()),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.body["request_id"].as_str(), r.request_id.as_deref(), "{}", r.body);
 
     assert_eq!(rumid.post("/api/packs/hello/approve", None).status, 200);
     rumid.wait_policy_applied();
@@ -54,10 +65,18 @@ fn a_pack_flow_runs_only_while_its_pack_is_approved() {
     let r = rumid.run_flow("hello.greet", json!({"name": "World"}), 30.0);
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(
-        r.body["data"]["result"]["greeting"],
+        r.body["result"]["greeting"],
         json!({"message": "Hello, World!", "pack": "hello"})
     );
-    assert!(r.body["data"]["execution_time"].as_f64().unwrap() > 0.0);
+    assert!(r.body["execution_time"].as_f64().unwrap() > 0.0);
+    // The guide's success answer: exactly these fields at the top level.
+    let mut keys: Vec<&str> = r.body.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["execution_time", "flow_id", "result", "success"], "{}", r.body);
+    assert_eq!(
+        (r.body["success"].clone(), r.body["flow_id"].clone()),
+        (json!(true), json!("hello.greet"))
+    );
     let calls = home.audit_actions("python_file_call", "python_file_call");
     assert_eq!(calls.len(), 1);
     assert_eq!(
@@ -69,7 +88,7 @@ fn a_pack_flow_runs_only_while_its_pack_is_approved() {
     for line in [
         r#"rumi_flow_execution_complete_total{flow_id="hello.greet"} 1"#,
         r#"rumi_flow_step_success_total{handler="python_file_call"} 1"#,
-        "rumi_python_file_call_duration_ms_count 1",
+        "rumi_python_file_call_duration_seconds_count 1",
         "rumi_flows_registered 1",
     ] {
         assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
@@ -83,7 +102,7 @@ fn a_pack_flow_runs_only_while_its_pack_is_approved() {
     );
     let r = rumid.run_flow("hello.greet", json!({"name": "World"}), 30.0);
     assert_eq!(
-        r.body["data"]["result"]["greeting"]["message"], "Hello, World!",
+        r.body["result"]["greeting"]["message"], "Hello, World!",
         "the approved copy runs, not the edit: {:?}",
         r.body
     );
@@ -166,7 +185,7 @@ steps:
 
     let r = rumid.run_flow("main", json!({"n": 7}), 30.0);
     assert_eq!(r.status, 200, "{:?}", r.body);
-    let res = &r.body["data"]["result"];
+    let res = &r.body["result"];
     assert_eq!(res["order"], "start-a-z", "phase, then priority, then id");
     assert_eq!(res["size"], "big");
     assert_eq!(res["child_out"]["got"], 7);
@@ -175,27 +194,22 @@ steps:
         "keys starting with _ never reach outputs"
     );
     assert_eq!(
-        rumid.run_flow("main", json!({"n": 1}), 30.0).body["data"]["result"]["size"],
+        rumid.run_flow("main", json!({"n": 1}), 30.0).body["result"]["size"],
         "small"
     );
 
     let r = rumid.run_flow("loop_a", json!({}), 30.0);
     assert_eq!((r.status, r.code()), (500, "RUMI-FLOW-006"));
-    assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("loop_a -> loop_b -> loop_a")
-    );
+    assert!(r.body["error"].as_str().unwrap().contains("loop_a -> loop_b -> loop_a"));
 
     let r = rumid.run_flow("abort", json!({}), 30.0);
-    assert_eq!(r.body["data"]["aborted"], true);
-    assert_eq!(r.body["data"]["result"]["before"], 1);
-    assert!(r.body["data"]["result"].get("after").is_none());
+    assert_eq!(r.body["aborted"], true);
+    assert_eq!(r.body["result"]["before"], 1);
+    assert!(r.body["result"].get("after").is_none());
 
     let r = rumid.run_flow("failing", json!({}), 30.0);
     assert_eq!((r.status, r.code()), (500, "RUMI-FLOW-002"), "{:?}", r.body);
-    assert!(r.body["error"]["message"].as_str().unwrap().contains("fatal"));
+    assert!(r.body["error"].as_str().unwrap().contains("fatal"));
 
     // Bad requests.
     let r = rumid.post("/api/flows/main/run", Some(&json!({"inputs": [1], "timeout": 5})));
@@ -250,7 +264,7 @@ outputs:
     }
     let r = rumid.run_flow("pipeline", json!({"seed": 2, "sleep": 0}), 60.0);
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(r.body["data"]["result"], json!({"total": 12}));
+    assert_eq!(r.body["result"], json!({"total": 12}));
     // principal_id in a step is overridden by the owner pack, and audited.
     let over = home.audit_actions("security", "principal_id_overridden");
     assert_eq!(over[0]["details"]["requested_principal"], "producer");
@@ -259,7 +273,7 @@ outputs:
     let r = rumid.run_flow("escape", json!({}), 30.0);
     assert_eq!(r.status, 500);
     assert!(
-        r.body["error"]["message"].as_str().unwrap().contains("path_rejected"),
+        r.body["error"].as_str().unwrap().contains("path_rejected"),
         "{:?}",
         r.body
     );
@@ -283,7 +297,7 @@ outputs:
                 let body: Value = r.body_mut().read_json().unwrap_or(Value::Null);
                 (
                     r.status().as_u16(),
-                    body["error"]["code"].as_str().unwrap_or("").to_owned(),
+                    body["error_code"].as_str().unwrap_or("").to_owned(),
                 )
             })
         })
@@ -322,8 +336,8 @@ steps:
     let rumid = Rumid::start(&home);
     let r = rumid.run_flow("base", json!({}), 30.0);
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(r.body["data"]["result"]["order"], "A-x-b-z");
-    assert!(r.body["data"]["result"].get("y").is_none());
+    assert_eq!(r.body["result"]["order"], "A-x-b-z");
+    assert!(r.body["result"].get("y").is_none());
     let diags = rumid.get("/api/flows").body["data"]["diagnostics"].to_string();
     assert!(
         diags.contains("severe conflict") && diags.contains("m5_conflict"),
@@ -374,7 +388,7 @@ fn modifiers_apply_only_when_their_requirements_exist() {
     let rumid = Rumid::start(&home);
     let r = rumid.run_flow("base", json!({}), 30.0);
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(r.body["data"]["result"]["order"], "a-met");
+    assert_eq!(r.body["result"]["order"], "a-met");
     let diags = rumid.get("/api/flows").body["data"]["diagnostics"].to_string();
     assert!(
         diags.contains("no_iface: requires not met (kernel:telepathy.read)"),
@@ -416,7 +430,7 @@ fn modifiers_apply_only_when_their_requirements_exist() {
     );
     rumi_tests::eventually("modifier applied after the handler approval", patience(), || {
         let r = rumid.run_flow("base", json!({}), 30.0);
-        (r.body["data"]["result"]["order"] == "a-met-no_cap").then_some(())
+        (r.body["result"]["order"] == "a-met-no_cap").then_some(())
     })
     .unwrap();
 }
@@ -506,7 +520,10 @@ fn pack_routes_run_their_own_flows_and_never_shadow_built_ins() {
     })
     .unwrap();
     let diags = routes["diagnostics"].to_string();
-    assert!(diags.contains("must start with /web/"), "{diags}");
+    assert!(
+        diags.contains("/api/packs/web/evil: can match a built-in endpoint"),
+        "{diags}"
+    );
     assert!(diags.contains("flow scope violation"), "{diags}");
     assert!(diags.contains("routes of pack copy must start with /copy/"), "{diags}");
     let out = home.ctl(&["routes", "list"], &[]);
@@ -557,7 +574,7 @@ steps:
     let rumid = Rumid::start(&home);
     let r = rumid.run_flow("dict", json!({}), 30.0);
     assert_eq!(r.status, 200, "{:?}", r.body);
-    let res = &r.body["data"]["result"];
+    let res = &r.body["result"];
     assert_eq!(res["first"]["result"], "added");
     assert_eq!(res["cycle"]["result"], "cycle_detected");
     assert_eq!(res["conflict"]["result"], "conflict");
@@ -572,10 +589,7 @@ steps:
         "modifier_id: via_dict\ntarget_flow_id: chat\nresolve_target: true\nphase: main\naction: append\nstep: {id: z, type: set, input: {key: v, value: modified}}\n",
     );
     assert_eq!(rumid.post("/api/flows/reload", None).status, 200);
-    assert_eq!(
-        rumid.run_flow("base", json!({}), 30.0).body["data"]["result"]["v"],
-        "modified"
-    );
+    assert_eq!(rumid.run_flow("base", json!({}), 30.0).body["result"]["v"], "modified");
 }
 
 #[test]
@@ -601,12 +615,9 @@ fn pack_modifiers_may_only_touch_their_own_flows() {
         (rumid.get("/api/flows").body["data"]["count"] == 2).then_some(())
     })
     .unwrap();
+    assert_eq!(rumid.run_flow("official", json!({}), 30.0).body["result"]["v"], "safe");
     assert_eq!(
-        rumid.run_flow("official", json!({}), 30.0).body["data"]["result"]["v"],
-        "safe"
-    );
-    assert_eq!(
-        rumid.run_flow("sneaky.own", json!({}), 30.0).body["data"]["result"]["v"],
+        rumid.run_flow("sneaky.own", json!({}), 30.0).body["result"]["v"],
         "hijacked"
     );
     let diags = rumid.get("/api/flows").body["data"]["diagnostics"].to_string();
@@ -630,10 +641,10 @@ fn missing_steps_and_flows_skip_or_fail_as_configured() {
     );
     let rumid = Rumid::start(&home);
     let r = rumid.run_flow("lenient", json!({}), 30.0);
-    assert_eq!(r.body["data"]["result"], json!({"c": 1}), "{:?}", r.body);
+    assert_eq!(r.body["result"], json!({"c": 1}), "{:?}", r.body);
     let r = rumid.run_flow("strict", json!({}), 30.0);
     assert_eq!((r.status, r.code()), (500, "RUMI-FLOW-002"));
-    assert!(r.body["error"]["message"].as_str().unwrap().contains("missing_step"));
+    assert!(r.body["error"].as_str().unwrap().contains("missing_step"));
     assert!(
         rumid.get("/api/flows").body["data"]["diagnostics"]
             .to_string()
@@ -668,10 +679,7 @@ fn pack_flows_cannot_use_operator_handlers_or_foreign_flow_ids() {
     let r = rumid.run_flow("p.main", json!({}), 30.0);
     assert_eq!(r.status, 500);
     assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("handler_not_allowed"),
+        r.body["error"].as_str().unwrap().contains("handler_not_allowed"),
         "{:?}",
         r.body
     );
@@ -692,7 +700,7 @@ fn operator_handlers_stay_refused_through_official_sub_flows() {
     let rumid = Rumid::start(&home);
     // The operator's flow may use it directly.
     let r = rumid.run_flow("dict_admin", json!({"token": "a", "value": "b"}), 30.0);
-    assert_eq!(r.body["data"]["result"]["r"]["result"], "added", "{:?}", r.body);
+    assert_eq!(r.body["result"]["r"]["result"], "added", "{:?}", r.body);
     assert_eq!(rumid.post("/api/packs/p/approve", None).status, 200);
     rumid.wait_policy_applied();
     rumi_tests::eventually("pack flow loaded", patience(), || {
@@ -702,10 +710,7 @@ fn operator_handlers_stay_refused_through_official_sub_flows() {
     let r = rumid.run_flow("p.sneak", json!({}), 30.0);
     assert_eq!(r.status, 500, "{:?}", r.body);
     assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("handler_not_allowed"),
+        r.body["error"].as_str().unwrap().contains("handler_not_allowed"),
         "{:?}",
         r.body
     );
@@ -763,11 +768,7 @@ steps:
 
     let r = rumid.run_flow("notes", json!({"text": "hi from a flow"}), 30.0);
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(
-        r.body["data"]["result"]["got"]["value"], "hi from a flow",
-        "{:?}",
-        r.body
-    );
+    assert_eq!(r.body["result"]["got"]["value"], "hi from a flow", "{:?}", r.body);
     // rumi-capd checked and audited the calls as box (its audit lines arrive through the
     // helper's audit stream, shortly after the answer).
     let put = rumi_tests::eventually("store.set audited", patience(), || {
@@ -782,14 +783,11 @@ steps:
     // Without a grant the helper refuses, and the step fails with its error type.
     let r = rumid.run_flow("secret", json!({}), 30.0);
     assert_eq!(r.status, 500, "{:?}", r.body);
-    let msg = r.body["error"]["message"].as_str().unwrap().to_owned();
+    let msg = r.body["error"].as_str().unwrap().to_owned();
     assert!(msg.contains("secrets.get"), "{msg}");
     let r = rumid.run_flow("missing", json!({}), 30.0);
     assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("handler_not_found"),
+        r.body["error"].as_str().unwrap().contains("handler_not_found"),
         "{:?}",
         r.body
     );
@@ -815,10 +813,7 @@ steps:
     let r = rumid.run_flow("notes", json!({"text": "again"}), 30.0);
     assert_eq!(r.status, 500, "{:?}", r.body);
     assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("approval_rejected"),
+        r.body["error"].as_str().unwrap().contains("approval_rejected"),
         "{:?}",
         r.body
     );
@@ -870,7 +865,7 @@ fn legacy_local_flows_load_only_while_the_virtual_local_pack_is_approved() {
     // The directory is the virtual pack local_pack: pending like any pack, flows not loaded.
     let st = rumid.get("/api/packs/local_pack/status");
     assert_eq!(st.status, 200, "{:?}", st.body);
-    assert_eq!(st.body["data"]["status"], "installed", "{:?}", st.body);
+    assert_eq!(st.body["data"]["status"], "pending", "{:?}", st.body);
     assert_eq!(st.body["data"]["legacy"], true, "{:?}", st.body);
     assert_eq!(rumid.run_flow("legacy_hello", json!({}), 10.0).status, 404);
 
@@ -882,7 +877,7 @@ fn legacy_local_flows_load_only_while_the_virtual_local_pack_is_approved() {
         (r.status == 200).then_some(r)
     })
     .unwrap();
-    assert_eq!(r.body["data"]["result"]["said"], "legacy world", "{:?}", r.body);
+    assert_eq!(r.body["result"]["said"], "legacy world", "{:?}", r.body);
     let flows = rumid.get("/api/flows").body["data"].clone();
     let diags = flows["diagnostics"].to_string();
     assert!(diags.contains("namespace of pack box"), "{diags}");
@@ -899,4 +894,69 @@ fn legacy_local_flows_load_only_while_the_virtual_local_pack_is_approved() {
         (rumid.run_flow("legacy_hello", json!({}), 10.0).status == 404).then_some(())
     })
     .unwrap();
+}
+
+#[test]
+fn guide_routes_under_api_are_served_unless_they_can_reach_a_built_in_or_are_contested() {
+    let home = TestHome::new();
+    for p in ["weather", "clash_a", "clash_b"] {
+        home.add_pack(p);
+        home.write(
+            &format!("ecosystem/{p}/backend/flows/{p}.flow.yaml"),
+            &format!("flow_id: {p}\nsteps:\n  - {{id: s, type: set, input: {{key: seen, value: {{pack: {p}, city: \"$ctx.city\"}}}}}}\n"),
+        );
+    }
+    home.write(
+        "ecosystem/weather/routes.json",
+        r#"{"routes": [
+            {"method": "GET", "path": "/api/weather/{city}", "flow_id": "weather"},
+            {"method": "GET", "path": "/API//Packs/x", "flow_id": "weather"},
+            {"method": "GET", "path": "/api/x/../flows/y", "flow_id": "weather"},
+            {"method": "GET", "path": "/api/{any}/status", "flow_id": "weather"},
+            {"method": "GET", "path": "/api/clash_a/mine", "flow_id": "weather"}
+        ]}"#,
+    );
+    for p in ["clash_a", "clash_b"] {
+        home.write(
+            &format!("ecosystem/{p}/routes.json"),
+            &format!(r#"{{"routes": [{{"method": "GET", "path": "/api/shared/{{x}}", "flow_id": "{p}"}}]}}"#),
+        );
+    }
+    let rumid = Rumid::start(&home);
+    for p in ["weather", "clash_a", "clash_b"] {
+        assert_eq!(rumid.post(&format!("/api/packs/{p}/approve"), None).status, 200);
+    }
+    let routes = rumid.get("/api/routes").body["data"].clone();
+    let listed: Vec<&str> = routes["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["/api/weather/{city}"], "{routes}");
+    let diags = routes["diagnostics"].to_string();
+    for refused in [
+        "/API/Packs/x: can match a built-in endpoint",
+        "/api/flows/y: can match a built-in endpoint",
+        "/api/{any}/status: can match a built-in endpoint",
+        "/api/clash_a/mine: /api/clash_a/ belongs to pack clash_a",
+        "/api/shared/{x}: also claimed by pack clash_b; both packs' routes are refused",
+        "/api/shared/{x}: also claimed by pack clash_a; both packs' routes are refused",
+    ] {
+        assert!(diags.contains(refused), "{refused} missing from {diags}");
+    }
+
+    // Served as declared, the path parameter at the top level of the inputs.
+    let r = rumid.get("/api/weather/london");
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        r.body["data"]["result"]["seen"],
+        json!({"pack": "weather", "city": "london"})
+    );
+    // Neither contested route answers, and the built-ins are what they were.
+    assert_eq!(rumid.get("/api/shared/x").status, 404);
+    assert_eq!(rumid.get("/api/packs").body["data"]["count"], 3);
+    assert_eq!(rumid.get("/api/flows").body["data"]["count"], 3);
+    let r = rumid.get("/api/packs/weather/status");
+    assert_eq!(r.body["data"]["status"], "approved", "{:?}", r.body);
 }

@@ -66,6 +66,14 @@ fn approved_handlers_run_only_while_their_installed_copy_is_trusted() {
     assert_eq!(data["invalid"].as_array().unwrap().len(), 2, "{data}");
     let key = data["candidates"][0]["candidate_key"].as_str().unwrap().to_owned();
     assert!(key.starts_with("tools:echo_v1:tools.echo:"));
+    // The guide's flat candidate.
+    let sha = key.rsplit(':').next().unwrap();
+    assert_eq!(
+        data["candidates"][0],
+        json!({"candidate_key": key, "pack_id": "tools", "slug": "echo_v1", "handler_id": "tools.echo",
+               "permission_id": "echo.run", "sha256": sha, "status": "pending",
+               "description": "echoes", "risk": null}),
+    );
     let summary: Value =
         serde_json::from_slice(&fs::read(home.path().join("user_data/pending/summary.json")).unwrap()).unwrap();
     assert_eq!(summary["capability"]["pending_count"], 1);
@@ -120,13 +128,8 @@ fn approved_handlers_run_only_while_their_installed_copy_is_trusted() {
         .to_owned();
     assert_ne!(new_key, key);
     let r = rumid.post(&format!("/api/capability/requests/{}/approve", encode(&new_key)), None);
-    assert_eq!(r.status, 400, "{:?}", r.body);
-    assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("nothing was overwritten")
-    );
+    assert_eq!((r.status, r.code()), (409, "RUMI-CAP-003"), "{:?}", r.body);
+    assert!(r.body["error"].as_str().unwrap().contains("nothing was overwritten"));
     let failed = rumid.get("/api/capability/requests?status=failed");
     assert_eq!(failed.body["data"]["count"], 1);
 }
@@ -156,12 +159,9 @@ fn candidates_change_after_scan_fail_approval_and_three_rejections_block() {
     )
     .unwrap();
     let r = rumid.post(&format!("/api/capability/requests/{}/approve", encode(&key)), None);
-    assert_eq!(r.status, 400);
+    assert_eq!((r.status, r.code()), (409, "RUMI-CAP-003"));
     assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("SHA-256 mismatch"),
+        r.body["error"].as_str().unwrap().contains("SHA-256 mismatch"),
         "{:?}",
         r.body
     );
@@ -188,7 +188,11 @@ fn candidates_change_after_scan_fail_approval_and_three_rejections_block() {
     assert_eq!(third.body["data"]["status"], "blocked");
     assert_eq!(rumid.get("/api/capability/blocked").body["data"]["count"], 1);
     let r = rumid.post(&format!("/api/capability/requests/{}/approve", encode(&key2)), None);
-    assert_eq!(r.status, 400, "a blocked candidate cannot be approved");
+    assert_eq!(
+        (r.status, r.code()),
+        (409, "RUMI-CAP-002"),
+        "a blocked candidate cannot be approved"
+    );
     let r = rumid.post(
         &format!("/api/capability/blocked/{}/unblock", encode(&key2)),
         Some(&json!({"reason": "re-review"})),
@@ -196,7 +200,12 @@ fn candidates_change_after_scan_fail_approval_and_three_rejections_block() {
     assert_eq!(r.body["data"]["status"], "rejected");
     assert!(r.body["data"]["cooldown_until"].is_string());
     let r = rumid.post("/api/capability/requests/nope/approve", None);
-    assert_eq!((r.status, r.code()), (400, "RUMI-VAL-002"));
+    assert_eq!((r.status, r.code()), (404, "RUMI-CAP-001"), "the guide's CAP category");
+    assert!(
+        r.body["suggestion"].as_str().unwrap().contains("capability scan"),
+        "{:?}",
+        r.body
+    );
     let events = home.audit_actions("security", "capability_handler_blocked");
     assert_eq!(events.len(), 1);
 }
@@ -244,7 +253,7 @@ fn every_scaffold_template_validates_and_runs_once_approved() {
         let r = rumid.run_flow(&format!("{pack}.hello"), json!({"name": "Rumi"}), 60.0);
         assert_eq!(r.status, 200, "{pack}: {:?}", r.body);
         assert_eq!(
-            r.body["data"]["result"]["greeting"],
+            r.body["result"]["greeting"],
             json!({"message": "Hello, Rumi!", "pack": pack})
         );
     }

@@ -88,8 +88,8 @@ fn approved_lock_files_install_real_wheels_that_blocks_import_in_strict_mode() {
     assert!(home.path().join("user_data/pip/deps/site-packages/six.py").is_file());
     let r = rumid.run_flow("six", json!({}), 60.0);
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(r.body["data"]["result"]["out"]["six"], "1.16.0");
-    assert_eq!(r.body["data"]["result"]["out"]["from"], "/pip-packages/six.py");
+    assert_eq!(r.body["result"]["out"]["six"], "1.16.0");
+    assert_eq!(r.body["result"]["out"]["from"], "/pip-packages/six.py");
     // Installed once: approving again is a state error.
     let r = approve(&deps, json!({}));
     assert_eq!((r.status, r.code()), (409, "RUMI-PIP-004"));

@@ -166,7 +166,7 @@ fn each_pack_runs_as_its_own_uid_and_its_sockets_serve_only_that_uid() {
     for (p, uid) in [("alpha", a), ("beta", b)] {
         let r = rumid.run_flow(p, json!({}), 60.0);
         assert_eq!(r.status, 200, "{:?}", r.body);
-        assert_eq!(r.body["data"]["result"]["out"], json!({"uid": uid, "gid": uid}));
+        assert_eq!(r.body["result"]["out"], json!({"uid": uid, "gid": uid}));
     }
     // beta's capability socket, reached by a container of alpha: refused and audited.
     let beta_socket = rumid.capability_socket(&home, "beta");
@@ -191,7 +191,7 @@ fn each_pack_runs_as_its_own_uid_and_its_sockets_serve_only_that_uid() {
     drop(rumid);
     let rumid = Rumid::builder(&home).strict().spawn().unwrap();
     let r = rumid.run_flow("alpha", json!({}), 60.0);
-    assert_eq!(r.body["data"]["result"]["out"]["uid"], a, "{:?}", r.body);
+    assert_eq!(r.body["result"]["out"]["uid"], a, "{:?}", r.body);
 
     // The original's single uid stays available as a setting.
     let shared = TestHome::new();
@@ -211,7 +211,7 @@ fn each_pack_runs_as_its_own_uid_and_its_sockets_serve_only_that_uid() {
         .unwrap();
     assert_eq!(rumid.post("/api/packs/solo/approve", None).status, 200);
     let r = rumid.run_flow("solo", json!({}), 60.0);
-    assert_eq!(r.body["data"]["result"]["out"], 65534, "{:?}", r.body);
+    assert_eq!(r.body["result"]["out"], 65534, "{:?}", r.body);
     assert!(!shared.path().join("user_data/settings/pack_uids.json").exists());
 }
 
@@ -266,7 +266,7 @@ fn blocks_run_contained_and_reach_only_their_own_helpers() {
     let out = |id: &str, inputs: Value| {
         let r = run(id, inputs);
         assert_eq!(r.status, 200, "{id}: {:?}", r.body);
-        r.body["data"]["result"]["out"].clone()
+        r.body["result"]["out"].clone()
     };
 
     assert_eq!(out("hello", json!({"name": "strict"})), json!({"hello": "strict"}));
@@ -331,28 +331,18 @@ fn blocks_run_contained_and_reach_only_their_own_helpers() {
     let r = run("hostile", json!({"case": "memory"}));
     assert_eq!(r.status, 500, "{:?}", r.body);
     assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("container_execution_error"),
+        r.body["error"].as_str().unwrap().contains("container_execution_error"),
         "{:?}",
         r.body
     );
     let r = run("hostile", json!({"case": "stdout"}));
     assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("response_too_large"),
+        r.body["error"].as_str().unwrap().contains("response_too_large"),
         "{:?}",
         r.body
     );
     let r = run("slow", json!({"case": "sleep"}));
-    assert!(
-        r.body["error"]["message"].as_str().unwrap().contains("timeout"),
-        "{:?}",
-        r.body
-    );
+    assert!(r.body["error"].as_str().unwrap().contains("timeout"), "{:?}", r.body);
 
     // A flow timeout in the middle of a container run still removes the container (what
     // remains are pristine spares, waiting for the next call).
@@ -367,7 +357,7 @@ fn blocks_run_contained_and_reach_only_their_own_helpers() {
     for id in ["leak", "dotdot"] {
         let r = run(id, json!({}));
         assert!(
-            r.body["error"]["message"].as_str().unwrap().contains("path_rejected"),
+            r.body["error"].as_str().unwrap().contains("path_rejected"),
             "{id}: {:?}",
             r.body
         );
@@ -382,10 +372,7 @@ fn blocks_run_contained_and_reach_only_their_own_helpers() {
     assert_eq!(rumid.pack_state("box"), "modified");
     let r = run("hello", json!({"name": "x"}));
     assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("hash_verification_failed"),
+        r.body["error"].as_str().unwrap().contains("hash_verification_failed"),
         "{:?}",
         r.body
     );
@@ -418,8 +405,8 @@ fn strict_mode_without_docker_refuses_instead_of_running_on_the_host() {
         "temporarily unavailable, not a broken step: {:?}",
         r.body
     );
-    assert_eq!(r.body["error"]["code"], "RUMI-FLOW-007");
-    let msg = r.body["error"]["message"].as_str().unwrap();
+    assert_eq!(r.body["error_code"], "RUMI-FLOW-007");
+    let msg = r.body["error"].as_str().unwrap();
     assert!(msg.contains("docker_required"), "{msg}");
     assert!(!r.body.to_string().contains("ran on the host"));
     assert_eq!(rumid.get("/api/docker/status").body["data"]["available"], false);
@@ -461,14 +448,14 @@ fn lib_scripts_get_the_only_writable_mount_and_run_once_per_approval() {
     assert_eq!(std::fs::read_to_string(data.join("installed.txt")).unwrap(), "install");
     let r = rumid.run_flow("read", json!({}), 60.0);
     assert_eq!(
-        r.body["data"]["result"]["out"],
+        r.body["result"]["out"],
         json!({"text": "install", "write": "refused"}),
         "{:?}",
         r.body
     );
     let r = rumid.run_flow("records", json!({}), 30.0);
-    assert_eq!(r.body["data"]["result"]["records"]["box"]["lib_type"], "install");
-    assert_eq!(r.body["data"]["result"]["records"]["box"]["success"], true);
+    assert_eq!(r.body["result"]["records"]["box"]["lib_type"], "install");
+    assert_eq!(r.body["result"]["records"]["box"]["success"], true);
     assert!(
         !data.join("updated.txt").exists(),
         "update.py does not run without a change"
@@ -585,7 +572,7 @@ fn spare_containers_run_one_job_each_and_never_outlive_their_policy() {
     let call = |flow: &str, n: u32| {
         let r = rumid.run_flow(flow, json!({"n": n.to_string()}), 60.0);
         assert_eq!(r.status, 200, "{flow}: {:?}", r.body);
-        r.body["data"]["result"]["out"].clone()
+        r.body["result"]["out"].clone()
     };
 
     // No pack has run yet: nothing is kept warm.

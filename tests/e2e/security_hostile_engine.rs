@@ -13,6 +13,12 @@ use serde_json::json;
 const APPROVED: &str = "def run(data, context):\n    return {'code': 'approved'}\n";
 const EVIL: &str = "import os\ndef run(data, context):\n    return {'code': 'evil', 'env': dict(os.environ)}\n";
 
+/// rumid on `home`, in strict mode (containers) or permissive mode (the host runner).
+fn start(home: &TestHome, strict: bool) -> Rumid {
+    let builder = Rumid::builder(home);
+    if strict { builder.strict() } else { builder }.spawn().unwrap()
+}
+
 /// A pack `victim` with one block and a flow that runs it.
 fn victim(home: &TestHome) {
     home.add_pack("victim");
@@ -31,11 +37,7 @@ fn edits_after_approval_never_run(strict: bool) {
     let home = TestHome::new();
     victim(&home);
     home.write("ecosystem/victim/backend/blocks/evil.py", EVIL);
-    let mut builder = Rumid::builder(&home);
-    if strict {
-        builder = builder.strict();
-    }
-    let rumid = builder.spawn().unwrap();
+    let rumid = start(&home, strict);
     assert_eq!(rumid.post("/api/packs/victim/approve", None).status, 200);
     rumid.wait_policy_applied();
     rumi_tests::eventually("the pack flow", patience(), || {
@@ -43,7 +45,7 @@ fn edits_after_approval_never_run(strict: bool) {
     })
     .unwrap();
     let r = rumid.run_flow("victim.run", json!({}), 60.0);
-    assert_eq!(r.body["data"]["result"]["out"]["code"], "approved", "{:?}", r.body);
+    assert_eq!(r.body["result"]["out"]["code"], "approved", "{:?}", r.body);
 
     // The attacker races the runs: rewrite, swap in a symlink, restore, again and again.
     let stop = Arc::new(AtomicBool::new(false));
@@ -73,7 +75,7 @@ fn edits_after_approval_never_run(strict: bool) {
         let r = rumid.run_flow("victim.run", json!({}), 60.0);
         assert_eq!(r.status, 200, "{:?}", r.body);
         assert_eq!(
-            r.body["data"]["result"]["out"],
+            r.body["result"]["out"],
             json!({"code": "approved"}),
             "only the approved copy may run: {:?}",
             r.body
@@ -94,7 +96,7 @@ fn edits_after_approval_never_run(strict: bool) {
     assert_eq!(rumid.post("/api/packs/victim/approve", None).status, 200);
     let out = rumi_tests::eventually("the re-approved flow", patience(), || {
         let r = rumid.run_flow("victim.run", json!({}), 60.0);
-        (r.status == 200).then_some(r.body["data"]["result"]["out"]["code"].clone())
+        (r.status == 200).then_some(r.body["result"]["out"]["code"].clone())
     })
     .unwrap();
     assert_eq!(out, "evil", "the operator approved the new file");
@@ -245,7 +247,7 @@ fn file_names_that_are_not_utf8_are_refused_with_a_code() {
     let r = rumid.post("/api/packs/victim/approve", None);
     assert_eq!((r.status, r.code()), (422, "RUMI-PACK-007"), "{:?}", r.body);
     assert!(r.body.to_string().contains("UTF-8"), "{:?}", r.body);
-    assert_eq!(rumid.pack_state("victim"), "installed");
+    assert_eq!(rumid.pack_state("victim"), "pending");
     assert!(
         !home.path().join("user_data/snapshots/victim").exists() || {
             std::fs::read_dir(home.path().join("user_data/snapshots/victim"))
@@ -308,11 +310,7 @@ fn planted_files_gain_nothing(strict: bool) {
         "flows/use.flow.yaml",
         "flow_id: use\ndefaults: {fail_soft: false}\nsteps:\n  - {id: s, type: python_file_call, owner_pack: planter, file: use.py, output: out}\n",
     );
-    let mut builder = Rumid::builder(&home);
-    if strict {
-        builder = builder.strict();
-    }
-    let rumid = builder.spawn().unwrap();
+    let rumid = start(&home, strict);
     assert_eq!(rumid.post("/api/packs/planter/approve", None).status, 200);
     let data = home.path().join("user_data/packs/planter");
     let installed = rumi_tests::eventually("install.py to run", patience(), || {
@@ -326,7 +324,7 @@ fn planted_files_gain_nothing(strict: bool) {
     assert_eq!(mode(&data.join("dir")) & 0o7000, 0, "setgid directory stripped");
     let r = rumid.run_flow("use", json!({}), 60.0);
     assert_eq!(r.status, 200, "{:?}", r.body);
-    let out = &r.body["data"]["result"]["out"];
+    let out = &r.body["result"]["out"];
     let uid = out["uid"].as_u64().unwrap();
     assert_ne!(uid, 0);
     // Whatever runs from /data runs as the pack, never as root.
@@ -630,7 +628,7 @@ fn a_pack_never_runs_steps_as_another_pack_whatever_adds_them() {
     for id in ["victim.read", "ops.read"] {
         let r = rumid.run_flow(id, json!({}), 30.0);
         assert_eq!(r.status, 200, "{:?}", r.body);
-        assert_eq!(r.body["data"]["result"]["s"]["value"], secret, "{id}: {:?}", r.body);
+        assert_eq!(r.body["result"]["s"]["value"], secret, "{id}: {:?}", r.body);
     }
 }
 
@@ -747,7 +745,7 @@ fn flow_data_cannot_blow_up_rumids_memory() {
     let expect = |flow: &str, code: &str, text: &str| {
         let r = rumid.run_flow(flow, json!({}), 60.0);
         assert_eq!((r.status, r.code()), (422, code), "{flow}: {:?}", r.body);
-        let msg = r.body["error"]["message"].as_str().unwrap().to_owned();
+        let msg = r.body["error"].as_str().unwrap().to_owned();
         assert!(msg.contains(text), "{flow}: {msg}");
         msg
     };
@@ -810,9 +808,9 @@ fn flow_data_cannot_blow_up_rumids_memory() {
         .collect();
     for i in 0..20 {
         let r = rumid.run_flow("victim.run", json!({}), 60.0);
-        assert_eq!(r.body["data"]["result"]["out"]["code"], "approved", "{:?}", r.body);
+        assert_eq!(r.body["result"]["out"]["code"], "approved", "{:?}", r.body);
         let r = rumid.run_flow("ops.sum", json!({"a": i, "b": 2}), 60.0);
-        assert_eq!(r.body["data"]["result"]["total"], format!("{i}+2"), "{:?}", r.body);
+        assert_eq!(r.body["result"]["total"], format!("{i}+2"), "{:?}", r.body);
     }
     stop.store(true, Ordering::Relaxed);
     let bombs: usize = attackers.into_iter().map(|t| t.join().unwrap()).sum();
@@ -898,11 +896,7 @@ fn one_pack_cannot_take_every_flow_slot_or_container() {
         for id in ["victim.run", "ops.block"] {
             let r = rumid.run_flow(id, json!({}), 60.0);
             assert_eq!(r.status, 200, "{id}: {:?}", r.body);
-            assert_eq!(
-                r.body["data"]["result"]["out"]["code"], "approved",
-                "{id}: {:?}",
-                r.body
-            );
+            assert_eq!(r.body["result"]["out"]["code"], "approved", "{id}: {:?}", r.body);
         }
     }
     // Still only hog's share, ticks after ticks.
@@ -913,4 +907,45 @@ fn one_pack_cannot_take_every_flow_slot_or_container() {
         metric(&m, "rumi_flow_schedule_skipped_total", &["flow_id=\"hog."]) >= 12.0,
         "{m}"
     );
+}
+
+/// Re-approving an edited pack before any check has marked it `modified` loads exactly the
+/// newly approved files at once: a changed flow, a new flow and a new route, with no reload.
+#[test]
+fn reapproval_loads_exactly_the_approved_files() {
+    let home = TestHome::new();
+    home.add_pack("web");
+    home.write(
+        "ecosystem/web/flows/a.flow.yaml",
+        "flow_id: web.a\nsteps:\n  - {id: s, type: set, input: {key: v, value: one}}\n",
+    );
+    let rumid = Rumid::start(&home);
+    assert_eq!(rumid.post("/api/packs/web/approve", None).status, 200);
+    let value = |flow: &str| {
+        let r = rumid.run_flow(flow, json!({}), 30.0);
+        (r.status, r.body["result"]["v"].clone())
+    };
+    rumi_tests::eventually("web.a loaded", patience(), || (value("web.a").0 == 200).then_some(())).unwrap();
+    assert_eq!(value("web.a"), (200, json!("one")));
+    // Edit, add a flow and a route, and approve again at once.
+    home.write(
+        "ecosystem/web/flows/a.flow.yaml",
+        "flow_id: web.a\nsteps:\n  - {id: s, type: set, input: {key: v, value: two}}\n",
+    );
+    home.write(
+        "ecosystem/web/flows/b.flow.yaml",
+        "flow_id: web.b\nsteps:\n  - {id: s, type: set, input: {key: v, value: new}}\n",
+    );
+    home.write(
+        "ecosystem/web/routes.json",
+        r#"{"routes": [{"method": "GET", "path": "/web/b", "flow_id": "web.b"}]}"#,
+    );
+    assert_eq!(rumid.post("/api/packs/web/approve", None).status, 200);
+    rumi_tests::eventually("the re-approved files loaded", patience(), || {
+        (value("web.a") == (200, json!("two")) && value("web.b") == (200, json!("new"))).then_some(())
+    })
+    .unwrap();
+    let r = rumid.get("/web/b");
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["data"]["result"]["v"], "new");
 }

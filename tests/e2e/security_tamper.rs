@@ -98,7 +98,7 @@ fn special_files_make_a_pack_unapprovable() {
     let r = rumid.post("/api/packs/alpha/approve", None);
     assert_eq!(r.status, 422, "{:?}", r.body);
     assert_eq!(r.code(), "RUMI-PACK-007");
-    assert_eq!(rumid.pack_state("alpha"), "installed");
+    assert_eq!(rumid.pack_state("alpha"), "pending");
 }
 
 #[test]
@@ -359,7 +359,7 @@ fn old_records_put_back_while_running_are_refused_when_read_again() {
     rumid.stop();
     let rumid = Rumid::start(&home);
     assert_eq!(rumid.pack_state("alpha"), "modified");
-    assert_eq!(rumid.pack_state("gamma"), "installed");
+    assert_eq!(rumid.pack_state("gamma"), "pending");
     assert!(!home.path().join(approvals("gamma")).exists());
     ok(rumid.post("/api/packs/alpha/approve", None));
     assert_eq!(rumid.pack_state("alpha"), "approved");

@@ -54,6 +54,17 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// The Python pack SDK of this checkout (`packaging/sdk/python`), handed to every rumid the
+/// harness starts as `RUMI_SDK_DIR`: rumid's own fallback looks next to its binary
+/// (`<target>/<profile>/../../packaging`), which is not this checkout when `CARGO_TARGET_DIR`
+/// points elsewhere.
+pub fn sdk_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../packaging/sdk/python")
+        .canonicalize()
+        .expect("the checkout's packaging/sdk/python")
+}
+
 /// Polls `f` until it returns `Some`, or fails after `deadline`.
 pub fn eventually<T>(what: &str, deadline: Duration, mut f: impl FnMut() -> Option<T>) -> Result<T> {
     let start = Instant::now();
@@ -106,6 +117,18 @@ impl TestHome {
         home
     }
 
+    /// A home holding a copy of the repository's example home (`examples/home`: the pack
+    /// `hello` with its block and its flow `hello`). Only what the repository ships is
+    /// copied, never a `user_data/` a local run left there.
+    pub fn example() -> Self {
+        let home = Self::new();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/home");
+        for dir in ["ecosystem", "flows"] {
+            copy_tree(&src.join(dir), &home.path().join(dir)).expect("copy the example home");
+        }
+        home
+    }
+
     /// Copies fixture pack `id` to `rel` under the home.
     pub fn add_fixture(&self, id: &str, rel: &str) {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/packs").join(id);
@@ -137,6 +160,19 @@ impl TestHome {
 
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Gives the whole home to `uid` (for a rumid started with [`RumidBuilder::as_user`]).
+    pub fn chown(&self, uid: u32) {
+        fn walk(p: &Path, uid: u32) {
+            std::os::unix::fs::lchown(p, Some(uid), Some(uid)).expect("chown");
+            if p.is_dir() && !p.is_symlink() {
+                for e in fs::read_dir(p).expect("read_dir").flatten() {
+                    walk(&e.path(), uid);
+                }
+            }
+        }
+        walk(self.path(), uid);
     }
 
     /// The API token derived from the home's key file.
@@ -185,6 +221,7 @@ impl TestHome {
             .env("PATH", "/usr/bin:/bin")
             .env("RUMI_LOG_FORMAT", "text")
             .env("RUMI_DISK_DEGRADED_PERCENT", HOST_DISK_PERCENT)
+            .env("RUMI_SDK_DIR", sdk_dir())
             .arg("--home")
             .arg(self.path())
             .args(args);
@@ -240,9 +277,15 @@ impl Default for TestHome {
 
 /// Sends one request frame on a pack socket and reads the response frame.
 pub fn frame_call(socket: &Path, request: &Value) -> std::io::Result<Value> {
+    exchange(socket, request, Duration::from_secs(60))
+}
+
+/// One request frame out, one response frame in, each read and write bounded by `timeout`.
+fn exchange(socket: &Path, request: &Value, timeout: Duration) -> std::io::Result<Value> {
     use std::io::{Read, Write};
     let mut s = std::os::unix::net::UnixStream::connect(socket)?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
     let payload = serde_json::to_vec(request)?;
     s.write_all(&(payload.len() as u32).to_be_bytes())?;
     s.write_all(&payload)?;
@@ -256,25 +299,15 @@ pub fn frame_call(socket: &Path, request: &Value) -> std::io::Result<Value> {
 /// Like [`frame_call`], but the whole exchange must finish within `limit` (each read and
 /// write is bounded by it), so a stalled helper fails the call instead of hanging it.
 pub fn frame_call_within(socket: &Path, request: &Value, limit: Duration) -> std::io::Result<Value> {
-    use std::io::{Read, Write};
     let started = Instant::now();
-    let mut s = std::os::unix::net::UnixStream::connect(socket)?;
-    s.set_read_timeout(Some(limit))?;
-    s.set_write_timeout(Some(limit))?;
-    let payload = serde_json::to_vec(request)?;
-    s.write_all(&(payload.len() as u32).to_be_bytes())?;
-    s.write_all(&payload)?;
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len)?;
-    let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
-    s.read_exact(&mut buf)?;
+    let answer = exchange(socket, request, limit)?;
     if started.elapsed() > limit {
         return Err(std::io::Error::new(
             std::io::ErrorKind::TimedOut,
             format!("answered after {:?}", started.elapsed()),
         ));
     }
-    Ok(serde_json::from_slice(&buf)?)
+    Ok(answer)
 }
 
 /// A `/proc/<pid>/status` figure in KiB (`VmRSS`, `VmHWM`, …).
@@ -325,12 +358,77 @@ pub fn docker_or_skip(test: &str) -> bool {
 /// Group given to the helper sockets in strict-mode tests, so containers can open them.
 pub const SOCKET_GID: &str = "4242";
 
+/// A tmpfs mounted for a test (the e2e tests run as root), unmounted on drop. Used to give
+/// a directory a tiny file system that a test can fill (ENOSPC for real, no fault injection).
+/// Drop it after every process using it is gone (declare it before the [`Rumid`]).
+pub struct Tmpfs {
+    path: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `bytes` (mode 0700) on `path`, creating the directory.
+    pub fn mount(path: &Path, bytes: u64) -> Result<Self> {
+        fs::create_dir_all(path)?;
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes},mode=0700"), "tmpfs"])
+            .arg(path)
+            .output()
+            .context("run mount")?;
+        if !out.status.success() {
+            bail!(
+                "mount tmpfs on {}: {} (the e2e tests need root)",
+                path.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Fills the file system with `name` until a write fails (ENOSPC); returns the bytes
+    /// written. Remove the file to free the space again.
+    pub fn fill(&self, name: &str) -> Result<u64> {
+        use std::io::Write;
+        let mut f = fs::File::create(self.path.join(name))?;
+        let chunk = vec![0u8; 4096];
+        let mut written = 0u64;
+        loop {
+            match f.write(&chunk) {
+                Ok(0) => break,
+                Ok(n) => written += n as u64,
+                Err(e) if e.raw_os_error() == Some(28) => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // Whatever is left is smaller than a page: take it too, byte by byte.
+        while f.write(&[0u8]).is_ok_and(|n| n == 1) {
+            written += 1;
+        }
+        Ok(written)
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
 /// Builder for a [`Rumid`].
 pub struct RumidBuilder<'a> {
     home: &'a TestHome,
     env: Vec<(String, String)>,
     args: Vec<String>,
     strict: bool,
+    socket_groups: bool,
+    bin_dir: Option<PathBuf>,
+    user: Option<(u32, Vec<u32>)>,
+    stdio: Option<(Stdio, Stdio)>,
 }
 
 impl RumidBuilder<'_> {
@@ -344,11 +442,41 @@ impl RumidBuilder<'_> {
         self
     }
 
+    /// Starts the `rumid` found in `dir` (whose helpers are then looked for next to it)
+    /// instead of the one [`bin`] names.
+    pub fn bin_dir(mut self, dir: &Path) -> Self {
+        self.bin_dir = Some(dir.to_path_buf());
+        self
+    }
+
+    /// Sends rumid's stdout and stderr here instead of the home's `rumid.log` (which then
+    /// stays empty): a closed pipe, a pipe nobody reads, a file on a full disk.
+    pub fn stdio(mut self, stdout: Stdio, stderr: Stdio) -> Self {
+        self.stdio = Some((stdout, stderr));
+        self
+    }
+
     /// Strict mode (Docker), with socket groups set so containers can reach the helpers.
     pub fn strict(mut self) -> Self {
         self.strict = true;
-        self.env("RUMI_EGRESS_SOCKET_GID", SOCKET_GID)
-            .env("RUMI_CAPABILITY_SOCKET_GID", SOCKET_GID)
+        self.socket_groups = true;
+        self
+    }
+
+    /// Strict mode with no socket group: the helpers alone must let each pack's uid open
+    /// its sockets.
+    pub fn strict_without_socket_groups(mut self) -> Self {
+        self.strict = true;
+        self.socket_groups = false;
+        self
+    }
+
+    /// Runs rumid (and so its helpers) as `uid` with only the groups `groups` (through
+    /// `setpriv`, which drops every capability), instead of the test's user. The home must
+    /// belong to that uid ([`TestHome::chown`]).
+    pub fn as_user(mut self, uid: u32, groups: &[u32]) -> Self {
+        self.user = Some((uid, groups.to_vec()));
+        self
     }
 
     /// Starts rumid and waits until it serves and every helper is up.
@@ -365,13 +493,32 @@ impl RumidBuilder<'_> {
         let _ = fs::remove_file(&addr_file);
         let log = home.join("rumid.log");
         let log_file = fs::OpenOptions::new().create(true).append(true).open(&log)?;
-        let mut cmd = Command::new(bin("rumid"));
+        let rumid = match &self.bin_dir {
+            Some(dir) => dir.join("rumid"),
+            None => bin("rumid"),
+        };
+        let mut cmd = match &self.user {
+            None => Command::new(rumid),
+            Some((uid, groups)) => {
+                let mut c = Command::new("/usr/bin/setpriv");
+                c.arg(format!("--reuid={uid}")).arg(format!("--regid={uid}"));
+                if groups.is_empty() {
+                    c.arg("--clear-groups");
+                } else {
+                    let list: Vec<String> = groups.iter().map(u32::to_string).collect();
+                    c.arg(format!("--groups={}", list.join(",")));
+                }
+                c.arg("--").arg(rumid);
+                c
+            }
+        };
         cmd.env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("RUST_BACKTRACE", "1")
             .env("RUMI_LOG_FORMAT", "text")
             .env("RUMI_LOG_LEVEL", "DEBUG")
             .env("RUMI_DISK_DEGRADED_PERCENT", HOST_DISK_PERCENT)
+            .env("RUMI_SDK_DIR", sdk_dir())
             .arg("--home")
             .arg(&home)
             .arg("--port")
@@ -382,9 +529,17 @@ impl RumidBuilder<'_> {
             .env("RUMI_CAPD_SOCKET", home.join("run/capd.sock"))
             .args(if self.strict { &[][..] } else { &["--permissive"][..] })
             .args(&self.args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log_file.try_clone()?))
-            .stderr(Stdio::from(log_file));
+            .stdin(Stdio::null());
+        match self.stdio {
+            Some((out, err)) => cmd.stdout(out).stderr(err),
+            None => cmd
+                .stdout(Stdio::from(log_file.try_clone()?))
+                .stderr(Stdio::from(log_file)),
+        };
+        if self.socket_groups {
+            cmd.env("RUMI_EGRESS_SOCKET_GID", SOCKET_GID)
+                .env("RUMI_CAPABILITY_SOCKET_GID", SOCKET_GID);
+        }
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
@@ -442,7 +597,7 @@ pub struct Resp {
 impl Resp {
     /// The RUMI error code of an error envelope.
     pub fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or("")
+        self.body["error_code"].as_str().unwrap_or("")
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -460,6 +615,10 @@ impl Rumid {
             env: Vec::new(),
             args: Vec::new(),
             strict: false,
+            socket_groups: false,
+            bin_dir: None,
+            user: None,
+            stdio: None,
         }
     }
 
@@ -470,6 +629,21 @@ impl Rumid {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Lowers rumid's open-file limit (soft and hard) to `n`, as systemd's default of 1024
+    /// does for a unit without `LimitNOFILE` (the helpers, already running, keep theirs).
+    pub fn limit_descriptors(&self, n: u64) {
+        let out = Command::new("prlimit")
+            .arg(format!("--pid={}", self.pid()))
+            .arg(format!("--nofile={n}:{n}"))
+            .output()
+            .expect("run prlimit");
+        assert!(
+            out.status.success(),
+            "prlimit: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     pub fn log_text(&self) -> String {
@@ -582,6 +756,11 @@ impl Rumid {
             request_id,
             headers,
         }
+    }
+
+    /// The `result` of a flow run's answer (at the top, as the operations guide shows it).
+    pub fn flow_result(body: &Value) -> &Value {
+        &body["result"]
     }
 
     /// Runs a flow through the API.

@@ -212,6 +212,7 @@ pub fn secrets(cli: &Cli, cmd: &SecretsCommand) -> Result<()> {
                 Some("keys"),
                 &[
                     col("KEY", "key"),
+                    col("VALUE", "value"),
                     col("EXISTS", "exists"),
                     time("UPDATED", "updated_at"),
                     time("DELETED", "deleted_at"),
@@ -272,7 +273,7 @@ pub fn stores(cli: &Cli, cmd: &StoresCommand) -> Result<()> {
             &[
                 col("STORE", "store_id"),
                 col("OWNER", "owner_pack"),
-                col("TARGET", "target_pack"),
+                col("SHARED WITH", "shared_with"),
                 col("STATUS", "status"),
                 time("APPROVED", "approved_at"),
             ],
@@ -427,7 +428,9 @@ pub fn image(cmd: &ImageCommand) -> Result<()> {
                 .status()
                 .context("cannot run bash")?;
             if !status.success() {
-                bail!("image build failed ({status}); it needs root, debootstrap and a running Docker engine");
+                // The recipe printed the cause (a missing tool, no engine, the mirror, the
+                // disk) and the end of debootstrap's log.
+                bail!("image build failed ({status}); the cause is printed above");
             }
             Ok(())
         }

@@ -408,12 +408,32 @@ pub fn doctor(home: &Path, socket: &str, image: &str, instance: Option<&Value>) 
                     )
                 });
             }
+            // Whether each approved pack's sandbox can open its helper sockets (rumid's
+            // `sockets` probe judges owner, group, mode and ACL against the sandbox's uid).
+            let sockets = &h["probes"]["sockets"];
+            if let Some(status) = sockets["status"].as_str() {
+                out.push(if status == "UP" {
+                    Finding::new(
+                        "sockets",
+                        "ok",
+                        "every approved pack's sandbox can open its helper sockets",
+                        "",
+                    )
+                } else {
+                    Finding::new(
+                        "sockets",
+                        "error",
+                        sockets["message"].as_str().unwrap_or("a pack's sandbox cannot open its helper sockets"),
+                        "blocks of that pack get permission_denied from the SDK: run the helpers as root, or keep the socket directories on a file system with POSIX ACLs (tmpfs, ext4, xfs) and the socket modes 0660, or set RUMI_EGRESS_SOCKET_GID and RUMI_CAPABILITY_SOCKET_GID to the sockets' group (needed with gVisor and with RUMI_PACK_UID_RANGE=shared when the helpers are not root)",
+                    )
+                });
+            }
             let pending = h["packs"]["pending"].as_u64().unwrap_or(0);
             if pending > 0 {
                 out.push(Finding::new(
                     "packs",
                     "warning",
-                    format!("{pending} pack(s) wait for a decision (installed, pending or modified)"),
+                    format!("{pending} pack(s) wait for a decision (pending or modified)"),
                     "rumi-ctl packs pending; review each, then approve or reject it",
                 ));
             }

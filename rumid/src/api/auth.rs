@@ -34,7 +34,14 @@ pub async fn require_token(State(state): State<AppState>, req: Request, next: Ne
         .map(|v| v.as_bytes().strip_prefix(b"Bearer ").unwrap_or(b""));
     let failure = match presented {
         None => Error::AuthMissing,
-        Some(t) if state.token.matches(t) => return next.run(req).await,
+        Some(t) if state.token.matches(t) => {
+            // The connection has proven itself: it no longer counts against the cap on
+            // unauthenticated connections (see `api::server`).
+            if let Some(conn) = req.extensions().get::<super::server::Connection>() {
+                conn.0.authenticated();
+            }
+            return next.run(req).await;
+        }
         Some(_) => Error::AuthInvalid,
     };
     state.metrics.auth_failures.inc();

@@ -7,7 +7,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 use super::{AppState, current_request_id};
 use crate::error::Error;
@@ -31,9 +31,17 @@ pub fn ok_bytes(body: bytes::Bytes) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-/// The error envelope. 5xx responses carry a generic message; the detail is logged with
-/// the request id.
+/// The error envelope (DECISIONS 19): `{"success": false, "error": "<message>", "error_code":
+/// "RUMI-<CAT>-<NNN>", "suggestion", "request_id"}`. 5xx responses carry a generic message; the
+/// detail is logged with the request id.
 pub fn error_response(err: &Error) -> Response {
+    let (status, body) = error_body(err);
+    (status, axum::Json(Value::Object(body))).into_response()
+}
+
+/// The status and the fields of the error envelope, for answers that add their own fields
+/// beside them (the flow run adds `flow_id` and `status_code`).
+pub fn error_body(err: &Error) -> (StatusCode, Map<String, Value>) {
     let request_id = current_request_id();
     let message = if err.is_internal() {
         tracing::error!(request_id = request_id.as_deref().unwrap_or("-"), error = %err, code = %err.code(), "request failed");
@@ -41,16 +49,13 @@ pub fn error_response(err: &Error) -> Response {
     } else {
         err.to_string()
     };
-    let body = json!({
-        "success": false,
-        "error": {
-            "code": err.code(),
-            "message": message,
-            "suggestion": err.suggestion(),
-            "request_id": request_id,
-        }
-    });
-    (err.status(), axum::Json(body)).into_response()
+    let mut body = Map::new();
+    body.insert("success".into(), Value::Bool(false));
+    body.insert("error".into(), Value::String(message));
+    body.insert("error_code".into(), json!(err.code()));
+    body.insert("suggestion".into(), json!(err.suggestion()));
+    body.insert("request_id".into(), json!(request_id));
+    (err.status(), body)
 }
 
 /// `axum::Json`, but malformed or oversized bodies answer with the RUMI envelope.

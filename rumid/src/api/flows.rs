@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use rumi_common::ids::PackId;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -50,16 +50,18 @@ pub struct RunBody {
     pub timeout: Option<f64>,
 }
 
-#[utoipa::path(post, path = "/api/flows/{flow_id}/run", tag = "flows", params(("flow_id" = String, Path, description = "flow id")), request_body = crate::api::openapi::OptionalJson, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
-pub async fn run(
-    State(state): State<AppState>,
-    Path(flow_id): Path<String>,
-    body: axum::body::Bytes,
-) -> Result<Response, Error> {
+#[utoipa::path(post, path = "/api/flows/{flow_id}/run", tag = "flows", params(("flow_id" = String, Path, description = "flow id")), request_body = crate::api::openapi::OptionalJson, responses((status = 200, description = "the run's answer: {success, flow_id, result, execution_time}", body = crate::api::openapi::FlowRun), (status = "default", description = "the error envelope with flow_id and status_code", body = crate::api::openapi::FlowRunFailure)))]
+pub async fn run(State(state): State<AppState>, Path(flow_id): Path<String>, body: axum::body::Bytes) -> Response {
+    run_flow(&state, &flow_id, &body)
+        .await
+        .unwrap_or_else(|e| run_failure(&e, &flow_id))
+}
+
+async fn run_flow(state: &AppState, flow_id: &str, body: &[u8]) -> Result<Response, Error> {
     let body: RunBody = if body.iter().all(u8::is_ascii_whitespace) {
         RunBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| Error::MalformedJson { detail: e.to_string() })?
+        serde_json::from_slice(body).map_err(|e| Error::MalformedJson { detail: e.to_string() })?
     };
     let inputs = body.inputs.unwrap_or_else(|| json!({}));
     if !inputs.is_object() {
@@ -75,11 +77,26 @@ pub async fn run(
             reason: "must be greater than 0 and at most 600 seconds".into(),
         });
     }
+    // The guide's answer (DECISIONS 18): the run's fields at the top level, and on failure the
+    // message with the flow id and the status beside the envelope's error fields.
     let result = state
         .flows
-        .run(&flow_id, inputs, Duration::from_secs_f64(timeout))
+        .run(flow_id, inputs, Duration::from_secs_f64(timeout))
         .await?;
-    Ok(ok(result))
+    let Ok(Value::Object(mut body)) = serde_json::to_value(&result) else {
+        return Err(Error::Task("the flow result could not be serialised".into()));
+    };
+    body.insert("success".into(), Value::Bool(true));
+    Ok(axum::Json(Value::Object(body)).into_response())
+}
+
+/// A failed run in the guide's shape: `{"success": false, "error", "flow_id", "status_code"}`
+/// plus `error_code`, `suggestion` and `request_id`.
+fn run_failure(err: &Error, flow_id: &str) -> Response {
+    let (status, mut body) = crate::api::envelope::error_body(err);
+    body.insert("flow_id".into(), json!(flow_id));
+    body.insert("status_code".into(), json!(status.as_u16()));
+    (status, axum::Json(Value::Object(body))).into_response()
 }
 
 #[utoipa::path(get, path = "/api/docker/status", tag = "flows", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]

@@ -30,12 +30,28 @@ fn probes(state: &AppState) -> Value {
                     ("disk", health::probe_disk(home, state.config.disk_degraded_percent)),
                     ("writable_state", health::probe_writable(&home.join("user_data"))),
                     ("writable_tmp", health::probe_writable(&std::env::temp_dir())),
+                    ("sockets", probe_sockets(state)),
+                    ("audit", health::probe_audit_space(&home.join("user_data/audit"))),
                 ];
+                // While lines cannot be written, or may soon not be, have the writer look again
+                // now (at most once per cache period): a full disk and freed space both show
+                // without waiting for the next write.
+                let low = fresh.iter().any(|(n, p)| *n == "audit" && p.status != Status::Up);
+                if low || !state.audit.status().writable {
+                    state.audit.nudge();
+                }
                 *cache = Some((Instant::now(), fresh.clone()));
                 fresh
             }
         }
     };
+    // The writer's own state is read live: a refused action must show at once.
+    let audit = state.audit.status();
+    for (name, probe) in &mut probes {
+        if *name == "audit" {
+            *probe = health::with_audit_status(probe.clone(), &audit);
+        }
+    }
     // Where pack code runs: a sandbox, or (loudly) nothing at all.
     let backend = state.flows.sandbox().backend();
     let mode = backend.execution_mode();
@@ -56,7 +72,7 @@ fn probes(state: &AppState) -> Value {
         },
     ));
     for h in state.helpers.iter() {
-        let s = h.status.load();
+        let s = h.observed();
         // An up helper whose audit has a gap (a broken stream, events it dropped) is
         // DEGRADED: it serves packs, but the operator's record of what they did is not whole.
         let gap = s.is_up().then(|| h.audit_status().gap()).flatten();
@@ -78,6 +94,42 @@ fn probes(state: &AppState) -> Value {
         ));
     }
     health::report(probes, state.config.diagnostics_verbose)
+}
+
+/// Whether every approved pack's sandbox can open its own helper sockets (DEGRADED, naming
+/// the first that cannot, otherwise).
+fn probe_sockets(state: &AppState) -> health::Probe {
+    use crate::socket_access::{self, Acls};
+    let packs: Vec<_> = state
+        .packs
+        .snapshot()
+        .packs
+        .iter()
+        .filter(|p| p.status == crate::approval::PackState::Approved)
+        .map(|p| p.pack_id.clone())
+        .collect();
+    let sandbox = state.flows.sandbox();
+    let gvisor = state.config.security_mode == crate::config::SecurityMode::Strict
+        && state.config.docker_runtime.as_deref() == Some("runsc");
+    let acls = if gvisor { Acls::Ignored } else { Acls::Honoured };
+    let newest = state.policy.current().version;
+    let helpers_current = state.helpers.iter().all(|h| {
+        let s = h.status.load();
+        s.is_up() && s.policy_version >= newest
+    });
+    let problems = socket_access::check(sandbox, &packs, acls, helpers_current);
+    match socket_access::summary(&problems) {
+        None => health::Probe {
+            status: Status::Up,
+            message: format!("{} approved pack(s): every sandbox can open its sockets", packs.len()),
+            duration_ms: 0.0,
+        },
+        Some(message) => health::Probe {
+            status: Status::Degraded,
+            message,
+            duration_ms: 0.0,
+        },
+    }
 }
 
 /// Unauthenticated: only the overall status and a timestamp. 503 when DOWN.
@@ -113,13 +165,21 @@ pub fn diagnostics(state: &AppState) -> Value {
         .helpers
         .iter()
         .map(|h| {
-            let mut v = json!(**h.status.load());
+            let mut v = json!(h.observed());
             v["audit"] = json!(h.audit_status());
             (h.name.to_owned(), v)
         })
         .collect();
     report["helpers"] = Value::Object(helpers);
     report["policy_version"] = json!(state.policy.current().version);
+    report["audit"] = json!(state.audit.status());
+    report["api"] = json!({
+        "unauthenticated_connections": state.metrics.api_unauthenticated_connections.get(),
+        "connections_evicted": state.metrics.api_connections_evicted.get(),
+        "header_timeouts": state.metrics.api_header_timeouts.get(),
+    });
+    // Lines lost to a slow or failing stderr (they are dropped, never waited for).
+    report["logging"] = json!({"dropped_lines": rumi_common::telemetry::dropped_lines()});
     let backend = state.flows.sandbox().backend();
     report["sandbox"] = json!({
         "backend": backend.name(),
@@ -133,6 +193,17 @@ pub fn diagnostics(state: &AppState) -> Value {
 /// Prometheus / OpenMetrics text.
 #[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text"), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    // The engine's answer is cached by the backend for a few seconds; a socket that accepts
+    // and never answers must not hang the scrape.
+    let docker = tokio::time::timeout(DOCKER_CHECK_TIMEOUT, state.flows.sandbox().builder_backend().check())
+        .await
+        .is_ok_and(|r| r.is_ok());
+    let flows = state.flows.flows();
+    state.metrics.refresh(
+        state.helpers.iter().map(|h| (h.name, h.status.load().is_up())),
+        docker,
+        flows.flows.keys().map(String::as_str),
+    );
     (
         [(
             header::CONTENT_TYPE,
@@ -142,3 +213,6 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     )
         .into_response()
 }
+
+/// How long a scrape waits for the Docker engine before reporting it unavailable.
+const DOCKER_CHECK_TIMEOUT: Duration = Duration::from_secs(2);

@@ -17,22 +17,16 @@ pub struct Success {
     data: serde_json::Value,
 }
 
-/// `{"success": false, "error": {code, message, suggestion, request_id}}`.
+/// `{"success": false, "error": "<message>", "error_code", "suggestion", "request_id"}`.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct Failure {
     /// Always false.
     success: bool,
-    error: ErrorBody,
-}
-
-/// The error of a refused or failed request.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ErrorBody {
+    /// What went wrong, for people.
+    error: String,
     /// `RUMI-<CAT>-<NNN>` (docs/error-codes.md).
-    code: String,
-    message: String,
+    error_code: String,
     /// What the operator can do about it.
     suggestion: String,
     request_id: Option<String>,
@@ -50,6 +44,39 @@ impl Modify for Bearer {
     }
 }
 
+/// The answer of `POST /api/flows/{flow_id}/run` (the operations guide's shape, no `data`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct FlowRun {
+    /// Always true.
+    success: bool,
+    flow_id: String,
+    /// The flow's outputs.
+    #[schema(value_type = Object)]
+    result: serde_json::Value,
+    /// Seconds.
+    execution_time: f64,
+    /// Only when the result was cut to `RUMI_MAX_RESPONSE_BYTES`.
+    truncated: Option<bool>,
+    /// Only when a step aborted the flow.
+    aborted: Option<bool>,
+}
+
+/// A failed flow run: the error envelope plus the guide's `flow_id` and `status_code`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct FlowRunFailure {
+    /// Always false.
+    success: bool,
+    error: String,
+    error_code: String,
+    suggestion: String,
+    request_id: Option<String>,
+    flow_id: String,
+    /// The HTTP status, repeated.
+    status_code: u16,
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -58,7 +85,7 @@ impl Modify for Bearer {
     ),
     modifiers(&Bearer),
     security(("token" = [])),
-    components(schemas(Success, Failure, ErrorBody))
+    components(schemas(Success, Failure, FlowRun, FlowRunFailure))
 )]
 pub struct ApiDoc;
 

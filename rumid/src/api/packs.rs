@@ -46,7 +46,12 @@ pub async fn scan(State(state): State<AppState>) -> Result<Response, Error> {
 pub async fn approve(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, Error> {
     let id = pack_id(&raw)?;
     let packs = state.packs.clone();
-    Ok(ok(blocking(move || packs.approve(&id)).await?))
+    let approved = blocking(move || packs.approve(&id)).await?;
+    // Load the pack's flows before answering, so that a `flows run` right after the
+    // approval finds them (the background reload on the policy change follows anyway).
+    let engine = state.flows.clone();
+    blocking(move || Ok(engine.reload())).await?;
+    Ok(ok(approved))
 }
 
 /// Body of `POST /api/packs/{id}/reject`.

@@ -11,6 +11,9 @@ use serde_json::json;
 use super::{AppJson, AppState, ok};
 use crate::error::Error;
 
+/// What `GET /api/secrets` shows in place of a value that is set.
+pub const SECRET_MASK: &str = "********";
+
 #[utoipa::path(get, path = "/api/secrets", tag = "secrets", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn list(State(state): State<AppState>) -> Result<Response, Error> {
     let mut client = SecretsAdminClient::new(state.helper("capd")?);
@@ -23,8 +26,11 @@ pub async fn list(State(state): State<AppState>) -> Result<Response, Error> {
         .keys
         .into_iter()
         .map(|m| {
+            // "Values masked" (the guide): a fixed mask for a value that is set, never any
+            // part of it, nor its length.
+            let masked = (m.exists && !m.deleted).then_some(SECRET_MASK);
             json!({
-                "key": m.key, "exists": m.exists, "deleted": m.deleted,
+                "key": m.key, "value": masked, "exists": m.exists, "deleted": m.deleted,
                 "created_at": m.created_at, "updated_at": m.updated_at,
                 "deleted_at": (!m.deleted_at.is_empty()).then_some(m.deleted_at),
             })

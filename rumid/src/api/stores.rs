@@ -68,8 +68,34 @@ pub async fn create(State(state): State<AppState>, AppJson(body): AppJson<Create
 
 #[utoipa::path(get, path = "/api/stores/shared", tag = "stores", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn shared(State(state): State<AppState>) -> Response {
-    let shares = state.shares.list();
-    ok(json!({"shared_stores": shares, "count": shares.len()}))
+    let shared = shared_listing(&state.shares.list());
+    ok(json!({"count": shared.len(), "shared_stores": shared}))
+}
+
+/// The guide's listing: one entry per shared store, `shared_with` the packs it is shared with
+/// now, `status` `approved` while it is shared with any, and `targets` the decision per pack
+/// (revoked ones included).
+fn shared_listing(shares: &[crate::grants::stores::Share]) -> Vec<serde_json::Value> {
+    let mut stores: std::collections::BTreeMap<(&str, &str), Vec<&crate::grants::stores::Share>> =
+        std::collections::BTreeMap::new();
+    for s in shares {
+        stores.entry((&s.owner_pack, &s.store_id)).or_default().push(s);
+    }
+    stores
+        .into_iter()
+        .map(|((owner, store), list)| {
+            let approved: Vec<&&crate::grants::stores::Share> =
+                list.iter().filter(|s| s.status == "approved").collect();
+            json!({
+                "store_id": store,
+                "owner_pack": owner,
+                "shared_with": approved.iter().map(|s| s.target_pack.as_str()).collect::<Vec<_>>(),
+                "status": if approved.is_empty() { "revoked" } else { "approved" },
+                "approved_at": approved.iter().filter_map(|s| s.approved_at.as_deref()).max(),
+                "targets": list,
+            })
+        })
+        .collect()
 }
 
 #[utoipa::path(post, path = "/api/stores/shared/approve", tag = "stores", request_body = ShareRequest, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]

@@ -85,6 +85,10 @@ pub struct Manifest {
 pub struct Problem {
     pub code: Code,
     pub message: String,
+    /// The manifest could not be read for a reason that says nothing about it (out of
+    /// descriptors or memory, an I/O error): no verdict on the pack may be drawn from it.
+    #[serde(skip)]
+    pub transient: bool,
 }
 
 impl Problem {
@@ -92,6 +96,21 @@ impl Problem {
         Self {
             code,
             message: message.into(),
+            transient: false,
+        }
+    }
+
+    /// A read of `ecosystem.json` that failed with `e`: transient (see
+    /// [`crate::error::is_transient_io`]) or a problem of the pack.
+    fn unreadable(e: &std::io::Error) -> Self {
+        if crate::error::is_transient_io(e) {
+            Self {
+                code: code::SYS_RESOURCES_EXHAUSTED,
+                message: format!("ecosystem.json cannot be read now: {e}"),
+                transient: true,
+            }
+        } else {
+            Self::new(code::PACK_MANIFEST_INVALID, format!("cannot read ecosystem.json: {e}"))
         }
     }
 }
@@ -117,6 +136,9 @@ pub struct Invalid {
 pub struct Discovery {
     pub packs: Vec<Found>,
     pub invalid: Vec<Invalid>,
+    /// A pack directory could not be listed for a transient reason: packs missing from
+    /// `packs` may still be there (a caller must not drop them).
+    pub incomplete: Option<String>,
 }
 
 /// Lists the packs under `ecosystem`. Missing directories yield nothing.
@@ -152,8 +174,13 @@ pub fn find(ecosystem: &Path, id: &PackId) -> Option<Found> {
 }
 
 fn scan_dir(base: &Path, legacy: bool, out: &mut Discovery) {
-    let Ok(entries) = fs::read_dir(base) else {
-        return;
+    let entries = match fs::read_dir(base) {
+        Ok(entries) => entries,
+        Err(e) if crate::error::is_transient_io(&e) => {
+            out.incomplete = Some(format!("{}: {e}", base.display()));
+            return;
+        }
+        Err(_) => return,
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
@@ -210,19 +237,28 @@ fn scan_dir(base: &Path, legacy: bool, out: &mut Discovery) {
 /// A [`Problem`] naming what is wrong: missing, too large, not JSON, a missing or invalid
 /// `pack_id` or `pack_identity`, or a `pack_id` that differs from the directory name.
 pub fn read_manifest(dir: &Path, dir_id: &PackId) -> Result<Manifest, Problem> {
-    let path = [dir.join("ecosystem.json"), dir.join("backend").join("ecosystem.json")]
-        .into_iter()
-        .find(|p| p.exists())
-        .ok_or_else(|| Problem::new(code::PACK_MANIFEST_INVALID, "ecosystem.json not found"))?;
-    let meta = fs::symlink_metadata(&path)
-        .map_err(|e| Problem::new(code::PACK_MANIFEST_INVALID, format!("cannot read ecosystem.json: {e}")))?;
+    let mut path = None;
+    for p in [dir.join("ecosystem.json"), dir.join("backend").join("ecosystem.json")] {
+        // `Path::exists` reads every error as "missing": out of memory, that would make an
+        // approved pack's manifest vanish.
+        match fs::metadata(&p) {
+            Ok(_) => {
+                path = Some(p);
+                break;
+            }
+            Err(e) if crate::error::is_transient_io(&e) => return Err(Problem::unreadable(&e)),
+            Err(_) => {}
+        }
+    }
+    let path = path.ok_or_else(|| Problem::new(code::PACK_MANIFEST_INVALID, "ecosystem.json not found"))?;
+    let meta = fs::symlink_metadata(&path).map_err(|e| Problem::unreadable(&e))?;
     if !meta.is_file() {
         return Err(Problem::new(code::VAL_SYMLINK, "ecosystem.json must be a regular file"));
     }
     let mut bytes = Vec::new();
     fs::File::open(&path)
         .and_then(|f| f.take(MAX_MANIFEST_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(|e| Problem::new(code::PACK_MANIFEST_INVALID, format!("cannot read ecosystem.json: {e}")))?;
+        .map_err(|e| Problem::unreadable(&e))?;
     if bytes.len() as u64 > MAX_MANIFEST_BYTES {
         return Err(Problem::new(
             code::PACK_MANIFEST_INVALID,

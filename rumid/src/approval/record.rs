@@ -74,15 +74,21 @@ pub enum Loaded {
     /// Present but unsigned, mis-signed, an old copy put back, unparsable or for another
     /// pack: never trusted.
     Tampered(Refused),
+    /// Could not be read for a reason that says nothing about it (out of descriptors or
+    /// memory, an I/O error): neither absent nor tampered; nothing may be decided from it.
+    Unavailable(String),
 }
 
 /// Reads and verifies a record (its signature and its generation).
 pub fn load(path: &Path, signer: &Signer, pack_id: &str) -> Loaded {
-    if std::fs::symlink_metadata(path).is_err() {
-        return Loaded::Absent;
+    match std::fs::symlink_metadata(path) {
+        Ok(_) => {}
+        Err(e) if crate::error::is_transient_io(&e) => return Loaded::Unavailable(e.to_string()),
+        Err(_) => return Loaded::Absent,
     }
     let object = match signer.read(path) {
         Ok(o) => o,
+        Err(refused) if refused.unavailable => return Loaded::Unavailable(refused.reason),
         Err(refused) => return Loaded::Tampered(refused),
     };
     match serde_json::from_value::<ApprovalRecord>(Value::Object(object)) {

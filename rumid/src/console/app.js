@@ -21,12 +21,14 @@ async function api(method, path, body) {
   let doc = null;
   try { doc = await r.json(); } catch (_) { /* not JSON */ }
   if (!r.ok || !doc || doc.success !== true) {
-    const e = (doc && doc.error) || {};
-    const err = new Error((e.code ? e.code + ": " : "") + (e.message || ("HTTP " + r.status)));
+    const e = doc || {};
+    const message = typeof e.error === "string" ? e.error : "HTTP " + r.status;
+    const err = new Error((e.error_code ? e.error_code + ": " : "") + message);
+    err.suggestion = e.suggestion || "";
     err.status = r.status;
     throw err;
   }
-  return doc.data;
+  return doc.data !== undefined ? doc.data : doc;
 }
 
 function cell(row, text, cls) {

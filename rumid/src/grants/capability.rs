@@ -205,14 +205,20 @@ impl CapabilityGrants {
         validate_principal(principal)?;
         validate_permission(permission)?;
         let mut grants = self.lock();
-        let mut g = grants.get(principal).cloned().ok_or_else(|| Error::Invalid {
-            field: "principal_id",
-            reason: "has no capability grants".into(),
-        })?;
-        let entry = g.permissions.get_mut(permission).ok_or_else(|| Error::Invalid {
-            field: "permission_id",
-            reason: "is not granted to this principal".into(),
-        })?;
+        let not_granted = |message: String| Error::Coded {
+            code: rumi_common::code::CAP_GRANT_NOT_FOUND,
+            status: axum::http::StatusCode::NOT_FOUND,
+            message,
+            suggestion: "`GET /api/capability/grants?principal_id=<id>` lists what the principal holds",
+        };
+        let mut g = grants
+            .get(principal)
+            .cloned()
+            .ok_or_else(|| not_granted(format!("principal {principal} has no capability grants")))?;
+        let entry = g
+            .permissions
+            .get_mut(permission)
+            .ok_or_else(|| not_granted(format!("{permission} is not granted to {principal}")))?;
         entry.enabled = false;
         g.updated_at = rumi_common::time::now_rfc3339();
         self.grants.put(&mut grants, &g.principal_id.clone(), g.clone())?;
@@ -249,7 +255,8 @@ impl CapabilityGrants {
                     "principal_id": item.principal_id,
                     "permission_id": item.permission_id,
                     "success": false,
-                    "error": {"code": e.code(), "message": e.to_string()},
+                    "error": e.to_string(),
+                    "error_code": e.code(),
                 }),
             })
             .collect();

@@ -63,6 +63,16 @@ enum Engine {
 /// The engine that answered, with its description, or why none did.
 type EngineCheck = Result<(Engine, String), String>;
 
+/// A client of the engine at `socket`, if the socket exists.
+fn connect(socket: &Path) -> Option<Docker> {
+    Docker::connect_with_socket(
+        &socket.display().to_string(),
+        API_TIMEOUT_SECS,
+        bollard::API_DEFAULT_VERSION,
+    )
+    .ok()
+}
+
 /// Force-removes a container when dropped (from a spawned task: `Drop` cannot await).
 struct RemoveOnDrop {
     docker: Docker,
@@ -86,7 +96,9 @@ impl Drop for RemoveOnDrop {
 
 /// The container backend.
 pub struct DockerBackend {
-    docker: Option<Docker>,
+    /// The client, made once the socket exists: bollard refuses a socket path that does not
+    /// exist yet, and an engine started after rumid must still be found.
+    docker: std::sync::OnceLock<Docker>,
     socket: PathBuf,
     image: String,
     /// The OCI runtime (`runsc`), or the engine's default.
@@ -108,12 +120,10 @@ impl DockerBackend {
     pub fn new(socket: &Path, image: String, runtime: Option<String>, home: &Path, spares: Arc<Spares>) -> Self {
         use sha2::Digest;
         let instance = hex::encode(&sha2::Sha256::digest(home.as_os_str().as_encoded_bytes())[..8]);
-        let docker = Docker::connect_with_socket(
-            &socket.display().to_string(),
-            API_TIMEOUT_SECS,
-            bollard::API_DEFAULT_VERSION,
-        )
-        .ok();
+        let docker = std::sync::OnceLock::new();
+        if let Some(d) = connect(socket) {
+            let _ = docker.set(d);
+        }
         Self {
             docker,
             socket: socket.to_path_buf(),
@@ -138,7 +148,12 @@ impl DockerBackend {
         {
             return r.clone();
         }
-        let r = match &self.docker {
+        if self.docker.get().is_none()
+            && let Some(d) = connect(&self.socket)
+        {
+            let _ = self.docker.set(d);
+        }
+        let r = match self.docker.get() {
             None => Err(format!("cannot use the Docker socket {}", self.socket.display())),
             Some(d) => match d.version().await {
                 Ok(v) => {
@@ -182,7 +197,7 @@ impl DockerBackend {
 
     fn client(&self) -> Result<&Docker, SandboxError> {
         self.docker
-            .as_ref()
+            .get()
             .ok_or_else(|| SandboxError::DockerRequired("no Docker client".into()))
     }
 

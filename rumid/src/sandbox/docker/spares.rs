@@ -46,7 +46,7 @@ pub struct SpareMetrics {
     pub spares: Gauge,
     pub claims: Counter,
     pub misses: Counter,
-    pub start_ms: Histogram,
+    pub start_seconds: Histogram,
 }
 
 impl Default for SpareMetrics {
@@ -61,7 +61,7 @@ impl SpareMetrics {
             spares: Gauge::default(),
             claims: Counter::default(),
             misses: Counter::default(),
-            start_ms: Histogram::new([25.0, 50.0, 100.0, 150.0, 200.0, 300.0, 500.0, 1000.0, 2500.0]),
+            start_seconds: Histogram::new([0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.5]),
         }
     }
 }
@@ -279,7 +279,7 @@ impl Spares {
                 }
                 match started {
                     Ok(started) if inner.generation == generation => {
-                        pool.metrics.start_ms.observe(t.elapsed().as_secs_f64() * 1000.0);
+                        pool.metrics.start_seconds.observe(t.elapsed().as_secs_f64());
                         inner.by_pack.entry(pack.clone()).or_default().push(Spare {
                             digest: spec.digest.clone(),
                             started,
