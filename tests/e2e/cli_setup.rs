@@ -182,9 +182,8 @@ fn body(answer: &str) -> serde_json::Value {
     serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {answer}"))
 }
 
-#[test]
-fn the_setup_page_needs_its_token_and_its_host_and_inits_the_home() {
-    let home = TestHome::new();
+/// Starts `rumi-ctl setup --web --port 0` on `home`; the server and its printed URL.
+fn setup_web(home: &TestHome) -> (Guard, String) {
     let mut child = Command::new(bin("rumi-ctl"))
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
@@ -198,12 +197,19 @@ fn the_setup_page_needs_its_token_and_its_host_and_inits_the_home() {
         .spawn()
         .expect("run rumi-ctl setup --web");
     let stdout = child.stdout.take().unwrap();
-    let _server = Guard(child);
+    let server = Guard(child);
     let url = BufReader::new(stdout)
         .lines()
         .map_while(Result::ok)
         .find_map(|l| l.strip_prefix("open ").map(str::to_owned))
         .expect("the printed URL");
+    (server, url)
+}
+
+#[test]
+fn the_setup_page_needs_its_token_and_its_host_and_inits_the_home() {
+    let home = TestHome::new();
+    let (_server, url) = setup_web(&home);
     let rest = url.strip_prefix("http://").expect("an http URL");
     let (addr, token) = rest.split_once("/#token=").expect("URL with the token in its fragment");
     assert!(addr.starts_with("127.0.0.1:"), "loopback by default: {url}");
@@ -313,4 +319,46 @@ fn the_setup_page_needs_its_token_and_its_host_and_inits_the_home() {
     let (status, answer) = post("/api/recover", r#"{"confirm": true}"#, &auth);
     assert_eq!(status, 200, "{answer}");
     assert!(body(&answer)["repairs"].is_array(), "{answer}");
+}
+
+/// The page in a real browser, under its own CSP: the script runs, reads the token from the
+/// fragment, asks doctor and shows its findings as rows.
+#[test]
+fn the_setup_page_shows_doctor_findings_in_a_browser() {
+    let chromium = std::path::Path::new("/usr/bin/chromium");
+    if !chromium.is_file() {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!(
+                "SKIPPED the_setup_page_shows_doctor_findings_in_a_browser: no /usr/bin/chromium (apt-get install chromium)"
+            );
+        }
+        return;
+    }
+    let home = TestHome::new();
+    let (_server, url) = setup_web(&home);
+    let out = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+        ])
+        .arg(&url)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .expect("run chromium");
+    let dom = text(&out.stdout);
+    // The counts depend on this machine; that the script filled the summary does not.
+    assert!(
+        dom.contains("<p id=\"summary\"") && dom.contains(">doctor: ") && dom.contains(" warning(s)</p>"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("<td>layout</td>") && dom.contains("<td>instance</td>"),
+        "{dom}"
+    );
+    assert!(dom.contains("Done: Doctor"), "{dom}");
 }

@@ -121,6 +121,7 @@ impl Response {
     fn write_to(&self, stream: &mut TcpStream) -> std::io::Result<()> {
         let reason = match self.status {
             200 => "OK",
+            204 => "No Content",
             400 => "Bad Request",
             401 => "Unauthorized",
             403 => "Forbidden",
@@ -287,6 +288,13 @@ impl Server<'_> {
             "/" | "/index.html" if get => Response::asset("text/html", INDEX_HTML),
             "/app.js" if get => Response::asset("text/javascript", APP_JS),
             "/app.css" if get => Response::asset("text/css", APP_CSS),
+            // Browsers ask for it unprompted; no icon, and no 404 line in the log for it.
+            "/favicon.ico" if get => Response {
+                status: 204,
+                content_type: "image/x-icon",
+                body: Vec::new(),
+                allow: None,
+            },
             "/" | "/index.html" | "/app.js" | "/app.css" => Response::method_not_allowed("GET"),
             p if p.starts_with("/api/") => {
                 if !req
