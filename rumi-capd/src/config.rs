@@ -73,6 +73,9 @@ pub struct Config {
     pub handler_python: PathBuf,
     pub parent_pid: Option<i32>,
     pub limits: HelperLimits,
+    /// The instance's control key, or where to read it (`RUMI_CONTROL_KEY`,
+    /// `RUMI_CONTROL_KEY_FILE`; one is required).
+    pub control_key: Option<rumi_common::helper::KeySource>,
     pub log_level: LogLevel,
     pub log_format: LogFormat,
     /// `JOURNAL_STREAM` as systemd set it (logs go to the journal when stderr is that stream).
@@ -125,6 +128,7 @@ impl Config {
             env::parse_bounded(s, 1, i32::MAX as u64).map(|n| n as i32)
         });
         let limits = HelperLimits::parse(&mut c);
+        let control_key = rumi_common::helper::auth::parse_key_source(&mut c);
         let log_level = c.opt(ENV_LOG_LEVEL, LogLevel::parse).unwrap_or(LogLevel::INFO);
         let log_format = c.opt(ENV_LOG_FORMAT, LogFormat::parse).unwrap_or(LogFormat::Json);
         // Set by systemd, not by operators: a value that does not parse means no journal.
@@ -145,6 +149,7 @@ impl Config {
             handler_python,
             parent_pid,
             limits,
+            control_key,
             log_level,
             log_format,
             journal_stream,

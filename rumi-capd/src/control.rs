@@ -8,14 +8,14 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
-use rumi_common::helper::{self, AuditBus, FrameBudgets, SocketSet};
+use rumi_common::helper::{self, Admit, AuditBus, ConnBudget, ControlAuth, FrameBudgets, PolicyGate, SocketSet};
 use rumi_proto::control::helper_server::Helper;
 use rumi_proto::control::secrets_admin_server::SecretsAdmin;
 use rumi_proto::control::stores_admin_server::StoresAdmin;
 use rumi_proto::control::{
     AuditRecord, AuditStreamRequest, CreateStoreRequest, DeleteSecretReply, DeleteSecretRequest, HealthReply,
-    HealthRequest, ListSecretsReply, ListSecretsRequest, ListStoresReply, ListStoresRequest, PolicySnapshot, PushAck,
-    SecretMeta, SetSecretReply, SetSecretRequest, StoreInfo,
+    HealthRequest, HelloReply, HelloRequest, ListSecretsReply, ListSecretsRequest, ListStoresReply, ListStoresRequest,
+    PolicySnapshot, PushAck, SecretMeta, SetSecretReply, SetSecretRequest, StoreInfo,
 };
 use serde_json::{Map, json};
 use sha2::{Digest, Sha256};
@@ -37,6 +37,10 @@ pub struct State {
     pub secret_limiter: SecretLimiter,
     /// Bytes buffered from principal sockets (per pack and in all).
     pub frames: FrameBudgets,
+    /// The control key check of every control call.
+    pub auth: ControlAuth,
+    /// The raw snapshot held, for deciding about the next push.
+    gate: PolicyGate,
     sockets: Mutex<SocketSet>,
 }
 
@@ -47,20 +51,24 @@ pub fn socket_name(principal: &str) -> String {
 }
 
 impl State {
-    pub fn new(config: Config, audit: AuditBus, secrets: Secrets, stores: Stores) -> Self {
+    pub fn new(config: Config, audit: AuditBus, secrets: Secrets, stores: Stores, conns: Arc<ConnBudget>) -> Self {
         let sockets = SocketSet::new(
             config.sock_dir.clone(),
             config.socket_mode,
             config.socket_gid,
             "capability_proxy",
             config.control_uid,
+            conns,
         );
         let frames = FrameBudgets::new(config.limits.frame_buffer_per_pack, config.limits.frame_buffer_total);
+        let auth = ControlAuth::new(config.control_key.clone());
         Self {
             config,
             audit,
             policy: ArcSwapOption::empty(),
             frames,
+            auth,
+            gate: PolicyGate::default(),
             secrets,
             stores,
             secret_limiter: SecretLimiter::new(crate::policy::DEFAULT_SECRET_RATE),
@@ -87,8 +95,10 @@ impl Control {
         Self { state }
     }
 
+    /// The peer's uid, then the instance's control token.
     fn check_peer<T>(&self, req: &Request<T>) -> Result<(), Status> {
-        helper::check_peer(req, self.state.config.control_uid, &self.state.audit)
+        helper::check_peer(req, self.state.config.control_uid, &self.state.audit)?;
+        self.state.auth.check(req, &self.state.audit)
     }
 
     /// Runs blocking admin work (secret files, SQLite) off the async workers, so that a
@@ -147,10 +157,17 @@ fn store_status(e: &StoreError) -> Status {
 
 #[tonic::async_trait]
 impl Helper for Control {
+    async fn hello(&self, req: Request<HelloRequest>) -> Result<Response<HelloReply>, Status> {
+        helper::check_peer(&req, self.state.config.control_uid, &self.state.audit)?;
+        self.state.auth.hello(&req.get_ref().client_nonce).map(Response::new)
+    }
+
     async fn push_policy(&self, req: Request<PolicySnapshot>) -> Result<Response<PushAck>, Status> {
         self.check_peer(&req)?;
-        let snapshot = req.into_inner();
-        helper::refuse_older(self.state.policy.load_full().map(|p| p.version), snapshot.version)?;
+        let (snapshot, refused) = match self.state.gate.admit(req.into_inner(), &self.state.audit) {
+            Admit::Install(s) => (s, None),
+            Admit::Restrict(s, status) => (s, Some(status)),
+        };
         let version = snapshot.version;
         let pack_uids = snapshot.pack_uids.clone();
         let policy = Arc::new(Policy::from_snapshot(snapshot));
@@ -177,6 +194,9 @@ impl Helper for Control {
             })
         };
         tracing::info!(policy_version = version, sockets, "policy installed");
+        if let Some(status) = refused {
+            return Err(status);
+        }
         Ok(Response::new(PushAck {
             version,
             sockets: sockets as u32,
@@ -186,12 +206,16 @@ impl Helper for Control {
     async fn health(&self, req: Request<HealthRequest>) -> Result<Response<HealthReply>, Status> {
         self.check_peer(&req)?;
         let version = self.state.policy.load_full().map(|p| p.version);
-        let sockets = self.state.sockets.lock().unwrap_or_else(|p| p.into_inner()).len();
+        let (sockets, conns) = {
+            let set = self.state.sockets.lock().unwrap_or_else(|p| p.into_inner());
+            (set.len(), set.conns().clone())
+        };
         Ok(Response::new(helper::health_reply(
             version,
             sockets,
             &self.state.audit,
             &self.state.frames,
+            &conns,
         )))
     }
 

@@ -25,7 +25,6 @@ use std::sync::Arc;
 use rumi_proto::control::helper_server::HelperServer;
 use rumi_proto::control::secrets_admin_server::SecretsAdminServer;
 use rumi_proto::control::stores_admin_server::StoresAdminServer;
-use tokio_stream::wrappers::UnixListenerStream;
 
 use crate::config::Config;
 
@@ -56,6 +55,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         let path = path.display().to_string();
         move |source| RunError::Socket { what, path, source }
     };
+    // The control socket first: a helper whose path another live helper holds (a second
+    // instance on the same paths) stops here, before it touches secrets, stores or any
+    // principal socket.
+    if let Some(parent) = config.control_socket.parent() {
+        std::fs::create_dir_all(parent).map_err(sock_err("control directory", parent))?;
+    }
+    let (control, _control_lock) = rumi_common::uds::bind_locked(&config.control_socket, 0o660, None)
+        .map_err(sock_err("control socket", &config.control_socket))?;
     let secrets = secrets::Secrets::open(&config)?;
     let stores_dir = config.home.join("user_data/stores");
     rumi_common::fs::ensure_dir(&stores_dir, 0o700).map_err(sock_err("store directory", &stores_dir))?;
@@ -68,11 +75,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     )?;
     rumi_common::uds::prepare_dir(&config.sock_dir, config.socket_gid)
         .map_err(sock_err("socket directory", &config.sock_dir))?;
-    if let Some(parent) = config.control_socket.parent() {
-        std::fs::create_dir_all(parent).map_err(sock_err("control directory", parent))?;
-    }
-    let (control_listener, _) = rumi_common::uds::bind(&config.control_socket, 0o660, None)
-        .map_err(sock_err("control socket", &config.control_socket))?;
     if let Some(ppid) = config.parent_pid {
         tokio::spawn(rumi_common::helper::watch_parent(ppid));
     }
@@ -82,7 +84,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         sock_dir = %config.sock_dir.display(),
         "rumi-capd started; waiting for policy"
     );
-    let state = Arc::new(control::State::new(config, audit, secrets, stores));
+    let conns = fitted_connections(&config);
+    let state = Arc::new(control::State::new(config, audit, secrets, stores, conns));
     state.clear_stale();
     rumi_common::notify::ready();
     rumi_common::notify::spawn_watchdog();
@@ -91,9 +94,36 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         .add_service(HelperServer::new(svc.clone()))
         .add_service(SecretsAdminServer::new(svc.clone()))
         .add_service(StoresAdminServer::new(svc))
-        .serve_with_incoming_shutdown(UnixListenerStream::new(control_listener), shutdown)
+        .serve_with_incoming_shutdown(rumi_common::helper::conns::control_incoming(control.listener), shutdown)
         .await?;
     state.shutdown();
+    rumi_common::uds::Bound::remove(&control.path, control.file);
     tracing::info!("rumi-capd stopped");
     Ok(())
+}
+
+/// Descriptors one pack connection may cost: a principal connection and the three pipes of the handler its call may start.
+const FDS_PER_CONNECTION: u64 = 4;
+
+/// The connection budget, fitted to the open-file limit (logged when that lowers it).
+fn fitted_connections(config: &Config) -> Arc<rumi_common::helper::ConnBudget> {
+    use rumi_common::helper::{ConnBudget, ConnLimits, conns};
+    let wanted = ConnLimits::configured(&config.limits);
+    let (limits, open_files) = conns::fit_open_files(wanted, FDS_PER_CONNECTION);
+    if limits != wanted {
+        tracing::warn!(
+            open_files,
+            total = limits.total,
+            per_pack = limits.per_pack,
+            "the open-file limit is too low for the configured connection bounds; lowered them (raise LimitNOFILE= or ulimit -n)"
+        );
+    }
+    tracing::info!(
+        open_files,
+        total = limits.total,
+        per_pack = limits.per_pack,
+        idle_secs = limits.idle.as_secs(),
+        "pack connections bounded"
+    );
+    ConnBudget::new(limits)
 }

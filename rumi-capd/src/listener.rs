@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use rumi_common::helper::Conn;
 use serde_json::json;
-use tokio::net::UnixStream;
 
 use rumi_common::framing::FrameError;
 
@@ -23,7 +23,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// The frame is read incrementally against the budgets of the principal's pack and of the
 /// helper (`RUMI_FRAME_BUFFER_*`), charged until the response is written; a frame past a
 /// budget is refused with `busy` (audited `security/frame_buffer_full`).
-pub async fn serve(state: Arc<State>, principal: String, mut stream: UnixStream) {
+pub async fn serve(state: Arc<State>, principal: String, mut stream: Conn) {
     let pack = root_pack(&principal).to_owned();
     let mut lease = state.frames.lease(&pack);
     let read = tokio::time::timeout(

@@ -2,9 +2,10 @@
 //! the value a Fernet token. Deleting leaves a tombstone; every change is one line of
 //! `journal.jsonl` (never the value, its length or its hash).
 //!
-//! Key: `RUMI_SECRETS_KEY`, else `user_data/settings/.secrets_key` (mode 0600), else a new
-//! key is generated into that file — unless `RUMI_SECRETS_ALLOW_PLAINTEXT=false`, which
-//! demands an operator-provided key and refuses to store anything without one.
+//! Key: `RUMI_SECRETS_KEY`, else `user_data/settings/.secrets_key` (mode 0600), else, as the
+//! guide's table says for `RUMI_SECRETS_ALLOW_PLAINTEXT`: `false` refuses to store anything,
+//! `true` stores values in plaintext (marked so), `auto` generates a key into that file (and
+//! stores in plaintext only when it cannot).
 //!
 //! # Security
 //! Values never appear in logs, audit lines, errors or API responses; `Secret` has a
@@ -59,6 +60,9 @@ struct Record {
     created_at: String,
     updated_at: String,
     deleted_at: Option<String>,
+    /// Stored without encryption (no key, and `RUMI_SECRETS_ALLOW_PLAINTEXT` allowed it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    plaintext: bool,
 }
 
 /// Metadata of one key (never its value).
@@ -107,6 +111,14 @@ impl Secrets {
                 })?)
             }
             None if config.plaintext == Plaintext::Deny => None,
+            // `true`: plaintext storage is allowed, so no key is made up; values are stored
+            // encrypted only under a key the operator provides.
+            None if config.plaintext == Plaintext::Allow => {
+                tracing::warn!(
+                    "RUMI_SECRETS_ALLOW_PLAINTEXT=true and no secrets key: values are stored WITHOUT ENCRYPTION"
+                );
+                None
+            }
             None => {
                 let key = fernet::Fernet::generate_key();
                 // The settings directory is rumid's (under systemd capd only may write in it):
@@ -118,16 +130,24 @@ impl Secrets {
                         .create(parent)
                         .map_err(io("cannot create user_data/settings"))?;
                 }
-                rumi_common::fs::write_atomic(&key_file, format!("{key}\n").as_bytes(), 0o600)
-                    .map_err(io("cannot write .secrets_key"))?;
-                tracing::info!(path = %key_file.display(), "generated the secrets key; back it up");
-                fernet::Fernet::new(&key)
+                // `auto` (the guide's table): encrypted when a key can be had, else plaintext.
+                match rumi_common::fs::write_atomic(&key_file, format!("{key}\n").as_bytes(), 0o600) {
+                    Ok(()) => {
+                        tracing::info!(path = %key_file.display(), "generated the secrets key; back it up");
+                        fernet::Fernet::new(&key)
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, path = %key_file.display(), "cannot write a secrets key: values are stored WITHOUT ENCRYPTION (RUMI_SECRETS_ALLOW_PLAINTEXT=auto); set RUMI_SECRETS_KEY or fix the directory, or set it to false to refuse");
+                        None
+                    }
+                }
             }
         };
         let allow_plaintext_read = match config.plaintext {
             Plaintext::Allow => true,
             Plaintext::Deny => false,
-            Plaintext::Auto => config.permissive,
+            // Values this store had to keep in plaintext must be readable.
+            Plaintext::Auto => config.permissive || fernet.is_none(),
         };
         Ok(Self {
             dir,
@@ -183,12 +203,20 @@ impl Secrets {
         if value.0.len() > MAX_VALUE_BYTES {
             return Err(SecretsError::TooLarge);
         }
-        let fernet = self.fernet.as_ref().ok_or(SecretsError::NoKey)?;
+        // Encrypted under the key; without one, in plaintext only where the policy allows
+        // it (`auto` or `true`), else refused.
+        if self.fernet.is_none() && !self.allow_plaintext_read {
+            return Err(SecretsError::NoKey);
+        }
         let ts = rumi_common::time::now_rfc3339();
         let previous = self.read(key).filter(|r| r.deleted_at.is_none());
         let rec = Record {
             key: key.to_owned(),
-            value: fernet.encrypt(value.0.as_bytes()),
+            plaintext: self.fernet.is_none(),
+            value: match &self.fernet {
+                Some(f) => f.encrypt(value.0.as_bytes()),
+                None => value.0.clone(),
+            },
             created_at: previous.as_ref().map_or_else(|| ts.clone(), |r| r.created_at.clone()),
             updated_at: ts,
             deleted_at: None,
@@ -254,7 +282,7 @@ impl Secrets {
         let Some(rec) = self.read(key).filter(|r| r.deleted_at.is_none()) else {
             return (None, false);
         };
-        if rec.value.starts_with(FERNET_PREFIX) {
+        if !rec.plaintext && rec.value.starts_with(FERNET_PREFIX) {
             let value = self
                 .fernet
                 .as_ref()
@@ -284,7 +312,11 @@ mod tests {
     use rumi_common::env::MapEnv;
 
     fn config(home: &Path, extra: &[(&str, &str)]) -> Config {
-        let mut pairs = vec![("RUMI_HOME", home.to_str().unwrap())];
+        let key = "ab".repeat(32);
+        let mut pairs = vec![
+            ("RUMI_HOME", home.to_str().unwrap()),
+            ("RUMI_CONTROL_KEY", key.as_str()),
+        ];
         pairs.extend_from_slice(extra);
         Config::load(&MapEnv::from_pairs(pairs)).unwrap()
     }

@@ -85,6 +85,16 @@ codes! {
     /// A helper daemon is not available right now.
     SYS_HELPER_UNAVAILABLE = "RUMI-SYS-007";
 
+    /// Another live process (another instance's helper) holds a helper's control socket:
+    /// this instance refuses to start.
+    INST_PATHS_HELD = "RUMI-INST-001";
+    /// The control channel's authentication failed: a caller without this instance's
+    /// control token, or a helper that cannot prove the instance's control key.
+    INST_CONTROL_AUTH = "RUMI-INST-002";
+    /// A helper refused a policy older than the one it holds; it serves only what both
+    /// allow.
+    INST_POLICY_REFUSED = "RUMI-INST-003";
+
     /// A `requirements.lock` is invalid, or changed since it was scanned.
     PIP_LOCK_INVALID = "RUMI-PIP-001";
     /// Installing approved pip dependencies failed (download or install step).

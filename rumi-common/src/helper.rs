@@ -4,10 +4,16 @@
 //!   is the one audit writer), with the per-pack refusal limiter.
 //! - [`FrameBudgets`]: the bounds on bytes buffered from pack sockets, per pack and per
 //!   helper ([`crate::framing`] charges them).
-//! - [`check_peer`]: only rumid's uid may call the control service (SO_PEERCRED).
+//! - [`conns`]: the one accept loop of every socket, with per-pack connection caps, idle
+//!   timeouts and quiet back-off.
+//! - [`check_peer`]: only rumid's uid may call the control service (SO_PEERCRED), and
+//!   [`auth`]: only the rumid holding the instance's control key.
 //! - [`watch_parent`]: a spawned helper exits when the rumid that spawned it is gone.
 
 pub mod audit;
+pub mod auth;
+pub mod conns;
+pub mod gate;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,6 +22,9 @@ use serde_json::{Map, Value};
 use tonic::{Request, Status};
 
 pub use audit::{AuditBus, BoundedRecord, Event, audit_stream};
+pub use auth::{ControlAuth, KeySource};
+pub use conns::{Conn, ConnBudget, ConnLimits};
+pub use gate::{Admit, PolicyGate};
 
 use crate::framing::{ByteBudget, Lease};
 
@@ -87,27 +96,15 @@ pub fn check_peer<T>(req: &Request<T>, allowed: u32, audit: &AuditBus) -> Result
     Err(Status::permission_denied("caller is not rumid"))
 }
 
-/// Refuses a policy snapshot older than the one held: a late push from a previous rumid
-/// must never roll a helper back.
-///
-/// # Errors
-/// `FAILED_PRECONDITION` naming both versions.
-pub fn refuse_older(held: Option<u64>, offered: u64) -> Result<(), Status> {
-    match held {
-        Some(held) if offered < held => Err(Status::failed_precondition(format!(
-            "policy version {offered} is older than the held {held}"
-        ))),
-        _ => Ok(()),
-    }
-}
-
 /// The reply to a health call: whether a policy is held, its version, the pid, how many
-/// sockets are open, the audit queue's losses and the bytes buffered from pack sockets.
+/// sockets and pack connections are open, the audit queue's losses and the bytes buffered
+/// from pack sockets.
 pub fn health_reply(
     policy_version: Option<u64>,
     sockets: usize,
     audit: &AuditBus,
     frames: &FrameBudgets,
+    conns: &ConnBudget,
 ) -> rumi_proto::control::HealthReply {
     rumi_proto::control::HealthReply {
         has_policy: policy_version.is_some(),
@@ -117,6 +114,8 @@ pub fn health_reply(
         audit_dropped: audit.dropped(),
         audit_suppressed: audit.suppressed(),
         frame_bytes_buffered: frames.buffered() as u64,
+        connections: u32::try_from(conns.open()).unwrap_or(u32::MAX),
+        connections_refused: conns.refused(),
     }
 }
 
@@ -141,7 +140,9 @@ pub async fn watch_parent(ppid: i32) {
 /// the current policy. When the policy gives an id's pack a uid of its own, a connection is
 /// served only if its peer (SO_PEERCRED) is that uid or rumid's (`trusted_uid`): a socket
 /// that reached the wrong container is useless there. Refusals are audited as
-/// `<prefix>_peer_refused`.
+/// `<prefix>_peer_refused`. Every connection then needs a permit of the helper's
+/// [`ConnBudget`] (its pack's share and the total): past either it is answered `busy` and
+/// closed at once, audited `<prefix>_connection_refused` (rate limited per pack).
 pub struct SocketSet {
     dir: std::path::PathBuf,
     mode: u32,
@@ -152,11 +153,21 @@ pub struct SocketSet {
     trusted_uid: u32,
     /// The uid each id's connections must come from (absent: no check).
     peers: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, u32>>>,
-    by_id: std::collections::HashMap<String, (std::path::PathBuf, tokio::task::JoinHandle<()>)>,
+    /// The open pack connections of the helper, bounded per pack and in all.
+    conns: Arc<ConnBudget>,
+    /// Each open socket: its path, its file's identity and its accept task.
+    by_id: std::collections::HashMap<String, (std::path::PathBuf, crate::uds::FileId, tokio::task::JoinHandle<()>)>,
 }
 
 impl SocketSet {
-    pub fn new(dir: std::path::PathBuf, mode: u32, gid: Option<u32>, prefix: &'static str, trusted_uid: u32) -> Self {
+    pub fn new(
+        dir: std::path::PathBuf,
+        mode: u32,
+        gid: Option<u32>,
+        prefix: &'static str,
+        trusted_uid: u32,
+        conns: Arc<ConnBudget>,
+    ) -> Self {
         Self {
             dir,
             mode,
@@ -164,19 +175,28 @@ impl SocketSet {
             prefix,
             trusted_uid,
             peers: std::sync::Arc::default(),
+            conns,
             by_id: std::collections::HashMap::new(),
         }
     }
 
-    /// Removes every `*.sock` in the directory (at start: nothing may look alive before a
-    /// policy arrives).
+    /// The helper's connection budget.
+    pub fn conns(&self) -> &Arc<ConnBudget> {
+        &self.conns
+    }
+
+    /// Removes every stale `*.sock` in the directory (at start: nothing may look alive before
+    /// a policy arrives). A socket a live process holds (another instance's helper) is left
+    /// alone and logged; binding that path later fails, naming the holder.
     pub fn clear_dir(&self) {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return;
         };
         for e in entries.flatten() {
-            if e.file_name().to_string_lossy().ends_with(".sock") {
-                let _ = crate::uds::remove_stale(&e.path());
+            if e.file_name().to_string_lossy().ends_with(".sock")
+                && let Err(err) = crate::uds::remove_stale(&e.path())
+            {
+                tracing::warn!(socket = %e.path().display(), error = %err, "socket left in place");
             }
         }
     }
@@ -201,7 +221,7 @@ impl SocketSet {
         serve: F,
     ) -> usize
     where
-        F: Fn(String, tokio::net::UnixStream) -> Fut + Clone + Send + Sync + 'static,
+        F: Fn(String, Conn) -> Fut + Clone + Send + Sync + 'static,
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
         *self.peers.write().unwrap_or_else(|p| p.into_inner()) = uids.clone();
@@ -212,9 +232,11 @@ impl SocketSet {
             .cloned()
             .collect();
         for id in gone {
-            if let Some((path, handle)) = self.by_id.remove(&id) {
+            if let Some((path, file, handle)) = self.by_id.remove(&id) {
+                // The file first, while the listener still holds it: nobody else can have
+                // bound the path in between.
+                crate::uds::Bound::remove(&path, file);
                 handle.abort();
-                let _ = crate::uds::remove_stale(&path);
                 tracing::info!(id = %id, "socket closed");
             }
         }
@@ -224,7 +246,9 @@ impl SocketSet {
             }
             let path = self.dir.join(file);
             match crate::uds::bind(&path, self.mode, self.gid) {
-                Ok((listener, stale)) => {
+                Ok(bound) => {
+                    let (file, stale) = (bound.file, bound.stale);
+                    let listener = bound.listener;
                     if let Some(&uid) = uids.get(id) {
                         self.give_to(id, &path, uid, audit);
                     }
@@ -239,36 +263,55 @@ impl SocketSet {
                     let trusted = self.trusted_uid;
                     let audit = audit.clone();
                     let refused = format!("{}_peer_refused", self.prefix);
+                    let over = format!("{}_connection_refused", self.prefix);
+                    let conns = self.conns.clone();
                     let handle = tokio::spawn(async move {
+                        let pack = owner.split("__").next().unwrap_or(&owner).to_owned();
+                        let mut errors = conns::AcceptErrors::new(owner.clone());
                         loop {
-                            match listener.accept().await {
-                                Ok((stream, _)) => {
-                                    let expected = peers.read().unwrap_or_else(|p| p.into_inner()).get(&owner).copied();
-                                    let peer = stream.peer_cred().map(|c| c.uid()).ok();
-                                    let allowed = match expected {
-                                        None => true,
-                                        Some(uid) => peer.is_some_and(|p| p == uid || p == trusted),
-                                    };
-                                    if allowed {
-                                        tokio::spawn(serve(owner.clone(), stream));
-                                    } else {
-                                        let mut d = Map::new();
-                                        d.insert("peer_uid".into(), peer.map_or(Value::Null, Value::from));
-                                        d.insert("expected_uid".into(), expected.map_or(Value::Null, Value::from));
-                                        let pack = owner.split("__").next().unwrap_or(&owner).to_owned();
-                                        audit.security(&refused, "warning", &pack, d);
-                                        drop(stream);
-                                    }
+                            let stream = conns::accept(&listener, &mut errors).await;
+                            let expected = peers.read().unwrap_or_else(|p| p.into_inner()).get(&owner).copied();
+                            let peer = stream.peer_cred().map(|c| c.uid()).ok();
+                            let allowed = match expected {
+                                None => true,
+                                Some(uid) => peer.is_some_and(|p| p == uid || p == trusted),
+                            };
+                            if !allowed {
+                                let mut d = Map::new();
+                                d.insert("peer_uid".into(), peer.map_or(Value::Null, Value::from));
+                                d.insert("expected_uid".into(), expected.map_or(Value::Null, Value::from));
+                                audit.security(&refused, "warning", &pack, d);
+                                drop(stream);
+                                continue;
+                            }
+                            match conns.try_acquire(&pack) {
+                                Ok(permit) => {
+                                    let idle = conns.limits().idle;
+                                    tokio::spawn(serve(owner.clone(), Conn::new(stream, permit, idle)));
                                 }
-                                Err(e) => {
-                                    tracing::warn!(id = %owner, %e, "accept failed");
-                                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                                Err(why) => {
+                                    // Answered and closed at once: the descriptor is back
+                                    // before the next accept. Not logged: the audit line
+                                    // is rate limited per pack and summarised.
+                                    let limits = conns.limits();
+                                    let mut d = Map::new();
+                                    d.insert("bound".into(), Value::from(why.as_str()));
+                                    d.insert(
+                                        "limit".into(),
+                                        Value::from(match why {
+                                            conns::Refusal::Pack => limits.per_pack,
+                                            conns::Refusal::Helper => limits.total,
+                                        }),
+                                    );
+                                    d.insert("open".into(), Value::from(conns.open_of(&pack)));
+                                    audit.security(&over, "warning", &pack, d);
+                                    conns::refuse(stream, why);
                                 }
                             }
                         }
                     });
                     tracing::info!(id = %id, socket = %path.display(), "socket open");
-                    self.by_id.insert(id.clone(), (path, handle));
+                    self.by_id.insert(id.clone(), (path, file, handle));
                 }
                 Err(e) => {
                     tracing::error!(id = %id, socket = %path.display(), %e, "cannot bind socket");
@@ -312,9 +355,9 @@ impl SocketSet {
 
     /// Closes every socket.
     pub fn close_all(&mut self) {
-        for (_, (path, handle)) in self.by_id.drain() {
+        for (_, (path, file, handle)) in self.by_id.drain() {
+            crate::uds::Bound::remove(&path, file);
             handle.abort();
-            let _ = crate::uds::remove_stale(&path);
         }
     }
 }
@@ -376,16 +419,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_older_policy_is_refused_and_equal_or_newer_ones_are_not() {
-        assert!(refuse_older(None, 1).is_ok());
-        assert!(refuse_older(Some(5), 5).is_ok(), "a re-push after a reconnect");
-        assert!(refuse_older(Some(5), 6).is_ok());
-        let e = refuse_older(Some(5), 4).unwrap_err();
-        assert_eq!(e.code(), tonic::Code::FailedPrecondition);
-        assert!(e.message().contains("4 is older than the held 5"), "{}", e.message());
+    fn health_says_whether_a_policy_is_held() {
         let (bus, frames) = (AuditBus::default(), FrameBudgets::new(1, 1));
-        let h = health_reply(None, 0, &bus, &frames);
+        let conns = ConnBudget::new(ConnLimits {
+            per_pack: 1,
+            total: 2,
+            idle: std::time::Duration::from_secs(1),
+        });
+        let h = health_reply(None, 0, &bus, &frames, &conns);
         assert!(!h.has_policy && h.policy_version == 0);
-        assert!(health_reply(Some(7), 3, &bus, &frames).has_policy);
+        assert!(health_reply(Some(7), 3, &bus, &frames, &conns).has_policy);
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod acl;
 pub mod code;
+pub mod control_key;
 pub mod domain;
 pub mod env;
 pub mod framing;

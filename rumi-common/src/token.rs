@@ -99,6 +99,11 @@ impl InstanceKey {
         self.derive(SIGNING_LABEL)
     }
 
+    /// A value derived from this key under `label` (for [`crate::control_key`]).
+    pub(crate) fn derive_labelled(&self, label: &[u8]) -> [u8; 32] {
+        self.derive(label)
+    }
+
     fn derive(&self, label: &[u8]) -> [u8; 32] {
         let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC accepts keys of any length");
         mac.update(label);

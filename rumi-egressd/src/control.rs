@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
 use rumi_proto::control::helper_server::Helper;
-use rumi_proto::control::{AuditRecord, AuditStreamRequest, HealthReply, HealthRequest, PolicySnapshot, PushAck};
+use rumi_proto::control::{
+    AuditRecord, AuditStreamRequest, HealthReply, HealthRequest, HelloReply, HelloRequest, PolicySnapshot, PushAck,
+};
 use tokio::sync::Semaphore;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -18,7 +20,7 @@ use crate::config::Config;
 use crate::policy::Policy;
 use crate::proxy::Proxy;
 use crate::ssrf::AddrPolicy;
-use rumi_common::helper::{self, AuditBus, FrameBudgets, SocketSet};
+use rumi_common::helper::{self, Admit, AuditBus, ConnBudget, ControlAuth, FrameBudgets, PolicyGate, SocketSet};
 
 /// Everything the helper holds in memory.
 pub struct State {
@@ -28,6 +30,10 @@ pub struct State {
     pub proxy: Proxy,
     /// Bytes buffered from pack sockets (per pack and in all).
     pub frames: FrameBudgets,
+    /// The control key check of every control call.
+    pub auth: ControlAuth,
+    /// The raw snapshot held, for deciding about the next push.
+    gate: PolicyGate,
     sockets: Mutex<SocketSet>,
     in_flight: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
@@ -36,7 +42,7 @@ pub struct State {
 pub const MAX_IN_FLIGHT_PER_PACK: usize = 20;
 
 impl State {
-    pub fn new(config: Config, audit: AuditBus) -> Self {
+    pub fn new(config: Config, audit: AuditBus, conns: Arc<ConnBudget>) -> Self {
         let proxy = Proxy::new(AddrPolicy::new(config.allow_cidrs.clone()));
         let sockets = SocketSet::new(
             config.sock_dir.clone(),
@@ -44,14 +50,18 @@ impl State {
             config.socket_gid,
             "egress_proxy",
             config.control_uid,
+            conns,
         );
         let frames = FrameBudgets::new(config.limits.frame_buffer_per_pack, config.limits.frame_buffer_total);
+        let auth = ControlAuth::new(config.control_key.clone());
         Self {
             config,
             audit,
             policy: ArcSwapOption::empty(),
             proxy,
             frames,
+            auth,
+            gate: PolicyGate::default(),
             sockets: Mutex::new(sockets),
             in_flight: Mutex::default(),
         }
@@ -85,17 +95,26 @@ impl Control {
         Self { state }
     }
 
+    /// The peer's uid, then the instance's control token.
     fn check_peer<T>(&self, req: &Request<T>) -> Result<(), Status> {
-        helper::check_peer(req, self.state.config.control_uid, &self.state.audit)
+        helper::check_peer(req, self.state.config.control_uid, &self.state.audit)?;
+        self.state.auth.check(req, &self.state.audit)
     }
 }
 
 #[tonic::async_trait]
 impl Helper for Control {
+    async fn hello(&self, req: Request<HelloRequest>) -> Result<Response<HelloReply>, Status> {
+        helper::check_peer(&req, self.state.config.control_uid, &self.state.audit)?;
+        self.state.auth.hello(&req.get_ref().client_nonce).map(Response::new)
+    }
+
     async fn push_policy(&self, req: Request<PolicySnapshot>) -> Result<Response<PushAck>, Status> {
         self.check_peer(&req)?;
-        let snapshot = req.into_inner();
-        helper::refuse_older(self.state.policy.load_full().map(|p| p.version), snapshot.version)?;
+        let (snapshot, refused) = match self.state.gate.admit(req.into_inner(), &self.state.audit) {
+            Admit::Install(s) => (s, None),
+            Admit::Restrict(s, status) => (s, Some(status)),
+        };
         let version = snapshot.version;
         let pack_uids = snapshot.pack_uids.clone();
         let policy = Arc::new(Policy::from_snapshot(snapshot));
@@ -115,6 +134,9 @@ impl Helper for Control {
             )
         };
         tracing::info!(policy_version = version, sockets, "policy installed");
+        if let Some(status) = refused {
+            return Err(status);
+        }
         Ok(Response::new(PushAck {
             version,
             sockets: sockets as u32,
@@ -124,12 +146,16 @@ impl Helper for Control {
     async fn health(&self, req: Request<HealthRequest>) -> Result<Response<HealthReply>, Status> {
         self.check_peer(&req)?;
         let version = self.state.policy.load_full().map(|p| p.version);
-        let sockets = self.state.sockets.lock().unwrap_or_else(|p| p.into_inner()).len();
+        let (sockets, conns) = {
+            let set = self.state.sockets.lock().unwrap_or_else(|p| p.into_inner());
+            (set.len(), set.conns().clone())
+        };
         Ok(Response::new(helper::health_reply(
             version,
             sockets,
             &self.state.audit,
             &self.state.frames,
+            &conns,
         )))
     }
 

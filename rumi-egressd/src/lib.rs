@@ -23,7 +23,6 @@ use std::sync::Arc;
 
 use rumi_proto::control::helper_server::HelperServer;
 use serde_json::json;
-use tokio_stream::wrappers::UnixListenerStream;
 
 use crate::config::Config;
 
@@ -51,13 +50,15 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         let path = path.display().to_string();
         move |source| RunError::Socket { what, path, source }
     };
-    rumi_common::uds::prepare_dir(&config.sock_dir, config.socket_gid)
-        .map_err(sock_err("socket directory", &config.sock_dir))?;
+    // The control socket first: a helper whose path another live helper holds (a second
+    // instance on the same paths) stops here, before it touches any pack socket.
     if let Some(parent) = config.control_socket.parent() {
         std::fs::create_dir_all(parent).map_err(sock_err("control directory", parent))?;
     }
-    let (control_listener, _) = rumi_common::uds::bind(&config.control_socket, 0o660, None)
+    let (control, _control_lock) = rumi_common::uds::bind_locked(&config.control_socket, 0o660, None)
         .map_err(sock_err("control socket", &config.control_socket))?;
+    rumi_common::uds::prepare_dir(&config.sock_dir, config.socket_gid)
+        .map_err(sock_err("socket directory", &config.sock_dir))?;
 
     if !config.allow_cidrs.is_empty() {
         let ranges: Vec<String> = config.allow_cidrs.iter().map(ToString::to_string).collect();
@@ -76,7 +77,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         "rumi-egressd started; waiting for policy"
     );
 
-    let state = Arc::new(control::State::new(config, audit));
+    let conns = fitted_connections(&config);
+    let state = Arc::new(control::State::new(config, audit, conns));
     // Sockets left by a previous process serve nobody; remove them so nothing looks alive
     // before this process holds a policy.
     state.clear_stale();
@@ -85,9 +87,36 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     let svc = control::Control::new(state.clone());
     tonic::transport::Server::builder()
         .add_service(HelperServer::new(svc))
-        .serve_with_incoming_shutdown(UnixListenerStream::new(control_listener), shutdown)
+        .serve_with_incoming_shutdown(rumi_common::helper::conns::control_incoming(control.listener), shutdown)
         .await?;
     state.shutdown();
+    rumi_common::uds::Bound::remove(&control.path, control.file);
     tracing::info!("rumi-egressd stopped");
     Ok(())
+}
+
+/// Descriptors one pack connection may cost: a pack connection, the upstream connection of its request and a DNS lookup.
+const FDS_PER_CONNECTION: u64 = 3;
+
+/// The connection budget, fitted to the open-file limit (logged when that lowers it).
+fn fitted_connections(config: &Config) -> Arc<rumi_common::helper::ConnBudget> {
+    use rumi_common::helper::{ConnBudget, ConnLimits, conns};
+    let wanted = ConnLimits::configured(&config.limits);
+    let (limits, open_files) = conns::fit_open_files(wanted, FDS_PER_CONNECTION);
+    if limits != wanted {
+        tracing::warn!(
+            open_files,
+            total = limits.total,
+            per_pack = limits.per_pack,
+            "the open-file limit is too low for the configured connection bounds; lowered them (raise LimitNOFILE= or ulimit -n)"
+        );
+    }
+    tracing::info!(
+        open_files,
+        total = limits.total,
+        per_pack = limits.per_pack,
+        idle_secs = limits.idle.as_secs(),
+        "pack connections bounded"
+    );
+    ConnBudget::new(limits)
 }

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rumi_common::framing::FrameError;
+use rumi_common::helper::Conn;
 use rumi_common::ids::PackId;
-use tokio::net::UnixStream;
 
 use crate::control::State;
 
@@ -40,7 +40,7 @@ pub fn wanted(approved: &HashSet<String>) -> BTreeMap<String, String> {
 /// The frame is read incrementally against the pack's and the helper's buffer budgets
 /// (`RUMI_FRAME_BUFFER_*`), and the bytes stay charged until the response is written; a
 /// frame past a budget is refused with `busy` (audited `security/frame_buffer_full`).
-pub async fn serve(state: Arc<State>, pack: String, mut stream: UnixStream) {
+pub async fn serve(state: Arc<State>, pack: String, mut stream: Conn) {
     let mut lease = state.frames.lease(&pack);
     let read = tokio::time::timeout(
         READ_TIMEOUT,

@@ -85,7 +85,7 @@ impl AppState {
     ///
     /// # Errors
     /// [`Error::HelperUnavailable`].
-    pub fn helper(&self, name: &'static str) -> Result<tonic::transport::Channel, Error> {
+    pub fn helper(&self, name: &'static str) -> Result<crate::supervisor::ControlChannel, Error> {
         self.helpers
             .iter()
             .find(|h| h.name == name)

@@ -43,6 +43,11 @@ pub const ENV_LOG_FORMAT: &str = "RUMI_LOG_FORMAT";
 pub const ENV_DEPRECATION_LEVEL: &str = "RUMI_DEPRECATION_LEVEL";
 /// Fernet key for secrets (url-safe base64 of 32 bytes). Secret: never echoed.
 pub const ENV_SECRETS_KEY: &str = "RUMI_SECRETS_KEY";
+/// A file holding the control key that authenticates rumid to its helpers (64 hex
+/// characters, no permission for others; created when missing). Unset (default): the key
+/// is derived from the instance key. Set it, in all three units, when the helpers run
+/// under systemd. See [`rumi_common::control_key`].
+pub use rumi_common::control_key::ENV_CONTROL_KEY_FILE;
 /// `auto` (default), `true` or `false`: whether secrets may be stored unencrypted.
 pub const ENV_SECRETS_ALLOW_PLAINTEXT: &str = "RUMI_SECRETS_ALLOW_PLAINTEXT";
 /// Largest flow result or egress response, in bytes. Default [`DEFAULT_MAX_RESPONSE_BYTES`].
@@ -375,6 +380,8 @@ pub struct Config {
     pub journal_stream: Option<rumi_common::telemetry::JournalStream>,
     pub deprecation_level: DeprecationLevel,
     pub secrets_key: Option<SecretsKey>,
+    /// `RUMI_CONTROL_KEY_FILE`: where the control key is, when not derived.
+    pub control_key_file: Option<PathBuf>,
     pub secrets_plaintext: PlaintextPolicy,
     pub max_response_bytes: u64,
     pub max_concurrent_flows: u32,
@@ -480,6 +487,7 @@ impl Config {
             })
             .unwrap_or(DeprecationLevel::Warn);
         let secrets_key = c.opt_secret(ENV_SECRETS_KEY, parse_fernet_key);
+        let control_key_file = c.opt(ENV_CONTROL_KEY_FILE, env::parse_absolute_path);
         let secrets_plaintext = c
             .opt(ENV_SECRETS_ALLOW_PLAINTEXT, |s| match s.to_ascii_lowercase().as_str() {
                 "auto" => Ok(PlaintextPolicy::Auto),
@@ -656,6 +664,7 @@ impl Config {
             journal_stream,
             deprecation_level,
             secrets_key,
+            control_key_file,
             secrets_plaintext,
             max_response_bytes,
             max_concurrent_flows,

@@ -19,6 +19,16 @@ use crate::audit::{Audit, AuditEvent, Category, Severity};
 /// File name of the instance key inside `user_data/settings/`.
 pub const KEY_FILE: &str = ".hmac_key";
 const NEXT_KEY_FILE: &str = ".hmac_key.next";
+/// Records which key the last `RUMI_HMAC_ROTATE=true` start produced, so that the variable
+/// rotates **once** (the guide) however many starts it stays set for.
+const ROTATED_FILE: &str = ".hmac_rotated";
+
+/// A digest naming a key without revealing anything of it (first 16 hex digits of the
+/// SHA-256 of its file contents).
+fn digest(key: &InstanceKey) -> String {
+    use sha2::Digest;
+    hex::encode(&sha2::Sha256::digest(key.to_file_contents().as_bytes())[..8])
+}
 
 /// Why the key could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -48,9 +58,30 @@ pub fn load_or_create(settings: &Path, rotate: bool, audit: &Audit) -> Result<In
         })
     };
 
+    let rotated = settings.join(ROTATED_FILE);
+    let mark = |k: &InstanceKey| {
+        rumi_common::fs::write_atomic(
+            &rotated,
+            format!("{} {}\n", digest(k), rumi_common::time::now_rfc3339()).as_bytes(),
+            KEY_FILE_MODE,
+        )
+        .map_err(|source| KeyLoadError::Write {
+            path: rotated.clone(),
+            source,
+        })
+    };
+    if !rotate {
+        // The variable is off: the next time it is set, it rotates again.
+        let _ = fs::remove_file(&rotated);
+    }
+
     if !path.exists() {
         let key = InstanceKey::generate();
         write(&path, &key)?;
+        if rotate {
+            // A new key is this start's rotation.
+            mark(&key)?;
+        }
         tracing::info!(path = %path.display(), "created instance key");
         audit.record_blocking(AuditEvent::new(Category::Security, "hmac_key_created"));
         let _ = fs::remove_file(&next);
@@ -68,9 +99,21 @@ pub fn load_or_create(settings: &Path, rotate: bool, audit: &Audit) -> Result<In
                 .detail("resumed", true),
         );
     }
-    if rotate {
+    let done = fs::read_to_string(&rotated).ok();
+    let already = done
+        .as_deref()
+        .and_then(|d| d.split_whitespace().next())
+        .is_some_and(|d| d == digest(&key));
+    if rotate && already {
+        tracing::warn!(
+            rotated_at = done.as_deref().and_then(|d| d.split_whitespace().nth(1)).unwrap_or("?"),
+            "RUMI_HMAC_ROTATE is still set, but this key is the one it produced: not rotating again; unset it (or set it to false) so that a later true rotates once more"
+        );
+    } else if rotate {
         let new = InstanceKey::generate();
         write(&next, &new)?;
+        // Marked before the switch: a rotation resumed after a crash is this same one.
+        mark(&new)?;
         key = finish_rotation(settings, &key, new, &path, &next)?;
         tracing::warn!("instance key rotated; the previous API token no longer works");
         audit.record_blocking(AuditEvent::new(Category::Security, "hmac_key_rotated").severity(Severity::Warning));

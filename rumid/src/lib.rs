@@ -27,6 +27,7 @@ pub mod grants;
 pub mod handlers;
 pub mod health;
 pub mod import;
+mod instance;
 pub mod keys;
 pub mod lib_scripts;
 pub mod metrics;
@@ -81,6 +82,18 @@ pub enum RunError {
     Serve(std::io::Error),
     #[error("start-up task failed: {0}")]
     Task(String),
+    #[error(transparent)]
+    ControlKey(#[from] rumi_common::control_key::ControlKeyError),
+    /// Another live process holds a helper's control socket (another instance on the same
+    /// paths).
+    #[error(
+        "RUMI-INST-001: the {helper} control socket {path} is held by {holder}: another Rumi instance runs on these paths; stop it, or give this instance its own RUMI_EGRESSD_SOCKET, RUMI_CAPD_SOCKET, RUMI_EGRESS_SOCK_DIR and RUMI_CAPABILITY_SOCK_DIR"
+    )]
+    InstanceConflict {
+        helper: &'static str,
+        path: PathBuf,
+        holder: String,
+    },
 }
 
 /// Creates the directories of a Rumi home (owner-only where they hold state).
@@ -117,7 +130,20 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     // The approved packs and their snapshots' digests: what flows, routes, modifiers and
     // schedules are loaded from.
     let (approved_tx, approved_rx) = tokio::sync::watch::channel(Vec::<(rumi_common::ids::PackId, String)>::new());
+    let epoch = {
+        let settings = config.home.join("user_data/settings");
+        tokio::task::spawn_blocking(move || {
+            policy::advance_epoch(&settings).map_err(|source| RunError::Layout {
+                path: settings.join(policy::EPOCH_FILE),
+                source,
+            })
+        })
+        .await
+        .map_err(|e| RunError::Task(e.to_string()))??
+    };
+    tracing::info!(epoch, "policy epoch raised");
     let (hub, policy_rx) = PolicyHub::new(
+        epoch,
         config.egress_rate_limit,
         config.max_response_bytes,
         config.secret_get_rate_limit,
@@ -228,7 +254,17 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     let packs = Arc::new(packs);
     spawn_reverify(packs.clone());
     let paths = runtime_paths(&config);
-    let helpers = start_helpers(&config, &paths, policy_rx.clone(), &audit);
+    let control_key = match &config.control_key_file {
+        Some(path) => {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || rumi_common::control_key::ControlKey::read_or_create(&path))
+                .await
+                .map_err(|e| RunError::Task(e.to_string()))??
+        }
+        None => rumi_common::control_key::ControlKey::derive(&key),
+    };
+    instance::claim_helper_paths(&config, &paths, &control_key).await?;
+    let helpers = start_helpers(&config, &paths, policy_rx.clone(), &audit, &control_key);
     let engine = Arc::new(
         start_flows(
             &config,
@@ -358,7 +394,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
 
 /// Where the helpers' sockets go.
 #[derive(Clone)]
-struct RuntimePaths {
+pub(crate) struct RuntimePaths {
     egress_dir: PathBuf,
     egressd_socket: PathBuf,
     capability_dir: PathBuf,
@@ -431,6 +467,7 @@ fn start_helpers(
     paths: &RuntimePaths,
     policy: tokio::sync::watch::Receiver<Arc<rumi_proto::control::PolicySnapshot>>,
     audit: &Audit,
+    control_key: &rumi_common::control_key::ControlKey,
 ) -> Vec<SupervisorHandle> {
     let paths = paths.clone();
     let bin_dir = config.helper_bin_dir.clone().unwrap_or_else(|| {
@@ -450,6 +487,11 @@ fn start_helpers(
         common.push((rumi_common::telemetry::ENV_JOURNAL_STREAM.into(), stream.to_string()));
     }
     common.extend(config.helper_limits.to_env());
+    if config.helpers == HelperMode::Spawn {
+        // The child's environment is readable only by our uid (and root), as the secrets
+        // key already is; an external helper reads RUMI_CONTROL_KEY_FILE instead.
+        common.push((rumi_common::control_key::ENV_CONTROL_KEY.into(), control_key.to_hex()));
+    }
     let mut egress = common.clone();
     egress.extend([
         ("RUMI_EGRESSD_SOCKET".into(), paths.egressd_socket.display().to_string()),
@@ -502,6 +544,7 @@ fn start_helpers(
             env: egress,
             mode: config.helpers,
             audit_max_message_bytes: config.helper_audit_max_message_bytes,
+            control_key: control_key.clone(),
         },
         HelperSpec {
             name: "capd",
@@ -510,6 +553,7 @@ fn start_helpers(
             env: cap,
             mode: config.helpers,
             audit_max_message_bytes: config.helper_audit_max_message_bytes,
+            control_key: control_key.clone(),
         },
     ];
     specs

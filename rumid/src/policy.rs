@@ -4,6 +4,18 @@
 //! whole snapshot with a new, strictly increasing version and publishes it on a watch
 //! channel; each helper's supervisor pushes the latest snapshot after every change and every
 //! reconnect. Helpers replace their policy whole.
+//!
+//! # Versions
+//! A version is `(epoch << 32) + sequence`. The epoch is a counter of rumid starts, kept in
+//! `user_data/settings/policy_epoch.json` and raised (written atomically, fsynced) before the
+//! first snapshot of a run; the sequence counts the snapshots of the run from 1. So a
+//! restarted rumid always outranks the previous one, whatever the clock says: versions
+//! used to be wall-clock milliseconds, and a rumid restarted with its clock ten minutes
+//! behind had every push refused by external helpers, which kept serving the old policy.
+//! The first epoch is taken past any wall-clock version (`now_ms / 2^32 + 1`), the only
+//! use of the clock, so helpers still holding one from an older rumid accept the new ones.
+
+use std::path::Path;
 
 use std::sync::{Arc, Mutex};
 
@@ -23,7 +35,40 @@ struct Parts {
     shares: Vec<stores::Share>,
     handlers: Vec<TrustedHandler>,
     pack_uids: std::collections::HashMap<String, u32>,
-    version: u64,
+    /// Snapshots published in this run.
+    seq: u64,
+}
+
+/// File of the policy epoch inside `user_data/settings/`.
+pub const EPOCH_FILE: &str = "policy_epoch.json";
+
+/// Raises the persisted policy epoch and returns the new one.
+///
+/// # Errors
+/// The file is unreadable or not `{"epoch": N}` (rumid refuses to start rather than guess
+/// an epoch that might go backwards), or the write failed.
+pub fn advance_epoch(settings: &Path) -> std::io::Result<u64> {
+    let path = settings.join(EPOCH_FILE);
+    let epoch = match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v["epoch"].as_u64())
+            .ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{} is not {{\"epoch\": N}}", path.display()),
+                )
+            })?
+            .checked_add(1)
+            .filter(|e| *e < u64::from(u32::MAX))
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "policy epoch exhausted"))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            (chrono::Utc::now().timestamp_millis().max(0) as u64 >> 32) + 1
+        }
+        Err(e) => return Err(e),
+    };
+    rumi_common::fs::write_atomic(&path, format!("{{\"epoch\":{epoch}}}\n").as_bytes(), 0o600)?;
+    Ok(epoch)
 }
 
 /// Builds and publishes policy snapshots.
@@ -31,12 +76,15 @@ pub struct PolicyHub {
     parts: Mutex<Parts>,
     limits: EgressLimits,
     capability_limits: CapabilityLimits,
+    /// This run's epoch ([`advance_epoch`]).
+    epoch: u64,
     tx: watch::Sender<Arc<PolicySnapshot>>,
 }
 
 impl PolicyHub {
     /// A hub with the given egress limits; the receiver sees every published snapshot.
     pub fn new(
+        epoch: u64,
         rate_limit_per_minute: u32,
         max_response_bytes: u64,
         secret_get_rate_per_minute: u32,
@@ -51,6 +99,7 @@ impl PolicyHub {
             capability_limits: CapabilityLimits {
                 secret_get_rate_per_minute,
             },
+            epoch,
             tx,
         });
         (hub, rx)
@@ -59,7 +108,7 @@ impl PolicyHub {
     /// Replaces the list of approved (and verified) packs.
     pub fn set_approved(&self, approved: Vec<String>) {
         let mut parts = self.parts.lock().unwrap_or_else(|p| p.into_inner());
-        if parts.approved == approved && parts.version != 0 {
+        if parts.approved == approved && parts.seq != 0 {
             return;
         }
         parts.approved = approved;
@@ -97,7 +146,7 @@ impl PolicyHub {
     /// Replaces the per-pack container uids (empty: one shared uid, no peer check).
     pub fn set_pack_uids(&self, uids: std::collections::HashMap<String, u32>) {
         let mut parts = self.parts.lock().unwrap_or_else(|p| p.into_inner());
-        if parts.pack_uids == uids && parts.version != 0 {
+        if parts.pack_uids == uids && parts.seq != 0 {
             return;
         }
         parts.pack_uids = uids;
@@ -110,11 +159,10 @@ impl PolicyHub {
     }
 
     fn publish(&self, parts: &mut Parts) {
-        let millis = chrono::Utc::now().timestamp_millis().max(0) as u64;
-        parts.version = millis.max(parts.version + 1);
+        parts.seq += 1;
         let snapshot = PolicySnapshot {
             pack_uids: parts.pack_uids.clone(),
-            version: parts.version,
+            version: (self.epoch << 32) + parts.seq,
             approved_packs: parts.approved.clone(),
             network_grants: parts
                 .grants
@@ -167,5 +215,32 @@ impl PolicyHub {
             "policy published"
         );
         self.tx.send_replace(Arc::new(snapshot));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_outrank_the_previous_run_whatever_the_clock() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = advance_epoch(dir.path()).unwrap();
+        // Past any wall-clock millisecond version of an older rumid.
+        assert!(first << 32 > chrono::Utc::now().timestamp_millis() as u64);
+        let second = advance_epoch(dir.path()).unwrap();
+        assert_eq!(second, first + 1);
+        let (a, _) = PolicyHub::new(first, 60, 1, 60);
+        a.set_approved(vec!["x".into()]);
+        a.set_approved(vec!["y".into()]);
+        let (b, _) = PolicyHub::new(second, 60, 1, 60);
+        b.set_approved(vec!["x".into()]);
+        assert!(a.current().version > (first << 32));
+        assert!(
+            b.current().version > a.current().version,
+            "a restart outranks many pushes"
+        );
+        std::fs::write(dir.path().join(EPOCH_FILE), "garbage").unwrap();
+        assert!(advance_epoch(dir.path()).is_err(), "never guesses an epoch");
     }
 }

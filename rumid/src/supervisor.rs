@@ -8,6 +8,18 @@
 //! into rumid's audit log. A helper holds no policy until the push, so a restarted helper
 //! serves nothing in between (fail closed).
 //!
+//! Every connection starts with `Hello`: the helper proves it holds this instance's control
+//! key ([`rumi_common::control_key`]) and rumid then sends the derived token with every
+//! call ([`ControlChannel`]). A helper that cannot prove it belongs to another instance:
+//! nothing is pushed or sent to it, the helper is reported down with `RUMI-INST-002`, and
+//! the connect is retried with backoff (the rightful helper may come back).
+//!
+//! A push the helper refuses as older than what it holds (`RUMI-INST-003`, a stale rumid or
+//! a version counter restored from a backup) is not a reason to restart it: the helper has
+//! already closed what the two snapshots disagree on (fail closed), so the supervisor keeps
+//! the connection, reports the helper `policy_refused` (health DEGRADED, audited
+//! `security/helper_policy_refused`) and pushes again at the next change.
+//!
 //! The supervision loop itself is watched: if it ever panics (a bug, or once a log line on a
 //! closed stderr), its task is started again, so a helper is never left unsupervised, and
 //! health never trusts a stale record: an `up` helper whose process is gone, or that has not
@@ -25,12 +37,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
+use rumi_common::control_key::{ControlKey, NONCE_LEN, TOKEN_METADATA};
 use rumi_proto::control::helper_client::HelperClient;
-use rumi_proto::control::{AuditRecord, AuditStreamRequest, HealthRequest, PolicySnapshot};
+use rumi_proto::control::{AuditRecord, AuditStreamRequest, HealthRequest, HelloRequest, PolicySnapshot};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tracing::Instrument;
 
@@ -60,6 +74,20 @@ const RESUPERVISE_AFTER: Duration = MAX_BACKOFF;
 /// when the stream came back at once.
 pub const AUDIT_GAP_VISIBLE: Duration = Duration::from_secs(60);
 
+/// A control channel that sends this instance's control token with every call.
+pub type ControlChannel = InterceptedService<Channel, ControlToken>;
+
+/// Adds the per-call control token (made for one helper process) to every request.
+#[derive(Clone)]
+pub struct ControlToken(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl tonic::service::Interceptor for ControlToken {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        req.metadata_mut().insert(TOKEN_METADATA, self.0.clone());
+        Ok(req)
+    }
+}
+
 /// How to run and reach one helper.
 #[derive(Debug, Clone)]
 pub struct HelperSpec {
@@ -71,6 +99,8 @@ pub struct HelperSpec {
     pub mode: HelperMode,
     /// Largest audit message accepted from the helper (`RUMI_HELPER_AUDIT_MAX_MESSAGE_BYTES`).
     pub audit_max_message_bytes: usize,
+    /// This instance's control key (the helper must prove it holds it).
+    pub control_key: ControlKey,
 }
 
 /// What `/api/health` reports per helper.
@@ -83,12 +113,22 @@ pub struct HelperStatus {
     pub last_error: Option<String>,
     /// Bytes the helper holds from pack sockets right now (last health check).
     pub frame_bytes_buffered: u64,
+    /// Pack connections open right now (last health check).
+    pub connections: u32,
+    /// Pack connections the helper refused since it started (over a pack's share or its total).
+    pub connections_refused: u64,
 }
 
 impl HelperStatus {
     /// Whether the helper is connected and holds the policy.
     pub fn is_up(&self) -> bool {
         self.state == "up"
+    }
+
+    /// Whether the helper refused rumid's latest policy as older than its own (it serves
+    /// only what both allow).
+    pub fn is_policy_refused(&self) -> bool {
+        self.state == "policy_refused"
     }
 }
 
@@ -158,7 +198,7 @@ pub struct SupervisorHandle {
     pub name: &'static str,
     pub status: Arc<ArcSwap<HelperStatus>>,
     /// The control channel while the helper is up (for admin calls such as secrets).
-    pub channel: Arc<arc_swap::ArcSwapOption<Channel>>,
+    pub channel: Arc<arc_swap::ArcSwapOption<ControlChannel>>,
     /// The helper's audit stream.
     pub audit: Arc<std::sync::Mutex<AuditStreamStatus>>,
     /// When the helper last answered a health check (or came up).
@@ -170,7 +210,7 @@ impl SupervisorHandle {
     ///
     /// # Errors
     /// [`crate::error::Error::HelperUnavailable`] while it is down or restarting.
-    pub fn channel(&self) -> Result<Channel, crate::error::Error> {
+    pub fn channel(&self) -> Result<ControlChannel, crate::error::Error> {
         self.channel
             .load_full()
             .map(|c| (*c).clone())
@@ -188,7 +228,8 @@ impl SupervisorHandle {
     /// answered a health check within [`STALE_AFTER`].
     pub fn observed(&self) -> HelperStatus {
         let mut s = (**self.status.load()).clone();
-        if !s.is_up() {
+        // A helper that refused our policy is still connected and health-checked.
+        if !s.is_up() && !s.is_policy_refused() {
             return s;
         }
         if let Some(pid) = s.pid
@@ -236,6 +277,8 @@ pub fn spawn(spec: HelperSpec, policy: watch::Receiver<Arc<PolicySnapshot>>, aud
         restarts: 0,
         last_error: None,
         frame_bytes_buffered: 0,
+        connections: 0,
+        connections_refused: 0,
     }));
     let channel = Arc::new(arc_swap::ArcSwapOption::empty());
     let handle = SupervisorHandle {
@@ -334,6 +377,8 @@ fn set_down(status: &ArcSwap<HelperStatus>, restarts: u32, pid: Option<u32>, err
         restarts,
         last_error: Some(error),
         frame_bytes_buffered: 0,
+        connections: 0,
+        connections_refused: 0,
     }));
 }
 
@@ -364,9 +409,11 @@ async fn run_connected(
     };
     let mut client = HelperClient::new(channel.clone());
     let snapshot = policy.borrow_and_update().clone();
-    if let Err(e) = push(&mut client, &snapshot, CONNECT_DEADLINE).await {
-        return e;
-    }
+    let mut refused = match push(&mut client, &snapshot, CONNECT_DEADLINE).await {
+        Pushed::Accepted => None,
+        Pushed::Refused(why) => Some(why),
+        Pushed::Failed(e) => return e,
+    };
     {
         // A new helper process starts its counters from zero. A break seen while the old
         // process went down belongs to that down episode, which health and the audit already
@@ -389,9 +436,14 @@ async fn run_connected(
         restarts,
         last_error: None,
         frame_bytes_buffered: 0,
+        connections: 0,
+        connections_refused: 0,
     }));
     handle.saw();
     tracing::info!(?pid, policy_version = snapshot.version, "helper up; policy pushed");
+    if let Some(why) = refused.take() {
+        report_refused(status, audit, spec.name, &snapshot, why).await;
+    }
     let mut misses = 0;
     let reason = loop {
         tokio::select! {
@@ -401,12 +453,20 @@ async fn run_connected(
                     break "policy channel closed".to_owned();
                 }
                 let snapshot = policy.borrow_and_update().clone();
-                if let Err(e) = push(&mut client, &snapshot, RPC_TIMEOUT).await {
-                    break e;
+                match push(&mut client, &snapshot, RPC_TIMEOUT).await {
+                    Pushed::Accepted => {
+                        let mut s = (**status.load()).clone();
+                        if s.is_policy_refused() {
+                            tracing::info!(policy_version = snapshot.version, "helper accepts the policy again");
+                        }
+                        s.state = "up";
+                        s.last_error = None;
+                        s.policy_version = snapshot.version;
+                        status.store(Arc::new(s));
+                    }
+                    Pushed::Refused(why) => report_refused(status, audit, spec.name, &snapshot, why).await,
+                    Pushed::Failed(e) => break e,
                 }
-                let mut s = (**status.load()).clone();
-                s.policy_version = snapshot.version;
-                status.store(Arc::new(s));
             }
             () = tokio::time::sleep(HEALTH_PERIOD) => {
                 match tokio::time::timeout(RPC_TIMEOUT, client.health(HealthRequest {})).await {
@@ -440,7 +500,7 @@ async fn wait_child(child: &mut Option<Child>) -> String {
     }
 }
 
-async fn connect(spec: &HelperSpec, child: &mut Option<Child>) -> Result<Channel, String> {
+async fn connect(spec: &HelperSpec, child: &mut Option<Child>) -> Result<ControlChannel, String> {
     let uri = format!("unix://{}", spec.control_socket.display());
     let endpoint = Endpoint::from_shared(uri).map_err(|e| format!("bad control socket path: {e}"))?;
     let deadline = Instant::now() + CONNECT_DEADLINE;
@@ -450,20 +510,133 @@ async fn connect(spec: &HelperSpec, child: &mut Option<Child>) -> Result<Channel
         {
             return Err(format!("process exited during start: {exit}"));
         }
-        match endpoint.connect().await {
-            Ok(ch) => return Ok(ch),
-            Err(e) if Instant::now() > deadline => return Err(format!("cannot connect: {e}")),
-            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        let attempt = match endpoint.connect().await {
+            Ok(ch) => match hello(ch, &spec.control_key, &spec.control_socket).await {
+                Ok(ch) => return Ok(ch),
+                Err(Hello::Foreign(e) | Hello::WrongKey(e)) => return Err(e),
+                Err(Hello::NotYet(e)) => e,
+            },
+            Err(e) => format!("cannot connect: {e}"),
+        };
+        if Instant::now() > deadline {
+            return Err(attempt);
         }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
-async fn push(client: &mut HelperClient<Channel>, snapshot: &PolicySnapshot, timeout: Duration) -> Result<(), String> {
-    match tokio::time::timeout(timeout, client.push_policy(snapshot.clone())).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(status)) => Err(format!("policy push refused: {}", status.message())),
-        Err(_) => Err("policy push timed out".to_owned()),
+/// Why a `Hello` did not authenticate the helper.
+enum Hello {
+    /// The helper proved another key: it belongs to another instance. Stop.
+    WrongKey(String),
+    /// The helper refuses us or cannot authenticate at all: stop.
+    Foreign(String),
+    /// Not ready yet (no key file yet, a transport error): try again.
+    NotYet(String),
+}
+
+/// Authenticates the helper on `channel` (it must prove it holds `key`) and returns the
+/// channel that sends the token made for it.
+///
+/// # Security
+/// Nothing but `Hello` goes to a helper before its proof verified: a helper of another
+/// instance on our control socket path gets no policy, no secret and no token.
+async fn hello(channel: Channel, key: &ControlKey, path: &std::path::Path) -> Result<ControlChannel, Hello> {
+    let nonce: [u8; NONCE_LEN] = rand::random();
+    let mut client = HelperClient::new(channel.clone());
+    let reply = match tokio::time::timeout(
+        RPC_TIMEOUT,
+        client.hello(HelloRequest {
+            client_nonce: nonce.to_vec(),
+        }),
+    )
+    .await
+    {
+        Ok(Ok(r)) => r.into_inner(),
+        Ok(Err(s)) if s.code() == tonic::Code::Unimplemented => {
+            return Err(Hello::Foreign(format!(
+                "RUMI-INST-002: the helper at {} does not authenticate (an older version?); refusing to use it",
+                path.display()
+            )));
+        }
+        Ok(Err(s)) if s.code() == tonic::Code::PermissionDenied => {
+            return Err(Hello::Foreign(format!("policy push refused: {}", s.message())));
+        }
+        Ok(Err(s)) => return Err(Hello::NotYet(format!("hello failed: {}", s.message()))),
+        Err(_) => return Err(Hello::NotYet("hello timed out".to_owned())),
+    };
+    if !key.verifies(&nonce, &reply.helper_nonce, &reply.proof) {
+        return Err(Hello::WrongKey(format!(
+            "RUMI-INST-002: the helper at {} (pid {}) does not hold this instance's control key: it belongs to another Rumi instance; give each instance its own control socket paths",
+            path.display(),
+            reply.pid
+        )));
     }
+    let token = key.call_token(&reply.helper_nonce);
+    let value = token
+        .expose()
+        .parse()
+        .map_err(|_| Hello::Foreign("control token is not ASCII".to_owned()))?;
+    Ok(InterceptedService::new(channel, ControlToken(value)))
+}
+
+/// Why the helper listening at `path` is not this instance's, if it answers and proves
+/// another key; `None` when it proves ours, refuses us (the supervisor reports that), or
+/// nobody answers (yet).
+pub async fn foreign_helper(path: &std::path::Path, key: &ControlKey) -> Option<String> {
+    let endpoint = Endpoint::from_shared(format!("unix://{}", path.display())).ok()?;
+    let channel = tokio::time::timeout(RPC_TIMEOUT, endpoint.connect()).await.ok()?.ok()?;
+    match hello(channel, key, path).await {
+        Err(Hello::WrongKey(why)) => Some(why),
+        Ok(_) | Err(Hello::NotYet(_) | Hello::Foreign(_)) => None,
+    }
+}
+
+/// How a push ended.
+enum Pushed {
+    Accepted,
+    /// The helper holds a newer version (`RUMI-INST-003`): it serves only what both allow.
+    Refused(String),
+    /// Anything else: reconnect.
+    Failed(String),
+}
+
+async fn push(client: &mut HelperClient<ControlChannel>, snapshot: &PolicySnapshot, timeout: Duration) -> Pushed {
+    match tokio::time::timeout(timeout, client.push_policy(snapshot.clone())).await {
+        Ok(Ok(_)) => Pushed::Accepted,
+        Ok(Err(status)) if status.code() == tonic::Code::FailedPrecondition => {
+            Pushed::Refused(status.message().to_owned())
+        }
+        Ok(Err(status)) => Pushed::Failed(format!("policy push refused: {}", status.message())),
+        Err(_) => Pushed::Failed("policy push timed out".to_owned()),
+    }
+}
+
+/// Records a refused push: state `policy_refused` (health DEGRADED), logged and audited
+/// once per push. The connection stays: restarting the helper would not change its mind
+/// and the loop would only hide the cause.
+async fn report_refused(
+    status: &ArcSwap<HelperStatus>,
+    audit: &Audit,
+    helper: &'static str,
+    snapshot: &PolicySnapshot,
+    why: String,
+) {
+    tracing::error!(policy_version = snapshot.version, reason = %why, "helper refused the policy as older than its own; it serves only what both allow");
+    let mut s = (**status.load()).clone();
+    s.state = "policy_refused";
+    s.last_error = Some(format!(
+        "{why}; another rumid of this instance pushed a newer policy, or policy_epoch.json was restored: stop the other rumid, or restart the helper"
+    ));
+    status.store(Arc::new(s));
+    audit
+        .record(
+            AuditEvent::new(Category::Security, "helper_policy_refused")
+                .failed(Severity::Critical, "policy_refused", why)
+                .detail("helper", helper)
+                .detail("policy_version", snapshot.version),
+        )
+        .await;
 }
 
 fn lock(s: &std::sync::Mutex<AuditStreamStatus>) -> std::sync::MutexGuard<'_, AuditStreamStatus> {
@@ -479,9 +652,15 @@ async fn observe_health(
     helper: &'static str,
     audit: &Audit,
 ) {
-    if status.load().frame_bytes_buffered != reply.frame_bytes_buffered {
-        let mut s = (**status.load()).clone();
+    let seen = status.load();
+    if seen.frame_bytes_buffered != reply.frame_bytes_buffered
+        || seen.connections != reply.connections
+        || seen.connections_refused != reply.connections_refused
+    {
+        let mut s = (**seen).clone();
         s.frame_bytes_buffered = reply.frame_bytes_buffered;
+        s.connections = reply.connections;
+        s.connections_refused = reply.connections_refused;
         status.store(Arc::new(s));
     }
     let newly_dropped = {
@@ -514,7 +693,7 @@ async fn observe_health(
 /// Consumes the helper's audit stream into the audit log, opening it again with backoff
 /// whenever it breaks; runs until the supervisor aborts it (the helper went down).
 async fn consume_audit(
-    mut client: HelperClient<Channel>,
+    mut client: HelperClient<ControlChannel>,
     audit: Audit,
     helper: &'static str,
     status: Arc<std::sync::Mutex<AuditStreamStatus>>,

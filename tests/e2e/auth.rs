@@ -112,6 +112,24 @@ fn rotation_replaces_the_token_and_keeps_approvals() {
             .permissions(),
     );
     assert_eq!(mode & 0o777, 0o600);
+
+    // The guide: the variable rotates once. Left set, the next start keeps the new key.
+    let new = rumid.token.clone();
+    rumid.stop();
+    let again = Rumid::builder(&home).env("RUMI_HMAC_ROTATE", "true").spawn().unwrap();
+    assert_eq!(again.token, new, "still set: no second rotation");
+    assert_eq!(home.audit_actions("security", "hmac_key_rotated").len(), 1);
+    assert!(
+        again.log_text().contains("RUMI_HMAC_ROTATE is still set"),
+        "it says why"
+    );
+    again.stop();
+    // Unset once, then set again: it rotates once more.
+    Rumid::start(&home).stop();
+    let later = Rumid::builder(&home).env("RUMI_HMAC_ROTATE", "true").spawn().unwrap();
+    assert_ne!(later.token, new);
+    assert_eq!(home.audit_actions("security", "hmac_key_rotated").len(), 2);
+    assert_eq!(later.pack_state("alpha"), "approved");
 }
 
 #[test]

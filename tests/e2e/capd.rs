@@ -513,3 +513,61 @@ fn packs_exchange_only_proposals_with_both_sides_consenting() {
     );
     assert_eq!(r["error"], "Permission denied", "path not in allowed_path_globs");
 }
+
+/// `RUMI_SECRETS_ALLOW_PLAINTEXT` as the guide's table says: `true` allows plaintext storage
+/// (no key is made up), `false` demands a key and refuses to store without one, `auto` (the
+/// default) encrypts under a generated key.
+#[test]
+fn the_plaintext_policy_follows_the_guides_table() {
+    let key_file = |home: &TestHome| home.path().join("user_data/settings/.secrets_key");
+    let stored = |home: &TestHome| -> Value {
+        serde_json::from_slice(&std::fs::read(home.path().join("user_data/secrets/K.json")).unwrap()).unwrap()
+    };
+
+    let home = TestHome::with_packs(&["alpha"]);
+    let rumid = Rumid::builder(&home)
+        .env("RUMI_SECRETS_ALLOW_PLAINTEXT", "true")
+        .spawn()
+        .unwrap();
+    let r = rumid.post("/api/secrets/set", Some(&json!({"key": "K", "value": "plain-value"})));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(!key_file(&home).exists(), "true makes up no key");
+    assert_eq!(
+        (&stored(&home)["value"], &stored(&home)["plaintext"]),
+        (&json!("plain-value"), &json!(true))
+    );
+    assert_eq!(rumid.post("/api/packs/alpha/approve", None).status, 200);
+    rumid.grant_capability("alpha", "secrets.get", json!({"allowed_keys": ["K"]}));
+    let alpha = rumid.capability_socket(&home, "alpha");
+    wait_socket(&alpha).unwrap();
+    let r = eventually("grant", patience(), || {
+        let r = call(&alpha, "secrets.get", json!({"key": "K"}));
+        (r["error_type"] != "grant_denied").then_some(r)
+    })
+    .unwrap();
+    assert_eq!(r["output"]["value"], "plain-value", "{r}");
+    drop(rumid);
+
+    let home = TestHome::new();
+    let rumid = Rumid::builder(&home)
+        .env("RUMI_SECRETS_ALLOW_PLAINTEXT", "false")
+        .spawn()
+        .unwrap();
+    let r = rumid.post("/api/secrets/set", Some(&json!({"key": "K", "value": "v"})));
+    assert_eq!((r.status, r.code()), (409, "RUMI-SYS-002"), "{:?}", r.body);
+    assert!(!home.path().join("user_data/secrets/K.json").exists(), "nothing stored");
+    assert!(!key_file(&home).exists());
+    drop(rumid);
+
+    let home = TestHome::new();
+    let rumid = Rumid::start(&home);
+    assert_eq!(
+        rumid
+            .post("/api/secrets/set", Some(&json!({"key": "K", "value": "v"})))
+            .status,
+        200
+    );
+    assert!(key_file(&home).exists(), "auto generates the key");
+    assert!(stored(&home)["value"].as_str().unwrap().starts_with("gAAAAA"));
+    assert!(stored(&home).get("plaintext").is_none());
+}

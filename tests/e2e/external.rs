@@ -1,36 +1,11 @@
 //! `--helpers=external`: helpers run by something else (systemd); rumid only connects.
 //! The control socket refuses any peer but rumid's uid.
 
-use std::process::{Child, Command, Stdio};
+use rumi_tests::{ExternalHelper, Rumid, TestHome, eventually, patience};
 
-use rumi_tests::{Rumid, TestHome, bin, eventually, patience};
-
-struct Helper(Child);
-
-impl Drop for Helper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_helper(home: &TestHome, name: &str, control_uid: u32) -> Helper {
+fn start_helper(home: &TestHome, name: &str, control_uid: u32) -> ExternalHelper {
     let run = home.path().join("run");
-    let child = Command::new(bin(name))
-        .env_clear()
-        .env("RUMI_LOG_FORMAT", "text")
-        .env("RUMI_CONTROL_UID", control_uid.to_string())
-        .env("RUMI_EGRESSD_SOCKET", run.join("egressd.sock"))
-        .env("RUMI_EGRESS_SOCK_DIR", run.join("egress"))
-        .env("RUMI_CAPD_SOCKET", run.join("capd.sock"))
-        .env("RUMI_CAPABILITY_SOCK_DIR", run.join("cap"))
-        .env("RUMI_HOME", home.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start helper");
-    Helper(child)
+    ExternalHelper::start(home, &run, name, control_uid, &run.join("control.key"))
 }
 
 #[test]
@@ -44,6 +19,10 @@ fn external_helpers_serve_rumid_and_refuse_other_uids() {
     let rumid = Rumid::builder(&home)
         .arg("--helpers")
         .arg("external")
+        .env(
+            "RUMI_CONTROL_KEY_FILE",
+            home.path().join("run/control.key").to_str().unwrap(),
+        )
         .spawn_unchecked()
         .unwrap();
 

@@ -256,19 +256,32 @@ fn every_scaffold_template_validates_and_runs_once_approved() {
             r.body["result"]["greeting"],
             json!({"message": "Hello, Rumi!", "pack": pack})
         );
+        // Without a name the template greets the world, as the guide's hello does.
+        let r = rumid.run_flow(&format!("{pack}.hello"), json!({}), 60.0);
+        assert_eq!(
+            r.body["result"]["greeting"]["message"], "Hello, World!",
+            "{pack}: {:?}",
+            r.body
+        );
     }
 
     let r = rumid.post("/api/capability/candidates/scan", None);
     assert_eq!(r.body["data"]["new_candidates"], 2, "{:?}", r.body);
-    let key = r.body["data"]["candidates"]
+    let keys: Vec<String> = r.body["data"]["candidates"]
         .as_array()
         .unwrap()
         .iter()
         .map(|c| c["candidate_key"].as_str().unwrap().to_owned())
-        .find(|k| k.starts_with("s_full:echo:s_full.echo:"))
-        .expect("the full template's handler is a candidate");
-    let r = rumid.post(&format!("/api/capability/requests/{}/approve", encode(&key)), None);
-    assert_eq!(r.status, 200, "{:?}", r.body);
+        .collect();
+    // Each template's handler has a slug of its own pack's, so both can be approved.
+    for pack in ["s_capability", "s_full"] {
+        let key = keys
+            .iter()
+            .find(|k| k.starts_with(&format!("{pack}:{pack}_echo:{pack}.echo:")))
+            .unwrap_or_else(|| panic!("{pack}'s handler is a candidate: {keys:?}"));
+        let r = rumid.post(&format!("/api/capability/requests/{}/approve", encode(key)), None);
+        assert_eq!(r.status, 200, "{pack}: {:?}", r.body);
+    }
     rumid.grant_capability("s_minimal", "s_full.echo", json!({"max_length": 5}));
     let sock = rumid.capability_socket(&home, "s_minimal");
     wait_socket(&sock).unwrap();

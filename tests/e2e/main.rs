@@ -29,6 +29,7 @@ mod sandbox;
 mod security_hostile_core;
 mod security_hostile_engine;
 mod security_hostile_helpers;
+mod security_hostile_instance;
 mod security_sandbox_backends;
 mod security_ssrf;
 mod security_tamper;

@@ -355,6 +355,63 @@ pub fn docker_or_skip(test: &str) -> bool {
     ok
 }
 
+/// A helper daemon started by the test, as systemd would (`--helpers external`). Killed on
+/// drop; its stderr goes to `<run>/<name>.log`.
+pub struct ExternalHelper {
+    child: Child,
+    pub name: String,
+}
+
+impl ExternalHelper {
+    /// Starts `name` (`rumi-egressd` or `rumi-capd`) with its sockets under `run` (the
+    /// layout `RumidBuilder::helper_paths` gives rumid), trusting `control_uid` and reading
+    /// the control key from `key_file`.
+    pub fn start(home: &TestHome, run: &Path, name: &str, control_uid: u32, key_file: &Path) -> Self {
+        fs::create_dir_all(run).expect("run dir");
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(run.join(format!("{name}.log")))
+            .expect("helper log");
+        let child = Command::new(bin(name))
+            .env_clear()
+            .env("RUMI_LOG_FORMAT", "text")
+            .env("RUMI_CONTROL_UID", control_uid.to_string())
+            .env("RUMI_CONTROL_KEY_FILE", key_file)
+            .env("RUMI_EGRESSD_SOCKET", run.join("egressd.sock"))
+            .env("RUMI_EGRESS_SOCK_DIR", run.join("egress"))
+            .env("RUMI_CAPD_SOCKET", run.join("capd.sock"))
+            .env("RUMI_CAPABILITY_SOCK_DIR", run.join("cap"))
+            .env("RUMI_EGRESS_ALLOW_CIDRS", "127.0.0.1/32")
+            .env("RUMI_HOME", home.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start helper");
+        Self {
+            child,
+            name: name.to_owned(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process still runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for ExternalHelper {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Group given to the helper sockets in strict-mode tests, so containers can open them.
 pub const SOCKET_GID: &str = "4242";
 
@@ -425,6 +482,8 @@ pub struct RumidBuilder<'a> {
     env: Vec<(String, String)>,
     args: Vec<String>,
     strict: bool,
+    open_files: Option<u64>,
+    paths: Option<PathBuf>,
     socket_groups: bool,
     bin_dir: Option<PathBuf>,
     user: Option<(u32, Vec<u32>)>,
@@ -439,6 +498,20 @@ impl RumidBuilder<'_> {
 
     pub fn arg(mut self, a: &str) -> Self {
         self.args.push(a.to_owned());
+        self
+    }
+
+    /// Runs rumid (and so its helpers) with this open-file limit, soft and hard (through
+    /// util-linux's `prlimit`, which execs rumid: the pid stays rumid's).
+    pub fn open_files(mut self, n: u64) -> Self {
+        self.open_files = Some(n);
+        self
+    }
+
+    /// Puts the helpers' control sockets and socket directories under `dir` instead of the
+    /// home's `run/` (to start two instances on one set of paths).
+    pub fn helper_paths(mut self, dir: &Path) -> Self {
+        self.paths = Some(dir.to_path_buf());
         self
     }
 
@@ -497,21 +570,33 @@ impl RumidBuilder<'_> {
             Some(dir) => dir.join("rumid"),
             None => bin("rumid"),
         };
-        let mut cmd = match &self.user {
-            None => Command::new(rumid),
-            Some((uid, groups)) => {
-                let mut c = Command::new("/usr/bin/setpriv");
-                c.arg(format!("--reuid={uid}")).arg(format!("--regid={uid}"));
-                if groups.is_empty() {
-                    c.arg("--clear-groups");
-                } else {
-                    let list: Vec<String> = groups.iter().map(u32::to_string).collect();
-                    c.arg(format!("--groups={}", list.join(",")));
-                }
-                c.arg("--").arg(rumid);
-                c
+        // Wrappers exec what follows them, so the pid stays rumid's.
+        let mut argv: Vec<std::ffi::OsString> = vec![rumid.into()];
+        if let Some((uid, groups)) = &self.user {
+            let mut w: Vec<std::ffi::OsString> = vec![
+                "/usr/bin/setpriv".into(),
+                format!("--reuid={uid}").into(),
+                format!("--regid={uid}").into(),
+            ];
+            if groups.is_empty() {
+                w.push("--clear-groups".into());
+            } else {
+                let list: Vec<String> = groups.iter().map(u32::to_string).collect();
+                w.push(format!("--groups={}", list.join(",")).into());
             }
-        };
+            w.push("--".into());
+            w.append(&mut argv);
+            argv = w;
+        }
+        if let Some(n) = self.open_files {
+            let mut w: Vec<std::ffi::OsString> =
+                vec!["prlimit".into(), format!("--nofile={n}:{n}").into(), "--".into()];
+            w.append(&mut argv);
+            argv = w;
+        }
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..]);
+        let run = self.paths.clone().unwrap_or_else(|| home.join("run"));
         cmd.env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("RUST_BACKTRACE", "1")
@@ -523,10 +608,10 @@ impl RumidBuilder<'_> {
             .arg(&home)
             .arg("--port")
             .arg("0")
-            .env("RUMI_EGRESS_SOCK_DIR", home.join("run/egress"))
-            .env("RUMI_EGRESSD_SOCKET", home.join("run/egressd.sock"))
-            .env("RUMI_CAPABILITY_SOCK_DIR", home.join("run/cap"))
-            .env("RUMI_CAPD_SOCKET", home.join("run/capd.sock"))
+            .env("RUMI_EGRESS_SOCK_DIR", run.join("egress"))
+            .env("RUMI_EGRESSD_SOCKET", run.join("egressd.sock"))
+            .env("RUMI_CAPABILITY_SOCK_DIR", run.join("cap"))
+            .env("RUMI_CAPD_SOCKET", run.join("capd.sock"))
             .args(if self.strict { &[][..] } else { &["--permissive"][..] })
             .args(&self.args)
             .stdin(Stdio::null());
@@ -548,6 +633,7 @@ impl RumidBuilder<'_> {
             child,
             base: String::new(),
             token: String::new(),
+            run,
             log,
             agent: agent(),
         };
@@ -581,6 +667,8 @@ pub struct Rumid {
     child: Child,
     pub base: String,
     pub token: String,
+    /// Where the helpers' sockets are (the home's `run/` unless set otherwise).
+    pub run: PathBuf,
     log: PathBuf,
     agent: ureq::Agent,
 }
@@ -615,6 +703,8 @@ impl Rumid {
             env: Vec::new(),
             args: Vec::new(),
             strict: false,
+            open_files: None,
+            paths: None,
             socket_groups: false,
             bin_dir: None,
             user: None,
@@ -806,15 +896,15 @@ impl Rumid {
     }
 
     /// The egress socket of a pack.
-    pub fn egress_socket(&self, home: &TestHome, pack: &str) -> PathBuf {
-        home.path().join("run/egress").join(format!("{pack}.sock"))
+    pub fn egress_socket(&self, _home: &TestHome, pack: &str) -> PathBuf {
+        self.run.join("egress").join(format!("{pack}.sock"))
     }
 
     /// The capability socket of a principal (`sha256(principal)[:32].sock`).
-    pub fn capability_socket(&self, home: &TestHome, principal: &str) -> PathBuf {
+    pub fn capability_socket(&self, _home: &TestHome, principal: &str) -> PathBuf {
         use sha2::Digest;
         let digest = hex::encode(sha2::Sha256::digest(principal.as_bytes()));
-        home.path().join("run/cap").join(format!("{}.sock", &digest[..32]))
+        self.run.join("cap").join(format!("{}.sock", &digest[..32]))
     }
 
     /// Grants a capability permission with a config.

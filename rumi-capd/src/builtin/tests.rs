@@ -194,8 +194,11 @@ fn cas_takes_the_original_argument_names_and_conflicts_as_a_failure() {
 #[test]
 fn secrets_get_answers_the_value_or_one_uniform_denial() {
     let home = tempfile::tempdir().unwrap();
-    let config =
-        crate::config::Config::load(&MapEnv::from_pairs(vec![("RUMI_HOME", home.path().to_str().unwrap())])).unwrap();
+    let config = crate::config::Config::load(&MapEnv::from_pairs(vec![
+        ("RUMI_HOME", home.path().to_str().unwrap()),
+        ("RUMI_CONTROL_KEY", &"ab".repeat(32)),
+    ]))
+    .unwrap();
     let secrets = Secrets::open(&config).unwrap();
     secrets.set("API_KEY", &Secret("sk-1".into())).unwrap();
     secrets.set("OTHER", &Secret("sk-2".into())).unwrap();

@@ -22,7 +22,7 @@ const BLOCK: &str = r#""""A block: python_file_call steps run `run(input_data, c
 
 
 def run(input_data, context):
-    name = (input_data or {}).get("name", "World")
+    name = (input_data or {}).get("name") or "World"
     return {"message": f"Hello, {name}!", "pack": "{PACK}"}
 "#;
 
@@ -39,7 +39,7 @@ steps:
     output: greeting
     timeout_seconds: 30
 outputs:
-  greeting: "${ctx.greeting}"
+  greeting: object
 "#;
 
 const HANDLER_JSON: &str = r#"{
@@ -79,8 +79,8 @@ fn files(template: Template) -> Vec<(&'static str, &'static str)> {
         out.push(("backend/flows/hello.flow.yaml", FLOW));
     }
     if matches!(template, Template::Capability | Template::Full) {
-        out.push(("share/capability_handlers/echo/handler.json", HANDLER_JSON));
-        out.push(("share/capability_handlers/echo/handler.py", HANDLER_PY));
+        out.push(("share/capability_handlers/{SLUG}/handler.json", HANDLER_JSON));
+        out.push(("share/capability_handlers/{SLUG}/handler.py", HANDLER_PY));
     }
     if matches!(template, Template::Full) {
         out.push(("backend/lib/install.py", LIB_INSTALL));
@@ -100,10 +100,15 @@ pub fn scaffold(pack_id: &str, template: Template, output_dir: &Path) -> Result<
     }
     // Permission ids are lower-case letters, digits, '_', '.' and '-'.
     let permission = id.as_str().to_ascii_lowercase();
+    // Approved handlers are installed by slug, so each pack's must be its own: two scaffolded
+    // packs can both be approved. A pack id is at most 64 characters, as is a slug.
+    let slug = Some(format!("{id}_echo"))
+        .filter(|s| s.len() <= 64)
+        .unwrap_or_else(|| id.as_str().to_owned());
     fs::create_dir_all(output_dir).with_context(|| format!("create {}", output_dir.display()))?;
     fs::create_dir(&dir).with_context(|| format!("create {}", dir.display()))?;
     for (rel, text) in files(template) {
-        let path = dir.join(rel);
+        let path = dir.join(rel.replace("{SLUG}", &slug));
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).with_context(|| format!("create {}", parent.display()))?;
         }

@@ -77,6 +77,9 @@ fn probes(state: &AppState, verbose: bool) -> Value {
         // DEGRADED: it serves packs, but the operator's record of what they did is not whole.
         let gap = s.is_up().then(|| h.audit_status().gap()).flatten();
         let status = match (s.is_up(), &gap) {
+            // It serves only what its held and our refused policy both allow: not down,
+            // not right either.
+            (false, _) if s.is_policy_refused() => Status::Degraded,
             (false, _) => Status::Down,
             (true, Some(_)) => Status::Degraded,
             (true, None) => Status::Up,

@@ -53,11 +53,17 @@ fn main() -> Result<()> {
         }
         return Ok(());
     }
-    // `rumi-bench --hostile`: helper memory and audit volume under hostile packs.
-    if std::env::args().any(|a| a == "--hostile") {
+    // `rumi-bench --hostile`: helper memory, audit volume and a good pack's latency under
+    // hostile packs. `--fd-attack` alone: only the descriptor-exhaustion figure.
+    if std::env::args().any(|a| a == "--hostile" || a == "--fd-attack") {
         println!("| figure | value | target |");
         println!("|---|---|---|");
-        for line in hostile_bench()? {
+        if !std::env::args().any(|a| a == "--fd-attack") {
+            for line in hostile_bench()? {
+                println!("{line}");
+            }
+        }
+        for line in fd_attack_bench()? {
             println!("{line}");
         }
         return Ok(());
@@ -930,6 +936,131 @@ fn hostile_bench() -> Result<Vec<String>> {
         ));
     }
     Ok(out)
+}
+
+/// Descriptor exhaustion (`--hostile`, `--fd-attack`): a well-behaved pack's `store.get`
+/// (a new connection per call, as the SDK makes) while another pack opens and holds as many
+/// connections as it can to its own egress and capability sockets, the helpers running with
+/// 4096 descriptors. Prints p50 / p99 / max before and during the attack, and failed calls.
+fn fd_attack_bench() -> Result<Vec<String>> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    use std::os::unix::net::UnixStream;
+    const HELPER_FILES: u64 = 4096;
+    const ATTACK: Duration = Duration::from_secs(15);
+    const CALLS_BEFORE: usize = 500;
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    if soft < hard {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+    let (soft, _) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    let per_socket = usize::try_from(soft.saturating_sub(1000))
+        .unwrap_or(usize::MAX)
+        .min(20_000)
+        / 2;
+    anyhow::ensure!(
+        per_socket >= 4000,
+        "raise the open-file limit (ulimit -n) to at least 10000"
+    );
+
+    let home = TestHome::new();
+    home.add_pack("evil");
+    home.add_pack("good");
+    let rumid = Rumid::builder(&home)
+        .open_files(HELPER_FILES)
+        .env("RUMI_LOG_LEVEL", "WARNING")
+        .spawn()?;
+    for p in ["evil", "good"] {
+        let r = rumid.post(&format!("/api/packs/{p}/approve"), None);
+        anyhow::ensure!(r.status == 200, "approve {p}: {:?}", r.body);
+    }
+    let r = rumid.post(
+        "/api/stores/create",
+        Some(&json!({"store_id": "notes", "owner_pack": "good"})),
+    );
+    anyhow::ensure!(r.status == 200, "store: {:?}", r.body);
+    rumid.grant_capability("good", "store.get", json!({"allowed_store_ids": ["notes"]}));
+    rumid.grant_capability("good", "store.set", json!({"allowed_store_ids": ["notes"]}));
+    let good = rumid.capability_socket(&home, "good");
+    wait_socket(&good)?;
+    let set = json!({"permission_id": "store.set", "args": {"store_id": "notes", "key": "k", "value": "v"}});
+    anyhow::ensure!(frame_call(&good, &set)?["success"] == true, "store.set");
+    let sockets = [
+        rumid.egress_socket(&home, "evil"),
+        rumid.capability_socket(&home, "evil"),
+    ];
+    for s in &sockets {
+        wait_socket(s)?;
+    }
+    let get = json!({"permission_id": "store.get", "args": {"store_id": "notes", "key": "k"}});
+    let call = || -> (Duration, bool) {
+        let t = Instant::now();
+        let ok = rumi_tests::frame_call_within(&good, &get, Duration::from_secs(5)).is_ok_and(|r| r["success"] == true);
+        (t.elapsed(), ok)
+    };
+    let baseline: Vec<Duration> = (0..CALLS_BEFORE).map(|_| call().0).collect();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let opened = Arc::new(AtomicU64::new(0));
+    let threads: Vec<_> = sockets
+        .iter()
+        .cloned()
+        .map(|socket| {
+            let (stop, opened) = (stop.clone(), opened.clone());
+            std::thread::spawn(move || {
+                let mut held = Vec::with_capacity(per_socket);
+                while !stop.load(Ordering::Relaxed) {
+                    match UnixStream::connect(&socket) {
+                        Ok(s) => {
+                            held.push(s);
+                            opened.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(1)),
+                    }
+                    if held.len() >= per_socket {
+                        held.clear();
+                    }
+                }
+            })
+        })
+        .collect();
+    while opened.load(Ordering::Relaxed) < 2000 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let started = Instant::now();
+    let (mut during, mut failed) = (Vec::new(), 0usize);
+    while started.elapsed() < ATTACK {
+        let (took, ok) = call();
+        during.push(took);
+        failed += usize::from(!ok);
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    let refused: u64 = ["egressd", "capd"]
+        .iter()
+        .map(|h| {
+            rumid.get("/api/health").body["data"]["helpers"][h]["connections_refused"]
+                .as_u64()
+                .unwrap_or(0)
+        })
+        .sum();
+    let max_ms = |v: &[Duration]| v.iter().max().map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    let (b50, b99) = percentiles(baseline.clone());
+    let n = during.len();
+    let worst = max_ms(&during);
+    let (d50, d99) = percentiles(during);
+    Ok(vec![
+        format!(
+            "| good pack `store.get` (new connection per call), no attack: p50 / p99 / max ({CALLS_BEFORE} calls) | {b50:.2} / {b99:.2} / {:.2} ms | — |",
+            max_ms(&baseline)
+        ),
+        format!(
+            "| good pack `store.get` during the fd attack ({per_socket} connections held per socket, 2 sockets, helpers at {HELPER_FILES} descriptors, {}s; {} connections opened, {refused} refused): p50 / p99 / max ({n} calls, {failed} failed) | {d50:.2} / {d99:.2} / {worst:.2} ms | ≤ 50 ms p99 |",
+            ATTACK.as_secs(),
+            opened.load(Ordering::Relaxed)
+        ),
+    ])
 }
 
 /// Runs `CONNECTIONS` keep-alive clients for `RUN`; returns requests per second and body size.
