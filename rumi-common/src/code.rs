@@ -182,6 +182,9 @@ codes! {
     /// A file could not be read for lack of resources (descriptors, memory) or an I/O error;
     /// nothing was decided about it. Retry.
     SYS_RESOURCES_EXHAUSTED = "RUMI-SYS-009";
+    /// The generation journal of the signed state is missing, damaged or behind the files:
+    /// rumid does not start.
+    SYS_STATE_JOURNAL = "RUMI-SYS-010";
 }
 
 #[cfg(test)]

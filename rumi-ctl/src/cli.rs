@@ -89,9 +89,9 @@ pub enum Command {
     /// The runtime image that runs pack code in strict mode.
     #[command(subcommand)]
     Image(ImageCommand),
-    /// Check a home and this machine (read-only); each problem comes with its fix.
-    #[command(subcommand)]
-    Setup(SetupCommand),
+    /// Set up, check, repair and start a home: with no command a menu on a terminal, with
+    /// --web the same in a browser page.
+    Setup(SetupArgs),
     /// Show the audit log, newest last; filter it, and follow new events with --follow.
     Audit {
         /// Only this category (approval, security, system, permission, network, flow_execution,
@@ -246,6 +246,30 @@ pub enum PrivilegesCommand {
     },
 }
 
+/// `rumi-ctl setup`: one command, the menu (no command) or the web page (`--web`).
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SetupArgs {
+    #[command(subcommand)]
+    pub command: Option<SetupCommand>,
+    /// Show the menu even when stdin is not a terminal (choices are read line by line).
+    #[arg(long, conflicts_with = "web")]
+    pub menu: bool,
+    /// Serve the checks, init, doctor and recover as a browser page (Ctrl-C stops it).
+    #[arg(long)]
+    pub web: bool,
+    /// The web page's port (0 picks a free one).
+    #[arg(long, value_name = "N", default_value_t = crate::commands::setup::web::DEFAULT_PORT, requires = "web")]
+    pub port: u16,
+    /// The web page's address. Default 127.0.0.1; any other address exposes the page (still
+    /// behind its token) to the network.
+    #[arg(long, value_name = "ADDR", requires = "web")]
+    pub bind: Option<std::net::IpAddr>,
+    /// The engine the menu's and the page's check and doctor look at.
+    #[command(flatten)]
+    pub engine: Engine,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum SetupCommand {
     /// Check directories, key file modes, python3, the Docker engine and the runtime image.
@@ -276,10 +300,37 @@ pub enum SetupCommand {
         #[arg(long, value_name = "PACK_ID")]
         restore_pack: Option<String>,
     },
+    /// Check, init the home if it has no key yet, doctor, then start rumid for this home in
+    /// the foreground (permissive, loudly, when no Docker engine answers).
+    Run {
+        #[command(flatten)]
+        engine: Engine,
+        /// rumid's API port (0 picks a free one). Default: rumid's (RUMI_API_PORT, else 8765).
+        #[arg(long, value_name = "N")]
+        port: Option<u16>,
+        /// How pack code runs. Default auto: strict when a Docker engine answers, else
+        /// permissive (development only: pack code on the host).
+        #[arg(long, value_enum, default_value = "auto")]
+        mode: RunMode,
+        /// Start even when doctor finds errors.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// The security mode `setup run` starts rumid in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RunMode {
+    /// Strict when a Docker engine answers, else permissive.
+    Auto,
+    /// Pack code only in containers.
+    Strict,
+    /// Pack code on the host (development only).
+    Permissive,
 }
 
 /// The Docker engine and runtime image `setup check` and `setup doctor` look at.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Engine {
     /// The Docker engine's socket.
     #[arg(long, env = "RUMI_DOCKER_SOCKET", default_value = "/var/run/docker.sock")]

@@ -181,6 +181,11 @@ impl Client {
         })
     }
 
+    /// The API base URL this client talks to (empty when the home says rumid is not running).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// Sends a request; returns `data` of a success envelope.
     ///
     /// # Errors

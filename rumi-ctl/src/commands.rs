@@ -6,7 +6,7 @@ mod groups;
 mod man;
 mod packs;
 mod scaffold;
-mod setup;
+pub mod setup;
 
 use anyhow::Result;
 
@@ -55,24 +55,11 @@ pub fn run(cli: &Cli) -> Result<()> {
                 source,
             },
         ),
-        Command::Setup(crate::cli::SetupCommand::Check { engine }) => report(
-            cli,
-            &setup::check(&client::home(cli), &engine.docker_socket, &engine.image),
-        ),
-        Command::Setup(crate::cli::SetupCommand::Doctor { engine }) => {
-            let home = client::home(cli);
-            let health = Client::new(cli)
-                .ok()
-                .and_then(|c| c.call("GET", "/api/health", None).ok());
-            report(
-                cli,
-                &setup::doctor(&home, &engine.docker_socket, &engine.image, health.as_ref()),
-            )
-        }
-        Command::Setup(crate::cli::SetupCommand::Init { no_example }) => setup_init(cli, !no_example),
-        Command::Setup(crate::cli::SetupCommand::Recover { restore_pack }) => {
-            setup_recover(cli, restore_pack.as_deref())
-        }
+        Command::Setup(args) => match &args.command {
+            Some(cmd) => setup_command(cli, cmd),
+            None if args.web => setup::web::serve(cli, args),
+            None => setup::menu::run(cli, args),
+        },
         Command::Scaffold {
             pack_id,
             template,
@@ -162,17 +149,83 @@ fn scaffold_cmd(
     }
 }
 
+/// One `rumi-ctl setup` command (also what the menu runs).
+fn setup_command(cli: &Cli, cmd: &crate::cli::SetupCommand) -> Result<()> {
+    use crate::cli::SetupCommand;
+    match cmd {
+        SetupCommand::Check { engine } => report(
+            cli,
+            &setup::check(&client::home(cli), &engine.docker_socket, &engine.image),
+        ),
+        SetupCommand::Doctor { engine } => report(cli, &setup_doctor(cli, engine)),
+        SetupCommand::Init { no_example } => setup_init(cli, !no_example),
+        SetupCommand::Recover { restore_pack } => setup_recover(cli, restore_pack.as_deref()),
+        SetupCommand::Run {
+            engine,
+            port,
+            mode,
+            force,
+        } => setup::run::run(
+            cli,
+            &setup::run::Options {
+                engine,
+                port: *port,
+                mode: *mode,
+                force: *force,
+            },
+        ),
+    }
+}
+
+/// `setup doctor`'s findings, with the running instance's health when one answers.
+fn setup_doctor(cli: &Cli, engine: &crate::cli::Engine) -> Vec<setup::Finding> {
+    let health = Client::new(cli)
+        .ok()
+        .and_then(|c| c.call("GET", "/api/health", None).ok());
+    setup::doctor(
+        &client::home(cli),
+        &engine.docker_socket,
+        &engine.image,
+        health.as_ref(),
+    )
+}
+
+/// `setup init` as JSON (what `--json` prints and the web page shows).
+fn init_json(home: &std::path::Path, done: &setup::Init) -> serde_json::Value {
+    serde_json::json!({
+        "home": home.display().to_string(),
+        "created_dirs": done.created_dirs,
+        "key_created": done.key_created,
+        "example_pack": done.example.as_ref().map(|p| p.display().to_string()),
+    })
+}
+
+/// `setup recover` as JSON: one object per repair.
+fn repairs_json(repairs: &[setup::Repair]) -> serde_json::Value {
+    serde_json::Value::Array(
+        repairs
+            .iter()
+            .map(|r| serde_json::json!({"repair": r.what, "ok": r.ok}))
+            .collect(),
+    )
+}
+
+/// Repairs through `setup recover`, asking the running instance (if any) to rebuild the
+/// pending export.
+fn recover_home(cli: &Cli, restore_pack: Option<&str>) -> Vec<setup::Repair> {
+    let scan = || -> Result<()> {
+        Client::new(cli)?.call("POST", "/api/packs/scan", None)?;
+        Ok(())
+    };
+    setup::recover(&client::home(cli), restore_pack, &scan)
+}
+
 fn setup_init(cli: &Cli, example: bool) -> Result<()> {
     let home = client::home(cli);
     let done = setup::init(&home, example)?;
     let token = client::token(cli)?;
     if cli.json {
-        return output::json(&serde_json::json!({
-            "home": home.display().to_string(),
-            "created_dirs": done.created_dirs,
-            "key_created": done.key_created,
-            "example_pack": done.example.as_ref().map(|p| p.display().to_string()),
-        }));
+        return output::json(&init_json(&home, &done));
     }
     if cli.quiet {
         return Ok(());
@@ -199,19 +252,9 @@ fn setup_init(cli: &Cli, example: bool) -> Result<()> {
 }
 
 fn setup_recover(cli: &Cli, restore_pack: Option<&str>) -> Result<()> {
-    let home = client::home(cli);
-    let scan = || -> Result<()> {
-        Client::new(cli)?.call("POST", "/api/packs/scan", None)?;
-        Ok(())
-    };
-    let repairs = setup::recover(&home, restore_pack, &scan);
+    let repairs = recover_home(cli, restore_pack);
     if cli.json {
-        output::json(&serde_json::Value::Array(
-            repairs
-                .iter()
-                .map(|r| serde_json::json!({"repair": r.what, "ok": r.ok}))
-                .collect(),
-        ))?;
+        output::json(&repairs_json(&repairs))?;
     } else if repairs.is_empty() {
         output::done(cli.style(), "nothing to repair")?;
     } else if !cli.quiet {
@@ -227,6 +270,16 @@ fn setup_recover(cli: &Cli, restore_pack: Option<&str>) -> Result<()> {
 }
 
 fn report(cli: &Cli, findings: &[setup::Finding]) -> Result<()> {
+    print_findings(cli, findings)?;
+    let errors = findings.iter().filter(|f| f.level == "error").count();
+    if errors > 0 {
+        return failure::reported(format!("{errors} error(s) found"));
+    }
+    Ok(())
+}
+
+/// Findings as `LEVEL CHECK MESSAGE` lines with their `fix:` (or a JSON array).
+fn print_findings(cli: &Cli, findings: &[setup::Finding]) -> Result<()> {
     if cli.json {
         output::json(&serde_json::Value::Array(
             findings.iter().map(setup::Finding::to_json).collect(),
@@ -242,10 +295,6 @@ fn report(cli: &Cli, findings: &[setup::Finding]) -> Result<()> {
                 outln!("{:<8} {:<14} fix: {}", "", "", f.fix)?;
             }
         }
-    }
-    let errors = findings.iter().filter(|f| f.level == "error").count();
-    if errors > 0 {
-        return failure::reported(format!("{errors} error(s) found"));
     }
     Ok(())
 }

@@ -71,8 +71,43 @@ pub fn reported<T>(message: impl Into<String>) -> anyhow::Result<T> {
     Err(Reported(message.into()).into())
 }
 
+/// A command line that is valid for clap but not usable here (`rumi-ctl setup` with no
+/// command and no terminal to show the menu on): exit 2, as clap's own refusals.
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+/// The request conflicts with what is running (`setup run` while a rumid serves the home):
+/// exit 6, as the API's 409.
+#[derive(Debug)]
+pub struct Conflict {
+    pub message: String,
+    pub suggestion: String,
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Conflict {}
+
 /// The exit code of a failed command.
 pub fn classify(err: &anyhow::Error) -> Exit {
+    if err.downcast_ref::<Usage>().is_some() {
+        return Exit::Usage;
+    }
+    if err.downcast_ref::<Conflict>().is_some() {
+        return Exit::Conflict;
+    }
     if let Some(api) = err.downcast_ref::<ApiError>() {
         return match api.status {
             401 => Exit::Unauthorized,
@@ -127,6 +162,7 @@ pub fn to_json(err: &anyhow::Error) -> Value {
     let suggestion = err
         .downcast_ref::<Unreachable>()
         .map(|u| u.suggestion.clone())
+        .or_else(|| err.downcast_ref::<Conflict>().map(|c| c.suggestion.clone()))
         .unwrap_or_default();
     error_json(exit, &message(err), &suggestion)
 }
@@ -165,6 +201,9 @@ pub fn report(err: &anyhow::Error, as_json: bool) -> Exit {
     errln!("rumi-ctl: {}", message(err));
     if let Some(u) = err.downcast_ref::<Unreachable>() {
         errln!("  suggestion: {}", u.suggestion);
+    }
+    if let Some(c) = err.downcast_ref::<Conflict>() {
+        errln!("  suggestion: {}", c.suggestion);
     }
     exit
 }

@@ -226,7 +226,7 @@ pub type OnChange = Box<dyn Fn(&Snapshot) + Send + Sync>;
 /// `inner` (held only to update entries in memory and publish).
 pub struct Packs {
     paths: Paths,
-    signing_key: [u8; 32],
+    signer: crate::signed::Signer,
     deprecation: DeprecationLevel,
     audit: Audit,
     inner: Mutex<Inner>,
@@ -256,7 +256,7 @@ impl Packs {
     /// When the records directory cannot be created.
     pub fn load(
         paths: Paths,
-        signing_key: [u8; 32],
+        signer: crate::signed::Signer,
         deprecation: DeprecationLevel,
         audit: Audit,
         on_change: OnChange,
@@ -269,7 +269,7 @@ impl Packs {
             SnapshotStore::open(paths.snapshots.clone()).map_err(Error::io("cannot create", &paths.snapshots))?;
         let packs = Self {
             paths,
-            signing_key,
+            signer,
             deprecation,
             audit,
             inner: Mutex::new(Inner {
@@ -417,15 +417,15 @@ impl Packs {
                 DeprecationLevel::Silent => {}
             }
         }
-        let (record, tampered) = match record::load(&self.record_path(&id), &self.signing_key, id.as_str()) {
+        let (record, tampered) = match record::load(&self.record_path(&id), &self.signer, id.as_str()) {
             Loaded::Absent => (None, None),
             Loaded::Valid(r) => (Some(*r), None),
             Loaded::Unavailable(why) => {
                 tracing::error!(pack_id = %id, reason = %why, "cannot read the approval record now; the pack's state is unchanged");
                 return None;
             }
-            Loaded::Tampered(why) => {
-                tracing::warn!(pack_id = %id, reason = %why, "approval record failed verification; pack treated as not approved");
+            Loaded::Tampered(refused) => {
+                tracing::warn!(pack_id = %id, reason = %refused, "approval record failed verification; pack treated as not approved");
                 // One critical audit line per tampered record, not one per read of it.
                 let first = self
                     .tamper_reported
@@ -433,13 +433,10 @@ impl Packs {
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(id.clone());
                 if first {
-                    self.audit.record_blocking(
-                        AuditEvent::new(Category::Security, "hmac_verification_failed")
-                            .failed(Severity::Critical, "approval_record_tampered", why.clone())
-                            .owner_pack(id.as_str()),
-                    );
+                    self.audit
+                        .record_blocking(refused.event("approval_record_tampered").owner_pack(id.as_str()));
                 }
-                (None, Some(why))
+                (None, Some(refused.reason))
             }
         };
         let mut entry = Entry {
@@ -556,7 +553,7 @@ impl Packs {
             hashing::tree_digest(&record.file_hashes),
         );
         let id = &entry.found.id;
-        if let Err(e) = record::save(&self.record_path(id), &self.signing_key, record) {
+        if let Err(e) = record::save(&self.record_path(id), &self.signer, record) {
             // The in-memory state is `modified` regardless: fail closed.
             tracing::error!(pack_id = %id, %e, "cannot persist modified state");
         }
@@ -690,7 +687,7 @@ impl Packs {
         })?;
         let hashes = snap.hashes().clone();
         let ts = rumi_common::time::now_rfc3339();
-        let previous = match record::load(&self.record_path(id), &self.signing_key, id.as_str()) {
+        let previous = match record::load(&self.record_path(id), &self.signer, id.as_str()) {
             Loaded::Valid(r) => Some(*r),
             Loaded::Absent | Loaded::Tampered(_) => None,
             // Writing a new record over one that could not be read would lose its history.
@@ -706,7 +703,7 @@ impl Packs {
         rec.push_history(&ts, "approve", hashes.len(), snap.digest().to_owned());
         rec.file_hashes = hashes;
         let path = self.record_path(id);
-        record::save(&path, &self.signing_key, &rec).map_err(Error::io("cannot write approval record", &path))?;
+        record::save(&path, &self.signer, &rec).map_err(Error::io("cannot write approval record", &path))?;
         locked(&self.tamper_reported).remove(id);
         self.refresh(id);
         self.collect_garbage();
@@ -745,7 +742,7 @@ impl Packs {
             return Err(Error::PackNotFound { pack_id: id.clone() });
         }
         let ts = rumi_common::time::now_rfc3339();
-        let mut rec = match record::load(&self.record_path(id), &self.signing_key, id.as_str()) {
+        let mut rec = match record::load(&self.record_path(id), &self.signer, id.as_str()) {
             Loaded::Valid(r) => *r,
             Loaded::Absent | Loaded::Tampered(_) => new_record(id, &ts),
             Loaded::Unavailable(why) => return Err(self.transient(id, "pack_reject", "its approval record", &why)),
@@ -760,7 +757,7 @@ impl Packs {
             hashing::tree_digest(&rec.file_hashes),
         );
         let path = self.record_path(id);
-        record::save(&path, &self.signing_key, &rec).map_err(Error::io("cannot write approval record", &path))?;
+        record::save(&path, &self.signer, &rec).map_err(Error::io("cannot write approval record", &path))?;
         locked(&self.tamper_reported).remove(id);
         self.refresh(id);
         self.collect_garbage();
@@ -795,13 +792,10 @@ impl Packs {
         std::fs::rename(&found.dir, &backup).map_err(Error::io("cannot move pack to", &backup))?;
         let _ = rumi_common::fs::sync_dir(found.dir.parent().unwrap_or(&self.paths.ecosystem));
         let path = self.record_path(id);
-        match std::fs::remove_file(&path) {
-            Ok(()) => {
-                let _ = rumi_common::fs::sync_dir(&self.paths.records);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io("cannot remove approval record", &path)(e)),
-        }
+        // Recorded as a deletion: a copy of the record put back later is refused.
+        self.signer
+            .remove(&path)
+            .map_err(Error::io("cannot remove approval record", &path))?;
         {
             let mut inner = self.lock();
             inner.entries.remove(id);

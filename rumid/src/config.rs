@@ -255,6 +255,11 @@ pub struct Cli {
     /// Validate every pack's metadata, print findings, exit non-zero on errors.
     #[arg(long)]
     pub validate: bool,
+    /// Accept every validly signed state file as it is now and rebuild the generation
+    /// journal from them, then exit (after restoring a backup without its journal; rumid
+    /// must be stopped). Files put back from older backups are accepted too: use with care.
+    #[arg(long, conflicts_with_all = ["validate", "health"])]
+    pub adopt_signed_state: bool,
     /// `spawn` to start and supervise the helpers, `external` to connect to helpers run by
     /// systemd. Overrides RUMI_HELPERS.
     #[arg(long, value_name = "MODE")]
@@ -288,6 +293,8 @@ pub enum Command {
     Health,
     /// `--validate`.
     Validate,
+    /// `--adopt-signed-state`.
+    AdoptSignedState,
 }
 
 /// `RUMI_SECURITY_MODE`.
@@ -647,6 +654,8 @@ impl Config {
             Command::Health
         } else if cli.validate {
             Command::Validate
+        } else if cli.adopt_signed_state {
+            Command::AdoptSignedState
         } else {
             Command::Run
         };

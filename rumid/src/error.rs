@@ -92,6 +92,10 @@ pub enum Error {
     /// An operator action refused before it started: its audit line could not be written.
     #[error("the audit log cannot be written ({reason}); the action was refused and nothing was changed")]
     AuditUnavailable { reason: String },
+    /// A signed state file the call needs was refused at load (tampered, or an old copy put
+    /// back); it grants nothing.
+    #[error("the signed file {file} was refused ({reason}); it grants nothing")]
+    StateRefused { file: String, reason: String },
 }
 
 /// Whether an I/O error says nothing about the file it was about: the process or the system
@@ -147,6 +151,7 @@ impl Error {
             Self::Io { .. } | Self::Task(_) => code::SYS_INTERNAL,
             Self::Forbidden(_) => code::AUTH_PERMISSION_DENIED,
             Self::SourceRefused { code, .. } => *code,
+            Self::StateRefused { .. } => code::SYS_STATE_TAMPERED,
             Self::AuditUnavailable { .. } => code::SYS_AUDIT_UNAVAILABLE,
             Self::Transient { .. } => code::SYS_RESOURCES_EXHAUSTED,
             Self::Import(e) => match e {
@@ -196,6 +201,7 @@ impl Error {
             Self::SourceRefused { code, .. } if *code == code::VAL_FILE_NOT_FOUND => StatusCode::NOT_FOUND,
             Self::SourceRefused { code, .. } if *code == code::SYS_INTERNAL => StatusCode::INTERNAL_SERVER_ERROR,
             Self::SourceRefused { .. } => StatusCode::BAD_REQUEST,
+            Self::StateRefused { .. } => StatusCode::CONFLICT,
             Self::Import(e) => match e {
                 ImportError::Refused { .. } => StatusCode::BAD_REQUEST,
                 ImportError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -229,6 +235,9 @@ impl Error {
             Self::TooLong { .. } => "shorten the value",
             Self::Invalid { .. } => "see docs/api.md for the accepted values",
             Self::GrantNotFound { .. } => "`rumi-ctl network list` shows existing grants",
+            Self::StateRefused { .. } => {
+                "the security audit (hmac_verification_failed) says why; grant again to write a fresh signed file, and find out who put the file there"
+            }
             Self::HelperUnavailable { .. } => "rumid restarts helpers automatically; check its log if this persists",
             Self::Helper { .. } => "see docs/api.md and docs/error-codes.md for this code",
             Self::Coded { suggestion, .. } => suggestion,

@@ -111,7 +111,7 @@ pub type OnChange = Box<dyn Fn(&[Trusted], &BTreeMap<String, Item>) + Send + Syn
 
 pub struct Handlers {
     home: PathBuf,
-    key: [u8; 32],
+    signer: signed::Signer,
     audit: Audit,
     state: Mutex<(BTreeMap<String, Item>, Vec<Trusted>)>,
     on_change: OnChange,
@@ -198,7 +198,7 @@ impl Candidate {
 
 impl Handlers {
     /// Loads the index and trust list; tampered files count as empty (and are audited).
-    pub fn load(home: &Path, key: [u8; 32], audit: Audit, on_change: OnChange) -> Result<Self> {
+    pub fn load(home: &Path, signer: signed::Signer, audit: Audit, on_change: OnChange) -> Result<Self> {
         for d in [
             "user_data/capabilities/requests",
             "user_data/capabilities/trust",
@@ -209,7 +209,7 @@ impl Handlers {
         }
         let this = Self {
             home: home.to_path_buf(),
-            key,
+            signer,
             audit,
             state: Mutex::default(),
             on_change,
@@ -229,19 +229,14 @@ impl Handlers {
         if !path.exists() {
             return T::default();
         }
-        match signed::read_verified(&path, &self.key)
-            .map_err(|e| e.to_string())
-            .and_then(|o| {
-                serde_json::from_value::<T>(o.get(field).cloned().unwrap_or_default()).map_err(|e| e.to_string())
-            }) {
+        match self.signer.read(&path).and_then(|o| {
+            serde_json::from_value::<T>(o.get(field).cloned().unwrap_or_default())
+                .map_err(|e| self.signer.refused(&path, format!("signed but malformed: {e}")))
+        }) {
             Ok(v) => v,
             Err(why) => {
                 tracing::warn!(file = rel, reason = %why, "signed file failed verification; treated as empty");
-                self.audit.record_blocking(
-                    AuditEvent::new(Category::Security, "hmac_verification_failed")
-                        .failed(Severity::Critical, "capability_file_tampered", why)
-                        .detail("file", rel),
-                );
+                self.audit.record_blocking(why.event("capability_file_tampered"));
                 T::default()
             }
         }
@@ -253,7 +248,9 @@ impl Handlers {
         obj.insert("updated_at".into(), json!(ts(now())));
         obj.insert(field.into(), value);
         let path = self.home.join(rel);
-        signed::store_object(&path, &self.key, obj, 0o600).map_err(Error::io("cannot write", &path))
+        self.signer
+            .store_object(&path, obj, 0o600)
+            .map_err(Error::io("cannot write", &path))
     }
 
     fn lock(&self) -> MutexGuard<'_, (BTreeMap<String, Item>, Vec<Trusted>)> {

@@ -128,17 +128,25 @@ fn finish_rotation(
     path: &Path,
     next: &Path,
 ) -> Result<InstanceKey, KeyLoadError> {
-    // Every signed file lives under user_data/settings/ or user_data/capabilities/.
+    // Every signed file lives below one of the signed roots; the generation journal's lines
+    // are signed too.
     let mut resigned = 0;
-    let user_data = settings.parent().unwrap_or(settings);
-    for dir in [settings.to_path_buf(), user_data.join("capabilities")] {
-        resigned += crate::signed::resign_tree(&dir, &old.signing_key(), &new.signing_key()).map_err(|source| {
-            KeyLoadError::Write {
-                path: dir.clone(),
-                source,
-            }
+    let home = settings
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or(settings)
+        .to_path_buf();
+    let (old_key, new_key) = (old.signing_key(), new.signing_key());
+    for root in crate::signed::journal::SIGNED_ROOTS {
+        let dir = home.join(root);
+        resigned += crate::signed::resign_tree(&dir, &old_key, &new_key).map_err(|source| KeyLoadError::Write {
+            path: dir.clone(),
+            source,
         })?;
     }
+    let journal = home.join(crate::signed::journal::JOURNAL_FILE);
+    crate::signed::journal::resign(&journal, &old_key, &new_key)
+        .map_err(|source| KeyLoadError::Write { path: journal, source })?;
     fs::rename(next, path)
         .and_then(|()| rumi_common::fs::sync_dir(settings))
         .map_err(|source| KeyLoadError::Write {

@@ -76,6 +76,8 @@ pub enum RunError {
     Key(#[from] keys::KeyLoadError),
     #[error(transparent)]
     State(#[from] error::Error),
+    #[error("RUMI-SYS-010: {0}")]
+    Journal(#[from] signed::JournalError),
     #[error("cannot bind the API to {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("API server failed: {0}")]
@@ -148,7 +150,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         config.max_response_bytes,
         config.secret_get_rate_limit,
     );
-    let (key, packs, grants, capability, shares, handlers, privileges, pip, units, pack_uids) = {
+    let (key, signer, packs, grants, capability, shares, handlers, privileges, pip, units, pack_uids) = {
         let config = config.clone();
         let audit = audit.clone();
         let metrics = metrics.clone();
@@ -156,6 +158,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         tokio::task::spawn_blocking(move || -> Result<_, RunError> {
             let settings = config.home.join("user_data/settings");
             let key = keys::load_or_create(&settings, config.hmac_rotate, &audit)?;
+            let signer = signed::Signer::open(&config.home, key.signing_key(), &audit)?;
             let export = Arc::new(pending::Export::new(config.home.join("user_data/pending/summary.json")));
             let packs_export = export.clone();
             let pip_export = export.clone();
@@ -163,7 +166,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
             let lib_notify = lib_notify.clone();
             let pack_uids = Arc::new(pack_uids::PackUids::load(
                 settings.join("pack_uids.json"),
-                key.signing_key(),
+                signer.clone(),
                 config.pack_uids,
                 audit.clone(),
             ));
@@ -189,7 +192,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
             });
             let packs = Packs::load(
                 Paths::under(&config.home),
-                key.signing_key(),
+                signer.clone(),
                 config.deprecation_level,
                 audit.clone(),
                 on_change,
@@ -197,28 +200,28 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
             let net_hub = hub.clone();
             let grants = NetworkGrants::load(
                 settings.join("grants/network"),
-                key.signing_key(),
+                signer.clone(),
                 audit.clone(),
-                Box::new(move |g| net_hub.set_grants(g)),
+                Box::new(move |g: &[grants::network::NetworkGrant]| net_hub.put_grants(g)),
             )?;
             let cap_hub = hub.clone();
             let capability = CapabilityGrants::load(
                 settings.join("grants/capability"),
-                key.signing_key(),
+                signer.clone(),
                 audit.clone(),
-                Box::new(move |g| cap_hub.set_capability_grants(g)),
+                Box::new(move |g: &[grants::capability::PrincipalGrants]| cap_hub.put_capability_grants(g)),
             )?;
             let share_hub = hub.clone();
             let shares = StoreShares::load(
                 settings.join("store_shares.json"),
-                key.signing_key(),
+                signer.clone(),
                 audit.clone(),
                 Box::new(move |s| share_hub.set_shares(s)),
             );
             let handlers_dir = config.home.join("user_data/capabilities/handlers");
             let handlers = Handlers::load(
                 &config.home,
-                key.signing_key(),
+                signer.clone(),
                 audit.clone(),
                 Box::new(move |trusted, items| {
                     export.set_capability(items);
@@ -238,14 +241,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
             )?;
             let pip = pip::Pip::load(
                 &config.home,
-                key.signing_key(),
+                signer.clone(),
                 audit.clone(),
                 Box::new(move |items| pip_export.set_pip(items)),
             )?;
-            let units = units::Units::load(&config.home, key.signing_key(), audit.clone());
-            let privileges = privileges::Privileges::load(settings.join("privileges.json"), key.signing_key(), audit);
+            let units = units::Units::load(&config.home, signer.clone(), audit.clone());
+            let privileges = privileges::Privileges::load(settings.join("privileges.json"), signer.clone(), audit);
             Ok((
-                key, packs, grants, capability, shares, handlers, privileges, pip, units, pack_uids,
+                key, signer, packs, grants, capability, shares, handlers, privileges, pip, units, pack_uids,
             ))
         })
         .await
@@ -280,8 +283,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     let handlers = Arc::new(handlers);
     let _ = engine.capability_handlers.set(handlers.clone());
     let _ = engine.shared_dict.set(Arc::new({
-        let (home, key, audit) = (config.home.clone(), key.signing_key(), audit.clone());
-        tokio::task::spawn_blocking(move || shared_dict::SharedDict::load(&home, key, &audit))
+        let (home, signer, audit) = (config.home.clone(), signer.clone(), audit.clone());
+        tokio::task::spawn_blocking(move || shared_dict::SharedDict::load(&home, signer, &audit))
             .await
             .map_err(|e| RunError::Task(e.to_string()))?
     }));
@@ -295,8 +298,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     watch_flows(engine.clone(), policy_rx, approved_rx);
     // Blocking: reading the records may write a critical audit line.
     let lib = Arc::new({
-        let (home, key, audit) = (config.home.clone(), key.signing_key(), audit.clone());
-        tokio::task::spawn_blocking(move || lib_scripts::LibScripts::load(&home, key, audit))
+        let (home, signer, audit) = (config.home.clone(), signer.clone(), audit.clone());
+        tokio::task::spawn_blocking(move || lib_scripts::LibScripts::load(&home, signer, audit))
             .await
             .map_err(|e| RunError::Task(e.to_string()))?
     });
@@ -390,6 +393,46 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     audit.record(AuditEvent::new(Category::System, "rumid_stopped")).await;
     tracing::info!("rumid stopped");
     served.map_err(RunError::Serve)
+}
+
+/// `rumid --adopt-signed-state`: accepts every validly signed state file as it is and
+/// rebuilds the generation journal from them (see [`signed::journal`]). For an operator who
+/// restored files from a backup without their journal. Returns how many files the journal
+/// now holds.
+///
+/// # Errors
+/// rumid is running on this home, or the key or a file cannot be read or written.
+pub fn adopt_signed_state(config: &Config) -> Result<usize, RunError> {
+    // A running rumid appends to the journal: rewriting it underneath would lose lines.
+    let running = std::fs::read_to_string(config.home.join(ADDR_FILE))
+        .ok()
+        .and_then(|a| a.trim().parse::<SocketAddr>().ok())
+        .is_some_and(|a| std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(1)).is_ok());
+    if running {
+        return Err(RunError::Task("rumid is running on this home; stop it first".into()));
+    }
+    let layout = |source| RunError::Layout {
+        path: config.home.join(signed::journal::JOURNAL_FILE),
+        source,
+    };
+    let settings = config.home.join("user_data/settings");
+    if !settings.join(keys::KEY_FILE).is_file() {
+        return Err(layout(std::io::Error::other("no instance key: nothing is signed here")));
+    }
+    let audit = Audit::spawn(&config.home.join("user_data/audit"), None).map_err(layout)?;
+    let key = keys::load_or_create(&settings, false, &audit)?;
+    let files = signed::Journal::adopt(&config.home, key.signing_key()).map_err(layout)?;
+    tracing::warn!(
+        files,
+        "signed state adopted as it is; the generation journal was rebuilt"
+    );
+    audit.record_blocking(
+        AuditEvent::new(Category::Security, "signed_state_adopted")
+            .severity(Severity::Warning)
+            .detail("files", files)
+            .detail("file", signed::journal::JOURNAL_FILE),
+    );
+    Ok(files)
 }
 
 /// Where the helpers' sockets go.

@@ -37,26 +37,26 @@ pub struct Record {
 
 pub struct LibScripts {
     path: PathBuf,
-    key: [u8; 32],
+    signer: signed::Signer,
     records: Mutex<BTreeMap<String, Record>>,
     audit: Audit,
 }
 
 impl LibScripts {
-    pub fn load(home: &Path, key: [u8; 32], audit: Audit) -> Self {
+    pub fn load(home: &Path, signer: signed::Signer, audit: Audit) -> Self {
         let path = home.join("user_data/settings/lib_records.json");
         // A tampered file is not used: install scripts then run again.
-        let records = signed::load_field(&path, &key, "records", &audit, "lib_records_tampered");
+        let records = signer.load_field(&path, "records", &audit, "lib_records_tampered");
         Self {
             path,
-            key,
+            signer,
             records: Mutex::new(records),
             audit,
         }
     }
 
     fn save(&self, records: &BTreeMap<String, Record>) {
-        if let Err(e) = signed::store_field(&self.path, &self.key, "records", json!(records), 0o600) {
+        if let Err(e) = self.signer.store_field(&self.path, "records", json!(records), 0o600) {
             tracing::error!(%e, "cannot write lib records");
         }
     }

@@ -52,6 +52,16 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        Command::AdoptSignedState => match rumid::adopt_signed_state(&config) {
+            Ok(n) => {
+                println!("adopted {n} signed files as they are; the generation journal was rebuilt from them");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("rumid: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Health => {
             let (report, up) = rumid::probe::check(&config);
             print_line(&serde_json::to_string_pretty(&report).unwrap_or_default());

@@ -18,7 +18,7 @@ use std::sync::Mutex;
 
 use serde_json::json;
 
-use crate::audit::{Audit, AuditEvent, Category, Severity};
+use crate::audit::{Audit, AuditEvent, Category};
 use crate::config::PackUids as Mode;
 use crate::signed;
 
@@ -27,7 +27,7 @@ pub const SHARED_UID: u32 = 65534;
 
 pub struct PackUids {
     path: PathBuf,
-    key: [u8; 32],
+    signer: signed::Signer,
     mode: Mode,
     audit: Audit,
     table: Mutex<BTreeMap<String, u32>>,
@@ -37,19 +37,17 @@ pub struct PackUids {
 
 impl PackUids {
     /// Loads the table.
-    pub fn load(path: PathBuf, key: [u8; 32], mode: Mode, audit: Audit) -> Self {
+    pub fn load(path: PathBuf, signer: signed::Signer, mode: Mode, audit: Audit) -> Self {
         let first = match mode {
             Mode::Range(a, _) => a,
             Mode::Shared => SHARED_UID,
         };
         let mut floor = first;
         let table: BTreeMap<String, u32> = if path.exists() {
-            match signed::read_verified(&path, &key)
-                .map_err(|e| e.to_string())
-                .and_then(|o| {
-                    serde_json::from_value(o.get("uids").cloned().unwrap_or_else(|| json!({})))
-                        .map_err(|e| e.to_string())
-                }) {
+            match signer.read(&path).and_then(|o| {
+                serde_json::from_value(o.get("uids").cloned().unwrap_or_else(|| json!({})))
+                    .map_err(|e| signer.refused(&path, format!("signed but malformed: {e}")))
+            }) {
                 Ok(t) => t,
                 Err(why) => {
                     // Never reuse a uid the tampered table may have held.
@@ -63,11 +61,7 @@ impl PackUids {
                             .map(|u| u as u32 + 1)
                             .fold(floor, u32::max);
                     }
-                    audit.record_blocking(AuditEvent::new(Category::Security, "hmac_verification_failed").failed(
-                        Severity::Critical,
-                        "pack_uids_tampered",
-                        why,
-                    ));
+                    audit.record_blocking(why.event("pack_uids_tampered"));
                     BTreeMap::new()
                 }
             }
@@ -77,7 +71,7 @@ impl PackUids {
         let next = table.values().map(|u| u + 1).fold(floor, u32::max);
         Self {
             path,
-            key,
+            signer,
             mode,
             audit,
             table: Mutex::new(table),
@@ -108,7 +102,7 @@ impl PackUids {
         let uid = *next;
         let mut updated = table.clone();
         updated.insert(pack.to_owned(), uid);
-        if let Err(e) = signed::store_field(&self.path, &self.key, "uids", json!(updated), 0o600) {
+        if let Err(e) = self.signer.store_field(&self.path, "uids", json!(updated), 0o600) {
             tracing::error!(path = %self.path.display(), %e, "cannot record a pack uid");
             return None;
         }

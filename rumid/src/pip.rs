@@ -234,7 +234,7 @@ pub type OnChange = Box<dyn Fn(&BTreeMap<String, Item>) + Send + Sync>;
 
 pub struct Pip {
     home: PathBuf,
-    key: [u8; 32],
+    signer: signed::Signer,
     audit: Audit,
     items: Mutex<BTreeMap<String, Item>>,
     /// One install at a time.
@@ -257,14 +257,14 @@ impl Pip {
     ///
     /// # Errors
     /// The requests directory cannot be created.
-    pub fn load(home: &Path, key: [u8; 32], audit: Audit, on_change: OnChange) -> Result<Self> {
+    pub fn load(home: &Path, signer: signed::Signer, audit: Audit, on_change: OnChange) -> Result<Self> {
         let dir = home.join("user_data/pip/requests");
         rumi_common::fs::ensure_dir(&dir, 0o700).map_err(Error::io("cannot create", &dir))?;
         let path = home.join(INDEX);
-        let items = signed::load_field(&path, &key, "items", &audit, "pip_index_tampered");
+        let items = signer.load_field(&path, "items", &audit, "pip_index_tampered");
         let this = Self {
             home: home.to_path_buf(),
-            key,
+            signer,
             audit,
             items: Mutex::new(items),
             installing: tokio::sync::Mutex::new(()),
@@ -280,7 +280,8 @@ impl Pip {
 
     fn persist(&self, items: &BTreeMap<String, Item>) -> Result<()> {
         let path = self.home.join(INDEX);
-        signed::store_field(&path, &self.key, "items", json!(items), 0o600)
+        self.signer
+            .store_field(&path, "items", json!(items), 0o600)
             .map_err(Error::io("cannot write", &path))?;
         (self.on_change)(items);
         Ok(())

@@ -1,8 +1,8 @@
 //! The policy snapshot pushed to the helpers.
 //!
 //! rumid is the single source of truth. Every change of approvals or grants rebuilds the
-//! whole snapshot with a new, strictly increasing version and publishes it on a watch
-//! channel; each helper's supervisor pushes the latest snapshot after every change and every
+//! snapshot with a new, strictly increasing version and publishes it on a watch channel;
+//! each helper's supervisor pushes the latest snapshot after every change and every
 //! reconnect. Helpers replace their policy whole.
 //!
 //! # Versions
@@ -14,9 +14,15 @@
 //! behind had every push refused by external helpers, which kept serving the old policy.
 //! The first epoch is taken past any wall-clock version (`now_ms / 2^32 + 1`), the only
 //! use of the clock, so helpers still holding one from an older rumid accept the new ones.
+//!
+//! A snapshot holds only what the helpers can use: the network and capability grants of
+//! approved packs (a helper refuses every other pack anyway, and gives it no socket). Grants
+//! are kept by id, already in their wire form, so a grant write costs one map update and a
+//! snapshot of the approved packs' grants, whatever the number of grants stored.
 
 use std::path::Path;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use rumi_proto::control::{
@@ -30,8 +36,10 @@ use crate::grants::{capability, network, stores};
 #[derive(Default)]
 struct Parts {
     approved: Vec<String>,
-    grants: Vec<network::NetworkGrant>,
-    capability: Vec<capability::PrincipalGrants>,
+    /// By pack id.
+    grants: BTreeMap<String, NetworkGrant>,
+    /// By principal id (`pack`, `pack__child`, …).
+    capability: BTreeMap<String, CapabilityGrant>,
     shares: Vec<stores::Share>,
     handlers: Vec<TrustedHandler>,
     pack_uids: std::collections::HashMap<String, u32>,
@@ -115,18 +123,60 @@ impl PolicyHub {
         self.publish(&mut parts);
     }
 
-    /// Replaces the network grants.
-    pub fn set_grants(&self, grants: Vec<network::NetworkGrant>) {
+    /// Adds or replaces network grants (by pack id); publishes when one of an approved pack
+    /// changed.
+    pub fn put_grants(&self, grants: &[network::NetworkGrant]) {
         let mut parts = self.parts.lock().unwrap_or_else(|p| p.into_inner());
-        parts.grants = grants;
-        self.publish(&mut parts);
+        let mut visible = parts.seq == 0;
+        for g in grants {
+            visible |= parts.approved.contains(&g.pack_id);
+            parts.grants.insert(
+                g.pack_id.clone(),
+                NetworkGrant {
+                    pack_id: g.pack_id.clone(),
+                    enabled: g.enabled,
+                    allowed_domains: g.allowed_domains.clone(),
+                    allowed_ports: g.allowed_ports.clone(),
+                },
+            );
+        }
+        if visible {
+            self.publish(&mut parts);
+        }
     }
 
-    /// Replaces the capability grants.
-    pub fn set_capability_grants(&self, grants: Vec<capability::PrincipalGrants>) {
+    /// Adds or replaces capability grants (by principal id); publishes when one of an
+    /// approved pack's principals changed.
+    pub fn put_capability_grants(&self, grants: &[capability::PrincipalGrants]) {
         let mut parts = self.parts.lock().unwrap_or_else(|p| p.into_inner());
-        parts.capability = grants;
-        self.publish(&mut parts);
+        let mut visible = parts.seq == 0;
+        for g in grants {
+            let root = g.principal_id.split("__").next().unwrap_or_default();
+            visible |= parts.approved.iter().any(|p| p == root);
+            parts.capability.insert(
+                g.principal_id.clone(),
+                CapabilityGrant {
+                    principal_id: g.principal_id.clone(),
+                    enabled: g.enabled,
+                    permissions: g
+                        .permissions
+                        .iter()
+                        .map(|(k, v)| {
+                            (
+                                k.clone(),
+                                PermissionGrant {
+                                    enabled: v.enabled,
+                                    config_json: v.config.to_string(),
+                                },
+                            )
+                        })
+                        .collect(),
+                },
+            );
+        }
+        if visible {
+            self.publish(&mut parts);
+        }
     }
 
     /// Replaces the store shares (only approved ones reach the helper).
@@ -165,36 +215,15 @@ impl PolicyHub {
             version: (self.epoch << 32) + parts.seq,
             approved_packs: parts.approved.clone(),
             network_grants: parts
-                .grants
+                .approved
                 .iter()
-                .map(|g| NetworkGrant {
-                    pack_id: g.pack_id.clone(),
-                    enabled: g.enabled,
-                    allowed_domains: g.allowed_domains.clone(),
-                    allowed_ports: g.allowed_ports.clone(),
-                })
+                .filter_map(|p| parts.grants.get(p).cloned())
                 .collect(),
             egress: Some(self.limits),
             capability_grants: parts
-                .capability
+                .approved
                 .iter()
-                .map(|g| CapabilityGrant {
-                    principal_id: g.principal_id.clone(),
-                    enabled: g.enabled,
-                    permissions: g
-                        .permissions
-                        .iter()
-                        .map(|(k, v)| {
-                            (
-                                k.clone(),
-                                PermissionGrant {
-                                    enabled: v.enabled,
-                                    config_json: v.config.to_string(),
-                                },
-                            )
-                        })
-                        .collect(),
-                })
+                .flat_map(|p| principals_of(&parts.capability, p))
                 .collect(),
             handlers: parts.handlers.clone(),
             store_shares: parts
@@ -216,6 +245,18 @@ impl PolicyHub {
         );
         self.tx.send_replace(Arc::new(snapshot));
     }
+}
+
+/// The grants of pack `pack`'s principals: `pack` itself and every `pack__…`.
+fn principals_of<'a>(
+    grants: &'a BTreeMap<String, CapabilityGrant>,
+    pack: &'a str,
+) -> impl Iterator<Item = CapabilityGrant> + 'a {
+    grants
+        .range::<str, _>((std::ops::Bound::Included(pack), std::ops::Bound::Unbounded))
+        .take_while(move |(id, _)| id.starts_with(pack))
+        .filter(move |(id, _)| id.len() == pack.len() || id[pack.len()..].starts_with("__"))
+        .map(|(_, g)| g.clone())
 }
 
 #[cfg(test)]
@@ -242,5 +283,48 @@ mod tests {
         );
         std::fs::write(dir.path().join(EPOCH_FILE), "garbage").unwrap();
         assert!(advance_epoch(dir.path()).is_err(), "never guesses an epoch");
+    }
+
+    fn net(pack: &str) -> network::NetworkGrant {
+        network::NetworkGrant {
+            pack_id: pack.into(),
+            enabled: true,
+            allowed_domains: vec!["api.example.com".into()],
+            allowed_ports: vec![443],
+            granted_at: String::new(),
+            updated_at: String::new(),
+            granted_by: "user".into(),
+            notes: None,
+        }
+    }
+
+    fn cap(principal: &str) -> capability::PrincipalGrants {
+        capability::PrincipalGrants {
+            principal_id: principal.into(),
+            enabled: true,
+            granted_at: String::new(),
+            updated_at: String::new(),
+            permissions: std::collections::BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn snapshots_carry_only_the_grants_of_approved_packs() {
+        let (hub, _rx) = PolicyHub::new(1, 60, 1 << 20, 60);
+        hub.put_grants(&[net("a"), net("b"), net("a-b")]);
+        hub.put_capability_grants(&[cap("a"), cap("a__x"), cap("a-b"), cap("ab"), cap("b")]);
+        assert!(hub.current().network_grants.is_empty());
+        let before = hub.current().version;
+        // A grant of a pack that is not approved changes nothing the helpers hold.
+        hub.put_grants(&[net("c")]);
+        assert_eq!(hub.current().version, before);
+        hub.set_approved(vec!["a".into()]);
+        let s = hub.current();
+        let ids: Vec<&str> = s.network_grants.iter().map(|g| g.pack_id.as_str()).collect();
+        assert_eq!(ids, ["a"]);
+        let principals: Vec<&str> = s.capability_grants.iter().map(|g| g.principal_id.as_str()).collect();
+        assert_eq!(principals, ["a", "a__x"]);
+        hub.put_grants(&[net("a")]);
+        assert!(hub.current().version > s.version);
     }
 }

@@ -63,18 +63,18 @@ pub fn privilege(raw: &str) -> Result<&'static str> {
 
 pub struct Privileges {
     path: PathBuf,
-    key: [u8; 32],
+    signer: signed::Signer,
     audit: Audit,
     grants: Mutex<BTreeMap<String, Vec<Grant>>>,
 }
 
 impl Privileges {
     /// Loads the file; one that fails verification grants nothing.
-    pub fn load(path: PathBuf, key: [u8; 32], audit: Audit) -> Self {
-        let grants = signed::load_field(&path, &key, "grants", &audit, "privileges_tampered");
+    pub fn load(path: PathBuf, signer: signed::Signer, audit: Audit) -> Self {
+        let grants = signer.load_field(&path, "grants", &audit, "privileges_tampered");
         Self {
             path,
-            key,
+            signer,
             audit,
             grants: Mutex::new(grants),
         }
@@ -109,7 +109,8 @@ impl Privileges {
     }
 
     fn save(&self, grants: &BTreeMap<String, Vec<Grant>>) -> Result<()> {
-        signed::store_field(&self.path, &self.key, "grants", json!(grants), 0o600)
+        self.signer
+            .store_field(&self.path, "grants", json!(grants), 0o600)
             .map_err(Error::io("cannot write privileges", &self.path))
     }
 

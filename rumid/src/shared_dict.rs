@@ -27,7 +27,7 @@ type Entries = BTreeMap<String, BTreeMap<String, String>>;
 
 pub struct SharedDict {
     dir: PathBuf,
-    key: [u8; 32],
+    signer: signed::Signer,
     entries: Mutex<Entries>,
 }
 
@@ -37,19 +37,13 @@ fn valid(s: &str) -> bool {
 
 impl SharedDict {
     /// Loads the snapshot (a tampered one starts empty and is audited). Blocking.
-    pub fn load(home: &std::path::Path, key: [u8; 32], audit: &crate::audit::Audit) -> Self {
+    pub fn load(home: &std::path::Path, signer: signed::Signer, audit: &crate::audit::Audit) -> Self {
         let dir = home.join("user_data/settings/shared_dict");
         let _ = rumi_common::fs::ensure_dir(&dir, 0o700);
-        let entries: Entries = signed::load_field(
-            &dir.join("snapshot.json"),
-            &key,
-            "entries",
-            audit,
-            "shared_dict_tampered",
-        );
+        let entries: Entries = signer.load_field(&dir.join("snapshot.json"), "entries", audit, "shared_dict_tampered");
         Self {
             dir,
-            key,
+            signer,
             entries: Mutex::new(entries),
         }
     }
@@ -68,13 +62,10 @@ impl SharedDict {
     }
 
     fn save(&self, entries: &Entries) {
-        if let Err(e) = signed::store_field(
-            &self.dir.join("snapshot.json"),
-            &self.key,
-            "entries",
-            json!(entries),
-            0o600,
-        ) {
+        if let Err(e) = self
+            .signer
+            .store_field(&self.dir.join("snapshot.json"), "entries", json!(entries), 0o600)
+        {
             tracing::error!(%e, "cannot write the shared dictionary");
         }
     }
@@ -170,7 +161,8 @@ mod tests {
     fn chains_resolve_and_cycles_and_conflicts_are_refused() {
         let home = tempfile::tempdir().unwrap();
         let audit = crate::audit::Audit::spawn(&home.path().join("audit"), None).unwrap();
-        let d = SharedDict::load(home.path(), [1; 32], &audit);
+        let signer = signed::Signer::open(home.path(), [1; 32], &audit).unwrap();
+        let d = SharedDict::load(home.path(), signer.clone(), &audit);
         assert_eq!(d.propose("flow_id", "chat", "chat.v2"), "added");
         assert_eq!(d.propose("flow_id", "chat.v2", "chat.v3"), "added");
         assert_eq!(d.resolve("flow_id", "chat"), Ok("chat.v3".into()));
@@ -187,7 +179,7 @@ mod tests {
             std::fs::read_to_string(home.path().join("user_data/settings/shared_dict/journal.jsonl")).unwrap();
         assert!(journal.lines().any(|l| l.contains("\"result\":\"cycle_detected\"")));
         // Reloads from the signed snapshot.
-        let again = SharedDict::load(home.path(), [1; 32], &audit);
+        let again = SharedDict::load(home.path(), signer, &audit);
         assert_eq!(again.resolve("flow_id", "chat.v2"), Ok("chat.v3".into()));
     }
 }

@@ -6,12 +6,20 @@
 //! compact JSON (no whitespace) with object keys sorted by their UTF-8 bytes at every
 //! depth, and numbers and strings as `serde_json` writes them.
 //!
+//! Every write through a [`Signer`] also puts a generation in the object (`_generation`,
+//! covered by the signature) and records it in the generation [`journal`], so an old but
+//! validly signed copy of a file is refused like a forged one.
+//!
 //! # Security
-//! A file that is not JSON, has no signature, or whose signature does not verify is never
-//! trusted: callers treat it as absent (fail closed) and audit a security event.
+//! A file that is not JSON, has no signature, whose signature does not verify, or whose
+//! generation is not the journal's latest for it is never trusted: callers treat it as
+//! absent (fail closed) and audit a critical `hmac_verification_failed`.
+
+pub mod journal;
 
 use std::fs;
 use std::path::Path;
+use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
@@ -21,8 +29,12 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// The signature key inside a signed object.
 pub const SIGNATURE_FIELD: &str = "_hmac_signature";
+/// The generation inside a signed object (see [`journal`]); covered by the signature.
+pub const GENERATION_FIELD: &str = "_generation";
 /// Largest signed file read; bigger files are treated as tampered.
 pub const MAX_SIGNED_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+pub use journal::{Journal, JournalError, Refusal, RefusalKind};
 
 /// Why a signed file was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,10 +47,20 @@ pub enum VerifyError {
     Unsigned,
     #[error("signature does not match")]
     BadSignature,
+    #[error("signed, but its generation is not a number")]
+    BadGeneration,
+    #[error("{0}")]
+    Generation(Refusal),
     /// The file could not be read for a reason that says nothing about it (out of
     /// descriptors or memory, an I/O error): neither trusted nor tampered; try again later.
     #[error("cannot be read now: {0}")]
     Unavailable(String),
+}
+
+impl From<Refusal> for VerifyError {
+    fn from(r: Refusal) -> Self {
+        Self::Generation(r)
+    }
 }
 
 /// The canonical bytes of `value` (sorted keys, compact), without `_hmac*` keys at the top.
@@ -119,7 +141,8 @@ pub fn verify(object: &Map<String, Value>, key: &[u8; 32]) -> Result<(), VerifyE
         .map_err(|_| VerifyError::BadSignature)
 }
 
-/// Reads `path` and verifies it; returns the object without its signature.
+/// Reads `path` and verifies its signature (not its generation: see [`Signer::read`]);
+/// returns the object without its signature.
 ///
 /// # Errors
 /// [`VerifyError`] for unreadable, oversized, non-object, unsigned or mis-signed files.
@@ -152,80 +175,6 @@ fn read_object(path: &Path) -> Result<Map<String, Value>, VerifyError> {
     }
 }
 
-/// Reads `field` of the signed file at `path` (one of rumid's single-file stores). A missing
-/// file gives the default. A file that fails verification or does not deserialise also gives
-/// the default — a tampered store grants nothing — and is audited as a critical
-/// `hmac_verification_failed` with `error_type` and the file name.
-pub fn load_field<T: serde::de::DeserializeOwned + Default>(
-    path: &Path,
-    key: &[u8; 32],
-    field: &str,
-    audit: &crate::audit::Audit,
-    error_type: &str,
-) -> T {
-    if !path.exists() {
-        return T::default();
-    }
-    let object = match read_verified(path, key) {
-        // Out of descriptors or memory is not tampering: no critical audit line. The store
-        // starts empty (it grants nothing) and says why.
-        Err(VerifyError::Unavailable(why)) => {
-            tracing::error!(file = %path.display(), reason = %why, "signed file cannot be read now; treated as empty until rumid restarts");
-            return T::default();
-        }
-        other => other,
-    };
-    let loaded = object
-        .map_err(|e| e.to_string())
-        .and_then(|o| serde_json::from_value(o.get(field).cloned().unwrap_or(Value::Null)).map_err(|e| e.to_string()));
-    match loaded {
-        Ok(v) => v,
-        Err(why) => {
-            let file = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            tracing::error!(file = %file, reason = %why, "signed file failed verification; it is not used");
-            audit.record_blocking(
-                crate::audit::AuditEvent::new(crate::audit::Category::Security, "hmac_verification_failed")
-                    .failed(crate::audit::Severity::Critical, error_type, why)
-                    .detail("file", file),
-            );
-            T::default()
-        }
-    }
-}
-
-/// Writes `{field: value}` signed to `path`, atomically, with `mode`.
-///
-/// # Errors
-/// The write's I/O error (the previous file is untouched then).
-pub fn store_field(path: &Path, key: &[u8; 32], field: &str, value: Value, mode: u32) -> std::io::Result<()> {
-    let mut obj = Map::new();
-    obj.insert(field.to_owned(), value);
-    store_object(path, key, obj, mode)
-}
-
-/// Signs `value` (which must serialise to a JSON object) and writes it atomically, mode 0600.
-///
-/// # Errors
-/// I/O errors, or a value that is not an object; the previous file is then untouched.
-pub fn store<T: serde::Serialize>(path: &Path, key: &[u8; 32], value: &T) -> std::io::Result<()> {
-    match serde_json::to_value(value) {
-        Ok(Value::Object(obj)) => store_object(path, key, obj, 0o600),
-        _ => Err(std::io::Error::other("value did not serialise to a JSON object")),
-    }
-}
-
-/// Signs `obj` and writes it atomically with `mode`.
-///
-/// # Errors
-/// I/O errors; the previous file is then untouched.
-pub fn store_object(path: &Path, key: &[u8; 32], mut obj: Map<String, Value>, mode: u32) -> std::io::Result<()> {
-    sign(&mut obj, key);
-    rumi_common::fs::write_atomic(path, &to_file_bytes(&obj), mode)
-}
-
 /// Serialises a signed object for writing (pretty, so operators can read it).
 pub fn to_file_bytes(object: &Map<String, Value>) -> Vec<u8> {
     let mut bytes = serde_json::to_vec_pretty(object).unwrap_or_default();
@@ -233,51 +182,296 @@ pub fn to_file_bytes(object: &Map<String, Value>) -> Vec<u8> {
     bytes
 }
 
-/// What [`load_dir`] found: accepted values by id, and `(id, reason)` for refused files.
-pub type Loaded<T> = (std::collections::BTreeMap<String, T>, Vec<(String, String)>);
+/// A signed file that was not used: what its audit line and log say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// The file, relative to the home.
+    pub file: String,
+    pub reason: String,
+    /// Set when the signature held but the generation did not.
+    pub generation: Option<Refusal>,
+    /// The file could not be read for a reason that says nothing about it (out of
+    /// descriptors or memory, an I/O error): not tampering, nothing may be decided from it.
+    pub unavailable: bool,
+}
 
-/// Loads every `<id>.json` in `dir` (created 0700 if missing; stale temp files removed):
-/// each must verify, deserialise, and name itself `id` (`id_of`). Returns the accepted
-/// values by id, and `(id, reason)` for every file that was refused.
-///
-/// # Errors
-/// When the directory cannot be created or read.
-pub fn load_dir<T: serde::de::DeserializeOwned>(
-    dir: &Path,
-    key: &[u8; 32],
-    id_of: impl Fn(&T) -> &str,
-) -> std::io::Result<Loaded<T>> {
-    rumi_common::fs::ensure_dir(dir, 0o700)?;
-    rumi_common::fs::remove_stale_temps(dir);
-    let mut ok = std::collections::BTreeMap::new();
-    let mut refused = Vec::new();
-    for entry in fs::read_dir(dir)?.flatten() {
-        let path = entry.path();
-        let Some(stem) = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_suffix(".json"))
-        else {
-            continue;
-        };
-        let loaded = read_verified(&path, key)
-            .map_err(|e| e.to_string())
-            .and_then(|o| serde_json::from_value::<T>(Value::Object(o)).map_err(|e| e.to_string()))
-            .and_then(|v| {
-                if id_of(&v) == stem {
-                    Ok(v)
-                } else {
-                    Err("file names another id".to_owned())
-                }
-            });
-        match loaded {
-            Ok(v) => {
-                ok.insert(stem.to_owned(), v);
+impl Refused {
+    /// The critical `hmac_verification_failed` audit event for this file, naming it and,
+    /// for a rollback, the file's and the journal's generations.
+    pub fn event(&self, error_type: &str) -> crate::audit::AuditEvent {
+        use crate::audit::{AuditEvent, Category, Severity};
+        let mut event = AuditEvent::new(Category::Security, "hmac_verification_failed")
+            .failed(Severity::Critical, error_type, self.reason.clone())
+            .detail("file", self.file.clone());
+        if let Some(r) = &self.generation {
+            event = event
+                .detail("tamper", r.kind.as_str())
+                .detail("generation", r.generation)
+                .detail("journal_generation", r.journal_generation);
+        }
+        event
+    }
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+/// What [`Signer::load_dir`] found: accepted values by id, and the refused files by id.
+pub type Loaded<T> = (std::collections::BTreeMap<String, T>, Vec<(String, Refused)>);
+
+/// Signs, writes and reads rumid's state files with the state key and the home's
+/// generation [`Journal`]. Cheap to clone; every store holds one.
+#[derive(Clone)]
+pub struct Signer {
+    key: [u8; 32],
+    journal: Arc<Journal>,
+}
+
+// === impl Signer ===
+
+impl Signer {
+    /// Opens the home's generation journal (see [`Journal::open`]), logging and auditing
+    /// what it repaired; a journal that cannot be used is audited as critical.
+    ///
+    /// # Errors
+    /// [`JournalError`]: rumid must not start.
+    pub fn open(home: &Path, key: [u8; 32], audit: &crate::audit::Audit) -> Result<Self, JournalError> {
+        use crate::audit::{AuditEvent, Category, Severity};
+        let (journal, opened) = match Journal::open(home, key) {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::error!(error = %e, "the generation journal cannot be used; signed state is not trusted");
+                audit.record_blocking(
+                    AuditEvent::new(Category::Security, "hmac_verification_failed")
+                        .failed(Severity::Critical, e.error_type(), e.to_string())
+                        .detail("file", journal::JOURNAL_FILE),
+                );
+                return Err(e);
             }
-            Err(why) => refused.push((stem.to_owned(), why)),
+        };
+        if opened.created {
+            tracing::info!("generation journal created");
+            audit.record_blocking(
+                AuditEvent::new(Category::System, "generation_journal_created").detail("file", journal::JOURNAL_FILE),
+            );
+        }
+        for (file, generation) in &opened.repaired {
+            // The one write a crash can leave without its line; nothing is lost.
+            tracing::warn!(file = %file, generation, "signed file one write ahead of the generation journal (a crash between the two); accepted and recorded");
+            audit.record_blocking(
+                AuditEvent::new(Category::Security, "generation_journal_repaired")
+                    .severity(Severity::Warning)
+                    .detail("file", file.clone())
+                    .detail("generation", *generation),
+            );
+        }
+        if let Some(file) = &opened.finished_deletion {
+            tracing::warn!(file = %file, "finished a deletion a crash interrupted");
+        }
+        let hook_audit = audit.clone();
+        journal.on_tamper(Box::new(move |file| {
+            hook_audit.record_blocking(
+                AuditEvent::new(Category::Security, "hmac_verification_failed")
+                    .failed(
+                        Severity::Critical,
+                        "generation_journal_replaced",
+                        "the generation journal was replaced or changed while rumid ran; written again from memory",
+                    )
+                    .detail("file", file.to_owned()),
+            );
+        }));
+        Ok(Self {
+            key,
+            journal: Arc::new(journal),
+        })
+    }
+
+    /// The state signing key.
+    pub fn key(&self) -> &[u8; 32] {
+        &self.key
+    }
+
+    /// The journal's latest generation.
+    pub fn generation(&self) -> u64 {
+        self.journal.tail()
+    }
+
+    /// A refusal of `path` for `reason`, naming the file as the journal does.
+    pub fn refused(&self, path: &Path, reason: impl Into<String>) -> Refused {
+        Refused {
+            file: self.journal.name(path),
+            reason: reason.into(),
+            generation: None,
+            unavailable: false,
         }
     }
-    Ok((ok, refused))
+
+    fn refusal(&self, path: &Path, err: VerifyError) -> Refused {
+        let generation = match &err {
+            VerifyError::Generation(r) => Some(*r),
+            _ => None,
+        };
+        Refused {
+            generation,
+            unavailable: matches!(err, VerifyError::Unavailable(_)),
+            ..self.refused(path, err.to_string())
+        }
+    }
+
+    /// Reads `path`, verifies its signature and checks its generation against the journal;
+    /// returns the object without its signature and generation.
+    ///
+    /// # Errors
+    /// The [`Refused`] file; its `generation` is set for an old copy put back.
+    pub fn read(&self, path: &Path) -> Result<Map<String, Value>, Refused> {
+        let mut read = None;
+        let checked = self.journal.checked(path, || {
+            let object = read_verified(path, &self.key)?;
+            let generation = journal::generation_value(&object).ok_or(VerifyError::BadGeneration)?;
+            read = Some(object);
+            Ok::<_, VerifyError>(generation)
+        });
+        match (checked, read) {
+            (Ok(()), Some(mut object)) => {
+                object.remove(GENERATION_FIELD);
+                Ok(object)
+            }
+            (Err(e), _) => Err(self.refusal(path, e)),
+            (Ok(()), None) => Err(self.refused(path, "unreadable")),
+        }
+    }
+
+    /// Signs `obj` with the next generation, writes it atomically with `mode`, and records
+    /// the generation in the journal.
+    ///
+    /// # Errors
+    /// I/O errors; the previous file is then untouched.
+    pub fn store_object(&self, path: &Path, mut obj: Map<String, Value>, mode: u32) -> std::io::Result<()> {
+        self.journal.put(path, |generation| {
+            obj.insert(GENERATION_FIELD.to_owned(), Value::from(generation));
+            sign(&mut obj, &self.key);
+            rumi_common::fs::write_atomic(path, &to_file_bytes(&obj), mode)
+        })
+    }
+
+    /// Writes `{field: value}` signed to `path` (see [`Signer::store_object`]).
+    ///
+    /// # Errors
+    /// The write's I/O error (the previous file is untouched then).
+    pub fn store_field(&self, path: &Path, field: &str, value: Value, mode: u32) -> std::io::Result<()> {
+        let mut obj = Map::new();
+        obj.insert(field.to_owned(), value);
+        self.store_object(path, obj, mode)
+    }
+
+    /// Signs `value` (which must serialise to a JSON object) and writes it, mode 0600.
+    ///
+    /// # Errors
+    /// I/O errors, or a value that is not an object; the previous file is then untouched.
+    pub fn store<T: serde::Serialize>(&self, path: &Path, value: &T) -> std::io::Result<()> {
+        match serde_json::to_value(value) {
+            Ok(Value::Object(obj)) => self.store_object(path, obj, 0o600),
+            _ => Err(std::io::Error::other("value did not serialise to a JSON object")),
+        }
+    }
+
+    /// Removes `path`, recording the deletion first, so an old copy put back later is
+    /// refused. A file that is already gone is not an error.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn remove(&self, path: &Path) -> std::io::Result<()> {
+        self.journal.delete(path, || match fs::remove_file(path) {
+            Ok(()) => rumi_common::fs::sync_dir(path.parent().unwrap_or(Path::new("."))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        })
+    }
+
+    /// Reads `field` of the signed file at `path` (one of rumid's single-file stores). A
+    /// missing file gives the default. A file that fails verification (its signature or
+    /// its generation) or does not deserialise also gives the default — a tampered store
+    /// grants nothing — and is audited as a critical `hmac_verification_failed` with
+    /// `error_type` and the file.
+    pub fn load_field<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        path: &Path,
+        field: &str,
+        audit: &crate::audit::Audit,
+        error_type: &str,
+    ) -> T {
+        if fs::symlink_metadata(path).is_err() {
+            return T::default();
+        }
+        let loaded = self.read(path).and_then(|o| {
+            serde_json::from_value(o.get(field).cloned().unwrap_or(Value::Null))
+                .map_err(|e| self.refused(path, format!("signed but malformed: {e}")))
+        });
+        match loaded {
+            Ok(v) => v,
+            // Out of descriptors or memory is not tampering: no critical audit line. The store
+            // starts empty (it grants nothing) and says why.
+            Err(refused) if refused.unavailable => {
+                tracing::error!(file = %refused.file, reason = %refused.reason, "signed file cannot be read now; treated as empty until rumid restarts");
+                T::default()
+            }
+            Err(refused) => {
+                tracing::error!(file = %refused.file, reason = %refused.reason, "signed file failed verification; it is not used");
+                audit.record_blocking(refused.event(error_type));
+                T::default()
+            }
+        }
+    }
+
+    /// Loads every `<id>.json` in `dir` (created 0700 if missing; stale temp files removed):
+    /// each must verify (signature and generation), deserialise, and name itself `id`
+    /// (`id_of`). Returns the accepted values by id, and every refused file by id.
+    ///
+    /// # Errors
+    /// When the directory cannot be created or read.
+    pub fn load_dir<T: serde::de::DeserializeOwned>(
+        &self,
+        dir: &Path,
+        id_of: impl Fn(&T) -> &str,
+    ) -> std::io::Result<Loaded<T>> {
+        rumi_common::fs::ensure_dir(dir, 0o700)?;
+        rumi_common::fs::remove_stale_temps(dir);
+        let mut ok = std::collections::BTreeMap::new();
+        let mut refused = Vec::new();
+        for entry in fs::read_dir(dir)?.flatten() {
+            let path = entry.path();
+            let Some(stem) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".json"))
+            else {
+                continue;
+            };
+            let loaded = self
+                .read(&path)
+                .and_then(|o| {
+                    serde_json::from_value::<T>(Value::Object(o))
+                        .map_err(|e| self.refused(&path, format!("signed but malformed: {e}")))
+                })
+                .and_then(|v| {
+                    if id_of(&v) == stem {
+                        Ok(v)
+                    } else {
+                        Err(self.refused(&path, "file names another id"))
+                    }
+                });
+            match loaded {
+                Ok(v) => {
+                    ok.insert(stem.to_owned(), v);
+                }
+                Err(why) => refused.push((stem.to_owned(), why)),
+            }
+        }
+        Ok((ok, refused))
+    }
 }
 
 /// Re-signs every signed `*.json` file below `dir` that verifies under `old` or already
@@ -315,32 +509,36 @@ pub fn resign_tree(dir: &Path, old: &[u8; 32], new: &[u8; 32]) -> std::io::Resul
     Ok(count)
 }
 
-/// A directory of signed `<id>.json` records (see [`load_dir`]) held in memory, with a callback
-/// given every record after each change. The grant stores are built on it.
+/// Given the records that changed: every record once at load, then each record written.
+pub type OnPut<T> = Box<dyn Fn(&[T]) + Send + Sync>;
+
+/// A directory of signed `<id>.json` records (see [`Signer::load_dir`]) held in memory, with a
+/// callback given each record written (never the whole set: a write costs the same whatever
+/// the number of records). The grant stores are built on it.
 pub struct SignedDir<T> {
     dir: std::path::PathBuf,
-    key: [u8; 32],
+    signer: Signer,
     records: std::sync::Mutex<std::collections::BTreeMap<String, T>>,
-    on_change: Box<dyn Fn(Vec<T>) + Send + Sync>,
+    on_change: OnPut<T>,
 }
 
 impl<T: serde::Serialize + serde::de::DeserializeOwned + Clone> SignedDir<T> {
-    /// Loads every record of `dir` and calls `on_change` once with them. Also returns
+    /// Loads every record of `dir` and calls `on_change` once with all of them. Also returns
     /// `(id, reason)` for every refused file, for the caller to log and audit.
     ///
     /// # Errors
     /// When the directory cannot be created or read.
     pub fn load(
         dir: std::path::PathBuf,
-        key: [u8; 32],
+        signer: Signer,
         id_of: impl Fn(&T) -> &str,
-        on_change: Box<dyn Fn(Vec<T>) + Send + Sync>,
-    ) -> std::io::Result<(Self, Vec<(String, String)>)> {
-        let (records, refused) = load_dir(&dir, &key, id_of)?;
-        on_change(records.values().cloned().collect());
+        on_change: OnPut<T>,
+    ) -> std::io::Result<(Self, Vec<(String, Refused)>)> {
+        let (records, refused) = signer.load_dir(&dir, id_of)?;
+        on_change(&records.values().cloned().collect::<Vec<_>>());
         let this = Self {
             dir,
-            key,
+            signer,
             records: std::sync::Mutex::new(records),
             on_change,
         };
@@ -353,7 +551,7 @@ impl<T: serde::Serialize + serde::de::DeserializeOwned + Clone> SignedDir<T> {
     }
 
     /// Writes `record` as `<id>.json` (signed, atomically), then holds it and calls
-    /// `on_change`. When the write fails nothing changes.
+    /// `on_change` with it. When the write fails nothing changes.
     ///
     /// # Errors
     /// [`crate::error::Error::Io`] naming the file.
@@ -364,9 +562,11 @@ impl<T: serde::Serialize + serde::de::DeserializeOwned + Clone> SignedDir<T> {
         record: T,
     ) -> crate::error::Result<()> {
         let path = self.dir.join(format!("{id}.json"));
-        store(&path, &self.key, &record).map_err(crate::error::Error::io("cannot write", &path))?;
+        self.signer
+            .store(&path, &record)
+            .map_err(crate::error::Error::io("cannot write", &path))?;
+        (self.on_change)(std::slice::from_ref(&record));
         records.insert(id.to_owned(), record);
-        (self.on_change)(records.values().cloned().collect());
         Ok(())
     }
 }

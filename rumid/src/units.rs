@@ -122,7 +122,7 @@ pub const MODES: &[&str] = &["pack_container", "sandbox"];
 
 pub struct Units {
     home: PathBuf,
-    key: [u8; 32],
+    signer: signed::Signer,
     audit: Audit,
     trusted: Mutex<BTreeMap<String, Unit>>,
     limiter: DefaultKeyedRateLimiter<String>,
@@ -201,12 +201,12 @@ pub fn unit_error(error_type: &str, message: impl Into<String>) -> Error {
 
 impl Units {
     /// Loads the trust list; a tampered one trusts nothing (and is audited).
-    pub fn load(home: &Path, key: [u8; 32], audit: Audit) -> Self {
+    pub fn load(home: &Path, signer: signed::Signer, audit: Audit) -> Self {
         let path = home.join(TRUST);
-        let trusted = signed::load_field(&path, &key, "units", &audit, "units_trust_tampered");
+        let trusted = signer.load_field(&path, "units", &audit, "units_trust_tampered");
         Self {
             home: home.to_path_buf(),
-            key,
+            signer,
             audit,
             trusted: Mutex::new(trusted),
             limiter: RateLimiter::keyed(Quota::per_minute(
@@ -332,7 +332,9 @@ impl Units {
         if let Some(parent) = path.parent() {
             rumi_common::fs::ensure_dir(parent, 0o700).map_err(Error::io("cannot create", parent))?;
         }
-        signed::store_field(&path, &self.key, "units", json!(next), 0o600).map_err(Error::io("cannot write", &path))?;
+        self.signer
+            .store_field(&path, "units", json!(next), 0o600)
+            .map_err(Error::io("cannot write", &path))?;
         *trusted = next;
         drop(trusted);
         self.audit.record_blocking(

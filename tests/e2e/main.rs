@@ -10,6 +10,7 @@ mod capd;
 mod cli;
 mod cli_audit;
 mod cli_completions;
+mod cli_setup;
 mod cli_ux;
 mod compat_original_packs;
 mod concurrency;

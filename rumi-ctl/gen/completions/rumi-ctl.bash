@@ -403,6 +403,9 @@ _rumi__ctl() {
             rumi__ctl__subcmd__help__subcmd__setup,recover)
                 cmd="rumi__ctl__subcmd__help__subcmd__setup__subcmd__recover"
                 ;;
+            rumi__ctl__subcmd__help__subcmd__setup,run)
+                cmd="rumi__ctl__subcmd__help__subcmd__setup__subcmd__run"
+                ;;
             rumi__ctl__subcmd__help__subcmd__stores,create)
                 cmd="rumi__ctl__subcmd__help__subcmd__stores__subcmd__create"
                 ;;
@@ -670,6 +673,9 @@ _rumi__ctl() {
             rumi__ctl__subcmd__setup,recover)
                 cmd="rumi__ctl__subcmd__setup__subcmd__recover"
                 ;;
+            rumi__ctl__subcmd__setup,run)
+                cmd="rumi__ctl__subcmd__setup__subcmd__run"
+                ;;
             rumi__ctl__subcmd__setup__subcmd__help,check)
                 cmd="rumi__ctl__subcmd__setup__subcmd__help__subcmd__check"
                 ;;
@@ -684,6 +690,9 @@ _rumi__ctl() {
                 ;;
             rumi__ctl__subcmd__setup__subcmd__help,recover)
                 cmd="rumi__ctl__subcmd__setup__subcmd__help__subcmd__recover"
+                ;;
+            rumi__ctl__subcmd__setup__subcmd__help,run)
+                cmd="rumi__ctl__subcmd__setup__subcmd__help__subcmd__run"
                 ;;
             rumi__ctl__subcmd__stores,create)
                 cmd="rumi__ctl__subcmd__stores__subcmd__create"
@@ -2718,7 +2727,7 @@ _rumi__ctl() {
             return 0
             ;;
         rumi__ctl__subcmd__help__subcmd__setup)
-            opts="check init doctor recover"
+            opts="check init doctor recover run"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2774,6 +2783,20 @@ _rumi__ctl() {
             return 0
             ;;
         rumi__ctl__subcmd__help__subcmd__setup__subcmd__recover)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rumi__ctl__subcmd__help__subcmd__setup__subcmd__run)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4832,12 +4855,28 @@ _rumi__ctl() {
             return 0
             ;;
         rumi__ctl__subcmd__setup)
-            opts="-q -h --home --url --token --json --no-headers --quiet --env-file --help check init doctor recover help"
+            opts="-q -h --menu --web --port --bind --docker-socket --image --home --url --token --json --no-headers --quiet --env-file --help check init doctor recover run help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --docker-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -4938,7 +4977,7 @@ _rumi__ctl() {
             return 0
             ;;
         rumi__ctl__subcmd__setup__subcmd__help)
-            opts="check init doctor recover help"
+            opts="check init doctor recover run help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5021,6 +5060,20 @@ _rumi__ctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        rumi__ctl__subcmd__setup__subcmd__help__subcmd__run)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         rumi__ctl__subcmd__setup__subcmd__init)
             opts="-q -h --no-example --home --url --token --json --no-headers --quiet --env-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -5060,6 +5113,52 @@ _rumi__ctl() {
             case "${prev}" in
                 --restore-pack)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rumi__ctl__subcmd__setup__subcmd__run)
+            opts="-q -h --docker-socket --image --port --mode --force --home --url --token --json --no-headers --quiet --env-file --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --docker-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mode)
+                    COMPREPLY=($(compgen -W "auto strict permissive" -- "${cur}"))
                     return 0
                     ;;
                 --home)

@@ -1,4 +1,12 @@
-//! `rumi-ctl setup check`: read-only checks of a home and this machine, each with its fix.
+//! `rumi-ctl setup`: read-only checks of a home and this machine, each with its fix
+//! (`check`, `doctor`), creating a home (`init`) and repairing one (`recover`).
+//!
+//! The other ways in are submodules: [`menu`] (no command), [`run`] (check, init, doctor,
+//! then rumid in the foreground) and [`web`] (the same in a browser page, `--web`).
+
+pub mod menu;
+pub mod run;
+pub mod web;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
@@ -7,6 +15,7 @@ use std::process::{Command, Stdio};
 use serde_json::{Value, json};
 
 /// One finding.
+#[derive(Clone)]
 pub struct Finding {
     pub check: &'static str,
     /// `ok`, `warning` or `error`.

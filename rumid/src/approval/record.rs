@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::hashing::{Diff, FileHashes};
-use crate::signed::{self, VerifyError};
+use crate::signed::{Refused, Signer};
 
 /// Most history entries kept per pack.
 const MAX_HISTORY: usize = 100;
@@ -71,36 +71,30 @@ impl ApprovalRecord {
 pub enum Loaded {
     Absent,
     Valid(Box<ApprovalRecord>),
-    /// Present but unsigned, mis-signed, unparsable or for another pack: never trusted.
-    Tampered(String),
+    /// Present but unsigned, mis-signed, an old copy put back, unparsable or for another
+    /// pack: never trusted.
+    Tampered(Refused),
     /// Could not be read for a reason that says nothing about it (out of descriptors or
     /// memory, an I/O error): neither absent nor tampered; nothing may be decided from it.
     Unavailable(String),
 }
 
-/// Reads and verifies a record.
-pub fn load(path: &Path, key: &[u8; 32], pack_id: &str) -> Loaded {
+/// Reads and verifies a record (its signature and its generation).
+pub fn load(path: &Path, signer: &Signer, pack_id: &str) -> Loaded {
     match std::fs::symlink_metadata(path) {
         Ok(_) => {}
         Err(e) if crate::error::is_transient_io(&e) => return Loaded::Unavailable(e.to_string()),
         Err(_) => return Loaded::Absent,
     }
-    let object = match signed::read_verified(path, key) {
+    let object = match signer.read(path) {
         Ok(o) => o,
-        Err(VerifyError::Unavailable(why)) => return Loaded::Unavailable(why),
-        Err(
-            e @ (VerifyError::Unreadable(_)
-            | VerifyError::NotAnObject
-            | VerifyError::Unsigned
-            | VerifyError::BadSignature),
-        ) => {
-            return Loaded::Tampered(e.to_string());
-        }
+        Err(refused) if refused.unavailable => return Loaded::Unavailable(refused.reason),
+        Err(refused) => return Loaded::Tampered(refused),
     };
     match serde_json::from_value::<ApprovalRecord>(Value::Object(object)) {
         Ok(r) if r.pack_id == pack_id => Loaded::Valid(Box::new(r)),
-        Ok(r) => Loaded::Tampered(format!("record names pack {:?}", r.pack_id)),
-        Err(e) => Loaded::Tampered(format!("signed but malformed: {e}")),
+        Ok(r) => Loaded::Tampered(signer.refused(path, format!("record names pack {:?}", r.pack_id))),
+        Err(e) => Loaded::Tampered(signer.refused(path, format!("signed but malformed: {e}"))),
     }
 }
 
@@ -108,6 +102,6 @@ pub fn load(path: &Path, key: &[u8; 32], pack_id: &str) -> Loaded {
 ///
 /// # Errors
 /// I/O errors; the previous record is then untouched.
-pub fn save(path: &Path, key: &[u8; 32], record: &ApprovalRecord) -> std::io::Result<()> {
-    signed::store(path, key, record)
+pub fn save(path: &Path, signer: &Signer, record: &ApprovalRecord) -> std::io::Result<()> {
+    signer.store(path, record)
 }

@@ -13,7 +13,7 @@ use rumi_common::ids::PackId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::audit::{Audit, AuditEvent, Category, Severity};
+use crate::audit::{Audit, AuditEvent, Category};
 use crate::error::{Error, Result};
 use crate::signed;
 
@@ -87,8 +87,9 @@ pub fn validate_permission(p: &str) -> Result<()> {
     }
 }
 
-/// Called with every valid principal's grants after each change.
-pub type OnChange = Box<dyn Fn(Vec<PrincipalGrants>) + Send + Sync>;
+/// Called with every valid principal's grants at load, then with each principal's grants
+/// written.
+pub type OnChange = signed::OnPut<PrincipalGrants>;
 
 pub struct CapabilityGrants {
     audit: Audit,
@@ -100,16 +101,15 @@ impl CapabilityGrants {
     ///
     /// # Errors
     /// When the directory cannot be created or read.
-    pub fn load(dir: PathBuf, key: [u8; 32], audit: Audit, on_change: OnChange) -> Result<Self> {
+    pub fn load(dir: PathBuf, signer: signed::Signer, audit: Audit, on_change: OnChange) -> Result<Self> {
         let (grants, refused) =
-            signed::SignedDir::load(dir.clone(), key, |g: &PrincipalGrants| &g.principal_id, on_change)
+            signed::SignedDir::load(dir.clone(), signer, |g: &PrincipalGrants| &g.principal_id, on_change)
                 .map_err(Error::io("cannot load", &dir))?;
         for (stem, why) in refused {
             tracing::warn!(principal = %stem, reason = %why, "capability grant failed verification; ignored");
             // Same action and error_type as every other tampered signed file.
             audit.record_blocking(
-                AuditEvent::new(Category::Security, "hmac_verification_failed")
-                    .failed(Severity::Critical, "capability_grant_tampered", why)
+                why.event("capability_grant_tampered")
                     .owner_pack(stem.split("__").next().unwrap_or_default())
                     .detail("principal_id", stem.as_str())
                     .detail("permission_type", "capability_grant"),

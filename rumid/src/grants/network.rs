@@ -53,12 +53,15 @@ pub struct CheckResult {
     pub reason: String,
 }
 
-/// Called with every valid grant after each change (feeds the policy snapshot).
-pub type OnChange = Box<dyn Fn(Vec<NetworkGrant>) + Send + Sync>;
+/// Called with every valid grant at load, then with each grant written (feeds the policy
+/// snapshot).
+pub type OnChange = signed::OnPut<NetworkGrant>;
 
 pub struct NetworkGrants {
     audit: Audit,
     grants: signed::SignedDir<NetworkGrant>,
+    /// Packs whose grant file was refused at load (file, reason), until granted again.
+    refused: std::sync::Mutex<BTreeMap<String, (String, String)>>,
 }
 
 impl NetworkGrants {
@@ -66,19 +69,24 @@ impl NetworkGrants {
     ///
     /// # Errors
     /// When the directory cannot be created.
-    pub fn load(dir: PathBuf, key: [u8; 32], audit: Audit, on_change: OnChange) -> Result<Self> {
-        let (grants, refused) = signed::SignedDir::load(dir.clone(), key, |g: &NetworkGrant| &g.pack_id, on_change)
+    pub fn load(dir: PathBuf, signer: signed::Signer, audit: Audit, on_change: OnChange) -> Result<Self> {
+        let (grants, refused) = signed::SignedDir::load(dir.clone(), signer, |g: &NetworkGrant| &g.pack_id, on_change)
             .map_err(Error::io("cannot load", &dir))?;
+        let mut refused_ids = BTreeMap::new();
         for (stem, why) in refused {
+            refused_ids.insert(stem.clone(), (why.file.clone(), why.reason.clone()));
             tracing::warn!(pack_id = %stem, reason = %why, "network grant failed verification; ignored");
             audit.record_blocking(
-                AuditEvent::new(Category::Security, "hmac_verification_failed")
-                    .failed(Severity::Critical, "network_grant_tampered", why)
+                why.event("network_grant_tampered")
                     .owner_pack(stem.as_str())
                     .detail("permission_type", "network"),
             );
         }
-        Ok(Self { audit, grants })
+        Ok(Self {
+            audit,
+            grants,
+            refused: std::sync::Mutex::new(refused_ids),
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, NetworkGrant>> {
@@ -139,6 +147,10 @@ impl NetworkGrants {
         };
         self.grants.put(&mut grants, pack.as_str(), g.clone())?;
         drop(grants);
+        self.refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(pack.as_str());
         tracing::info!(pack_id = %pack, domains = g.allowed_domains.len(), ports = g.allowed_ports.len(), "network grant set");
         self.audit.record_blocking(
             AuditEvent::new(Category::Permission, "permission_grant")
@@ -170,10 +182,16 @@ impl NetworkGrants {
             return Err(Error::EmptyValue { field: "reason" });
         }
         let mut grants = self.lock();
-        let mut g = grants
-            .get(pack.as_str())
-            .cloned()
-            .ok_or(Error::GrantNotFound { pack_id: pack.clone() })?;
+        let Some(mut g) = grants.get(pack.as_str()).cloned() else {
+            let refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+            return Err(match refused.get(pack.as_str()) {
+                Some((file, reason)) => Error::StateRefused {
+                    file: file.clone(),
+                    reason: reason.clone(),
+                },
+                None => Error::GrantNotFound { pack_id: pack.clone() },
+            });
+        };
         g.enabled = false;
         g.updated_at = rumi_common::time::now_rfc3339();
         g.notes = Some(reason.chars().take(MAX_NOTES).collect());

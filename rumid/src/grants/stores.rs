@@ -37,7 +37,7 @@ pub type OnChange = Box<dyn Fn(Vec<Share>) + Send + Sync>;
 
 pub struct StoreShares {
     path: PathBuf,
-    key: [u8; 32],
+    signer: signed::Signer,
     audit: Audit,
     shares: Mutex<Vec<Share>>,
     on_change: OnChange,
@@ -45,11 +45,11 @@ pub struct StoreShares {
 
 impl StoreShares {
     /// Loads the shares file; a file failing verification shares nothing (and is audited).
-    pub fn load(path: PathBuf, key: [u8; 32], audit: Audit, on_change: OnChange) -> Self {
-        let shares = signed::load_field(&path, &key, "shares", &audit, "store_shares_tampered");
+    pub fn load(path: PathBuf, signer: signed::Signer, audit: Audit, on_change: OnChange) -> Self {
+        let shares = signer.load_field(&path, "shares", &audit, "store_shares_tampered");
         let this = Self {
             path,
-            key,
+            signer,
             audit,
             shares: Mutex::new(shares),
             on_change,
@@ -67,7 +67,8 @@ impl StoreShares {
     }
 
     fn save(&self, shares: &[Share]) -> Result<()> {
-        signed::store_field(&self.path, &self.key, "shares", serde_json::json!(shares), 0o600)
+        self.signer
+            .store_field(&self.path, "shares", serde_json::json!(shares), 0o600)
             .map_err(Error::io("cannot write store shares", &self.path))
     }
 

@@ -68,6 +68,16 @@ fn main() -> Result<()> {
         }
         return Ok(());
     }
+    // `rumi-bench --grants`: grant writes per second with 0, 1,000 and 8,000 grants, and
+    // the daemons' RSS at 10,000.
+    if std::env::args().any(|a| a == "--grants") {
+        println!("| figure | value | target |");
+        println!("|---|---|---|");
+        for line in grants_bench()? {
+            println!("{line}");
+        }
+        return Ok(());
+    }
     if std::env::args().any(|a| a == "--hashing") {
         for line in hashing_bench()? {
             println!("{line}");
@@ -1061,6 +1071,79 @@ fn fd_attack_bench() -> Result<Vec<String>> {
             opened.load(Ordering::Relaxed)
         ),
     ])
+}
+
+/// Grant writes against a growing number of grants (`--grants`): at each level, `WRITES`
+/// sequential network grant writes (the same pack's grant rewritten, so the count stays
+/// put), as writes per second and p50 / p99 latency; then the RSS of rumid and the helpers
+/// once 10,000 grants are held and pushed.
+fn grants_bench() -> Result<Vec<String>> {
+    const WRITES: usize = 400;
+    const LEVELS: [usize; 3] = [0, 1_000, 8_000];
+    const HELD: usize = 10_000;
+    const FILLERS: usize = 4;
+    let home = TestHome::new();
+    home.add_pack("bench");
+    let rumid = Rumid::builder(&home).env("RUMI_LOG_LEVEL", "WARNING").spawn()?;
+    anyhow::ensure!(rumid.post("/api/packs/bench/approve", None).status == 200, "approve");
+    let grant = |pack: &str, port: u64| -> Result<()> {
+        let r = rumid.post(
+            "/api/network/grant",
+            Some(&json!({"pack_id": pack, "allowed_domains": ["api.example.com", "*.cdn.example.net"], "allowed_ports": [443, port]})),
+        );
+        anyhow::ensure!(r.status == 200, "grant {pack}: {:?}", r.body);
+        Ok(())
+    };
+    // Grants of packs that are not installed: stored, signed and pushed like any other.
+    let fill = |from: usize, to: usize| -> Result<()> {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..FILLERS)
+                .map(|t| {
+                    scope.spawn(move || -> Result<()> {
+                        for i in (from + t..to).step_by(FILLERS) {
+                            grant(&format!("filler-{i:05}"), 8000 + (i % 1000) as u64)?;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .try_for_each(|h| h.join().map_err(|_| anyhow::anyhow!("filler panicked"))?)
+        })
+    };
+    let mut out = Vec::new();
+    let mut held = 0;
+    for level in LEVELS {
+        fill(held, level)?;
+        held = level;
+        rumid.wait_policy_applied();
+        let t = Instant::now();
+        let times: Vec<Duration> = (0..WRITES)
+            .map(|i| {
+                let t = Instant::now();
+                grant("bench", 1000 + i as u64).map(|()| t.elapsed())
+            })
+            .collect::<Result<_>>()?;
+        let rate = WRITES as f64 / t.elapsed().as_secs_f64();
+        let (p50, p99) = percentiles(times);
+        out.push(format!(
+            "| network grant writes, {WRITES} sequential, with {level} other grants | {rate:.0} writes/s (p50 / p99 {p50:.2} / {p99:.2} ms) | same at every level |"
+        ));
+    }
+    fill(held, HELD)?;
+    rumid.wait_policy_applied();
+    std::thread::sleep(Duration::from_secs(2));
+    let helpers = rumid.wait_helpers_up()?;
+    let mib = |pid: u32| -> Result<f64> { Ok(rss_kib(pid)? as f64 / 1024.0) };
+    let helper = |name: &str| -> Result<f64> { mib(helpers[name]["pid"].as_u64().context("helper pid")? as u32) };
+    out.push(format!(
+        "| RSS with {HELD} network grants: rumid / rumi-egressd / rumi-capd | {:.1} / {:.1} / {:.1} MiB | — |",
+        mib(rumid.pid())?,
+        helper("egressd")?,
+        helper("capd")?
+    ));
+    Ok(out)
 }
 
 /// Runs `CONNECTIONS` keep-alive clients for `RUN`; returns requests per second and body size.
