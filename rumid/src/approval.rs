@@ -105,9 +105,12 @@ struct Entry {
 }
 
 /// What `GET /api/packs` shows per pack.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PackSummary {
+    #[schema(value_type = String)]
     pub pack_id: PackId,
+    /// `pending`, `approved`, `modified`, `blocked` or `error`.
+    #[schema(value_type = String)]
     pub status: PackState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -121,7 +124,7 @@ pub struct PackSummary {
 }
 
 /// What `GET /api/packs/{id}/status` shows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PackStatus {
     #[serde(flatten)]
     pub summary: PackSummary,
@@ -174,10 +177,12 @@ impl Snapshot {
 }
 
 /// Result of a scan.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ScanReport {
     pub discovered: usize,
+    #[schema(value_type = Vec<String>)]
     pub new: Vec<PackId>,
+    #[schema(value_type = Vec<String>)]
     pub modified: Vec<PackId>,
     pub invalid: Vec<Invalid>,
 }

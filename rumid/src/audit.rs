@@ -279,7 +279,7 @@ pub enum AuditError {
 }
 
 /// What health reports about the audit log (`audit` in `/api/health`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditStatus {
     /// Lines can be written and the reserve is whole: operator actions are let through.
     pub writable: bool,

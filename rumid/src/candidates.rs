@@ -17,7 +17,7 @@ pub const REJECT_THRESHOLD: u32 = 3;
 
 /// The review state every candidate of both queues carries (flattened into each queue's item,
 /// so the stored and served JSON keeps these fields at the top level).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Review {
     pub candidate_key: String,
     pub status: String,

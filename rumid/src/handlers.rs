@@ -43,7 +43,8 @@ pub use crate::candidates::{COOLDOWN_SECS, REJECT_THRESHOLD};
 const MAX_MANIFEST_BYTES: u64 = 64 * 1024;
 use rumi_common::ids::BUILTIN_PERMISSIONS;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = HandlerCandidate)]
 pub struct Candidate {
     pub pack_id: String,
     pub slug: String,
@@ -56,7 +57,8 @@ pub struct Candidate {
     pub risk: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = CandidateItem)]
 pub struct Item {
     #[serde(flatten)]
     pub review: Review,

@@ -104,7 +104,7 @@ impl ImportError {
 }
 
 /// A staged import.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Staged {
     pub staging_id: String,
     pub pack_id: String,
@@ -117,7 +117,7 @@ pub struct Staged {
 }
 
 /// What an apply did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Applied {
     pub staging_id: String,
     pub pack_id: String,

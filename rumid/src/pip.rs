@@ -202,7 +202,8 @@ fn internal(ip: IpAddr) -> bool {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = PipCandidate)]
 pub struct Candidate {
     pub pack_id: String,
     pub relpath: String,
@@ -216,7 +217,8 @@ impl Candidate {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = PipItem)]
 pub struct Item {
     #[serde(flatten)]
     pub review: Review,

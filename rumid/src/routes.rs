@@ -48,13 +48,15 @@ pub const RESERVED_PREFIXES: &[&str] = &[
 /// Largest routes.json read.
 const MAX_ROUTES_FILE: u64 = 256 * 1024;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Route {
+    #[schema(value_type = String)]
     pub pack_id: PackId,
     pub method: String,
     pub path: String,
     pub flow_id: String,
     pub description: Option<String>,
+    #[schema(value_type = Object)]
     pub input_mapping: Map<String, Value>,
     #[serde(skip)]
     segments: Vec<String>,

@@ -104,8 +104,10 @@ pub struct HelperSpec {
 }
 
 /// What `/api/health` reports per helper.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HelperStatus {
+    /// `starting`, `up`, `down`, `unresponsive` or `policy_refused`.
+    #[schema(value_type = String)]
     pub state: &'static str,
     pub pid: Option<u32>,
     pub policy_version: u64,
@@ -133,9 +135,10 @@ impl HelperStatus {
 }
 
 /// What `/api/health` reports about a helper's audit stream (`helpers.<name>.audit`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditStreamStatus {
     /// `connecting`, `connected` or `broken`.
+    #[schema(value_type = String)]
     pub state: &'static str,
     /// How often the stream broke while rumid runs.
     pub breaks: u32,

@@ -86,7 +86,7 @@ impl UnitRef {
 }
 
 /// A published unit, as listed and trusted.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Unit {
     #[serde(flatten)]
     pub unit_ref: UnitRef,

@@ -22,6 +22,7 @@ mod flows;
 mod handlers;
 mod import;
 mod metrics;
+mod openapi;
 mod pip;
 mod privileges;
 mod readme;

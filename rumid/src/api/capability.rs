@@ -14,7 +14,7 @@ pub struct ListQuery {
     pub principal_id: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/capability/grants", tag = "capability", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(get, path = "/api/capability/grants", tag = "capability", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::GrantListAnswer), (status = 400, description = "a RUMI error, or (plain text, from the HTTP framework) a query string that cannot be decoded", content((crate::api::openapi::Failure = "application/json"), (String = "text/plain"))), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<Response, Error> {
     if let Some(p) = &q.principal_id {
         crate::grants::capability::validate_principal(p)?;
@@ -23,7 +23,7 @@ pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> 
     Ok(ok(json!({"grants": grants, "count": grants.len()})))
 }
 
-#[utoipa::path(post, path = "/api/capability/grants/grant", tag = "capability", request_body = GrantItem, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/capability/grants/grant", tag = "capability", request_body = GrantItem, responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::PrincipalGrantsAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn grant(State(state): State<AppState>, AppJson(item): AppJson<GrantItem>) -> Result<Response, Error> {
     let grants = state.capability.clone();
     Ok(ok(blocking(move || grants.grant(&item)).await?))
@@ -37,7 +37,7 @@ pub struct RevokeBody {
     pub permission_id: String,
 }
 
-#[utoipa::path(post, path = "/api/capability/grants/revoke", tag = "capability", request_body = RevokeBody, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/capability/grants/revoke", tag = "capability", request_body = RevokeBody, responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::PrincipalGrantsAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn revoke(State(state): State<AppState>, AppJson(body): AppJson<RevokeBody>) -> Result<Response, Error> {
     let grants = state.capability.clone();
     Ok(ok(blocking(move || {
@@ -52,14 +52,14 @@ pub struct BatchBody {
     pub grants: Vec<GrantItem>,
 }
 
-#[utoipa::path(post, path = "/api/capability/grants/batch", tag = "capability", request_body = BatchBody, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/capability/grants/batch", tag = "capability", request_body = BatchBody, responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::BatchReportAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn batch(State(state): State<AppState>, AppJson(body): AppJson<BatchBody>) -> Result<Response, Error> {
     let grants = state.capability.clone();
     Ok(ok(blocking(move || grants.batch(&body.grants)).await?))
 }
 
 /// `POST /api/capability/candidates/scan`.
-#[utoipa::path(post, path = "/api/capability/candidates/scan", tag = "capability", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/capability/candidates/scan", tag = "capability", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::CandidateScanAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn scan(State(state): State<AppState>) -> Result<Response, Error> {
     let packs: Vec<_> = state
         .packs
@@ -85,7 +85,7 @@ pub struct StatusQuery {
 }
 
 /// `GET /api/capability/requests?status=`.
-#[utoipa::path(get, path = "/api/capability/requests", tag = "capability", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(get, path = "/api/capability/requests", tag = "capability", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::CandidateListAnswer), (status = 400, description = "a RUMI error, or (plain text, from the HTTP framework) a query string that cannot be decoded", content((crate::api::openapi::Failure = "application/json"), (String = "text/plain"))), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn requests(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> Response {
     let items = state.handlers.list(q.status.as_deref());
     ok(json!({"items": items, "count": items.len()}))
@@ -93,7 +93,7 @@ pub async fn requests(State(state): State<AppState>, Query(q): Query<StatusQuery
 
 /// `GET /api/capability/requests/{key}/source` (the key is URL-encoded): the candidate's
 /// entry file as it is now (at most 256 KiB), for review before approval. Read only.
-#[utoipa::path(get, path = "/api/capability/requests/{key}/source", tag = "capability", params(("key" = String, Path, description = "candidate key")), responses((status = 200, description = "success envelope: {\"success\": true, \"data\": {candidate_key, file, size, truncated, sha256, matches_candidate, content}}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(get, path = "/api/capability/requests/{key}/source", tag = "capability", params(("key" = String, Path, description = "candidate key")), responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::HandlerSourceAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn source(State(state): State<AppState>, Path(key): Path<String>) -> Result<Response, Error> {
     let handlers = state.handlers.clone();
     let ecosystem = state.config.home.join("ecosystem");
@@ -101,7 +101,7 @@ pub async fn source(State(state): State<AppState>, Path(key): Path<String>) -> R
 }
 
 /// `GET /api/capability/blocked`.
-#[utoipa::path(get, path = "/api/capability/blocked", tag = "capability", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(get, path = "/api/capability/blocked", tag = "capability", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::CandidateListAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn blocked(State(state): State<AppState>) -> Response {
     let items = state.handlers.list(Some("blocked"));
     ok(json!({"items": items, "count": items.len()}))
@@ -115,7 +115,7 @@ pub struct NotesBody {
 }
 
 /// `POST /api/capability/requests/{key}/approve` (the key is URL-encoded).
-#[utoipa::path(post, path = "/api/capability/requests/{key}/approve", tag = "capability", params(("key" = String, Path, description = "key")), request_body = crate::api::openapi::OptionalJson, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/capability/requests/{key}/approve", tag = "capability", params(("key" = String, Path, description = "key")), request_body = crate::api::openapi::OptionalJson, responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::CandidateItemAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn approve(
     State(state): State<AppState>,
     Path(key): Path<String>,
@@ -140,7 +140,7 @@ pub struct ReasonBody {
 }
 
 /// `POST /api/capability/requests/{key}/reject`.
-#[utoipa::path(post, path = "/api/capability/requests/{key}/reject", tag = "capability", params(("key" = String, Path, description = "key")), request_body = ReasonBody, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/capability/requests/{key}/reject", tag = "capability", params(("key" = String, Path, description = "key")), request_body = ReasonBody, responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::CandidateItemAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn reject(
     State(state): State<AppState>,
     Path(key): Path<String>,
@@ -151,7 +151,7 @@ pub async fn reject(
 }
 
 /// `POST /api/capability/blocked/{key}/unblock`.
-#[utoipa::path(post, path = "/api/capability/blocked/{key}/unblock", tag = "capability", params(("key" = String, Path, description = "key")), request_body = ReasonBody, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/capability/blocked/{key}/unblock", tag = "capability", params(("key" = String, Path, description = "key")), request_body = ReasonBody, responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::CandidateItemAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn unblock(
     State(state): State<AppState>,
     Path(key): Path<String>,

@@ -65,7 +65,7 @@ pub struct RecentQuery {
 }
 
 /// `GET /api/audit/recent?limit=&category=`: the newest audit events, newest first.
-#[utoipa::path(get, path = "/api/audit/recent", tag = "console", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(get, path = "/api/audit/recent", tag = "console", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::AuditRecentAnswer), (status = 400, description = "a RUMI error, or (plain text, from the HTTP framework) a query string that cannot be decoded", content((crate::api::openapi::Failure = "application/json"), (String = "text/plain"))), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn recent(State(state): State<AppState>, Query(q): Query<RecentQuery>) -> Result<Response, Error> {
     let limit = q.limit.unwrap_or(50).clamp(1, crate::audit::MAX_RECENT);
     if let Some(c) = &q.category

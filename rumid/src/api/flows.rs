@@ -15,7 +15,7 @@ use crate::error::Error;
 pub const DEFAULT_TIMEOUT_SECS: f64 = 300.0;
 pub const MAX_TIMEOUT_SECS: f64 = 600.0;
 
-#[utoipa::path(get, path = "/api/flows", tag = "flows", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(get, path = "/api/flows", tag = "flows", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::FlowListAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn list(State(state): State<AppState>) -> Response {
     let set = state.flows.flows();
     let flows: Vec<Value> = set
@@ -34,7 +34,7 @@ pub async fn list(State(state): State<AppState>) -> Response {
     ok(json!({"flows": flows, "count": flows.len(), "diagnostics": set.diagnostics}))
 }
 
-#[utoipa::path(post, path = "/api/flows/reload", tag = "flows", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/flows/reload", tag = "flows", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::FlowReloadAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn reload(State(state): State<AppState>) -> Result<Response, Error> {
     let engine = state.flows.clone();
     let n = blocking(move || Ok(engine.reload())).await?;
@@ -99,7 +99,7 @@ fn run_failure(err: &Error, flow_id: &str) -> Response {
     (status, axum::Json(Value::Object(body))).into_response()
 }
 
-#[utoipa::path(get, path = "/api/docker/status", tag = "flows", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(get, path = "/api/docker/status", tag = "flows", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::DockerStatusAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn docker_status(State(state): State<AppState>) -> Response {
     let sandbox = state.flows.sandbox();
     let engine = sandbox.builder_backend();
@@ -116,13 +116,13 @@ pub async fn docker_status(State(state): State<AppState>) -> Response {
     }))
 }
 
-#[utoipa::path(get, path = "/api/containers", tag = "flows", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(get, path = "/api/containers", tag = "flows", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::ContainerListAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn containers(State(state): State<AppState>) -> Response {
     let (list, spares) = state.flows.sandbox().list().await;
     ok(json!({"containers": list, "count": list.len(), "spares": spares}))
 }
 
-#[utoipa::path(delete, path = "/api/containers/{pack_id}", tag = "flows", params(("pack_id" = String, Path, description = "pack id")), responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(delete, path = "/api/containers/{pack_id}", tag = "flows", params(("pack_id" = String, Path, description = "pack id")), responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::ContainersRemovedAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn remove_containers(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, Error> {
     let pack = PackId::parse(&raw)?;
     let n = state.flows.sandbox().stop_pack(&pack).await;
@@ -139,13 +139,13 @@ pub async fn remove_containers(State(state): State<AppState>, Path(raw): Path<St
 }
 
 /// `GET /api/routes`.
-#[utoipa::path(get, path = "/api/routes", tag = "flows", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(get, path = "/api/routes", tag = "flows", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::RouteListAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn routes(State(state): State<AppState>) -> Response {
     ok(crate::routes::listing(&state.flows.routes()))
 }
 
 /// `POST /api/routes/reload` (reloads flows, modifiers and routes together).
-#[utoipa::path(post, path = "/api/routes/reload", tag = "flows", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/routes/reload", tag = "flows", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::RouteListAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn reload_routes(State(state): State<AppState>) -> Result<Response, Error> {
     let engine = state.flows.clone();
     blocking(move || Ok(engine.reload())).await?;
@@ -192,7 +192,7 @@ pub async fn dispatch(
 /// (approved and unchanged, Docker and the image available) by running a container that
 /// does nothing, and reports how long it took. In strict mode this also warms the pack: its
 /// pristine spares are started in the background.
-#[utoipa::path(post, path = "/api/containers/{pack_id}/start", tag = "flows", params(("pack_id" = String, Path, description = "pack id")), responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/containers/{pack_id}/start", tag = "flows", params(("pack_id" = String, Path, description = "pack id")), responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::StartCheckAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn start_container(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, Error> {
     let pack = PackId::parse(&raw)?;
     state.packs.verify_for_use(&pack)?;
@@ -214,7 +214,7 @@ pub async fn start_container(State(state): State<AppState>, Path(raw): Path<Stri
 }
 
 /// `POST /api/containers/{pack_id}/stop`: removes every container of the pack.
-#[utoipa::path(post, path = "/api/containers/{pack_id}/stop", tag = "flows", params(("pack_id" = String, Path, description = "pack id")), responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/containers/{pack_id}/stop", tag = "flows", params(("pack_id" = String, Path, description = "pack id")), responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::ContainersRemovedAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn stop_container(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, Error> {
     remove_containers(State(state), Path(raw)).await
 }

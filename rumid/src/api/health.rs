@@ -136,7 +136,7 @@ fn probe_sockets(state: &AppState) -> health::Probe {
 }
 
 /// Unauthenticated: only the overall status and a timestamp. 503 when DOWN.
-#[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, description = "UP or DEGRADED: {status, timestamp}"), (status = 503, description = "DOWN")), security(()))]
+#[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, description = "UP or DEGRADED", body = crate::api::openapi::answers::HealthPublic), (status = 503, description = "DOWN", body = crate::api::openapi::answers::HealthPublic)), security(()))]
 pub async fn public(State(state): State<AppState>) -> Response {
     let report = probes(&state, false);
     let down = report["status"] == json!(Status::Down);
@@ -158,7 +158,7 @@ pub struct DetailQuery {
     pub verbose: bool,
 }
 
-#[utoipa::path(get, path = "/api/health", tag = "health", params(DetailQuery), responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(get, path = "/api/health", tag = "health", params(DetailQuery), responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::DiagnosticsAnswer), (status = 400, description = "a RUMI error, or (plain text, from the HTTP framework) a query string that cannot be decoded", content((crate::api::openapi::Failure = "application/json"), (String = "text/plain"))), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn detail(
     State(state): State<AppState>,
     axum::extract::Query(q): axum::extract::Query<DetailQuery>,

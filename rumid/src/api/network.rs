@@ -11,13 +11,13 @@ use crate::approval::PackState;
 use crate::error::Error;
 use crate::grants::network::GrantRequest;
 
-#[utoipa::path(get, path = "/api/network/list", tag = "network", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(get, path = "/api/network/list", tag = "network", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::NetworkGrantListAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn list(State(state): State<AppState>) -> Response {
     let grants = state.grants.list();
     ok(json!({"grants": grants, "count": grants.len()}))
 }
 
-#[utoipa::path(post, path = "/api/network/grant", tag = "network", request_body = GrantRequest, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/network/grant", tag = "network", request_body = GrantRequest, responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::NetworkGrantAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn grant(State(state): State<AppState>, AppJson(body): AppJson<GrantRequest>) -> Result<Response, Error> {
     let grants = state.grants.clone();
     Ok(ok(blocking(move || grants.grant(body)).await?))
@@ -31,7 +31,7 @@ pub struct RevokeBody {
     pub reason: String,
 }
 
-#[utoipa::path(post, path = "/api/network/revoke", tag = "network", request_body = RevokeBody, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/network/revoke", tag = "network", request_body = RevokeBody, responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::NetworkGrantAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn revoke(State(state): State<AppState>, AppJson(body): AppJson<RevokeBody>) -> Result<Response, Error> {
     let grants = state.grants.clone();
     Ok(ok(blocking(move || grants.revoke(&body.pack_id, &body.reason)).await?))
@@ -45,7 +45,7 @@ pub struct CheckBody {
     pub port: u16,
 }
 
-#[utoipa::path(post, path = "/api/network/check", tag = "network", request_body = CheckBody, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/network/check", tag = "network", request_body = CheckBody, responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::NetworkCheckAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn check(State(state): State<AppState>, AppJson(body): AppJson<CheckBody>) -> Result<Response, Error> {
     let pack = PackId::parse(&body.pack_id)?;
     if body.domain.trim().is_empty() {

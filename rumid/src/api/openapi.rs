@@ -1,21 +1,13 @@
 //! The OpenAPI 3 description of the API, generated from the handlers' `#[utoipa::path]`
 //! annotations as the router is built (utoipa-axum: a route and its description are
 //! registered by the same call, so they cannot drift apart). Served at
-//! `GET /api/openapi.json`; `docs/openapi.json` is a copy a test keeps current.
+//! `GET /api/openapi.json`; `docs/openapi.json` is a copy a test keeps current. Every answer
+//! is typed: the success envelopes and their `data` schemas are in [`answers`].
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-/// `{"success": true, "data": …}`: every successful JSON answer.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct Success {
-    /// Always true.
-    success: bool,
-    /// The endpoint's result (see docs/api.md).
-    #[schema(value_type = Object)]
-    data: serde_json::Value,
-}
+pub mod answers;
 
 /// `{"success": false, "error": "<message>", "error_code", "suggestion", "request_id"}`.
 #[derive(ToSchema)]
@@ -51,8 +43,7 @@ pub struct FlowRun {
     /// Always true.
     success: bool,
     flow_id: String,
-    /// The flow's outputs.
-    #[schema(value_type = Object)]
+    /// The flow's outputs (an object; null when a non-object result was truncated).
     result: serde_json::Value,
     /// Seconds.
     execution_time: f64,
@@ -72,9 +63,11 @@ pub struct FlowRunFailure {
     error_code: String,
     suggestion: String,
     request_id: Option<String>,
-    flow_id: String,
-    /// The HTTP status, repeated.
-    status_code: u16,
+    /// Absent when the request was refused before the run was looked at (token, body size,
+    /// audit log), which answers the plain error envelope.
+    flow_id: Option<String>,
+    /// The HTTP status, repeated; absent with `flow_id`.
+    status_code: Option<u16>,
 }
 
 #[derive(OpenApi)]
@@ -85,7 +78,7 @@ pub struct FlowRunFailure {
     ),
     modifiers(&Bearer),
     security(("token" = [])),
-    components(schemas(Success, Failure, FlowRun, FlowRunFailure))
+    components(schemas(Failure, FlowRun, FlowRunFailure))
 )]
 pub struct ApiDoc;
 

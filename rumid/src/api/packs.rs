@@ -16,33 +16,33 @@ fn pack_id(raw: &str) -> Result<PackId, Error> {
 }
 
 /// The hot path: the response is rendered once per snapshot and shared afterwards.
-#[utoipa::path(get, path = "/api/packs", tag = "packs", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(get, path = "/api/packs", tag = "packs", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::PackListAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn list(State(state): State<AppState>) -> Response {
     let snap = state.packs.snapshot();
     ok_bytes(snap.rendered.get_or_init(|| envelope_raw(&snap.list_json)).clone())
 }
 
-#[utoipa::path(get, path = "/api/packs/pending", tag = "packs", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(get, path = "/api/packs/pending", tag = "packs", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::PendingPacksAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn pending(State(state): State<AppState>) -> Response {
     let snap = state.packs.snapshot();
     let packs: Vec<_> = snap.packs.iter().filter(|p| p.status.is_pending()).collect();
     ok(json!({"packs": packs, "count": packs.len()}))
 }
 
-#[utoipa::path(get, path = "/api/packs/{pack_id}/status", tag = "packs", params(("pack_id" = String, Path, description = "pack id")), responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(get, path = "/api/packs/{pack_id}/status", tag = "packs", params(("pack_id" = String, Path, description = "pack id")), responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::PackStatusAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn status(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, Error> {
     let id = pack_id(&raw)?;
     let packs = state.packs.clone();
     Ok(ok(blocking(move || packs.status(&id)).await?))
 }
 
-#[utoipa::path(post, path = "/api/packs/scan", tag = "packs", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/packs/scan", tag = "packs", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::ScanReportAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn scan(State(state): State<AppState>) -> Result<Response, Error> {
     let packs = state.packs.clone();
     Ok(ok(blocking(move || Ok(packs.scan())).await?))
 }
 
-#[utoipa::path(post, path = "/api/packs/{pack_id}/approve", tag = "packs", params(("pack_id" = String, Path, description = "pack id")), responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/packs/{pack_id}/approve", tag = "packs", params(("pack_id" = String, Path, description = "pack id")), responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::PackStatusAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn approve(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, Error> {
     let id = pack_id(&raw)?;
     let packs = state.packs.clone();
@@ -61,7 +61,7 @@ pub struct RejectBody {
     pub reason: String,
 }
 
-#[utoipa::path(post, path = "/api/packs/{pack_id}/reject", tag = "packs", params(("pack_id" = String, Path, description = "pack id")), request_body = RejectBody, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/packs/{pack_id}/reject", tag = "packs", params(("pack_id" = String, Path, description = "pack id")), request_body = RejectBody, responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::PackStatusAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn reject(
     State(state): State<AppState>,
     Path(raw): Path<String>,
@@ -72,7 +72,7 @@ pub async fn reject(
     Ok(ok(blocking(move || packs.reject(&id, &body.reason)).await?))
 }
 
-#[utoipa::path(delete, path = "/api/packs/{pack_id}", tag = "packs", params(("pack_id" = String, Path, description = "pack id")), responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(delete, path = "/api/packs/{pack_id}", tag = "packs", params(("pack_id" = String, Path, description = "pack id")), responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::UninstalledAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn uninstall(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, Error> {
     let id = pack_id(&raw)?;
     let packs = state.packs.clone();
@@ -92,7 +92,7 @@ pub struct ImportBody {
 }
 
 /// `POST /api/packs/import`: a folder, `.zip` or `.rumipack` into staging.
-#[utoipa::path(post, path = "/api/packs/import", tag = "packs", request_body = ImportBody, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/packs/import", tag = "packs", request_body = ImportBody, responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::StagedAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn import(State(state): State<AppState>, AppJson(body): AppJson<ImportBody>) -> Result<Response, Error> {
     if body.path.trim().is_empty() {
         return Err(Error::EmptyValue { field: "path" });
@@ -143,7 +143,7 @@ pub async fn import(State(state): State<AppState>, AppJson(body): AppJson<Import
 }
 
 /// `GET /api/packs/staging`: staged imports, newest first.
-#[utoipa::path(get, path = "/api/packs/staging", tag = "packs", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(get, path = "/api/packs/staging", tag = "packs", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::StagedListAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn staging(State(state): State<AppState>) -> Result<Response, Error> {
     let importer = crate::import::Importer::new(&state.config.home);
     let list = blocking(move || Ok(importer.list())).await?;
@@ -151,7 +151,7 @@ pub async fn staging(State(state): State<AppState>) -> Result<Response, Error> {
 }
 
 /// `DELETE /api/packs/staging/{staging_id}`.
-#[utoipa::path(delete, path = "/api/packs/staging/{staging_id}", tag = "packs", params(("staging_id" = String, Path, description = "staging id")), responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(delete, path = "/api/packs/staging/{staging_id}", tag = "packs", params(("staging_id" = String, Path, description = "staging id")), responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::DiscardedAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn discard(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, Error> {
     let importer = crate::import::Importer::new(&state.config.home);
     let shown = id.clone();
@@ -170,7 +170,7 @@ pub struct ApplyBody {
 
 /// `POST /api/packs/apply`: installs a staged pack (backup, atomic swap); it then needs
 /// approval again if anything changed.
-#[utoipa::path(post, path = "/api/packs/apply", tag = "packs", request_body = ApplyBody, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/packs/apply", tag = "packs", request_body = ApplyBody, responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::ApplyAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn apply(State(state): State<AppState>, AppJson(body): AppJson<ApplyBody>) -> Result<Response, Error> {
     if body.mode.as_deref().is_some_and(|m| m != "replace") {
         return Err(Error::Invalid {

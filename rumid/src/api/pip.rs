@@ -12,7 +12,7 @@ use super::{AppJson, AppState, blocking, ok};
 use crate::error::Error;
 
 /// `POST /api/pip/candidates/scan`: every installed pack with a valid manifest.
-#[utoipa::path(post, path = "/api/pip/candidates/scan", tag = "pip", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/pip/candidates/scan", tag = "pip", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::PipScanAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn scan(State(state): State<AppState>) -> Result<Response, Error> {
     use crate::pip::LockSource;
     let eco = state.config.home.join("ecosystem");
@@ -32,14 +32,14 @@ pub async fn scan(State(state): State<AppState>) -> Result<Response, Error> {
 }
 
 /// `GET /api/pip/requests?status=`.
-#[utoipa::path(get, path = "/api/pip/requests", tag = "pip", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(get, path = "/api/pip/requests", tag = "pip", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::PipListAnswer), (status = 400, description = "a RUMI error, or (plain text, from the HTTP framework) a query string that cannot be decoded", content((crate::api::openapi::Failure = "application/json"), (String = "text/plain"))), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn requests(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> Response {
     let items = state.pip.list(q.status.as_deref());
     ok(json!({"items": items, "count": items.len()}))
 }
 
 /// `GET /api/pip/blocked`.
-#[utoipa::path(get, path = "/api/pip/blocked", tag = "pip", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(get, path = "/api/pip/blocked", tag = "pip", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::PipListAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn blocked(State(state): State<AppState>) -> Response {
     let items = state.pip.list(Some("blocked"));
     ok(json!({"items": items, "count": items.len()}))
@@ -57,7 +57,7 @@ pub struct ApproveBody {
 
 /// `POST /api/pip/requests/{key}/approve` (the key is URL-encoded): installs and returns
 /// when done. The pack must be approved and unchanged.
-#[utoipa::path(post, path = "/api/pip/requests/{key}/approve", tag = "pip", params(("key" = String, Path, description = "key")), request_body = crate::api::openapi::OptionalJson, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/pip/requests/{key}/approve", tag = "pip", params(("key" = String, Path, description = "key")), request_body = crate::api::openapi::OptionalJson, responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::PipItemAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn approve(
     State(state): State<AppState>,
     Path(key): Path<String>,
@@ -86,7 +86,7 @@ pub async fn approve(
 }
 
 /// `POST /api/pip/requests/{key}/reject`.
-#[utoipa::path(post, path = "/api/pip/requests/{key}/reject", tag = "pip", params(("key" = String, Path, description = "key")), request_body = ReasonBody, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/pip/requests/{key}/reject", tag = "pip", params(("key" = String, Path, description = "key")), request_body = ReasonBody, responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::PipItemAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn reject(
     State(state): State<AppState>,
     Path(key): Path<String>,
@@ -97,7 +97,7 @@ pub async fn reject(
 }
 
 /// `POST /api/pip/blocked/{key}/unblock`.
-#[utoipa::path(post, path = "/api/pip/blocked/{key}/unblock", tag = "pip", params(("key" = String, Path, description = "key")), request_body = ReasonBody, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/pip/blocked/{key}/unblock", tag = "pip", params(("key" = String, Path, description = "key")), request_body = ReasonBody, responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::PipItemAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn unblock(
     State(state): State<AppState>,
     Path(key): Path<String>,

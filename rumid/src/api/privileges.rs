@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::privileges::privilege;
 
 /// `GET /api/privileges`.
-#[utoipa::path(get, path = "/api/privileges", tag = "privileges", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(get, path = "/api/privileges", tag = "privileges", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::PrivilegeListAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn list(State(state): State<AppState>) -> Response {
     ok(state.privileges.list())
 }
@@ -28,7 +28,7 @@ async fn installed(state: &AppState, raw: &str) -> Result<PackId, Error> {
 }
 
 /// `POST /api/privileges/{pack_id}/grant/{privilege_id}`.
-#[utoipa::path(post, path = "/api/privileges/{pack_id}/grant/{privilege_id}", tag = "privileges", params(("pack_id" = String, Path, description = "pack id"), ("privilege_id" = String, Path, description = "privilege id")), responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/privileges/{pack_id}/grant/{privilege_id}", tag = "privileges", params(("pack_id" = String, Path, description = "pack id"), ("privilege_id" = String, Path, description = "privilege id")), responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::PrivilegeGrantedAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn grant(
     State(state): State<AppState>,
     Path((pack, privilege_id)): Path<(String, String)>,
@@ -44,7 +44,7 @@ pub async fn grant(
 }
 
 /// `POST /api/privileges/{pack_id}/revoke/{privilege_id}`.
-#[utoipa::path(post, path = "/api/privileges/{pack_id}/revoke/{privilege_id}", tag = "privileges", params(("pack_id" = String, Path, description = "pack id"), ("privilege_id" = String, Path, description = "privilege id")), responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/privileges/{pack_id}/revoke/{privilege_id}", tag = "privileges", params(("pack_id" = String, Path, description = "pack id"), ("privilege_id" = String, Path, description = "privilege id")), responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::PrivilegeRevokedAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn revoke(
     State(state): State<AppState>,
     Path((pack, privilege_id)): Path<(String, String)>,
@@ -60,7 +60,7 @@ pub async fn revoke(
 /// `POST /api/privileges/{pack_id}/execute/{privilege_id}` with an optional JSON body
 /// `{"args": {...}}`: performs the action for a pack that holds the privilege and is
 /// approved.
-#[utoipa::path(post, path = "/api/privileges/{pack_id}/execute/{privilege_id}", tag = "privileges", params(("pack_id" = String, Path, description = "pack id"), ("privilege_id" = String, Path, description = "privilege id")), request_body = crate::api::openapi::OptionalJson, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/privileges/{pack_id}/execute/{privilege_id}", tag = "privileges", params(("pack_id" = String, Path, description = "pack id"), ("privilege_id" = String, Path, description = "privilege id")), request_body = crate::api::openapi::OptionalJson, responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::PrivilegeExecutedAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn execute(
     State(state): State<AppState>,
     Path((pack, privilege_id)): Path<(String, String)>,

@@ -14,7 +14,7 @@ use crate::error::Error;
 /// What `GET /api/secrets` shows in place of a value that is set.
 pub const SECRET_MASK: &str = "********";
 
-#[utoipa::path(get, path = "/api/secrets", tag = "secrets", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(get, path = "/api/secrets", tag = "secrets", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::SecretListAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn list(State(state): State<AppState>) -> Result<Response, Error> {
     let mut client = SecretsAdminClient::new(state.helper("capd")?);
     let reply = client
@@ -56,7 +56,7 @@ impl std::fmt::Debug for SetBody {
     }
 }
 
-#[utoipa::path(post, path = "/api/secrets/set", tag = "secrets", request_body = SetBody, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/secrets/set", tag = "secrets", request_body = SetBody, responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::SecretSetAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn set(State(state): State<AppState>, AppJson(body): AppJson<SetBody>) -> Result<Response, Error> {
     let mut client = SecretsAdminClient::new(state.helper("capd")?);
     let key = body.key.clone();
@@ -77,7 +77,7 @@ pub struct DeleteBody {
     pub key: String,
 }
 
-#[utoipa::path(post, path = "/api/secrets/delete", tag = "secrets", request_body = DeleteBody, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/secrets/delete", tag = "secrets", request_body = DeleteBody, responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::SecretDeletedAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn delete(State(state): State<AppState>, AppJson(body): AppJson<DeleteBody>) -> Result<Response, Error> {
     let mut client = SecretsAdminClient::new(state.helper("capd")?);
     client

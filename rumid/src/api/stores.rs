@@ -12,7 +12,7 @@ use super::{AppJson, AppState, blocking, ok};
 use crate::error::Error;
 use crate::grants::stores::ShareRequest;
 
-#[utoipa::path(get, path = "/api/stores", tag = "stores", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(get, path = "/api/stores", tag = "stores", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::StoreListAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn list(State(state): State<AppState>) -> Result<Response, Error> {
     let mut client = StoresAdminClient::new(state.helper("capd")?);
     let reply = client
@@ -38,7 +38,7 @@ pub struct CreateBody {
     pub owner_pack: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/stores/create", tag = "stores", request_body = CreateBody, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/stores/create", tag = "stores", request_body = CreateBody, responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::StoreCreatedAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn create(State(state): State<AppState>, AppJson(body): AppJson<CreateBody>) -> Result<Response, Error> {
     if let Some(owner) = &body.owner_pack {
         PackId::parse(owner)?;
@@ -66,7 +66,7 @@ pub async fn create(State(state): State<AppState>, AppJson(body): AppJson<Create
     ))
 }
 
-#[utoipa::path(get, path = "/api/stores/shared", tag = "stores", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(get, path = "/api/stores/shared", tag = "stores", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::SharedStoreListAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn shared(State(state): State<AppState>) -> Response {
     let shared = shared_listing(&state.shares.list());
     ok(json!({"count": shared.len(), "shared_stores": shared}))
@@ -98,7 +98,7 @@ fn shared_listing(shares: &[crate::grants::stores::Share]) -> Vec<serde_json::Va
         .collect()
 }
 
-#[utoipa::path(post, path = "/api/stores/shared/approve", tag = "stores", request_body = ShareRequest, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/stores/shared/approve", tag = "stores", request_body = ShareRequest, responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::ShareAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn share_approve(
     State(state): State<AppState>,
     AppJson(body): AppJson<ShareRequest>,
@@ -107,7 +107,7 @@ pub async fn share_approve(
     Ok(ok(blocking(move || shares.approve(&body)).await?))
 }
 
-#[utoipa::path(post, path = "/api/stores/shared/revoke", tag = "stores", request_body = ShareRequest, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/stores/shared/revoke", tag = "stores", request_body = ShareRequest, responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::ShareAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn share_revoke(
     State(state): State<AppState>,
     AppJson(body): AppJson<ShareRequest>,

@@ -19,7 +19,7 @@ pub struct ListQuery {
 }
 
 /// `GET /api/units?store_id=`.
-#[utoipa::path(get, path = "/api/units", tag = "units", responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(get, path = "/api/units", tag = "units", responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::UnitListAnswer), (status = 400, description = "a RUMI error, or (plain text, from the HTTP framework) a query string that cannot be decoded", content((crate::api::openapi::Failure = "application/json"), (String = "text/plain"))), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Response {
     let units = state.units.list(q.store_id.as_deref());
     ok(json!({"units": units, "count": units.len()}))
@@ -63,7 +63,7 @@ fn owning_pack(state: &AppState, path: &std::path::Path) -> Result<(PackId, std:
 }
 
 /// `POST /api/units/publish`.
-#[utoipa::path(post, path = "/api/units/publish", tag = "units", request_body = PublishBody, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/units/publish", tag = "units", request_body = PublishBody, responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::UnitAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn publish(State(state): State<AppState>, AppJson(body): AppJson<PublishBody>) -> Result<Response, Error> {
     let r = UnitRef {
         store_id: body.store_id,
@@ -115,7 +115,7 @@ pub struct ExecuteBody {
 }
 
 /// `POST /api/units/execute`.
-#[utoipa::path(post, path = "/api/units/execute", tag = "units", request_body = ExecuteBody, responses((status = 200, description = "success envelope: {\"success\": true, \"data\": …}", body = crate::api::openapi::Success), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
+#[utoipa::path(post, path = "/api/units/execute", tag = "units", request_body = ExecuteBody, responses((status = 200, description = "success envelope", body = crate::api::openapi::answers::UnitExecutedAnswer), (status = "default", description = "RUMI error envelope", body = crate::api::openapi::Failure)))]
 pub async fn execute(State(state): State<AppState>, AppJson(body): AppJson<ExecuteBody>) -> Result<Response, Error> {
     let principal = PackId::parse(&body.principal_id)?;
     let mode = body.mode.clone().unwrap_or_else(|| "pack_container".into());

@@ -81,8 +81,9 @@ pub struct Manifest {
 }
 
 /// A problem with a pack's metadata, with its RUMI code.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Problem {
+    #[schema(value_type = String)]
     pub code: Code,
     pub message: String,
     /// The manifest could not be read for a reason that says nothing about it (out of
@@ -125,7 +126,7 @@ pub struct Found {
 }
 
 /// A directory under `ecosystem/` that cannot be a pack.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Invalid {
     pub dir: String,
     pub problem: Problem,

@@ -337,7 +337,7 @@ fn hash_cached(root: &Path, cache: &mut StatCache, racy: Duration) -> Result<Fil
 }
 
 /// How the current files differ from the approved ones.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Diff {
     pub added: Vec<String>,
     pub changed: Vec<String>,

@@ -23,7 +23,7 @@ pub enum Decision {
 }
 
 /// One step in a pack's approval history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
     pub version: u32,
     pub timestamp: String,

@@ -23,9 +23,11 @@ pub const MAX_FLOW_FILE_BYTES: u64 = 1024 * 1024;
 const MAX_DEPTH: usize = 8;
 
 /// A problem found while loading.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Diagnostic {
     pub path: String,
+    /// `error` or `warning`.
+    #[schema(value_type = String)]
     pub level: &'static str,
     pub message: String,
 }

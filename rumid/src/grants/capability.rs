@@ -24,13 +24,13 @@ pub const MAX_PRINCIPAL_LEN: usize = 200;
 /// Largest grant config (serialised).
 pub const MAX_CONFIG_BYTES: usize = 64 * 1024;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PermissionEntry {
     pub enabled: bool,
     pub config: Value,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PrincipalGrants {
     pub principal_id: String,
     pub enabled: bool,

@@ -23,7 +23,7 @@ pub const MAX_ENTRIES: usize = 100;
 pub const MAX_NOTES: usize = 1024;
 
 /// A network grant as stored and shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NetworkGrant {
     pub pack_id: String,
     pub enabled: bool,

@@ -14,7 +14,7 @@ use crate::audit::{Audit, AuditEvent, Category};
 use crate::error::{Error, Result};
 use crate::signed;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Share {
     pub store_id: String,
     pub owner_pack: String,

@@ -29,7 +29,8 @@ use super::Candidate;
 pub const MAX_SOURCE_BYTES: u64 = 256 * 1024;
 
 /// What the review shows of a candidate's entry file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = HandlerSource)]
 pub struct Source {
     pub candidate_key: String,
     /// The entry file, relative to the handler directory.
