@@ -342,7 +342,13 @@ fn hostile_pack_is_contained(b: Backend) {
         let procs = processes_of(uid);
         (busy == 0 && (b != Backend::Bwrap || procs.is_empty())).then_some(())
     })
-    .unwrap_or_else(|e| panic!("{b:?}: {e}; processes of {uid}: {:?}", processes_of(uid)));
+    .unwrap_or_else(|e| {
+        panic!(
+            "{b:?}: {e}; processes of {uid}: {:?}; containers: {}",
+            processes_of(uid),
+            rumid.get("/api/containers").body["data"]
+        )
+    });
 
     // Every run says where it ran.
     let mode = match b {

@@ -683,10 +683,31 @@ async fn read_output(
 }
 
 /// Removes a container, running or not. Returns whether Docker removed it.
+/// Kills and removes a container; `true` when it is gone. An engine that refuses for a moment
+/// (Podman answers 500 while the container is still being stopped or cleaned up under load) is
+/// asked again with back-off for about 15 s, so that no container of a run is left behind.
 async fn force_remove(d: &Docker, id: &str) -> bool {
-    d.remove_container(id, Some(RemoveContainerOptionsBuilder::new().force(true).build()))
-        .await
-        .is_ok()
+    let mut pause = Duration::from_millis(100);
+    for attempt in 0..8 {
+        match d
+            .remove_container(id, Some(RemoveContainerOptionsBuilder::new().force(true).build()))
+            .await
+        {
+            Ok(()) => return true,
+            // Gone already (removed by the engine's auto-remove or an earlier attempt).
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => return attempt > 0,
+            Err(e) => {
+                tracing::debug!(container = id, attempt, error = %e, "container removal refused; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(4));
+            }
+        }
+    }
+    tracing::warn!(
+        container = id,
+        "could not remove a container; it is removed at the next start"
+    );
+    false
 }
 
 /// Removes every container of `ids`; returns how many Docker removed.
