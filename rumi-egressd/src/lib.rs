@@ -98,25 +98,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
 /// Descriptors one pack connection may cost: a pack connection, the upstream connection of its request and a DNS lookup.
 const FDS_PER_CONNECTION: u64 = 3;
 
-/// The connection budget, fitted to the open-file limit (logged when that lowers it).
+/// The connection budget, fitted to the open-file limit.
 fn fitted_connections(config: &Config) -> Arc<rumi_common::helper::ConnBudget> {
-    use rumi_common::helper::{ConnBudget, ConnLimits, conns};
-    let wanted = ConnLimits::configured(&config.limits);
-    let (limits, open_files) = conns::fit_open_files(wanted, FDS_PER_CONNECTION);
-    if limits != wanted {
-        tracing::warn!(
-            open_files,
-            total = limits.total,
-            per_pack = limits.per_pack,
-            "the open-file limit is too low for the configured connection bounds; lowered them (raise LimitNOFILE= or ulimit -n)"
-        );
-    }
-    tracing::info!(
-        open_files,
-        total = limits.total,
-        per_pack = limits.per_pack,
-        idle_secs = limits.idle.as_secs(),
-        "pack connections bounded"
-    );
-    ConnBudget::new(limits)
+    let wanted = rumi_common::helper::ConnLimits::configured(&config.limits);
+    rumi_common::helper::conns::fitted_budget(wanted, FDS_PER_CONNECTION)
 }

@@ -64,6 +64,28 @@ impl ConnLimits {
     }
 }
 
+/// The budget of a helper's pack connections: `wanted` fitted to the open-file limit by
+/// [`fit_open_files`] (a warning when that lowers it), logged once at start.
+pub fn fitted_budget(wanted: ConnLimits, fds_per_conn: u64) -> Arc<ConnBudget> {
+    let (limits, open_files) = fit_open_files(wanted, fds_per_conn);
+    if limits != wanted {
+        tracing::warn!(
+            open_files,
+            total = limits.total,
+            per_pack = limits.per_pack,
+            "the open-file limit is too low for the configured connection bounds; lowered them (raise LimitNOFILE= or ulimit -n)"
+        );
+    }
+    tracing::info!(
+        open_files,
+        total = limits.total,
+        per_pack = limits.per_pack,
+        idle_secs = limits.idle.as_secs(),
+        "pack connections bounded"
+    );
+    ConnBudget::new(limits)
+}
+
 /// Raises the soft open-file limit to the hard one where allowed, then lowers `total` (and
 /// `per_pack`, to at most half of it) so that `total` connections of `fds_per_conn`
 /// descriptors each fit next to [`RESERVED_FDS`]. Returns the limits and the open-file limit.
