@@ -1230,34 +1230,23 @@ impl FlowEngine {
         // built-ins' `{"success": false, "error", "error_type"}`): the step failed too.
         let reported_failure = output.get("success") == Some(&Value::Bool(false));
         if response.get("success") == Some(&Value::Bool(true)) && !reported_failure {
-            Ok(output)
-        } else if reported_failure {
-            let error_type = output
-                .get("error_type")
-                .and_then(Value::as_str)
-                .unwrap_or("function_execution_error");
-            let message = output
-                .get("error")
-                .and_then(Value::as_str)
-                .unwrap_or("the function failed");
-            Err(StepError::new(
-                StepErrorKind::Capability(error_type.to_owned()),
-                format!("{function}: {message}"),
-            ))
-        } else {
-            let error_type = response
-                .get("error_type")
-                .and_then(Value::as_str)
-                .unwrap_or("function_execution_error");
-            let message = response
-                .get("error")
-                .and_then(Value::as_str)
-                .unwrap_or("the function failed");
-            Err(StepError::new(
-                StepErrorKind::Capability(error_type.to_owned()),
-                format!("{function}: {message}"),
-            ))
+            return Ok(output);
         }
+        // The failure is the output's when the handler reported it there, else the call's.
+        let failed = |key: &str| {
+            if reported_failure {
+                output.get(key)
+            } else {
+                response.get(key)
+            }
+            .and_then(Value::as_str)
+        };
+        let error_type = failed("error_type").unwrap_or("function_execution_error");
+        let message = failed("error").unwrap_or("the function failed");
+        Err(StepError::new(
+            StepErrorKind::Capability(error_type.to_owned()),
+            format!("{function}: {message}"),
+        ))
     }
 
     async fn run_block(
