@@ -78,9 +78,12 @@ fn level_name(level: &Level) -> &'static str {
     }
 }
 
-/// A value as text shows it: strings bare, others as JSON.
+/// A value as text shows it: strings bare, others as JSON. A string with a control character
+/// (a newline in a pack's route path, say) is written JSON-quoted, so that nothing a pack
+/// controls can end the line and forge another.
 fn plain(v: &Value) -> String {
     match v {
+        Value::String(s) if s.chars().any(char::is_control) => v.to_string(),
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
@@ -148,6 +151,7 @@ impl LineLayer {
                 out
             }
             LogFormat::Text => {
+                let message = plain(&Value::String(message));
                 let mut s = format!("{timestamp} [{}] {module} - {message}", level_name(meta.level()));
                 for (k, v) in own.map.iter().chain(span_fields.iter()) {
                     s.push_str(&format!(" {k}={}", plain(v)));
@@ -280,6 +284,12 @@ mod tests {
             "{line}"
         );
         assert_eq!(rest, "[INFO] rumi.kernel.core - Flow loaded (correlation_id=req-123)");
+        // A value a pack controls cannot end the line and forge another.
+        let forged = lines(LogFormat::Text, || {
+            tracing::warn!(target: "rumid", path = "/p\n2026-01-01T00:00:00.000000Z [INFO] rumid - approved", "route refused");
+        });
+        assert_eq!(forged[0].matches('\n').count(), 1, "{}", forged[0]);
+        assert!(forged[0].contains(r#"path="/p\n2026"#), "{}", forged[0]);
         let outside = lines(
             LogFormat::Text,
             || tracing::error!(target: "rumid", code = 7, "stopped"),
