@@ -18,13 +18,15 @@ when rumid did not set one.
 
 from __future__ import annotations
 
-import asyncio
-import importlib.util
-import inspect
 import json
 import os
 import sys
-from typing import Any, Callable, Dict, List
+import types
+# typing is for annotations only (strings here): not imported at run time, where every
+# millisecond of the runner's start is paid by each block call.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List
 
 import rumi_capability
 import rumi_syscall
@@ -62,9 +64,7 @@ def main() -> None:
         lib_dir = context.setdefault("lib_dir", os.path.dirname(path))
         if isinstance(data, dict) and "lib_type" in data:
             data.setdefault("lib_dir", lib_dir)
-    spec = importlib.util.spec_from_file_location("rumi_block", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_block(path)
     run = getattr(module, "run", None)
     if run is None or not callable(run):
         sys.stderr.write("No run function found in %s\n" % os.path.basename(path))
@@ -72,22 +72,68 @@ def main() -> None:
     write_result(real_stdout, call_run(run, data, context))
 
 
+def load_block(path: str) -> types.ModuleType:
+    """The block file as the module ``rumi_block`` (not put in ``sys.modules``), loaded as
+    ``importlib.util.spec_from_file_location`` + ``exec_module`` would, without importing
+    ``importlib.util``."""
+    from importlib.machinery import ModuleSpec, SourceFileLoader
+
+    loader = SourceFileLoader("rumi_block", path)
+    spec = ModuleSpec("rumi_block", loader, origin=path)
+    spec.has_location = True
+    module = types.ModuleType("rumi_block")
+    module.__spec__ = spec
+    module.__loader__ = loader
+    module.__file__ = path
+    loader.exec_module(module)
+    return module
+
+
+# Code flags (Include/cpython/code.h); a plain function's own, read without ``inspect``.
+_CO_VARARGS = 0x04
+_CO_VARKEYWORDS = 0x08
+
+
+def parameter_count(run: Callable[..., Any]) -> int:
+    """How many parameters ``inspect.signature(run)`` lists. A plain function's are read from
+    its code object; anything else (a wrapped or partial function, a callable object) asks
+    ``inspect``. asyncio and inspect are imported only when a block needs them, since every
+    millisecond of the runner's start is paid by each call."""
+    code = getattr(run, "__code__", None)
+    if (
+        type(run) is types.FunctionType
+        and code is not None
+        and not hasattr(run, "__wrapped__")
+        and not hasattr(run, "__signature__")
+    ):
+        n = code.co_argcount + code.co_kwonlyargcount
+        n += bool(code.co_flags & _CO_VARARGS) + bool(code.co_flags & _CO_VARKEYWORDS)
+        return n
+    import inspect
+
+    return len(inspect.signature(run).parameters)
+
+
 def call_run(run: Callable[..., Any], data: Any, context: Dict[str, Any]) -> Any:
     """Calls ``run`` with as many of ``(data, context)`` as it takes, and waits for or collects
     what it returns: a coroutine is run with ``asyncio.run``; a generator (sync or async)
     becomes ``{"chunks": [...], "is_streaming": True}``."""
-    n = len(inspect.signature(run).parameters)
+    n = parameter_count(run)
     if n >= 2:
         result = run(data, context)
     elif n == 1:
         result = run(data)
     else:
         result = run()
-    if inspect.iscoroutine(result):
+    if isinstance(result, types.CoroutineType):
+        import asyncio
+
         result = asyncio.run(result)
-    if inspect.isgenerator(result):
+    if isinstance(result, types.GeneratorType):
         return {"chunks": list(result), "is_streaming": True}
-    if inspect.isasyncgen(result):
+    if isinstance(result, types.AsyncGeneratorType):
+        import asyncio
+
         return {"chunks": asyncio.run(_collect(result)), "is_streaming": True}
     return result
 

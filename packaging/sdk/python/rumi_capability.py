@@ -28,7 +28,11 @@ from __future__ import annotations
 import json
 import os
 import socket
-from typing import Any, Dict, Optional
+# typing is for annotations only (strings here): not imported at run time, where every
+# millisecond of the runner's start is paid by each block call.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional
 
 import _rumi_framing
 

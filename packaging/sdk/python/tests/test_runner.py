@@ -165,3 +165,64 @@ def test_deprecation_level_reaches_block_code(tmp_path, level, expect_exit) -> N
     """
     code, result, stderr = run_block(tmp_path, source)
     assert code == expect_exit, stderr
+
+
+def test_parameter_count_agrees_with_inspect_for_every_kind_of_callable() -> None:
+    """The runner counts a plain function's parameters from its code object (inspect is not
+    imported at start); every shape of run() must count as inspect.signature counts it."""
+    import functools
+    import inspect
+
+    sys.path.insert(0, SDK_DIR)
+    try:
+        import _rumi_runner
+    finally:
+        sys.path.remove(SDK_DIR)
+
+    def wraps_two(f):
+        @functools.wraps(f)
+        def inner(*args, **kwargs):
+            return f(*args, **kwargs)
+
+        return inner
+
+    class Callable_:
+        def __call__(self, data, context):
+            return None
+
+        def method(self, data):
+            return None
+
+    def two(a, b): ...
+    def defaults(a, b=1, c=2): ...
+    def star(*args): ...
+    def kw_only(a, *, b): ...
+    def everything(a, /, b, *args, c, **kwargs): ...
+    async def coroutine(a): ...
+    def generator(a):
+        yield a
+
+    shapes = [
+        two, defaults, star, kw_only, everything, coroutine, generator,
+        lambda: None, lambda x: x, wraps_two(lambda a: a), functools.partial(two, 1),
+        Callable_(), Callable_().method, print,
+    ]
+    for f in shapes:
+        assert _rumi_runner.parameter_count(f) == len(inspect.signature(f).parameters), f
+
+
+def test_the_runner_starts_without_asyncio_inspect_or_typing(tmp_path) -> None:
+    """Loading the runner and a plain block imports none of the heavy modules (asyncio alone
+    doubled the start of every block call); an async block still gets asyncio."""
+    heavy = ("asyncio", "inspect", "typing", "importlib.util")
+    # What this interpreter's own start imports (a site hook may import some of them).
+    env = {"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"}
+    probe = "import sys, json; print(json.dumps([m for m in %r if m in sys.modules]))" % (heavy,)
+    bare = subprocess.run([sys.executable, "-B", "-c", probe], capture_output=True, env=env, check=True)
+    baseline = set(json.loads(bare.stdout))
+    source = "import sys\n\ndef run():\n    return [m for m in %r if m in sys.modules]\n" % (heavy,)
+    code, result, stderr = run_block(tmp_path, source)
+    assert code == 0, stderr
+    assert set(result) - baseline == set(), "imported by the runner"
+    source = "import sys\n\nasync def run():\n    return 'asyncio' in sys.modules\n"
+    assert run_block(tmp_path, source)[1] is True
