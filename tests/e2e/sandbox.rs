@@ -79,9 +79,7 @@ fn flow(id: &str, file: &str, timeout: u32) -> String {
 /// Containers of the rumid instance running on `home` (other tests' instances share the
 /// engine; containers are labelled with a hash of the home path).
 fn managed_containers(home: &TestHome) -> usize {
-    use sha2::Digest;
-    let canonical = home.path().canonicalize().unwrap();
-    let instance = hex::encode(&sha2::Sha256::digest(canonical.as_os_str().as_encoded_bytes())[..8]);
+    let instance = rumi_tests::instance_label(home.path());
     let out = std::process::Command::new("docker")
         .args(["ps", "-aq", "--filter", &format!("label=rumi.instance={instance}")])
         .output()

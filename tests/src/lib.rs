@@ -629,8 +629,18 @@ impl RumidBuilder<'_> {
             cmd.env(k, v);
         }
         let child = cmd.spawn().context("spawn rumid")?;
+        let engine = self.strict.then(|| {
+            let socket = self
+                .env
+                .iter()
+                .rev()
+                .find(|(k, _)| k == "RUMI_DOCKER_SOCKET")
+                .map_or_else(|| "/var/run/docker.sock".to_owned(), |(_, v)| v.clone());
+            (socket, instance_label(&home))
+        });
         let mut rumid = Rumid {
             child,
+            engine,
             base: String::new(),
             token: String::new(),
             run,
@@ -654,6 +664,54 @@ impl RumidBuilder<'_> {
     }
 }
 
+/// The `rumi.instance` label rumid gives the containers of `home` (the first 8 bytes of the
+/// SHA-256 of its canonical path, in hex).
+pub fn instance_label(home: &Path) -> String {
+    use sha2::Digest;
+    let canonical = home.canonicalize().unwrap_or_else(|_| home.to_path_buf());
+    hex::encode(&sha2::Sha256::digest(canonical.as_os_str().as_encoded_bytes())[..8])
+}
+
+/// Force-removes every container of `instance` on the engine at `socket` (Docker's CLI,
+/// which speaks to Podman's Docker API too). A create request the killed rumid had in flight
+/// may still land after a listing: listed again until a listing a moment later is empty.
+fn remove_instance_containers(socket: &str, instance: &str) {
+    for _ in 0..5 {
+        if remove_listed_containers(socket, instance) == 0 {
+            std::thread::sleep(Duration::from_millis(300));
+            if remove_listed_containers(socket, instance) == 0 {
+                return;
+            }
+        }
+    }
+}
+
+/// Force-removes the containers of `instance` listed now; how many were listed.
+fn remove_listed_containers(socket: &str, instance: &str) -> usize {
+    let docker = |args: &[&str]| {
+        Command::new("docker")
+            .env("DOCKER_HOST", format!("unix://{socket}"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()
+    };
+    let Some(listed) = docker(&["ps", "-aq", "--filter", &format!("label=rumi.instance={instance}")]) else {
+        return 0;
+    };
+    let ids: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    if !ids.is_empty() {
+        let mut args = vec!["rm", "-f"];
+        args.extend(ids.iter().map(String::as_str));
+        docker(&args);
+    }
+    ids.len()
+}
+
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -663,8 +721,12 @@ fn agent() -> ureq::Agent {
 }
 
 /// A running `rumid`. Killed (SIGKILL) on drop; its log is printed if the thread panicked.
+/// A strict one's containers (its engine socket and `rumi.instance` label) are then removed:
+/// a killed rumid cannot, and the engine is shared by every test. (A clean stop's own
+/// removal is what `Rumid::stop` and the sandbox tests judge.)
 pub struct Rumid {
     child: Child,
+    engine: Option<(String, String)>,
     pub base: String,
     pub token: String,
     /// Where the helpers' sockets are (the home's `run/` unless set otherwise).
@@ -929,14 +991,17 @@ impl Rumid {
         self.wait_policy_applied();
     }
 
-    /// Sends SIGKILL and waits.
+    /// Sends SIGKILL and waits (a crash: its containers are left for the next start to remove).
     pub fn kill(mut self) {
+        self.engine = None;
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
     /// Sends SIGTERM and waits for a clean exit.
     pub fn stop(mut self) -> std::process::ExitStatus {
+        // What a clean stop leaves behind is the test's to judge: not removed on drop.
+        self.engine = None;
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         let deadline = Instant::now() + patience();
@@ -958,6 +1023,9 @@ impl Drop for Rumid {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some((socket, instance)) = &self.engine {
+            remove_instance_containers(socket, instance);
+        }
         if std::thread::panicking() {
             eprintln!("---- rumid log ----\n{}\n-------------------", self.log_text());
         }
