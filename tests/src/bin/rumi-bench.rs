@@ -566,6 +566,30 @@ fn raw_churn(c: usize, dur: Duration) -> Result<(f64, f64, String)> {
             "SecurityOpt": ["no-new-privileges"], "Memory": 268435456, "MemorySwap": 268435456,
             "PidsLimit": 100, "NanoCpus": 1000000000, "Tmpfs": {"/tmp": "rw,size=64m,noexec,nosuid"}}
     });
+    churn(c, dur, || {
+        let id = create_container(&body)?;
+        let ran = docker_api("POST", &format!("/containers/{id}/start"), None)
+            .and_then(|_| docker_api("POST", &format!("/containers/{id}/wait"), None));
+        docker_api("DELETE", &format!("/containers/{id}?force=1"), None)?;
+        ran.map(drop)
+    })
+}
+
+/// Creates a container of `body` through the Docker API; its id.
+fn create_container(body: &serde_json::Value) -> Result<String> {
+    let (201, text) = docker_api("POST", "/containers/create", Some(body))? else {
+        anyhow::bail!("create refused");
+    };
+    text.split("\"Id\":\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .map(str::to_owned)
+        .context("no Id in the create answer")
+}
+
+/// `c` clients doing `one` back to back for `dur`: containers per second, the machine's busy
+/// CPU per container (ms) and where it went.
+fn churn(c: usize, dur: Duration, one: impl Fn() -> Result<()> + Sync) -> Result<(f64, f64, String)> {
     let start = Instant::now();
     let cpu0 = (machine_busy_secs(), parts_cpu_secs());
     let n: usize = std::thread::scope(|scope| {
@@ -574,19 +598,9 @@ fn raw_churn(c: usize, dur: Duration) -> Result<(f64, f64, String)> {
                 scope.spawn(|| {
                     let mut n = 0;
                     while start.elapsed() < dur {
-                        let Ok((201, text)) = docker_api("POST", "/containers/create", Some(&body)) else {
-                            continue;
-                        };
-                        let id = text
-                            .split("\"Id\":\"")
-                            .nth(1)
-                            .and_then(|r| r.split('"').next())
-                            .unwrap_or_default()
-                            .to_owned();
-                        let _ = docker_api("POST", &format!("/containers/{id}/start"), None);
-                        let _ = docker_api("POST", &format!("/containers/{id}/wait"), None);
-                        let _ = docker_api("DELETE", &format!("/containers/{id}?force=1"), None);
-                        n += 1;
+                        if one().is_ok() {
+                            n += 1;
+                        }
                     }
                     n
                 })
@@ -594,6 +608,10 @@ fn raw_churn(c: usize, dur: Duration) -> Result<(f64, f64, String)> {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or(0)).sum()
     });
+    if n == 0 {
+        // Every attempt failed: say why.
+        one()?;
+    }
     let cpu1 = (machine_busy_secs(), parts_cpu_secs());
     let cpu_ms = (cpu1.0 - cpu0.0) * 1e3 / n.max(1) as f64;
     Ok((
@@ -607,7 +625,7 @@ fn raw_churn(c: usize, dur: Duration) -> Result<(f64, f64, String)> {
 /// container shaped like a Rumi block container (the SDK and the block mounted read-only, two
 /// more binds, Rumi's limits), attach to it, start it, send the runner its job on stdin, read
 /// its result frame, and remove it. Containers per second and machine CPU per container (ms).
-fn job_churn(c: usize, dur: Duration) -> Result<(f64, f64)> {
+fn job_churn(c: usize, dur: Duration) -> Result<(f64, f64, String)> {
     use std::io::{Read, Write};
     let code = tempfile::tempdir()?;
     std::fs::write(code.path().join("noop.py"), "def run(data):\n    return {'ok': True}\n")?;
@@ -632,34 +650,31 @@ fn job_churn(c: usize, dur: Duration) -> Result<(f64, f64)> {
     });
     let job = b"{\"file\": \"/opt/rumi/code/noop.py\", \"input\": {}, \"context\": {}}\n";
     let one = || -> Result<()> {
-        let (201, text) = docker_api("POST", "/containers/create", Some(&body))? else {
-            anyhow::bail!("create refused");
+        let id = create_container(&body)?;
+        let ran = || -> Result<Vec<u8>> {
+            let mut s = std::os::unix::net::UnixStream::connect("/var/run/docker.sock")?;
+            write!(
+                s,
+                "POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\nUpgrade: tcp\r\nConnection: Upgrade\r\nContent-Length: 0\r\n\r\n"
+            )?;
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = s.read(&mut buf)?;
+                anyhow::ensure!(n > 0, "attach closed");
+                seen.extend_from_slice(&buf[..n]);
+            }
+            docker_api("POST", &format!("/containers/{id}/start"), None)?;
+            s.write_all(job)?;
+            s.shutdown(std::net::Shutdown::Write)?;
+            // The stream closes when the runner exits, after its result frame.
+            let mut output = Vec::new();
+            s.read_to_end(&mut output)?;
+            Ok(output)
         };
-        let id = text
-            .split("\"Id\":\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .unwrap_or_default()
-            .to_owned();
-        let mut s = std::os::unix::net::UnixStream::connect("/var/run/docker.sock")?;
-        write!(
-            s,
-            "POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\nUpgrade: tcp\r\nConnection: Upgrade\r\nContent-Length: 0\r\n\r\n"
-        )?;
-        let mut seen = Vec::new();
-        let mut buf = [0u8; 4096];
-        while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-            let n = s.read(&mut buf)?;
-            anyhow::ensure!(n > 0, "attach closed");
-            seen.extend_from_slice(&buf[..n]);
-        }
-        docker_api("POST", &format!("/containers/{id}/start"), None)?;
-        s.write_all(job)?;
-        s.shutdown(std::net::Shutdown::Write)?;
-        // The stream closes when the runner exits, after its result frame.
-        let mut output = Vec::new();
-        s.read_to_end(&mut output)?;
+        let output = ran();
         docker_api("DELETE", &format!("/containers/{id}?force=1"), None)?;
+        let output = output?;
         anyhow::ensure!(
             output.windows(11).any(|w| w == b"RUMI-RESULT"),
             "no result frame: {}",
@@ -667,30 +682,7 @@ fn job_churn(c: usize, dur: Duration) -> Result<(f64, f64)> {
         );
         Ok(())
     };
-    let start = Instant::now();
-    let cpu0 = machine_busy_secs();
-    let n: usize = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..c)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut n = 0;
-                    while start.elapsed() < dur {
-                        if one().is_ok() {
-                            n += 1;
-                        }
-                    }
-                    n
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or(0)).sum()
-    });
-    if n == 0 {
-        // Every attempt failed: say why.
-        one()?;
-    }
-    let cpu_ms = (machine_busy_secs() - cpu0) * 1e3 / n as f64;
-    Ok((n as f64 / start.elapsed().as_secs_f64(), cpu_ms))
+    churn(c, dur, one)
 }
 
 /// A small pack's block-call latency alone and while a 600 MB pack is being approved (and
