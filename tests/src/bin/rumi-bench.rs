@@ -169,7 +169,6 @@ fn percentiles(mut v: Vec<Duration>) -> (f64, f64) {
     (at(0.5), at(0.99))
 }
 
-/// Egress overhead and store.get round trips through the real helpers.
 /// Long-lived processes whose CPU the spares figures break out; the rest of the machine's
 /// busy time is the short-lived ones (the engine's shims and runtimes, the containers).
 const CPU_PARTS: [&str; 6] = [
@@ -181,12 +180,17 @@ const CPU_PARTS: [&str; 6] = [
     "rumi-bench",
 ];
 
-/// CPU seconds (user + system) used so far by the processes named in [`CPU_PARTS`], by name.
-fn parts_cpu_secs() -> [f64; 6] {
-    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+/// Clock ticks per second (the unit of `/proc`'s CPU times).
+fn clock_ticks() -> f64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()
         .flatten()
-        .unwrap_or(100) as f64;
+        .unwrap_or(100) as f64
+}
+
+/// CPU seconds (user + system) used so far by the processes named in [`CPU_PARTS`], by name.
+fn parts_cpu_secs() -> [f64; 6] {
+    let hz = clock_ticks();
     let mut out = [0.0; 6];
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
@@ -213,9 +217,16 @@ fn parts_cpu_secs() -> [f64; 6] {
     out
 }
 
-/// What the machine's busy CPU went to between two readings, per call (ms): each part of
-/// [`CPU_PARTS`] and the rest.
-fn cpu_breakdown(before: (f64, [f64; 6]), after: (f64, [f64; 6]), calls: usize) -> String {
+/// A reading of the machine's busy CPU seconds and of each part of [`CPU_PARTS`].
+type CpuReading = (f64, [f64; 6]);
+
+fn cpu_reading() -> CpuReading {
+    (machine_busy_secs(), parts_cpu_secs())
+}
+
+/// The machine's busy CPU per call between two readings (ms), and what it went to: each part
+/// of [`CPU_PARTS`] and the rest.
+fn cpu_per_call(before: CpuReading, after: CpuReading, calls: usize) -> (f64, String) {
     let per = |secs: f64| secs * 1e3 / calls.max(1) as f64;
     let mut parts = Vec::new();
     let mut named = 0.0;
@@ -228,7 +239,7 @@ fn cpu_breakdown(before: (f64, [f64; 6]), after: (f64, [f64; 6]), calls: usize) 
         "shims, runtimes, containers {:.0}",
         per(after.0 - before.0 - named)
     ));
-    parts.join(", ")
+    (per(after.0 - before.0), parts.join(", "))
 }
 
 /// CPU time the whole machine has spent busy so far (every process: rumid, the engine, its
@@ -251,13 +262,11 @@ fn machine_busy_secs() -> f64 {
         .filter(|(i, _)| *i != 3 && *i != 4)
         .map(|(_, t)| t)
         .sum();
-    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .unwrap_or(100) as f64;
+    let hz = clock_ticks();
     busy / hz
 }
 
+/// Egress overhead and store.get round trips through the real helpers.
 fn helpers_bench() -> Result<Vec<String>> {
     const N: usize = 1000;
     let up = Upstream::start();
@@ -511,7 +520,7 @@ type Level = (f64, f64, f64, f64, String);
 /// machine's busy CPU per call (ms).
 fn concurrent_calls(rumid: &Rumid, c: usize, dur: Duration) -> Result<Level> {
     let start = Instant::now();
-    let cpu0 = (machine_busy_secs(), parts_cpu_secs());
+    let cpu0 = cpu_reading();
     let all: Vec<Duration> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..c)
             .map(|_| {
@@ -532,9 +541,7 @@ fn concurrent_calls(rumid: &Rumid, c: usize, dur: Duration) -> Result<Level> {
     });
     anyhow::ensure!(!all.is_empty(), "no call succeeded at concurrency {c}");
     let rate = all.len() as f64 / start.elapsed().as_secs_f64();
-    let cpu1 = (machine_busy_secs(), parts_cpu_secs());
-    let cpu_ms = (cpu1.0 - cpu0.0) * 1e3 / all.len() as f64;
-    let parts = cpu_breakdown(cpu0, cpu1, all.len());
+    let (cpu_ms, parts) = cpu_per_call(cpu0, cpu_reading(), all.len());
     let (p50, p99) = percentiles(all);
     Ok((rate, p50, p99, cpu_ms, parts))
 }
@@ -559,19 +566,25 @@ fn docker_api(method: &str, path: &str, body: Option<&serde_json::Value>) -> Res
 /// `python3 -c pass` container through the Docker API, for `dur`: containers per second.
 /// Also the machine's busy CPU per container (ms), and where it went.
 fn raw_churn(c: usize, dur: Duration) -> Result<(f64, f64, String)> {
-    let body = json!({
-        "Image": "rumi-runtime:bookworm", "Cmd": ["python3", "-c", "pass"], "User": "65534:65534",
-        "NetworkDisabled": true,
-        "HostConfig": {"NetworkMode": "none", "ReadonlyRootfs": true, "CapDrop": ["ALL"],
-            "SecurityOpt": ["no-new-privileges"], "Memory": 268435456, "MemorySwap": 268435456,
-            "PidsLimit": 100, "NanoCpus": 1000000000, "Tmpfs": {"/tmp": "rw,size=64m,noexec,nosuid"}}
-    });
+    let body = locked_down(&["python3", "-c", "pass"]);
     churn(c, dur, || {
         let id = create_container(&body)?;
         let ran = docker_api("POST", &format!("/containers/{id}/start"), None)
             .and_then(|_| docker_api("POST", &format!("/containers/{id}/wait"), None));
         docker_api("DELETE", &format!("/containers/{id}?force=1"), None)?;
         ran.map(drop)
+    })
+}
+
+/// The create request of a locked-down container running `cmd`: no network, read-only root,
+/// no capabilities, Rumi's memory, pids and CPU limits, a small `/tmp`.
+fn locked_down(cmd: &[&str]) -> serde_json::Value {
+    json!({
+        "Image": "rumi-runtime:bookworm", "Cmd": cmd, "User": "65534:65534",
+        "NetworkDisabled": true,
+        "HostConfig": {"NetworkMode": "none", "ReadonlyRootfs": true, "CapDrop": ["ALL"],
+            "SecurityOpt": ["no-new-privileges"], "Memory": 268435456, "MemorySwap": 268435456,
+            "PidsLimit": 100, "NanoCpus": 1000000000, "Tmpfs": {"/tmp": "rw,size=64m,noexec,nosuid"}}
     })
 }
 
@@ -591,7 +604,7 @@ fn create_container(body: &serde_json::Value) -> Result<String> {
 /// CPU per container (ms) and where it went.
 fn churn(c: usize, dur: Duration, one: impl Fn() -> Result<()> + Sync) -> Result<(f64, f64, String)> {
     let start = Instant::now();
-    let cpu0 = (machine_busy_secs(), parts_cpu_secs());
+    let cpu0 = cpu_reading();
     let n: usize = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..c)
             .map(|_| {
@@ -612,13 +625,8 @@ fn churn(c: usize, dur: Duration, one: impl Fn() -> Result<()> + Sync) -> Result
         // Every attempt failed: say why.
         one()?;
     }
-    let cpu1 = (machine_busy_secs(), parts_cpu_secs());
-    let cpu_ms = (cpu1.0 - cpu0.0) * 1e3 / n.max(1) as f64;
-    Ok((
-        n as f64 / start.elapsed().as_secs_f64(),
-        cpu_ms,
-        cpu_breakdown(cpu0, cpu1, n),
-    ))
+    let (cpu_ms, parts) = cpu_per_call(cpu0, cpu_reading(), n);
+    Ok((n as f64 / start.elapsed().as_secs_f64(), cpu_ms, parts))
 }
 
 /// The engine's churn of the work a block call does, without Rumi: `c` clients each create a
@@ -636,18 +644,34 @@ fn job_churn(c: usize, dur: Duration) -> Result<(f64, f64, String)> {
         std::fs::set_permissions(code.path().join("noop.py"), std::fs::Permissions::from_mode(0o644))?;
     }
     let sdk = rumi_tests::sdk_dir();
-    let body = json!({
-        "Image": "rumi-runtime:bookworm", "Cmd": ["python3", "-B", "/opt/rumi/sdk/_rumi_runner.py"],
-        "User": "65534:65534", "WorkingDir": "/opt/rumi/code", "NetworkDisabled": true,
-        "Env": ["PYTHONPATH=/opt/rumi/sdk", "PYTHONDONTWRITEBYTECODE=1", "RUMI_PACK_ID=bench"],
-        "AttachStdin": true, "AttachStdout": true, "AttachStderr": true, "OpenStdin": true, "StdinOnce": true,
-        "HostConfig": {"NetworkMode": "none", "ReadonlyRootfs": true, "CapDrop": ["ALL"],
-            "SecurityOpt": ["no-new-privileges"], "Memory": 268435456, "MemorySwap": 268435456,
-            "PidsLimit": 100, "NanoCpus": 1000000000, "ShmSize": 8388608,
-            "Ulimits": [{"Name": "nofile", "Soft": 256, "Hard": 256}],
-            "Tmpfs": {"/tmp": "rw,size=67108864,nosuid,nodev,noexec"},
-            "Binds": [format!("{}:/opt/rumi/sdk:ro", sdk.display()), format!("{}:/opt/rumi/code:ro", code.path().display())]}
-    });
+    // As Rumi creates a block container: the SDK and the block mounted, its job on stdin.
+    let mut body = locked_down(&["python3", "-B", "/opt/rumi/sdk/_rumi_runner.py"]);
+    for (k, v) in [
+        ("WorkingDir", json!("/opt/rumi/code")),
+        (
+            "Env",
+            json!([
+                "PYTHONPATH=/opt/rumi/sdk",
+                "PYTHONDONTWRITEBYTECODE=1",
+                "RUMI_PACK_ID=bench"
+            ]),
+        ),
+        ("AttachStdin", json!(true)),
+        ("AttachStdout", json!(true)),
+        ("AttachStderr", json!(true)),
+        ("OpenStdin", json!(true)),
+        ("StdinOnce", json!(true)),
+    ] {
+        body[k] = v;
+    }
+    let host = &mut body["HostConfig"];
+    host["ShmSize"] = json!(8388608);
+    host["Ulimits"] = json!([{"Name": "nofile", "Soft": 256, "Hard": 256}]);
+    host["Tmpfs"] = json!({"/tmp": "rw,size=67108864,nosuid,nodev,noexec"});
+    host["Binds"] = json!([
+        format!("{}:/opt/rumi/sdk:ro", sdk.display()),
+        format!("{}:/opt/rumi/code:ro", code.path().display())
+    ]);
     let job = b"{\"file\": \"/opt/rumi/code/noop.py\", \"input\": {}, \"context\": {}}\n";
     let one = || -> Result<()> {
         let id = create_container(&body)?;
