@@ -80,11 +80,9 @@ fn flow(id: &str, file: &str, timeout: u32) -> String {
 /// engine; containers are labelled with a hash of the home path).
 fn managed_containers(home: &TestHome) -> usize {
     let instance = rumi_tests::instance_label(home.path());
-    let out = std::process::Command::new("docker")
-        .args(["ps", "-aq", "--filter", &format!("label=rumi.instance={instance}")])
-        .output()
-        .expect("docker ps");
-    String::from_utf8_lossy(&out.stdout).lines().count()
+    rumi_tests::instance_containers("/var/run/docker.sock", &instance)
+        .expect("docker ps")
+        .len()
 }
 
 /// The uid rumid allocated to `pack` (from the signed table).

@@ -672,8 +672,7 @@ pub fn instance_label(home: &Path) -> String {
     hex::encode(&sha2::Sha256::digest(canonical.as_os_str().as_encoded_bytes())[..8])
 }
 
-/// Force-removes every container of `instance` on the engine at `socket` (Docker's CLI,
-/// which speaks to Podman's Docker API too). A create request the killed rumid had in flight
+/// Force-removes every container of `instance` on the engine at `socket`. A create request the killed rumid had in flight
 /// may still land after a listing: listed again until a listing a moment later is empty.
 fn remove_instance_containers(socket: &str, instance: &str) {
     for _ in 0..5 {
@@ -686,28 +685,35 @@ fn remove_instance_containers(socket: &str, instance: &str) {
     }
 }
 
-/// Force-removes the containers of `instance` listed now; how many were listed.
-fn remove_listed_containers(socket: &str, instance: &str) -> usize {
-    let docker = |args: &[&str]| {
-        Command::new("docker")
-            .env("DOCKER_HOST", format!("unix://{socket}"))
-            .args(args)
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .ok()
-    };
-    let Some(listed) = docker(&["ps", "-aq", "--filter", &format!("label=rumi.instance={instance}")]) else {
-        return 0;
-    };
-    let ids: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+/// Ids of the containers of `instance` on the engine at `socket` (Docker's CLI, which speaks to
+/// Podman's Docker API too).
+pub fn instance_containers(socket: &str, instance: &str) -> std::io::Result<Vec<String>> {
+    let listed = engine_cli(
+        socket,
+        &["ps", "-aq", "--filter", &format!("label=rumi.instance={instance}")],
+    )?;
+    Ok(String::from_utf8_lossy(&listed.stdout)
         .split_whitespace()
         .map(str::to_owned)
-        .collect();
+        .collect())
+}
+
+fn engine_cli(socket: &str, args: &[&str]) -> std::io::Result<std::process::Output> {
+    Command::new("docker")
+        .env("DOCKER_HOST", format!("unix://{socket}"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+}
+
+/// Force-removes the containers of `instance` listed now; how many were listed.
+fn remove_listed_containers(socket: &str, instance: &str) -> usize {
+    let ids = instance_containers(socket, instance).unwrap_or_default();
     if !ids.is_empty() {
         let mut args = vec!["rm", "-f"];
         args.extend(ids.iter().map(String::as_str));
-        docker(&args);
+        let _ = engine_cli(socket, &args);
     }
     ids.len()
 }
