@@ -99,13 +99,12 @@ def parameter_count(run: Callable[..., Any]) -> int:
     its code object; anything else (a wrapped or partial function, a callable object) asks
     ``inspect``. asyncio and inspect are imported only when a block needs them, since every
     millisecond of the runner's start is paid by each call."""
-    code = getattr(run, "__code__", None)
     if (
         type(run) is types.FunctionType
-        and code is not None
         and not hasattr(run, "__wrapped__")
         and not hasattr(run, "__signature__")
     ):
+        code = run.__code__
         n = code.co_argcount + code.co_kwonlyargcount
         n += bool(code.co_flags & _CO_VARARGS) + bool(code.co_flags & _CO_VARKEYWORDS)
         return n
