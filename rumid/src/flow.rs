@@ -454,6 +454,7 @@ impl FlowEngine {
             context: json!({"unit": true, "owner_pack": principal, "ts": rumi_common::time::now_rfc3339(), "inputs": args}),
             input: args,
             timeout,
+            hold: None,
         };
         self.sandboxed(block, false).await
     }
@@ -471,12 +472,14 @@ impl FlowEngine {
     /// pack's long blocks never hold every container.
     async fn sandboxed(&self, mut block: BlockRun, lib_script: bool) -> Result<Value, BlockError> {
         let started = Instant::now();
-        let _slot = tokio::time::timeout(block.timeout, self.container_slots.take(Some(&block.pack)))
+        let slot = tokio::time::timeout(block.timeout, self.container_slots.take(Some(&block.pack)))
             .await
             .map_err(|_| BlockError::Busy {
                 pack: block.pack.clone(),
                 waited: block.timeout,
             })?;
+        // Held by the run until its sandbox is gone, which may be after this returns.
+        block.hold = Some(crate::sandbox::Hold(Arc::new(slot)));
         block.timeout = block.timeout.saturating_sub(started.elapsed());
         let _running = Running::new(
             self.metrics
@@ -575,6 +578,7 @@ impl FlowEngine {
             input: Value::Null,
             context: json!({}),
             timeout: Duration::from_secs(60),
+            hold: None,
         };
         match self.sandboxed(block, false).await {
             Ok(v) if v["probe"] == "ok" => Ok(()),
@@ -1277,6 +1281,7 @@ impl FlowEngine {
             }),
             input,
             timeout: requested.min(remaining),
+            hold: None,
         };
         Ok(self.sandboxed(block, false).await?)
     }

@@ -166,6 +166,7 @@ impl LibScripts {
             input: ctx.clone(),
             context: ctx,
             timeout: LIB_TIMEOUT,
+            hold: None,
         };
         let result = engine.run_lib_script(block).await;
         // The script is the only writer of the data directory and it has ended (its whole

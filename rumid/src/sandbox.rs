@@ -188,7 +188,29 @@ pub struct RunSpec {
     pub limits: Limits,
     /// Whether a pristine spare may serve this run (blocks only).
     pub warm: bool,
+    /// Kept alive until the run's sandbox is gone, not only until its result: a container
+    /// still exiting after its result holds the pack's container slot (see [`BlockRun::hold`]).
+    pub hold: Option<Hold>,
 }
+
+/// Something a run keeps until its sandbox is gone (the pack's container slot). Not part of
+/// what the run is: two specs that differ only in their holds are equal.
+#[derive(Clone)]
+pub struct Hold(pub Arc<dyn std::any::Any + Send + Sync>);
+
+impl std::fmt::Debug for Hold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hold")
+    }
+}
+
+impl PartialEq for Hold {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Hold {}
 
 impl RunSpec {
     /// The host path behind a path inside the sandbox, through the mounts and sockets (for
@@ -461,6 +483,9 @@ pub struct BlockRun {
     pub input: Value,
     pub context: Value,
     pub timeout: Duration,
+    /// The pack's container slot, held until the sandbox is gone: a block that sends its
+    /// result and goes on running still counts against the pack's share of containers.
+    pub hold: Option<Hold>,
 }
 
 /// A pip builder run: one command of a pack's dependency install.
@@ -614,6 +639,7 @@ impl Sandbox {
             limits: Limits::BLOCK,
             // Lib scripts (writable data) always run cold: spares are for blocks.
             warm: purpose == Purpose::Block,
+            hold: None,
         })
     }
 
@@ -634,7 +660,8 @@ impl Sandbox {
     }
 
     async fn run(&self, block: &BlockRun, purpose: Purpose) -> Result<Value, SandboxError> {
-        let spec = self.block_spec(&block.pack, &block.pack_dir, purpose)?;
+        let mut spec = self.block_spec(&block.pack, &block.pack_dir, purpose)?;
+        spec.hold.clone_from(&block.hold);
         let inside = format!("{}/{}", paths::CODE, block.file_rel.display());
         let file = if self.blocks.maps_paths() {
             inside
@@ -697,6 +724,7 @@ impl Sandbox {
             workdir: "/tmp".into(),
             limits: Limits::BUILDER,
             warm: false,
+            hold: None,
         };
         let out = self
             .builders
@@ -791,6 +819,7 @@ mod tests {
             workdir: "/pack".into(),
             limits: Limits::BLOCK,
             warm: true,
+            hold: None,
         };
         assert_eq!(
             spec.host_path("/pack/backend/b.py").unwrap(),

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 # typing is for annotations only (strings here): not imported at run time, where every
 # millisecond of the runner's start is paid by each block call.
 TYPE_CHECKING = False
@@ -116,6 +115,9 @@ def call(
     req: Dict[str, Any] = {"permission_id": permission_id, "args": dict(args or {}), "timeout_seconds": timeout}
     if request_id is not None:
         req["request_id"] = str(request_id)
+    # socket is imported when a block first calls out, not at every runner start.
+    import socket
+
     try:
         answer = _rumi_framing.exchange(path, req, timeout, MAX_RESPONSE_SIZE, CapabilityError)
     except FileNotFoundError:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 # typing is for annotations only (strings here): not imported at run time, where every
 # millisecond of the runner's start is paid by each block call.
 TYPE_CHECKING = False
@@ -113,6 +112,9 @@ def http_request(
         "body": body,
         "timeout_seconds": timeout,
     }
+    # socket is imported when a block first calls out, not at every runner start.
+    import socket
+
     try:
         answer = _rumi_framing.exchange(path, req, timeout, MAX_RESPONSE_SIZE, SyscallError)
     except FileNotFoundError:

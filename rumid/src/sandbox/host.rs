@@ -523,6 +523,7 @@ pub async fn probe_bwrap(bwrap: &Path, python: &Path, sdk: Option<&Path>) -> Res
         workdir: "/tmp".into(),
         limits: Limits::BLOCK,
         warm: false,
+        hold: None,
     };
     let out = backend
         .run(&spec, Vec::new(), Duration::from_secs(20))

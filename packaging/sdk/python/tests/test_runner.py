@@ -226,3 +226,35 @@ def test_the_runner_starts_without_asyncio_inspect_or_typing(tmp_path) -> None:
     assert set(result) - baseline == set(), "imported by the runner"
     source = "import sys\n\nasync def run():\n    return 'asyncio' in sys.modules\n"
     assert run_block(tmp_path, source)[1] is True
+
+
+def test_nothing_of_the_block_runs_after_its_result(tmp_path) -> None:
+    # A thread that would keep the interpreter alive, an atexit hook and unflushed output: the
+    # runner ends the process right after the result frame (the sandbox ends it then anyway),
+    # so the container exits by itself instead of being killed.
+    source = """
+        import atexit, sys, threading, time
+
+        def run(data):
+            threading.Thread(target=time.sleep, args=(30,)).start()
+            atexit.register(lambda: sys.stderr.write("atexit ran\\n"))
+            print("printed before the result")
+            return {"done": True}
+    """
+    code, result, stderr = run_block(tmp_path, source)
+    assert (code, result) == (0, {"done": True})
+    assert "printed before the result" in stderr
+    assert "atexit ran" not in stderr
+
+
+def test_the_runner_does_not_import_socket_until_a_block_calls_out(tmp_path) -> None:
+    source = """
+        import sys
+
+        def run(data, context):
+            before = "socket" in sys.modules
+            answer = context["capability"].call("store.get", {"key": "k"}, socket_path="/nonexistent/cap.sock")
+            return [before, "socket" in sys.modules, answer["error_type"]]
+    """
+    code, result, _ = run_block(tmp_path, source)
+    assert (code, result) == (0, [False, True, "socket_not_found"])
