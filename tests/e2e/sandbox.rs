@@ -3,6 +3,7 @@
 use rumi_tests::upstream::Upstream;
 use rumi_tests::{Rumid, TestHome, docker_or_skip};
 use serde_json::{Value, json};
+use std::time::{Duration, Instant};
 
 const HOSTILE: &str = r#"
 import os, socket, time
@@ -515,6 +516,213 @@ fn operators_can_check_and_stop_a_packs_containers() {
     .unwrap();
     assert_eq!(rumid.get("/api/containers").body["data"]["spares"]["waiting"], 0);
     assert_eq!(home.audit_actions("system", "container_start_check").len(), 2);
+}
+
+/// The engine's `create`, `die` (with the exit code) and `destroy` events for the containers of
+/// `pack` (this instance) since `since` (Unix seconds), in order: "create <id>", "die <id>
+/// <code>", "destroy <id>".
+fn lifecycle(home: &TestHome, pack: &str, since: u64) -> Vec<String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let out = std::process::Command::new("docker")
+        .args(["events", "--since", &since.to_string()])
+        // `docker events` waits until `--until`: a second from now.
+        .args(["--until", &(now + 1).to_string()])
+        .args([
+            "--filter",
+            &format!("label=rumi.instance={}", rumi_tests::instance_label(home.path())),
+        ])
+        .args([
+            "--filter",
+            &format!("label=rumi.pack_id={pack}"),
+            "--filter",
+            "type=container",
+        ])
+        .args([
+            "--filter",
+            "event=create",
+            "--filter",
+            "event=die",
+            "--filter",
+            "event=destroy",
+        ])
+        .args(["--format", "{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.exitCode}}"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_owned())
+        .collect()
+}
+
+/// Exit codes of the containers of `pack` that died since `since`.
+fn die_codes(home: &TestHome, pack: &str, since: u64) -> Vec<String> {
+    lifecycle(home, pack, since)
+        .iter()
+        .filter_map(|e| e.strip_prefix("die ")?.split(' ').nth(1).map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn a_finished_block_container_exits_by_itself_and_is_removed() {
+    if !docker_or_skip("a_finished_block_container_exits_by_itself_and_is_removed") {
+        return;
+    }
+    let home = TestHome::new();
+    let blocks = [
+        // A thread that would keep Python alive for a minute: the runner ends the process
+        // right after the result.
+        (
+            "linger",
+            "import threading, time\n\ndef run(data):\n    threading.Thread(target=time.sleep, args=(60,)).start()\n    return {'done': True}\n",
+        ),
+        // The block writes a result frame itself and goes on for a second: rumid answers at
+        // once and lets the container finish.
+        (
+            "early",
+            "import sys, time\n\ndef run(data):\n    sys.__stdout__.write('\\x1eRUMI-RESULT 14\\n{\"done\": true}')\n    sys.__stdout__.flush()\n    time.sleep(1)\n    return {'late': True}\n",
+        ),
+        // The same, but it never ends: killed after the grace period.
+        (
+            "stuck",
+            "import sys, time\n\ndef run(data):\n    sys.__stdout__.write('\\x1eRUMI-RESULT 14\\n{\"done\": true}')\n    sys.__stdout__.flush()\n    time.sleep(600)\n",
+        ),
+    ];
+    for (pack, source) in blocks {
+        home.add_pack(pack);
+        home.write(&format!("ecosystem/{pack}/backend/blocks/b.py"), source);
+        home.write(
+            &format!("flows/{pack}.flow.yaml"),
+            &format!("flow_id: {pack}\ndefaults: {{fail_soft: false}}\nsteps:\n  - {{id: s, type: python_file_call, owner_pack: {pack}, file: b.py, output: out}}\n"),
+        );
+    }
+    let rumid = Rumid::builder(&home)
+        .strict()
+        .env("RUMI_SPARES_PER_PACK", "0")
+        .env("RUMI_MAX_CONTAINERS_PER_PACK", "1")
+        .spawn()
+        .unwrap();
+    for (pack, _) in blocks {
+        assert_eq!(rumid.post(&format!("/api/packs/{pack}/approve"), None).status, 200);
+    }
+    rumid.wait_policy_applied();
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // `stuck` twice: the second call may start only once the first container is gone.
+    for pack in ["linger", "early", "stuck", "stuck"] {
+        let t = Instant::now();
+        let r = rumid.run_flow(pack, json!({}), 60.0);
+        assert_eq!(r.status, 200, "{pack}: {:?}", r.body);
+        assert_eq!(r.body["result"]["out"], json!({"done": true}), "{pack}");
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "{pack} answered when its result was complete"
+        );
+    }
+    rumi_tests::eventually("every container removed", Duration::from_secs(15), || {
+        let out = std::process::Command::new("docker")
+            .args(["ps", "-aq", "--filter"])
+            .arg(format!(
+                "label=rumi.instance={}",
+                rumi_tests::instance_label(home.path())
+            ))
+            .output()
+            .ok()?;
+        (out.status.success() && out.stdout.is_empty()).then_some(())
+    })
+    .unwrap();
+    // Exit status 0: the container ended by itself; 137: killed.
+    assert_eq!(die_codes(&home, "linger", since), ["0"]);
+    assert_eq!(die_codes(&home, "early", since), ["0"]);
+    assert_eq!(die_codes(&home, "stuck", since), ["137", "137"]);
+    // A block that has sent its result and goes on running still holds its pack's container
+    // slot (one here): the second container was created after the first was destroyed.
+    let events = lifecycle(&home, "stuck", since);
+    let actions: Vec<&str> = events.iter().map(|e| e.split(' ').next().unwrap()).collect();
+    assert_eq!(
+        actions,
+        ["create", "die", "destroy", "create", "die", "destroy"],
+        "{events:#?}"
+    );
+}
+
+/// Busy loops at the lowest priority on every core, stopped when dropped: the machine has no
+/// idle CPU while they run, yet the test and rumid are not slowed by them.
+struct Burners(Vec<std::process::Child>);
+
+impl Burners {
+    fn start() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        Self(
+            (0..cores)
+                .map(|_| {
+                    std::process::Command::new("nice")
+                        .args(["-n", "19", "sh", "-c", "while :; do :; done"])
+                        .spawn()
+                        .expect("start a busy loop")
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Drop for Burners {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn spares_start_only_into_idle_cpu_and_a_busy_pack_still_gets_one() {
+    if !docker_or_skip("spares_start_only_into_idle_cpu_and_a_busy_pack_still_gets_one") {
+        return;
+    }
+    let home = TestHome::new();
+    home.add_pack("box");
+    home.write("ecosystem/box/backend/blocks/mark.py", MARK);
+    home.write(
+        "flows/box.flow.yaml",
+        "flow_id: box\ndefaults: {fail_soft: false}\nsteps:\n  - {id: s, type: python_file_call, owner_pack: box, file: mark.py, input: \"$ctx.inputs\", output: out}\n",
+    );
+    let rumid = Rumid::builder(&home).strict().spawn().unwrap();
+    assert_eq!(rumid.post("/api/packs/box/approve", None).status, 200);
+    rumid.wait_policy_applied();
+
+    // Every core busy (from outside Rumi): the call runs cold, and its refill is put off
+    // instead of competing with the load for the CPU.
+    let burners = Burners::start();
+    std::thread::sleep(Duration::from_millis(600));
+    let r = rumid.run_flow("box", json!({"n": "1"}), 60.0);
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let ended = Instant::now();
+    while ended.elapsed() < Duration::from_millis(1500) {
+        let s = spares(&rumid);
+        assert_eq!(
+            (s["deferred"].as_u64(), s["starting"].as_u64(), s["waiting"].as_u64()),
+            (Some(1), Some(0), Some(0)),
+            "no spare starts while the CPU is busy: {s}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Put off for at most 3 s: a pack called on a busy machine still gets a spare now and then.
+    wait_spares(&rumid, "a spare despite the load", |s| {
+        s["starting"].as_u64().unwrap_or(0) + s["waiting"].as_u64().unwrap_or(0) >= 1
+    });
+    // Idle again: the pool fills up to its share.
+    drop(burners);
+    wait_spares(&rumid, "the pack's share once idle", |s| {
+        s["waiting"] == 2 && s["deferred"] == 0
+    });
+    let r = rumid.run_flow("box", json!({"n": "2"}), 60.0);
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(spares(&rumid)["claims"].as_u64().unwrap() >= 1, "{}", spares(&rumid));
 }
 
 const MARK: &str = r#"

@@ -232,6 +232,8 @@ pub struct SparesInfo {
     ttl_seconds: u64,
     waiting: usize,
     starting: usize,
+    /// Packs whose next spare is put off until the CPU has room for it.
+    deferred: usize,
     claims: u64,
     misses: u64,
 }

@@ -99,29 +99,88 @@ pub struct Spares {
     landed: tokio::sync::Notify,
     /// Runs in progress now (cold or on a spare).
     active: std::sync::atomic::AtomicUsize,
-    /// Refills put off because every core was busy with runs: started when one is idle.
-    deferred: Mutex<HashMap<String, (Docker, ContainerSpec)>>,
-    /// Cores of this machine: refills start only while fewer runs than this are going on.
+    /// Refills put off because the CPU had no room for them, per pack, with the moment the
+    /// first of them was put off: started when there is room, or after [`MAX_DEFER`].
+    deferred: Mutex<HashMap<String, (Docker, ContainerSpec, Instant)>>,
+    /// Cores of this machine.
     cores: usize,
+    /// The machine's recent idle CPU.
+    idle: IdleMeter,
 }
 
-/// Counts a run as in progress while it lives; when it ends and a core is idle again,
-/// deferred refills start.
+/// Counts a run as in progress while it lives; when it ends, deferred refills that now have
+/// room start.
 pub struct Active(Arc<Spares>);
 
 impl Drop for Active {
     fn drop(&mut self) {
-        let before = self.0.active.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-        if before <= self.0.cores {
-            let due: Vec<(Docker, ContainerSpec)> =
-                std::mem::take(&mut *self.0.deferred.lock().unwrap_or_else(|p| p.into_inner()))
-                    .into_values()
-                    .collect();
-            for (docker, spec) in due {
-                self.0.refill(&docker, &spec);
-            }
+        self.0.active.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.start_due();
+    }
+}
+
+/// Idle CPU a refill needs, in cores, measured over the last [`IDLE_WINDOW`]: starting a
+/// spare costs about 180 ms of CPU (engine, shim, runtime, Python) spread over some 350 ms,
+/// half a core (figures in docs/performance.md).
+pub const IDLE_FOR_REFILL: f64 = 0.5;
+
+/// How far back the idle CPU is measured.
+pub const IDLE_WINDOW: Duration = Duration::from_millis(300);
+
+/// How often the idle CPU is sampled and deferred refills are reconsidered.
+const PACE: Duration = Duration::from_millis(100);
+
+/// Longest a refill is put off: after that it starts even on a busy machine, so a pack that
+/// is called all the time still gets a spare now and then (at most one start per pack per
+/// this period, which a later call then claims instead of starting its own container).
+pub const MAX_DEFER: Duration = Duration::from_secs(3);
+
+/// The machine's idle CPU over the last [`IDLE_WINDOW`], from `/proc/stat`, sampled every
+/// [`PACE`] by the pool's pacer.
+#[derive(Default)]
+struct IdleMeter {
+    /// Recent samples: when, and the aggregate line's idle (with iowait) and total ticks.
+    samples: Mutex<std::collections::VecDeque<(Instant, u64, u64)>>,
+}
+
+impl IdleMeter {
+    /// Idle and total ticks of all CPUs so far (the `cpu` line of `/proc/stat`).
+    fn read() -> Option<(u64, u64)> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        parse_cpu_line(stat.lines().next()?)
+    }
+
+    fn sample(&self) {
+        let Some((idle, total)) = Self::read() else { return };
+        let now = Instant::now();
+        let mut s = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        s.push_back((now, idle, total));
+        while s.len() > 2 && s.get(1).is_some_and(|(t, ..)| now.duration_since(*t) >= IDLE_WINDOW) {
+            s.pop_front();
         }
     }
+
+    /// Idle cores over the window; `None` before two samples (or without `/proc/stat`).
+    fn idle_cores(&self, cores: usize) -> Option<f64> {
+        let s = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        let (first, last) = (s.front()?, s.back()?);
+        let total = last.2.checked_sub(first.2).filter(|t| *t > 0)?;
+        let idle = last.1.saturating_sub(first.1);
+        Some(idle as f64 / total as f64 * cores as f64)
+    }
+}
+
+/// Idle (idle + iowait) and total ticks from the aggregate `cpu` line of `/proc/stat`.
+fn parse_cpu_line(line: &str) -> Option<(u64, u64)> {
+    let mut fields = line.split_ascii_whitespace();
+    if fields.next()? != "cpu" {
+        return None;
+    }
+    // user nice system idle iowait irq softirq steal (guest and guest_nice are already
+    // counted in user and nice).
+    let ticks: Vec<u64> = fields.take(8).map(|f| f.parse().ok()).collect::<Option<_>>()?;
+    let idle = ticks.get(3)? + ticks.get(4).copied().unwrap_or(0);
+    Some((idle, ticks.iter().sum()))
 }
 
 /// Longest a call waits for a spare of its spec that is already starting, instead of
@@ -139,6 +198,7 @@ impl Spares {
             active: std::sync::atomic::AtomicUsize::new(0),
             deferred: Mutex::default(),
             cores: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            idle: IdleMeter::default(),
         })
     }
 
@@ -234,21 +294,78 @@ impl Spares {
         }
     }
 
+    /// Whether a spare may start now without taking CPU the calls need: the runs going on and
+    /// the spares starting leave a core free beside the new start (for the next call, which a
+    /// client sends as soon as its last one ends), and the machine has had at least
+    /// [`IDLE_FOR_REFILL`] of idle CPU lately (load from outside Rumi counts too).
+    fn has_room(&self) -> bool {
+        let active = self.active.load(std::sync::atomic::Ordering::SeqCst);
+        let starting = self.starting();
+        active + starting + 1 < self.cores
+            && self
+                .idle
+                .idle_cores(self.cores)
+                .is_none_or(|idle| idle >= IDLE_FOR_REFILL)
+    }
+
+    /// Starts the deferred refills that now have room, or have waited [`MAX_DEFER`].
+    fn start_due(self: &Arc<Self>) {
+        // Judged before the map is locked: the two locks are never held together.
+        if self.deferred.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+            return;
+        }
+        let room = self.has_room();
+        let due: Vec<(Docker, ContainerSpec)> = {
+            let mut deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
+            let packs: Vec<String> = deferred
+                .iter()
+                .filter(|(_, (.., since))| room || since.elapsed() >= MAX_DEFER)
+                .map(|(pack, _)| pack.clone())
+                .collect();
+            // One start per pass when there is room: the next pass sees the CPU it takes.
+            let take = if room { packs.len().min(1) } else { packs.len() };
+            packs
+                .into_iter()
+                .take(take)
+                .filter_map(|p| deferred.remove(&p))
+                .map(|(d, s, _)| (d, s))
+                .collect()
+        };
+        for (docker, spec) in due {
+            self.start_refill(&docker, &spec);
+        }
+    }
+
     /// Keeps `spec`'s pack supplied with spares: starts one in the background unless one is
     /// already starting, and the next when it has landed, until the pack has its share
-    /// (within the total bound). Spares use only idle capacity: while every core has a run
-    /// going, the refill is put off until one ends (a spare started then would only compete
-    /// with the calls for the CPU and make them slower). One start at a time per pack, and a
-    /// call that finds a spare starting waits for it rather than starting a second container.
+    /// (within the total bound). Spares use only idle capacity: while the calls (and the
+    /// machine's other load) leave no room ([`Spares::has_room`]), the refill is put off
+    /// until there is, or for at most [`MAX_DEFER`] (a spare started on a busy machine only
+    /// competes with the calls for the CPU and makes them slower). One start at a time per
+    /// pack, and a call that finds a spare starting waits for it rather than starting a
+    /// second container.
     pub fn refill(self: &Arc<Self>, docker: &Docker, spec: &ContainerSpec) {
-        let pack = spec.pack.to_string();
-        if self.active.load(std::sync::atomic::Ordering::SeqCst) >= self.cores {
+        if self.limits.per_pack == 0 {
+            return;
+        }
+        if !self.has_room() {
             self.deferred
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert(pack, (docker.clone(), spec.clone()));
+                .entry(spec.pack.to_string())
+                .and_modify(|e| {
+                    e.0 = docker.clone();
+                    e.1 = spec.clone();
+                })
+                .or_insert_with(|| (docker.clone(), spec.clone(), Instant::now()));
             return;
         }
+        self.start_refill(docker, spec);
+    }
+
+    /// Starts one spare of `spec` now, within the pack's and the total bounds.
+    fn start_refill(self: &Arc<Self>, docker: &Docker, spec: &ContainerSpec) {
+        let pack = spec.pack.to_string();
         let generation = {
             let mut inner = self.lock();
             let waiting = inner.by_pack.get(&pack).map_or(0, Vec::len);
@@ -371,6 +488,8 @@ impl Spares {
 
     /// Counts for the API: waiting spares, claims and misses so far.
     pub fn summary(&self) -> serde_json::Value {
+        // Taken apart from the pool's lock: the two are never held together.
+        let deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner()).len();
         let inner = self.lock();
         serde_json::json!({
             "per_pack": self.limits.per_pack,
@@ -378,12 +497,14 @@ impl Spares {
             "ttl_seconds": self.limits.ttl.as_secs(),
             "waiting": inner.count(),
             "starting": inner.starting.values().map(Vec::len).sum::<usize>(),
+            "deferred": deferred,
             "claims": self.metrics.claims.get(),
             "misses": self.metrics.misses.get(),
         })
     }
 
-    /// Expires spares periodically.
+    /// Expires spares periodically, and paces the refills: samples the idle CPU every
+    /// [`PACE`] and starts deferred refills that have room (or have waited [`MAX_DEFER`]).
     pub fn spawn_expiry(self: &Arc<Self>) {
         if self.limits.per_pack == 0 {
             return;
@@ -401,5 +522,56 @@ impl Spares {
                 }
             }
         });
+        let pool = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(PACE);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(pool) = pool.upgrade() else { break };
+                pool.idle.sample();
+                pool.start_due();
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cpu_line_gives_idle_with_iowait_and_all_ticks() {
+        let line = "cpu  4705 356 584 3699176 23060 0 277 0 12 0";
+        assert_eq!(
+            parse_cpu_line(line),
+            Some((3_699_176 + 23_060, 4705 + 356 + 584 + 3_699_176 + 23_060 + 277))
+        );
+        // A per-CPU line or a short or garbled one is not the aggregate line.
+        assert_eq!(parse_cpu_line("cpu0 1 2 3 4 5 6 7 8"), None);
+        assert_eq!(parse_cpu_line("cpu 1 2 x 4"), None);
+        assert_eq!(parse_cpu_line("intr 1 2 3"), None);
+    }
+
+    #[test]
+    fn idle_cores_are_measured_over_the_window() {
+        let meter = IdleMeter::default();
+        assert_eq!(meter.idle_cores(2), None, "no figure before two samples");
+        let t = Instant::now();
+        {
+            let mut s = meter.samples.lock().unwrap();
+            s.push_back((t, 1000, 4000));
+            // 100 ticks passed on 2 cores, 25 of them idle: a quarter of the machine.
+            s.push_back((t + PACE, 1025, 4100));
+        }
+        let idle = meter.idle_cores(2).unwrap();
+        assert!((idle - 0.5).abs() < 1e-9, "{idle}");
+        // The live meter reads this machine's /proc/stat.
+        let live = IdleMeter::default();
+        live.sample();
+        std::thread::sleep(Duration::from_millis(60));
+        live.sample();
+        let idle = live.idle_cores(4).expect("two samples of /proc/stat");
+        assert!((0.0..=4.0).contains(&idle), "{idle}");
     }
 }
