@@ -188,8 +188,8 @@ pub struct RunSpec {
     pub limits: Limits,
     /// Whether a pristine spare may serve this run (blocks only).
     pub warm: bool,
-    /// Kept alive until the run's sandbox is gone, not only until its result: a container
-    /// still exiting after its result holds the pack's container slot (see [`BlockRun::hold`]).
+    /// Kept alive until nothing of the run is running any more, not only until its result: a
+    /// container still exiting after its result holds the pack's container slot (see [`BlockRun::hold`]).
     pub hold: Option<Hold>,
 }
 
@@ -483,7 +483,7 @@ pub struct BlockRun {
     pub input: Value,
     pub context: Value,
     pub timeout: Duration,
-    /// The pack's container slot, held until the sandbox is gone: a block that sends its
+    /// The pack's container slot, held until nothing of the run is running: a block that sends its
     /// result and goes on running still counts against the pack's share of containers.
     pub hold: Option<Hold>,
 }
