@@ -478,10 +478,8 @@ impl FlowEngine {
                 pack: block.pack.clone(),
                 waited: block.timeout,
             })?;
-        // Held by the run until its sandbox is gone, which may be after this returns.
-        block.hold = Some(crate::sandbox::Hold(Arc::new(slot)));
         block.timeout = block.timeout.saturating_sub(started.elapsed());
-        let _running = Running::new(
+        let running = Running::new(
             self.metrics
                 .containers_running
                 .get_or_create(&crate::metrics::PackLabels {
@@ -489,6 +487,9 @@ impl FlowEngine {
                 })
                 .clone(),
         );
+        // The slot and the gauge are held by the run until nothing of it runs any more, which
+        // may be after this returns (a container still exiting after its result).
+        block.hold = Some(crate::sandbox::Hold(Arc::new((slot, running))));
         let result = if lib_script {
             self.sandbox.run_lib_script(&block).await
         } else {

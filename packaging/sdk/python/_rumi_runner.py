@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 import rumi_capability
 import rumi_syscall
 
+# Taken before any pack code runs, which could replace os._exit.
+_exit = os._exit
+
 
 def read_job() -> Dict[str, Any]:
     line = sys.stdin.buffer.readline()
@@ -73,8 +76,10 @@ def main() -> None:
     # Nothing of the block runs after its result (threads it left, atexit hooks): the process
     # ends now, as the sandbox would end it anyway, and its container exits without being
     # killed (cheaper for the engine than a kill).
-    sys.stderr.flush()
-    os._exit(0)
+    try:
+        sys.stderr.flush()
+    finally:
+        _exit(0)
 
 
 def load_block(path: str) -> types.ModuleType:

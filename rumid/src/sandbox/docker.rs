@@ -79,9 +79,10 @@ struct RemoveOnDrop {
     id: String,
 }
 
-/// How long a container whose result frame is complete may take to exit by itself (its runner
-/// ends the process right after the frame) before it is killed.
-const RETIRE_GRACE: Duration = Duration::from_secs(2);
+/// How long a block's container whose result frame is complete may take to exit by itself
+/// (its runner ends the process right after the frame; a block that wrote a frame itself and
+/// goes on is killed after this).
+pub const RETIRE_GRACE: Duration = Duration::from_millis(500);
 
 impl RemoveOnDrop {
     /// Removes the container in the background once it has exited by itself, or kills it
@@ -97,7 +98,14 @@ impl RemoveOnDrop {
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
                 let mut wait = docker.wait_container(&id, None::<WaitContainerOptions>);
-                let exited = tokio::time::timeout(RETIRE_GRACE, wait.next()).await.is_ok();
+                // Only the engine saying the container has stopped counts (bollard reports a
+                // non-zero exit as an error carrying the code); a failed or cut wait does not.
+                let exited = matches!(
+                    tokio::time::timeout(RETIRE_GRACE, wait.next()).await,
+                    Ok(Some(
+                        Ok(_) | Err(bollard::errors::Error::DockerContainerWaitError { .. })
+                    ))
+                );
                 drop(wait);
                 if exited {
                     // Nothing of the pack runs any more: its slot is free before the removal.
@@ -412,7 +420,7 @@ impl Backend for DockerBackend {
             let (engine, _) = self.engine().await.map_err(SandboxError::DockerRequired)?;
             let d = self.client()?;
             let cspec = self.container_spec(spec, engine);
-            let _active = self.spares.enter();
+            let active = self.spares.enter();
             let t0 = Instant::now();
             let claimed = if spec.warm {
                 self.spares.claim(&cspec).await
@@ -425,7 +433,10 @@ impl Backend for DockerBackend {
                 None => start(d, &cspec).await?,
             };
             let t1 = t0.elapsed();
-            let result = execute(d, started, &stdin, timeout, spec.hold.clone()).await;
+            // Only a block's container may finish exiting after its result: a lib script's
+            // must be gone before its data directory is cleaned up.
+            let retire = spec.purpose == super::Purpose::Block;
+            let result = execute(d, started, &stdin, timeout, spec.hold.clone(), retire).await;
             tracing::debug!(
                 pack = %spec.pack,
                 spare,
@@ -433,7 +444,9 @@ impl Backend for DockerBackend {
                 total_ms = t0.elapsed().as_secs_f64() * 1e3,
                 "ran in a container"
             );
-            // Replacements start after the call, not competing with it for the CPU.
+            // Replacements start after the call (no longer counted as running), not
+            // competing with it for the CPU.
+            drop(active);
             if spec.warm {
                 self.spares.refill(d, &cspec);
             }
@@ -501,7 +514,9 @@ impl Backend for DockerBackend {
     fn shutdown(&self) -> BoxFuture<'_, usize> {
         Box::pin(async move {
             let Ok(d) = self.client() else { return 0 };
-            // Spares still being created are given up: when they come up, they are removed.
+            // No spare starts any more; those still being created are given up: when they
+            // come up, they are removed.
+            self.spares.close();
             let mut n = force_remove_all(d, self.spares.take_all().into_iter().map(Started::disarm)).await;
             let deadline = Instant::now() + Duration::from_secs(10);
             while self.spares.starting() > 0 && Instant::now() < deadline {
@@ -631,6 +646,7 @@ async fn execute(
     job: &[u8],
     timeout: Duration,
     hold: Option<super::Hold>,
+    retire: bool,
 ) -> Result<RunOutput, SandboxError> {
     use tokio::io::AsyncWriteExt;
     let Started {
@@ -658,10 +674,15 @@ async fn execute(
         )));
     }
     let (result, early) = read_output(d, &id, output, timeout).await;
-    if early {
+    if early && retire {
         // The result frame is complete: the call returns now, and the container (whose
         // runner is exiting) is removed in the background once it has exited.
         guard.retire(hold);
+    } else if early {
+        // A lib script or builder: killed before the call returns, since what follows (the
+        // data directory's clean-up) needs it gone.
+        guard.id.clear();
+        force_remove(d, &id).await;
     } else {
         guard.id.clear();
         force_remove(d, &id).await;

@@ -245,6 +245,24 @@ def test_nothing_of_the_block_runs_after_its_result(tmp_path) -> None:
     assert (code, result) == (0, {"done": True})
     assert "printed before the result" in stderr
     assert "atexit ran" not in stderr
+    # Nor can the block undo that: os._exit replaced and stderr's flush made to fail.
+    source = """
+        import os, sys, threading, time
+
+        class Broken:
+            def write(self, s):
+                return len(s)
+            def flush(self):
+                raise RuntimeError("no flush")
+
+        def run(data):
+            threading.Thread(target=time.sleep, args=(30,)).start()
+            os._exit = lambda code: None
+            sys.stderr = Broken()
+            return {"done": True}
+    """
+    code, result, _ = run_block(tmp_path, source, name="undo.py")
+    assert (code, result) == (0, {"done": True})
 
 
 def test_the_runner_does_not_import_socket_until_a_block_calls_out(tmp_path) -> None:

@@ -101,11 +101,23 @@ pub struct Spares {
     active: std::sync::atomic::AtomicUsize,
     /// Refills put off because the CPU had no room for them, per pack, with the moment the
     /// first of them was put off: started when there is room, or after [`MAX_DEFER`].
-    deferred: Mutex<HashMap<String, (Docker, ContainerSpec, Instant)>>,
+    deferred: Mutex<HashMap<String, Deferred>>,
+    /// Set by [`Spares::close`] (rumid stopping): no spare starts any more.
+    closed: std::sync::atomic::AtomicBool,
     /// Cores of this machine.
     cores: usize,
     /// The machine's recent idle CPU.
     idle: IdleMeter,
+}
+
+/// A refill put off for want of CPU.
+struct Deferred {
+    docker: Docker,
+    spec: ContainerSpec,
+    /// When the pack's refill was first put off.
+    since: Instant,
+    /// The pool's generation then: a flush in between cancels it.
+    generation: u64,
 }
 
 /// Counts a run as in progress while it lives; when it ends, deferred refills that now have
@@ -124,8 +136,9 @@ impl Drop for Active {
 /// half a core (figures in docs/performance.md).
 pub const IDLE_FOR_REFILL: f64 = 0.5;
 
-/// How far back the idle CPU is measured.
-pub const IDLE_WINDOW: Duration = Duration::from_millis(300);
+/// How far back the idle CPU is measured: long enough to span a few calls, so that the busy
+/// moment of the call that just ended does not hide the idle time around it.
+pub const IDLE_WINDOW: Duration = Duration::from_secs(1);
 
 /// How often the idle CPU is sampled and deferred refills are reconsidered.
 const PACE: Duration = Duration::from_millis(100);
@@ -137,17 +150,41 @@ pub const MAX_DEFER: Duration = Duration::from_secs(3);
 
 /// The machine's idle CPU over the last [`IDLE_WINDOW`], from `/proc/stat`, sampled every
 /// [`PACE`] by the pool's pacer.
-#[derive(Default)]
 struct IdleMeter {
     /// Recent samples: when, and the aggregate line's idle (with iowait) and total ticks.
     samples: Mutex<std::collections::VecDeque<(Instant, u64, u64)>>,
+    /// The CPUs the aggregate line sums (its `cpuN` lines): the whole host's, which may be
+    /// more than rumid may use.
+    cpus: usize,
 }
 
 impl IdleMeter {
-    /// Idle and total ticks of all CPUs so far (the `cpu` line of `/proc/stat`).
+    fn new() -> Self {
+        let cpus = std::fs::read_to_string("/proc/stat")
+            .map(|s| {
+                s.lines()
+                    .filter(|l| {
+                        l.strip_prefix("cpu")
+                            .is_some_and(|n| n.starts_with(|c: char| c.is_ascii_digit()))
+                    })
+                    .count()
+            })
+            .unwrap_or(0);
+        Self {
+            samples: Mutex::default(),
+            cpus: cpus.max(1),
+        }
+    }
+
+    /// Idle and total ticks of all CPUs so far (the first line of `/proc/stat` only: the
+    /// rest, interrupt counts among it, is large).
     fn read() -> Option<(u64, u64)> {
-        let stat = std::fs::read_to_string("/proc/stat").ok()?;
-        parse_cpu_line(stat.lines().next()?)
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(std::fs::File::open("/proc/stat").ok()?)
+            .read_line(&mut line)
+            .ok()?;
+        parse_cpu_line(&line)
     }
 
     fn sample(&self) {
@@ -160,13 +197,14 @@ impl IdleMeter {
         }
     }
 
-    /// Idle cores over the window; `None` before two samples (or without `/proc/stat`).
-    fn idle_cores(&self, cores: usize) -> Option<f64> {
+    /// Idle cores over the window; `None` before two samples with ticks between them (or
+    /// without `/proc/stat`).
+    fn idle_cores(&self) -> Option<f64> {
         let s = self.samples.lock().unwrap_or_else(|p| p.into_inner());
         let (first, last) = (s.front()?, s.back()?);
         let total = last.2.checked_sub(first.2).filter(|t| *t > 0)?;
         let idle = last.1.saturating_sub(first.1);
-        Some(idle as f64 / total as f64 * cores as f64)
+        Some(idle as f64 / total as f64 * self.cpus as f64)
     }
 }
 
@@ -197,8 +235,9 @@ impl Spares {
             landed: tokio::sync::Notify::new(),
             active: std::sync::atomic::AtomicUsize::new(0),
             deferred: Mutex::default(),
+            closed: std::sync::atomic::AtomicBool::new(false),
             cores: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
-            idle: IdleMeter::default(),
+            idle: IdleMeter::new(),
         })
     }
 
@@ -297,42 +336,49 @@ impl Spares {
     /// Whether a spare may start now without taking CPU the calls need: the runs going on and
     /// the spares starting leave a core free beside the new start (for the next call, which a
     /// client sends as soon as its last one ends), and the machine has had at least
-    /// [`IDLE_FOR_REFILL`] of idle CPU lately (load from outside Rumi counts too).
+    /// [`IDLE_FOR_REFILL`] of idle CPU lately (load from outside Rumi counts too). On a
+    /// one-core machine there is never room: spares start only after [`MAX_DEFER`].
     fn has_room(&self) -> bool {
         let active = self.active.load(std::sync::atomic::Ordering::SeqCst);
         let starting = self.starting();
-        active + starting + 1 < self.cores
-            && self
-                .idle
-                .idle_cores(self.cores)
-                .is_none_or(|idle| idle >= IDLE_FOR_REFILL)
+        active + starting + 1 < self.cores && self.idle.idle_cores().is_none_or(|idle| idle >= IDLE_FOR_REFILL)
     }
 
-    /// Starts the deferred refills that now have room, or have waited [`MAX_DEFER`].
+    /// Whether `pack` lacks a spare that would start now: none of it starting, fewer than its
+    /// share waiting, and the total bound not reached.
+    fn wants(&self, pack: &str) -> bool {
+        let inner = self.lock();
+        let waiting = inner.by_pack.get(pack).map_or(0, Vec::len);
+        let starting = inner.starting.get(pack).map_or(0, Vec::len);
+        let all = inner.count() + inner.starting.values().map(Vec::len).sum::<usize>();
+        starting == 0 && waiting < self.limits.per_pack && all < self.limits.total
+    }
+
+    /// Starts the deferred refills that have waited [`MAX_DEFER`], and, when there is room,
+    /// the one deferred longest (one per pass: the next pass sees the CPU it takes).
     fn start_due(self: &Arc<Self>) {
+        if self.closed() {
+            return;
+        }
         // Judged before the map is locked: the two locks are never held together.
         if self.deferred.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
             return;
         }
         let room = self.has_room();
-        let due: Vec<(Docker, ContainerSpec)> = {
+        let due: Vec<Deferred> = {
             let mut deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
-            let packs: Vec<String> = deferred
-                .iter()
-                .filter(|(_, (.., since))| room || since.elapsed() >= MAX_DEFER)
-                .map(|(pack, _)| pack.clone())
-                .collect();
-            // One start per pass when there is room: the next pass sees the CPU it takes.
-            let take = if room { packs.len().min(1) } else { packs.len() };
+            let mut packs: Vec<(Instant, String)> = deferred.iter().map(|(pack, d)| (d.since, pack.clone())).collect();
+            packs.sort();
+            let overdue = packs.iter().filter(|(since, _)| since.elapsed() >= MAX_DEFER).count();
+            let take = if room { overdue.max(1) } else { overdue };
             packs
                 .into_iter()
                 .take(take)
-                .filter_map(|p| deferred.remove(&p))
-                .map(|(d, s, _)| (d, s))
+                .filter_map(|(_, pack)| deferred.remove(&pack))
                 .collect()
         };
-        for (docker, spec) in due {
-            self.start_refill(&docker, &spec);
+        for d in due {
+            self.start_refill(&d.docker, &d.spec, d.generation);
         }
     }
 
@@ -345,33 +391,43 @@ impl Spares {
     /// pack, and a call that finds a spare starting waits for it rather than starting a
     /// second container.
     pub fn refill(self: &Arc<Self>, docker: &Docker, spec: &ContainerSpec) {
-        if self.limits.per_pack == 0 {
+        let pack = spec.pack.to_string();
+        if self.limits.per_pack == 0 || self.closed() || !self.wants(&pack) {
             return;
         }
-        if !self.has_room() {
-            self.deferred
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .entry(spec.pack.to_string())
-                .and_modify(|e| {
-                    e.0 = docker.clone();
-                    e.1 = spec.clone();
-                })
-                .or_insert_with(|| (docker.clone(), spec.clone(), Instant::now()));
+        let generation = self.lock().generation;
+        if self.has_room() {
+            self.deferred.lock().unwrap_or_else(|p| p.into_inner()).remove(&pack);
+            self.start_refill(docker, spec, generation);
             return;
         }
-        self.start_refill(docker, spec);
+        let mut deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
+        let since = deferred.get(&pack).map_or_else(Instant::now, |d| d.since);
+        deferred.insert(
+            pack,
+            Deferred {
+                docker: docker.clone(),
+                spec: spec.clone(),
+                since,
+                generation,
+            },
+        );
     }
 
-    /// Starts one spare of `spec` now, within the pack's and the total bounds.
-    fn start_refill(self: &Arc<Self>, docker: &Docker, spec: &ContainerSpec) {
+    /// Starts one spare of `spec` now, within the pack's and the total bounds, unless the pool
+    /// was flushed since `generation` (the spec may be one the flush made stale).
+    fn start_refill(self: &Arc<Self>, docker: &Docker, spec: &ContainerSpec, generation: u64) {
         let pack = spec.pack.to_string();
-        let generation = {
+        {
             let mut inner = self.lock();
             let waiting = inner.by_pack.get(&pack).map_or(0, Vec::len);
             let starting = inner.starting.get(&pack).map_or(0, Vec::len);
             let all = inner.count() + inner.starting.values().map(Vec::len).sum::<usize>();
-            if starting > 0 || waiting >= self.limits.per_pack || all >= self.limits.total {
+            if inner.generation != generation
+                || starting > 0
+                || waiting >= self.limits.per_pack
+                || all >= self.limits.total
+            {
                 return;
             }
             inner
@@ -379,8 +435,7 @@ impl Spares {
                 .entry(pack.clone())
                 .or_default()
                 .push(spec.digest.clone());
-            inner.generation
-        };
+        }
         let pool = self.clone();
         let docker = docker.clone();
         let spec = spec.clone();
@@ -418,6 +473,17 @@ impl Spares {
                 pool.refill(&docker, &spec);
             }
         });
+    }
+
+    /// Stops the pool for good (rumid stopping): no spare starts any more, deferred refills
+    /// are dropped, and the pacer ends.
+    pub fn close(&self) {
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.deferred.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    fn closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Takes every spare out of the pool (the caller removes them); spares still starting
@@ -529,6 +595,9 @@ impl Spares {
             loop {
                 tick.tick().await;
                 let Some(pool) = pool.upgrade() else { break };
+                if pool.closed() {
+                    break;
+                }
                 pool.idle.sample();
                 pool.start_due();
             }
@@ -555,8 +624,11 @@ mod tests {
 
     #[test]
     fn idle_cores_are_measured_over_the_window() {
-        let meter = IdleMeter::default();
-        assert_eq!(meter.idle_cores(2), None, "no figure before two samples");
+        let meter = IdleMeter {
+            samples: Mutex::default(),
+            cpus: 2,
+        };
+        assert_eq!(meter.idle_cores(), None, "no figure before two samples");
         let t = Instant::now();
         {
             let mut s = meter.samples.lock().unwrap();
@@ -564,14 +636,21 @@ mod tests {
             // 100 ticks passed on 2 cores, 25 of them idle: a quarter of the machine.
             s.push_back((t + PACE, 1025, 4100));
         }
-        let idle = meter.idle_cores(2).unwrap();
+        let idle = meter.idle_cores().unwrap();
         assert!((idle - 0.5).abs() < 1e-9, "{idle}");
-        // The live meter reads this machine's /proc/stat.
-        let live = IdleMeter::default();
+        // The live meter reads this machine's /proc/stat: as many CPUs as it lists, and an
+        // idle figure between none and all of them.
+        let live = IdleMeter::new();
+        assert!(live.cpus >= 1);
+        assert!(
+            IdleMeter::read().is_some(),
+            "the first line of /proc/stat is the cpu line"
+        );
         live.sample();
         std::thread::sleep(Duration::from_millis(60));
         live.sample();
-        let idle = live.idle_cores(4).expect("two samples of /proc/stat");
-        assert!((0.0..=4.0).contains(&idle), "{idle}");
+        if let Some(idle) = live.idle_cores() {
+            assert!((0.0..=live.cpus as f64 + 1e-9).contains(&idle), "{idle}");
+        }
     }
 }
