@@ -895,18 +895,21 @@ fn sandbox_bench() -> Result<Vec<String>> {
 
 /// Spares on and off at c = 1, 2, 4, 8 (10 s per run), beside the engine's raw churn at the
 /// same concurrency: each level runs churn, on and off in turn, three times, so drifting load
-/// on this shared machine hits all three alike; medians of 3.
+/// on this shared machine hits all three alike; medians of 3 (`--rounds N`: of N).
 fn spares_bench(home: &TestHome) -> Result<Vec<String>> {
     let mut out = Vec::new();
-    // `--level-secs N`: seconds per run (10 unless given; shorter for a quick look).
+    // `--level-secs N`: seconds per run (10 unless given; shorter for a quick look);
+    // `--rounds N`: runs of each kind per level (3 unless given; more against a noisy machine).
     let args: Vec<String> = std::env::args().collect();
-    let level = Duration::from_secs(
+    let flag = |name: &str, default: u64| {
         args.iter()
-            .position(|a| a == "--level-secs")
+            .position(|a| a == name)
             .and_then(|i| args.get(i + 1))
             .and_then(|s| s.parse().ok())
-            .unwrap_or(10),
-    );
+            .unwrap_or(default)
+    };
+    let level = Duration::from_secs(flag("--level-secs", 10));
+    let rounds = flag("--rounds", 3).max(1);
     let start = |home: &TestHome, spares: &str| -> Result<Rumid> {
         let rumid = Rumid::builder(home)
             .strict()
@@ -930,7 +933,7 @@ fn spares_bench(home: &TestHome) -> Result<Vec<String>> {
         let mut churn = Vec::new();
         let mut jobs = Vec::new();
         let mut runs: [Vec<Level>; 2] = [Vec::new(), Vec::new()];
-        for _ in 0..3 {
+        for _ in 0..rounds {
             churn.push(raw_churn(c, level)?);
             jobs.push(job_churn(c, level)?);
             for (i, rumid) in [&on, &off].into_iter().enumerate() {
@@ -939,7 +942,7 @@ fn spares_bench(home: &TestHome) -> Result<Vec<String>> {
         }
         let churn_rate = median(churn.iter().map(|x| x.0).collect());
         out.push(format!(
-            "| raw engine churn (API create+start+wait+remove), c={c}: rate, machine CPU per container (medians of 3) | {churn_rate:.1} containers/s, {:.0} ms CPU | — |",
+            "| raw engine churn (API create+start+wait+remove), c={c}: rate, machine CPU per container (medians of {rounds}) | {churn_rate:.1} containers/s, {:.0} ms CPU | — |",
             median(churn.iter().map(|x| x.1).collect()),
         ));
         if let Some(last) = churn.last() {
@@ -950,7 +953,7 @@ fn spares_bench(home: &TestHome) -> Result<Vec<String>> {
         }
         let job_rate = median(jobs.iter().map(|x| x.0).collect());
         out.push(format!(
-            "| engine churn of a block call's work without Rumi (runner, job on stdin, result), c={c}: rate, machine CPU per container (medians of 3) | {job_rate:.1} containers/s, {:.0} ms CPU | — |",
+            "| engine churn of a block call's work without Rumi (runner, job on stdin, result), c={c}: rate, machine CPU per container (medians of {rounds}) | {job_rate:.1} containers/s, {:.0} ms CPU | — |",
             median(jobs.iter().map(|x| x.1).collect()),
         ));
         best_job = best_job.max(job_rate);
@@ -958,7 +961,7 @@ fn spares_bench(home: &TestHome) -> Result<Vec<String>> {
             let r = &runs[i];
             let rate = median(r.iter().map(|x| x.0).collect());
             out.push(format!(
-                "| spares {name}, c={c}: calls/s (÷ churn), p50, p99, machine CPU per call (medians of 3) | {rate:.1} calls/s ({:.0} %), {:.0} ms, {:.0} ms, {:.0} ms CPU | on never worse than off |",
+                "| spares {name}, c={c}: calls/s (÷ churn), p50, p99, machine CPU per call (medians of {rounds}) | {rate:.1} calls/s ({:.0} %), {:.0} ms, {:.0} ms, {:.0} ms CPU | on never worse than off |",
                 rate / churn_rate.max(f64::EPSILON) * 100.0,
                 median(r.iter().map(|x| x.1).collect()),
                 median(r.iter().map(|x| x.2).collect()),
