@@ -76,10 +76,7 @@ def main() -> None:
     # Nothing of the block runs after its result (threads it left, atexit hooks): the process
     # ends now, as the sandbox would end it anyway, and its container exits without being
     # killed (cheaper for the engine than a kill).
-    try:
-        sys.stderr.flush()
-    finally:
-        _exit(0)
+    _end(0)
 
 
 def load_block(path: str) -> types.ModuleType:
@@ -158,5 +155,34 @@ def write_result(stdout: Any, result: Any) -> None:
     stdout.flush()
 
 
+def _end(code: int) -> None:
+    """Ends the process now with ``code``, whatever the block left behind (threads that would
+    keep the interpreter alive, atexit hooks): what it wrote is flushed first."""
+    try:
+        for stream in (sys.stderr, sys.__stderr__, sys.__stdout__):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except BaseException:
+                pass
+    finally:
+        _exit(code)
+
+
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except SystemExit as e:
+        # As the interpreter would end: None is 0, an int is itself, anything else is printed
+        # and is 1.
+        if e.code is None or isinstance(e.code, int):
+            _end(e.code or 0)
+        try:
+            sys.stderr.write("%s\n" % (e.code,))
+        finally:
+            _end(1)
+    except BaseException:
+        try:
+            sys.excepthook(*sys.exc_info())
+        finally:
+            _end(1)

@@ -276,3 +276,28 @@ def test_the_runner_does_not_import_socket_until_a_block_calls_out(tmp_path) -> 
     """
     code, result, _ = run_block(tmp_path, source)
     assert (code, result) == (0, [False, True, "socket_not_found"])
+
+
+def test_a_failing_block_ends_at_once_whatever_it_left_running(tmp_path) -> None:
+    # The exception's traceback and exit status 1, as the interpreter gives them, but without
+    # waiting for the thread the block left (its sandbox would otherwise run to its timeout).
+    source = """
+        import threading, time
+
+        def run(data):
+            threading.Thread(target=time.sleep, args=(30,)).start()
+            raise ValueError("bad input")
+    """
+    import time
+
+    t = time.monotonic()
+    code, result, stderr = run_block(tmp_path, source)
+    assert (code, result) == (1, None)
+    assert "Traceback (most recent call last)" in stderr and "ValueError: bad input" in stderr
+    assert time.monotonic() - t < 20, "the runner waited for the thread"
+    # sys.exit keeps its meaning.
+    for call, expect in [("sys.exit()", 0), ("sys.exit(7)", 7), ("sys.exit('why')", 1)]:
+        source = "import sys, threading, time\n\ndef run():\n    threading.Thread(target=time.sleep, args=(30,)).start()\n    %s\n" % call
+        code, result, stderr = run_block(tmp_path, source, name="exit.py")
+        assert (code, result) == (expect, None), (call, stderr)
+    assert "why" in stderr
