@@ -107,14 +107,13 @@ impl RemoveOnDrop {
                     ))
                 );
                 drop(wait);
+                let mut hold = hold;
                 if exited {
                     // Nothing of the pack runs any more: its slot is free before the removal.
-                    drop(hold);
-                    force_remove(&docker, &id).await;
-                } else {
-                    force_remove(&docker, &id).await;
-                    drop(hold);
+                    hold = None;
                 }
+                force_remove(&docker, &id).await;
+                drop(hold);
             });
         }
     }
@@ -678,12 +677,9 @@ async fn execute(
         // The result frame is complete: the call returns now, and the container (whose
         // runner is exiting) is removed in the background once it has exited.
         guard.retire(hold);
-    } else if early {
-        // A lib script or builder: killed before the call returns, since what follows (the
-        // data directory's clean-up) needs it gone.
-        guard.id.clear();
-        force_remove(d, &id).await;
     } else {
+        // Ended, or a lib script's or builder's result: removed (killed if need be) before the
+        // call returns, since what follows (the data directory's clean-up) needs it gone.
         guard.id.clear();
         force_remove(d, &id).await;
     }

@@ -88,6 +88,15 @@ impl Inner {
     fn count(&self) -> usize {
         self.by_pack.values().map(Vec::len).sum()
     }
+
+    /// Whether a spare of `pack` may start: none of it starting, fewer than its share
+    /// waiting, and the total bound not reached.
+    fn lacks_spare(&self, pack: &str, limits: &SpareLimits) -> bool {
+        let waiting = self.by_pack.get(pack).map_or(0, Vec::len);
+        let starting = self.starting.get(pack).map_or(0, Vec::len);
+        let all = self.count() + self.starting.values().map(Vec::len).sum::<usize>();
+        starting == 0 && waiting < limits.per_pack && all < limits.total
+    }
 }
 
 /// The pool.
@@ -344,16 +353,6 @@ impl Spares {
         active + starting + 1 < self.cores && self.idle.idle_cores().is_none_or(|idle| idle >= IDLE_FOR_REFILL)
     }
 
-    /// Whether `pack` lacks a spare that would start now: none of it starting, fewer than its
-    /// share waiting, and the total bound not reached.
-    fn wants(&self, pack: &str) -> bool {
-        let inner = self.lock();
-        let waiting = inner.by_pack.get(pack).map_or(0, Vec::len);
-        let starting = inner.starting.get(pack).map_or(0, Vec::len);
-        let all = inner.count() + inner.starting.values().map(Vec::len).sum::<usize>();
-        starting == 0 && waiting < self.limits.per_pack && all < self.limits.total
-    }
-
     /// Starts the deferred refills that have waited [`MAX_DEFER`], and, when there is room,
     /// the one deferred longest (one per pass: the next pass sees the CPU it takes).
     fn start_due(self: &Arc<Self>) {
@@ -392,10 +391,18 @@ impl Spares {
     /// second container.
     pub fn refill(self: &Arc<Self>, docker: &Docker, spec: &ContainerSpec) {
         let pack = spec.pack.to_string();
-        if self.limits.per_pack == 0 || self.closed() || !self.wants(&pack) {
+        if self.limits.per_pack == 0 || self.closed() {
             return;
         }
-        let generation = self.lock().generation;
+        // Nothing to do when the pack has what it may have; else the pool's generation now
+        // (a flush after it cancels this refill).
+        let generation = {
+            let inner = self.lock();
+            if !inner.lacks_spare(&pack, &self.limits) {
+                return;
+            }
+            inner.generation
+        };
         if self.has_room() {
             self.deferred.lock().unwrap_or_else(|p| p.into_inner()).remove(&pack);
             self.start_refill(docker, spec, generation);
@@ -420,14 +427,7 @@ impl Spares {
         let pack = spec.pack.to_string();
         {
             let mut inner = self.lock();
-            let waiting = inner.by_pack.get(&pack).map_or(0, Vec::len);
-            let starting = inner.starting.get(&pack).map_or(0, Vec::len);
-            let all = inner.count() + inner.starting.values().map(Vec::len).sum::<usize>();
-            if inner.generation != generation
-                || starting > 0
-                || waiting >= self.limits.per_pack
-                || all >= self.limits.total
-            {
+            if inner.generation != generation || !inner.lacks_spare(&pack, &self.limits) {
                 return;
             }
             inner
