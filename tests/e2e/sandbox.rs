@@ -72,9 +72,22 @@ def run(data, context):
 "#;
 
 fn flow(id: &str, file: &str, timeout: u32) -> String {
+    pack_flow("box", id, file, timeout)
+}
+
+/// A flow `id` of one step running `pack`'s block `file` on the flow's inputs.
+fn pack_flow(pack: &str, id: &str, file: &str, timeout: u32) -> String {
     format!(
-        "flow_id: {id}\ndefaults: {{fail_soft: false}}\nsteps:\n  - {{id: s, type: python_file_call, owner_pack: box, file: {file}, input: \"$ctx.inputs\", output: out, timeout_seconds: {timeout}}}\n"
+        "flow_id: {id}\ndefaults: {{fail_soft: false}}\nsteps:\n  - {{id: s, type: python_file_call, owner_pack: {pack}, file: {file}, input: \"$ctx.inputs\", output: out, timeout_seconds: {timeout}}}\n"
     )
+}
+
+/// Now, in Unix seconds (as `docker events` takes times).
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 /// Containers of the rumid instance running on `home` (other tests' instances share the
@@ -548,14 +561,10 @@ fn operators_can_check_and_stop_a_packs_containers() {
 /// `pack` (this instance) since `since` (Unix seconds), in order: "create <id>", "die <id>
 /// <code>", "destroy <id>".
 fn lifecycle(home: &TestHome, pack: &str, since: u64) -> Vec<String> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
     let out = std::process::Command::new("docker")
         .args(["events", "--since", &since.to_string()])
         // `docker events` waits until `--until`: a second from now.
-        .args(["--until", &(now + 1).to_string()])
+        .args(["--until", &(unix_secs() + 1).to_string()])
         .args([
             "--filter",
             &format!("label=rumi.instance={}", rumi_tests::instance_label(home.path())),
@@ -619,10 +628,7 @@ fn a_finished_block_container_exits_by_itself_and_is_removed() {
     for (pack, source) in blocks {
         home.add_pack(pack);
         home.write(&format!("ecosystem/{pack}/backend/blocks/b.py"), source);
-        home.write(
-            &format!("flows/{pack}.flow.yaml"),
-            &format!("flow_id: {pack}\ndefaults: {{fail_soft: false}}\nsteps:\n  - {{id: s, type: python_file_call, owner_pack: {pack}, file: b.py, output: out}}\n"),
-        );
+        home.write(&format!("flows/{pack}.flow.yaml"), &pack_flow(pack, pack, "b.py", 60));
     }
     let rumid = Rumid::builder(&home)
         .strict()
@@ -634,10 +640,7 @@ fn a_finished_block_container_exits_by_itself_and_is_removed() {
         assert_eq!(rumid.post(&format!("/api/packs/{pack}/approve"), None).status, 200);
     }
     rumid.wait_policy_applied();
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let since = unix_secs();
     // `stuck` twice: the second call may start only once the first container is gone.
     for pack in ["linger", "early", "stuck", "stuck"] {
         let r = rumid.run_flow(pack, json!({}), 60.0);
@@ -645,15 +648,7 @@ fn a_finished_block_container_exits_by_itself_and_is_removed() {
         assert_eq!(r.body["result"]["out"], json!({"done": true}), "{pack}");
     }
     rumi_tests::eventually("every container removed", Duration::from_secs(15), || {
-        let out = std::process::Command::new("docker")
-            .args(["ps", "-aq", "--filter"])
-            .arg(format!(
-                "label=rumi.instance={}",
-                rumi_tests::instance_label(home.path())
-            ))
-            .output()
-            .ok()?;
-        (out.status.success() && out.stdout.is_empty()).then_some(())
+        (managed_containers(&home) == 0).then_some(())
     })
     .unwrap();
     // Exit status 0: the container ended by itself; 137: killed.
@@ -717,10 +712,7 @@ fn spares_start_only_into_idle_cpu_and_a_busy_pack_still_gets_one() {
     let home = TestHome::new();
     home.add_pack("box");
     home.write("ecosystem/box/backend/blocks/mark.py", MARK);
-    home.write(
-        "flows/box.flow.yaml",
-        "flow_id: box\ndefaults: {fail_soft: false}\nsteps:\n  - {id: s, type: python_file_call, owner_pack: box, file: mark.py, input: \"$ctx.inputs\", output: out}\n",
-    );
+    home.write("flows/box.flow.yaml", &flow("box", "mark.py", 60));
     let rumid = Rumid::builder(&home).strict().spawn().unwrap();
     assert_eq!(rumid.post("/api/packs/box/approve", None).status, 200);
     rumid.wait_policy_applied();
@@ -788,12 +780,7 @@ fn spare_containers_run_one_job_each_and_never_outlive_their_policy() {
     for p in ["box", "other"] {
         home.add_pack(p);
         home.write(&format!("ecosystem/{p}/backend/blocks/mark.py"), MARK);
-        home.write(
-            &format!("flows/{p}.flow.yaml"),
-            &format!(
-                "flow_id: {p}\ndefaults: {{fail_soft: false}}\nsteps:\n  - {{id: s, type: python_file_call, owner_pack: {p}, file: mark.py, input: \"$ctx.inputs\", output: out}}\n"
-            ),
-        );
+        home.write(&format!("flows/{p}.flow.yaml"), &pack_flow(p, p, "mark.py", 60));
     }
     let rumid = Rumid::builder(&home)
         .strict()

@@ -692,6 +692,9 @@ pub fn instance_containers(socket: &str, instance: &str) -> std::io::Result<Vec<
         socket,
         &["ps", "-aq", "--filter", &format!("label=rumi.instance={instance}")],
     )?;
+    if !listed.status.success() {
+        return Err(std::io::Error::other(format!("docker ps failed: {}", listed.status)));
+    }
     Ok(String::from_utf8_lossy(&listed.stdout)
         .split_whitespace()
         .map(str::to_owned)
