@@ -8,8 +8,9 @@ the public SDK.
 
 from __future__ import annotations
 
-import json
 import struct
+
+import _rumi_json
 # typing is for annotations only (strings here): not imported at run time, where every
 # millisecond of the runner's start is paid by each block call.
 TYPE_CHECKING = False
@@ -39,7 +40,7 @@ def encode(obj: Dict[str, Any]) -> bytes:
 
     Raises ``TypeError``/``ValueError`` when ``obj`` is not JSON-serialisable.
     """
-    payload = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    payload = _rumi_json.dumps(obj, ensure_ascii=False).encode("utf-8")
     return struct.pack(">I", len(payload)) + payload
 
 
@@ -71,8 +72,8 @@ def read_frame(sock: socket.socket, max_size: int, error: Type[Exception]) -> An
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise json.JSONDecodeError("response is not UTF-8: %s" % e, "", 0) from e
-    return json.loads(text)
+        raise _rumi_json.decode_failure("response is not UTF-8: %s" % e, "", 0) from e
+    return _rumi_json.loads(text)
 
 
 def exchange(

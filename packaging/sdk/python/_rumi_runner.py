@@ -18,7 +18,6 @@ when rumid did not set one.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import types
@@ -28,6 +27,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict, List
 
+import _rumi_json
 import rumi_capability
 import rumi_syscall
 
@@ -40,7 +40,7 @@ def read_job() -> Dict[str, Any]:
     if not line:
         sys.stderr.write("no job received\n")
         sys.exit(4)
-    return json.loads(line)
+    return _rumi_json.loads(line.decode("utf-8"))
 
 
 def main() -> None:
@@ -150,7 +150,7 @@ async def _collect(agen: Any) -> List[Any]:
 
 def write_result(stdout: Any, result: Any) -> None:
     """Writes ``result`` as the one result frame (values JSON cannot hold become ``str()``)."""
-    body = json.dumps(result, default=str).encode("utf-8")
+    body = _rumi_json.dumps(result, default=str).encode("utf-8")
     stdout.buffer.write(b"\x1eRUMI-RESULT %d\n" % len(body) + body)
     stdout.flush()
 

@@ -25,7 +25,6 @@ it was when this module was imported, else ``DEFAULT_SOCKET_PATH``.
 
 from __future__ import annotations
 
-import json
 import os
 # typing is for annotations only (strings here): not imported at run time, where every
 # millisecond of the runner's start is paid by each block call.
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
     from typing import Any, Dict, Optional
 
 import _rumi_framing
+import _rumi_json
 
 __all__ = [
     "DEFAULT_SOCKET_PATH",
@@ -130,7 +130,7 @@ def call(
         return _client_failure("Request timed out after %ss" % timeout, "timeout")
     except CapabilityError as e:
         return _client_failure(str(e), "capability_error")
-    except json.JSONDecodeError as e:
+    except _rumi_json.decode_error() as e:
         return _client_failure("Invalid JSON response: %s" % e, "json_decode_error")
     except Exception as e:  # the SDK never raises
         return _client_failure(str(e), type(e).__name__)

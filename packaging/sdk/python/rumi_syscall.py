@@ -26,7 +26,6 @@ system's ``rumi_syscall`` are offered; ``core_runtime.syscall`` re-exports them.
 
 from __future__ import annotations
 
-import json
 import os
 # typing is for annotations only (strings here): not imported at run time, where every
 # millisecond of the runner's start is paid by each block call.
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
     from typing import Any, Dict, Optional
 
 import _rumi_framing
+import _rumi_json
 
 __all__ = [
     "DEFAULT_SOCKET_PATH",
@@ -127,7 +127,7 @@ def http_request(
         return _failure("Request timed out after %ss" % timeout, "timeout")
     except SyscallError as e:
         return _failure(str(e), "syscall_error")
-    except json.JSONDecodeError as e:
+    except _rumi_json.decode_error() as e:
         return _failure("Invalid JSON response: %s" % e, "json_decode_error")
     except Exception as e:  # the SDK never raises (for example TypeError for a bytes body)
         return _failure(str(e), type(e).__name__)
@@ -201,7 +201,7 @@ def post_json(
     merged = {k: v for k, v in dict(headers or {}).items() if str(k).lower() != "content-type"}
     merged["Content-Type"] = "application/json"
     try:
-        body = json.dumps(data, ensure_ascii=False)
+        body = _rumi_json.dumps(data, ensure_ascii=False)
     except (TypeError, ValueError) as e:
         return _failure(str(e), type(e).__name__)
     return http_request("POST", url, headers=merged, body=body, timeout_seconds=timeout_seconds)

@@ -278,6 +278,51 @@ def test_the_runner_does_not_import_socket_until_a_block_calls_out(tmp_path) -> 
     assert (code, result) == (0, [False, True, "socket_not_found"])
 
 
+def test_the_runner_starts_without_json_re_or_enum(tmp_path) -> None:
+    # ``import json`` brings ``re`` and ``enum``: about as many instructions as the bare
+    # interpreter's start, paid by every call. The runner's JSON drives ``_json`` directly.
+    # Measured against the bare interpreter: some Pythons' site imports re or typing.
+    names = ["json", "json.decoder", "json.encoder", "re", "enum", "typing", "inspect"]
+    probe = "import sys; print(' '.join(m for m in %r if m in sys.modules))" % (names,)
+    env = {"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"}
+    bare = subprocess.run([sys.executable, "-B", "-c", probe], capture_output=True, env=env, check=True)
+    source = """
+        import sys
+
+        def run(data, context):
+            return [m for m in %r if m in sys.modules]
+    """ % (names,)
+    code, result, _ = run_block(tmp_path, source, {"nested": [1, {"x": None}]})
+    assert code == 0
+    assert result == bare.stdout.decode().split()
+    assert "json" not in result
+
+
+def test_a_malformed_answer_in_a_fresh_runner_is_a_json_decode_error(tmp_path) -> None:
+    # ``json`` is first imported while the error is raised: the SDK still names it.
+    sock = str(tmp_path / "c.sock")
+    source = """
+        import socket, struct, sys, threading
+
+        def serve(server):
+            conn, _ = server.accept()
+            conn.recv(65536)
+            conn.sendall(struct.pack(">I", 3) + b"{x}")
+            conn.close()
+
+        def run(data, context):
+            server = socket.socket(socket.AF_UNIX)
+            server.bind(data["sock"])
+            server.listen(1)
+            threading.Thread(target=serve, args=(server,), daemon=True).start()
+            before = "json" in sys.modules
+            answer = context["capability"].call("store.get", {"key": "k"}, socket_path=data["sock"])
+            return [before, answer["error_type"], answer["success"]]
+    """
+    code, result, _ = run_block(tmp_path, source, {"sock": sock})
+    assert (code, result) == (0, [False, "json_decode_error", False])
+
+
 def test_a_failing_block_ends_at_once_whatever_it_left_running(tmp_path) -> None:
     # The exception's traceback and exit status 1, as the interpreter gives them, but without
     # waiting for the thread the block left (its sandbox would otherwise run to its timeout).
