@@ -46,8 +46,15 @@ try:
     from _json import encode_basestring, encode_basestring_ascii, make_encoder, make_scanner
 
     _scan = make_scanner(_Decoding)
+
+    def _encoder(default: Callable[[Any], Any], string: Callable[[str], str]) -> Callable[[Any, int], Any]:
+        """A fresh encoder of ``json.dumps``'s settings (its circular-reference marks are
+        its own): no indent, separators ``", "`` and ``": "``, keys unsorted, none skipped,
+        NaN allowed."""
+        return make_encoder({}, default, string, None, ": ", ", ", False, False, True)
+
     # Built once here so that a shape this module does not know falls back at import.
-    make_encoder({}, str, encode_basestring_ascii, None, ": ", ", ", False, False, True)
+    _encoder(str, encode_basestring_ascii)
 except (ImportError, TypeError):  # pragma: no cover - CPython always has _json
     _scan = None
 
@@ -89,8 +96,7 @@ def dumps(obj: Any, ensure_ascii: bool = True, default: Optional[Callable[[Any],
         return string(obj)
     if default is None:
         default = _no_default
-    # A fresh encoder per document: its circular-reference marks are its own.
-    return "".join(make_encoder({}, default, string, None, ": ", ", ", False, False, True)(obj, 0))
+    return "".join(_encoder(default, string)(obj, 0))
 
 
 def _no_default(o: Any) -> Any:
