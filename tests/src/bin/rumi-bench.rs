@@ -376,9 +376,10 @@ fn flows_bench() -> Result<Vec<String>> {
             .map(|_| {
                 let r = rumid.run_flow(flow, json!({}), 60.0);
                 anyhow::ensure!(r.status == 200, "{flow}: {:?}", r.body);
-                Ok(Duration::from_secs_f64(
-                    r.body["data"]["execution_time"].as_f64().unwrap_or(0.0),
-                ))
+                let secs = r.body["execution_time"]
+                    .as_f64()
+                    .with_context(|| format!("{flow}: no execution_time in {:?}", r.body))?;
+                Ok(Duration::from_secs_f64(secs))
             })
             .collect()
     };
