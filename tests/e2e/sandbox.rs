@@ -748,6 +748,62 @@ fn spares_start_only_into_idle_cpu_and_a_busy_pack_still_gets_one() {
     assert!(spares(&rumid)["claims"].as_u64().unwrap() >= 1, "{}", spares(&rumid));
 }
 
+/// A call that claims a spare on an otherwise idle machine gets it replaced while it runs
+/// (a client's next call then finds the replacement started the call's time earlier), and
+/// the pack never has more than its share.
+#[test]
+fn a_claimed_spare_is_replaced_while_the_call_runs_on_an_idle_core() {
+    if !docker_or_skip("a_claimed_spare_is_replaced_while_the_call_runs_on_an_idle_core") {
+        return;
+    }
+    let _cpu = cpu_sensitive();
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let home = TestHome::new();
+    home.add_pack("box");
+    home.write(
+        "ecosystem/box/backend/blocks/slow.py",
+        "import time\n\ndef run(data):\n    time.sleep(3)\n    return {'ok': True}\n",
+    );
+    home.write("flows/box.flow.yaml", &flow("box", "slow.py", 60));
+    let rumid = Rumid::builder(&home)
+        .strict()
+        .env("RUMI_SPARES_PER_PACK", "1")
+        .spawn()
+        .unwrap();
+    assert_eq!(rumid.post("/api/packs/box/approve", None).status, 200);
+    rumid.wait_policy_applied();
+    // The first call runs cold; its refill fills the pack's share (one) once it ends.
+    let r = rumid.run_flow("box", json!({}), 60.0);
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    wait_spares(&rumid, "the pack's spare", |s| s["waiting"] == 1 && s["starting"] == 0);
+    // Longer than the window over which rumid measures idle CPU (1 s).
+    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::scope(|scope| {
+        let call = scope.spawn(|| rumid.run_flow("box", json!({}), 60.0));
+        // The call claims the spare at once and sleeps 3 s in it.
+        wait_spares(&rumid, "the spare claimed", |s| s["claims"] == 1);
+        let mut seen = Vec::new();
+        while !call.is_finished() {
+            let s = spares(&rumid);
+            let n = s["waiting"].as_u64().unwrap_or(0) + s["starting"].as_u64().unwrap_or(0);
+            assert!(n <= 1, "more than the pack's share: {s}");
+            seen.push(n);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let r = call.join().unwrap();
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        if cores >= 2 {
+            assert!(
+                seen.contains(&1),
+                "with {cores} cores and one call, the claimed spare is replaced during the call: {seen:?}"
+            );
+        } else {
+            // One core: the call has it; the replacement waits for the call's end.
+            assert!(seen.iter().all(|n| *n == 0), "{seen:?}");
+        }
+    });
+}
+
 const MARK: &str = r#"
 import os, socket
 

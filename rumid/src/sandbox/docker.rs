@@ -427,6 +427,9 @@ impl Backend for DockerBackend {
                 None
             };
             let spare = claimed.is_some();
+            if spare {
+                self.spares.replace_claimed(d, &cspec);
+            }
             let started = match claimed {
                 Some(s) => s,
                 None => start(d, &cspec).await?,
@@ -443,8 +446,8 @@ impl Backend for DockerBackend {
                 total_ms = t0.elapsed().as_secs_f64() * 1e3,
                 "ran in a container"
             );
-            // Replacements start after the call (no longer counted as running), not
-            // competing with it for the CPU.
+            // Replacements not started beside the call start after it (no longer counted as
+            // running), when the CPU has room for them.
             drop(active);
             if spec.warm {
                 self.spares.refill(d, &cspec);

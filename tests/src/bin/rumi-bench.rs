@@ -911,6 +911,14 @@ fn spares_bench(home: &TestHome) -> Result<Vec<String>> {
     };
     let level = Duration::from_secs(flag("--level-secs", 10));
     let rounds = flag("--rounds", 3).max(1);
+    // `--levels 1,2`: only these concurrency levels (all four unless given; for a quick look).
+    let levels: Vec<usize> = args
+        .iter()
+        .position(|a| a == "--levels")
+        .and_then(|i| args.get(i + 1))
+        .map(|s| s.split(',').filter_map(|l| l.trim().parse().ok()).collect())
+        .filter(|l: &Vec<usize>| !l.is_empty())
+        .unwrap_or_else(|| vec![1, 2, 4, 8]);
     let start = |home: &TestHome, spares: &str| -> Result<Rumid> {
         let rumid = Rumid::builder(home)
             .strict()
@@ -930,7 +938,7 @@ fn spares_bench(home: &TestHome) -> Result<Vec<String>> {
         v[v.len() / 2]
     };
     let (mut best_churn, mut best_on, mut best_job): (f64, f64, f64) = (0.0, 0.0, 0.0);
-    for c in [1, 2, 4, 8] {
+    for c in levels {
         let mut churn = Vec::new();
         let mut jobs = Vec::new();
         let mut runs: [Vec<Level>; 2] = [Vec::new(), Vec::new()];

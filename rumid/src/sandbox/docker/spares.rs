@@ -348,9 +348,15 @@ impl Spares {
     /// [`IDLE_FOR_REFILL`] of idle CPU lately (load from outside Rumi counts too). On a
     /// one-core machine there is never room: spares start only after [`MAX_DEFER`].
     fn has_room(&self) -> bool {
+        self.room_beside(1)
+    }
+
+    /// Whether a spare may start now and still leave `spare` cores to runs beyond those going
+    /// on, and the machine has had at least [`IDLE_FOR_REFILL`] of idle CPU lately.
+    fn room_beside(&self, spare: usize) -> bool {
         let active = self.active.load(std::sync::atomic::Ordering::SeqCst);
         let starting = self.starting();
-        active + starting + 1 < self.cores && self.idle.idle_cores().is_none_or(|idle| idle >= IDLE_FOR_REFILL)
+        active + starting + spare < self.cores && self.idle.idle_cores().is_none_or(|idle| idle >= IDLE_FOR_REFILL)
     }
 
     /// Starts the deferred refills that have waited [`MAX_DEFER`], and, when there is room,
@@ -419,6 +425,26 @@ impl Spares {
                 generation,
             },
         );
+    }
+
+    /// Replaces a spare a call has just claimed while the call runs, when that leaves no run
+    /// without a core: the call counts as running, and the start may take the last free core
+    /// (a client sends its next call only after this one ends, and by then the replacement
+    /// has had the call's time to come up). Otherwise nothing starts now, and the refill
+    /// after the call ([`Spares::refill`]) applies the stricter rule. On a machine with two
+    /// cores this starts a spare beside a call only while it is the only one.
+    pub fn replace_claimed(self: &Arc<Self>, docker: &Docker, spec: &ContainerSpec) {
+        if self.limits.per_pack == 0 || self.closed() || !self.room_beside(0) {
+            return;
+        }
+        let generation = {
+            let inner = self.lock();
+            if !inner.lacks_spare(&spec.pack.to_string(), &self.limits) {
+                return;
+            }
+            inner.generation
+        };
+        self.start_refill(docker, spec, generation);
     }
 
     /// Starts one spare of `spec` now, within the pack's and the total bounds, unless the pool
