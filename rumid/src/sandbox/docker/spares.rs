@@ -439,7 +439,7 @@ impl Spares {
         }
         let generation = {
             let inner = self.lock();
-            if !inner.lacks_spare(&spec.pack.to_string(), &self.limits) {
+            if !inner.lacks_spare(spec.pack.as_ref(), &self.limits) {
                 return;
             }
             inner.generation
