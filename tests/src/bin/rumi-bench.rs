@@ -23,8 +23,61 @@ const RUN: Duration = Duration::from_secs(5);
 /// Packs installed for the API list benchmark.
 const PACKS: usize = 100;
 
+/// What `rumi-bench --help` prints; any other `--` argument not named here is refused, so a
+/// mistyped mode never runs the whole default bench instead.
+const USAGE: &str = "\
+rumi-bench: starts the real daemons on a temp home and prints one table of figures.
+
+usage: rumi-bench [MODE] [OPTIONS]
+
+modes (none: the default figures: API load, RSS, egress, capabilities, flows, sandbox, hashing):
+  --flows         the flow and sandbox figures only
+  --snapshot      a small pack's block calls while a 600 MB pack is approved
+  --spares        spares on and off at c = 1, 2, 4, 8 beside the raw engine churn
+  --sandbox       the sandbox backends side by side, and spares under concurrency
+  --hostile       helper memory, audit volume and a good pack's latency under hostile packs
+  --fd-attack     only the descriptor-exhaustion figure
+  --grants        grant writes per second with 0, 1,000 and 8,000 grants; RSS at 10,000
+  --hashing       approval hashing against sha256sum
+
+options of --spares and --sandbox:
+  --rounds N      runs of each kind per level, medians of N (3)
+  --level-secs N  seconds per run (10)
+  --levels A,B    the concurrency levels (1,2,4,8)
+";
+
 #[allow(clippy::print_stdout)]
 fn main() -> Result<()> {
+    const MODES: [&str; 8] = [
+        "--flows",
+        "--snapshot",
+        "--spares",
+        "--sandbox",
+        "--hostile",
+        "--fd-attack",
+        "--grants",
+        "--hashing",
+    ];
+    const OPTIONS: [&str; 3] = ["--rounds", "--level-secs", "--levels"];
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        print!("{USAGE}");
+        return Ok(());
+    }
+    let mut rest = args.iter();
+    while let Some(a) = rest.next() {
+        if OPTIONS.contains(&a.as_str()) {
+            let v = rest.next().with_context(|| format!("{a} needs a value (see --help)"))?;
+            let ok = v.split(',').all(|n| n.trim().parse::<u64>().is_ok()) && (a == "--levels" || !v.contains(','));
+            anyhow::ensure!(
+                ok,
+                "{a} {v:?}: not a number{} (see --help)",
+                if a == "--levels" { " list" } else { "" }
+            );
+        } else if !MODES.contains(&a.as_str()) {
+            anyhow::bail!("unknown argument {a:?} (see --help)");
+        }
+    }
     // `rumi-bench --flows`: only the flow and sandbox figures.
     if std::env::args().any(|a| a == "--flows") {
         for line in flows_bench()? {
