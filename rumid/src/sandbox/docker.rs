@@ -448,6 +448,9 @@ impl Backend for DockerBackend {
             );
             // Replacements not started beside the call start after it (no longer counted as
             // running), when the CPU has room for them.
+            if spare {
+                self.spares.claimant_ended(&cspec);
+            }
             drop(active);
             if spec.warm {
                 self.spares.refill(d, &cspec);

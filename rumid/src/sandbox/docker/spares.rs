@@ -127,6 +127,10 @@ struct Deferred {
     since: Instant,
     /// The pool's generation then: a flush in between cancels it.
     generation: u64,
+    /// A replacement put off by the call that claimed the pack's spare, while that call runs:
+    /// it may take the last free core ([`Spares::replace_claimed`]). The refill after the call
+    /// turns it into an ordinary one.
+    beside: bool,
 }
 
 /// Counts a run as in progress while it lives; when it ends, deferred refills that now have
@@ -354,9 +358,14 @@ impl Spares {
     /// Whether a spare may start now and still leave `spare` cores to runs beyond those going
     /// on, and the machine has had at least [`IDLE_FOR_REFILL`] of idle CPU lately.
     fn room_beside(&self, spare: usize) -> bool {
+        self.cores_beside(spare) && self.idle.idle_cores().is_none_or(|idle| idle >= IDLE_FOR_REFILL)
+    }
+
+    /// Whether the runs going on and the spares starting leave a core to a new start and
+    /// `spare` cores more (Rumi's own load only).
+    fn cores_beside(&self, spare: usize) -> bool {
         let active = self.active.load(std::sync::atomic::Ordering::SeqCst);
-        let starting = self.starting();
-        active + starting + spare < self.cores && self.idle.idle_cores().is_none_or(|idle| idle >= IDLE_FOR_REFILL)
+        active + self.starting() + spare < self.cores
     }
 
     /// Starts the deferred refills that have waited [`MAX_DEFER`], and, when there is room,
@@ -369,17 +378,25 @@ impl Spares {
         if self.deferred.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
             return;
         }
-        let room = self.has_room();
+        // Room for an ordinary refill, and for a replacement beside the call that claimed.
+        let (room, room_beside_call) = (self.has_room(), self.room_beside(0));
         let due: Vec<Deferred> = {
             let mut deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
-            let mut packs: Vec<(Instant, String)> = deferred.iter().map(|(pack, d)| (d.since, pack.clone())).collect();
+            let mut packs: Vec<(Instant, String, bool)> = deferred
+                .iter()
+                .map(|(pack, d)| (d.since, pack.clone(), d.beside))
+                .collect();
             packs.sort();
-            let overdue = packs.iter().filter(|(since, _)| since.elapsed() >= MAX_DEFER).count();
-            let take = if room { overdue.max(1) } else { overdue };
+            // Every overdue one, and the one deferred longest that has room now.
+            let overdue = packs.iter().filter(|(since, ..)| since.elapsed() >= MAX_DEFER).count();
+            let first_with_room = packs
+                .iter()
+                .position(|(_, _, beside)| if *beside { room_beside_call } else { room });
             packs
                 .into_iter()
-                .take(take)
-                .filter_map(|(_, pack)| deferred.remove(&pack))
+                .enumerate()
+                .filter(|(i, _)| *i < overdue || Some(*i) == first_with_room)
+                .filter_map(|(_, (_, pack, _))| deferred.remove(&pack))
                 .collect()
         };
         for d in due {
@@ -423,6 +440,7 @@ impl Spares {
                 spec: spec.clone(),
                 since,
                 generation,
+                beside: false,
             },
         );
     }
@@ -430,21 +448,50 @@ impl Spares {
     /// Replaces a spare a call has just claimed while the call runs, when that leaves no run
     /// without a core: the call counts as running, and the start may take the last free core
     /// (a client sends its next call only after this one ends, and by then the replacement
-    /// has had the call's time to come up). Otherwise nothing starts now, and the refill
-    /// after the call ([`Spares::refill`]) applies the stricter rule. On a machine with two
-    /// cores this starts a spare beside a call only while it is the only one.
+    /// has had the call's time to come up). When the machine has not had the idle CPU for it
+    /// lately, the replacement is put off and starts as soon as it has, while the call runs
+    /// (or after [`MAX_DEFER`], as any refill). When the runs leave no core, nothing starts
+    /// now, and the refill after the call ([`Spares::refill`]) applies the stricter rule. On a
+    /// machine with two cores this starts a spare beside a call only while it is the only one.
     pub fn replace_claimed(self: &Arc<Self>, docker: &Docker, spec: &ContainerSpec) {
-        if self.limits.per_pack == 0 || self.closed() || !self.room_beside(0) {
+        if self.limits.per_pack == 0 || self.closed() || !self.cores_beside(0) {
             return;
         }
+        let pack = spec.pack.to_string();
         let generation = {
             let inner = self.lock();
-            if !inner.lacks_spare(spec.pack.as_ref(), &self.limits) {
+            if !inner.lacks_spare(&pack, &self.limits) {
                 return;
             }
             inner.generation
         };
-        self.start_refill(docker, spec, generation);
+        if self.room_beside(0) {
+            self.deferred.lock().unwrap_or_else(|p| p.into_inner()).remove(&pack);
+            self.start_refill(docker, spec, generation);
+            return;
+        }
+        let mut deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
+        let since = deferred.get(&pack).map_or_else(Instant::now, |d| d.since);
+        deferred.insert(
+            pack,
+            Deferred {
+                docker: docker.clone(),
+                spec: spec.clone(),
+                since,
+                generation,
+                beside: true,
+            },
+        );
+    }
+
+    /// The call that claimed `spec`'s spare has ended: a replacement it put off is now an
+    /// ordinary refill, which must leave a core free for the next call. Called before the
+    /// call stops counting as running.
+    pub fn claimant_ended(&self, spec: &ContainerSpec) {
+        let mut deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(d) = deferred.get_mut(spec.pack.as_ref()) {
+            d.beside = false;
+        }
     }
 
     /// Starts one spare of `spec` now, within the pack's and the total bounds, unless the pool
