@@ -743,16 +743,24 @@ async fn host_backend(config: &Config, sdk: Option<&Path>) -> Arc<dyn sandbox::B
     }
     let probe = sandbox::host::probe_bwrap(&config.bwrap, &config.python, sdk).await;
     match (probe, config.host_isolation) {
-        (Ok(v), _) => {
-            tracing::info!(sandbox = %v, "permissive mode: pack code runs on the host in bubblewrap sandboxes");
-            match HostBackend::bwrap(config.bwrap.clone()) {
-                Ok(iso) => Arc::new(HostBackend::new(config.python.clone(), iso)),
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot build the seccomp filters; pack code runs WITHOUT ISOLATION");
-                    unisolated()
-                }
+        (Ok(v), mode) => match HostBackend::bwrap(config.bwrap.clone()) {
+            Ok(iso) => {
+                tracing::info!(sandbox = %v, "permissive mode: pack code runs on the host in bubblewrap sandboxes");
+                Arc::new(HostBackend::new(config.python.clone(), iso))
             }
-        }
+            // `bwrap` means bubblewrap with its seccomp filter or nothing runs at all.
+            Err(e) if mode == HostIsolation::Bwrap => {
+                tracing::error!(error = %e, "RUMI_HOST_ISOLATION=bwrap but the seccomp filters cannot be built here; every pack run is refused");
+                Arc::new(sandbox::Refusing::new(
+                    "bwrap",
+                    format!("cannot build the seccomp filters: {e}"),
+                ))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot build the seccomp filters: pack code runs on the host WITHOUT ANY ISOLATION, as rumid's own user (use strict mode)");
+                unisolated()
+            }
+        },
         (Err(e), HostIsolation::Bwrap) => {
             tracing::error!(error = %e, "RUMI_HOST_ISOLATION=bwrap but bubblewrap does not work here; pack code will fail until it does");
             match HostBackend::bwrap(config.bwrap.clone()) {
