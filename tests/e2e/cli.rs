@@ -339,3 +339,67 @@ fn setup_init_doctor_and_recover_make_and_mend_a_home_without_losing_data() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("no backup of ghost"), "{}", stdout(&out));
 }
+
+/// `setup check` says whether a rootless engine could run as rumid's user (the home's owner),
+/// and when it cannot, why, from this host's own `/etc/subuid`, `/etc/subgid`, `newuidmap`
+/// and user-namespace settings.
+#[test]
+fn setup_check_says_why_a_rootless_engine_cannot_run_as_the_homes_owner() {
+    let home = TestHome::new();
+    let rootless = |env: &[(&str, &str)]| -> serde_json::Value {
+        let out = home.ctl(&["--json", "setup", "check"], env);
+        let all: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json findings");
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check"] == "rootless")
+            .cloned()
+            .unwrap_or_else(|| panic!("no rootless finding: {all}"))
+    };
+    let no_engine = [("RUMI_DOCKER_SOCKET", "/nonexistent/docker.sock")];
+
+    // A home of root's: rumid runs as root, nothing to check.
+    let f = rootless(&no_engine);
+    assert_eq!(f["level"], "ok", "{f}");
+    assert!(f["message"].as_str().unwrap().contains("belongs to root"), "{f}");
+
+    // A home of nobody's: what this host lacks for a rootless engine as nobody, with fixes.
+    std::os::unix::fs::chown(home.path(), Some(65534), Some(65534)).unwrap();
+    let granted = |file: &str| {
+        std::fs::read_to_string(file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() == 3 && (f[0] == "nobody" || f[0] == "65534")).then(|| f[2].parse::<u64>().unwrap_or(0))
+            })
+            .sum::<u64>()
+    };
+    let f = rootless(&no_engine);
+    let message = f["message"].as_str().unwrap();
+    if granted("/etc/subuid") < 65534 {
+        assert_eq!(f["level"], "warning", "no engine answers: a gap is a warning: {f}");
+        assert!(
+            message.contains("cannot run as nobody") && message.contains("/etc/subuid grants nobody"),
+            "{f}"
+        );
+        assert!(
+            f["fix"]
+                .as_str()
+                .unwrap()
+                .contains("usermod --add-subuids 100000-165535 nobody"),
+            "{f}"
+        );
+        // Beside a rootful engine that answers, the same gap is said for information only.
+        if rumi_tests::docker_or_skip("the rootless check beside a rootful engine") {
+            let f = rootless(&[("RUMI_DOCKER_SOCKET", "/var/run/docker.sock")]);
+            assert_eq!(f["level"], "ok", "{f}");
+            assert!(f["message"].as_str().unwrap().contains("not in use"), "{f}");
+        }
+    } else {
+        assert!(
+            !message.contains("/etc/subuid"),
+            "nobody has subordinate uids here: {f}"
+        );
+    }
+}

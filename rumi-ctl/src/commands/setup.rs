@@ -146,6 +146,7 @@ pub fn check(home: &Path, socket: &str, image: &str) -> Vec<Finding> {
             "install python3 (apt-get install -y python3); rumi-capd runs capability handlers with it",
         )
     });
+    let mut engine = EngineState::NoEngine;
     if !on_path("docker") {
         out.push(Finding::new(
             "docker",
@@ -173,6 +174,12 @@ pub fn check(home: &Path, socket: &str, image: &str) -> Vec<Finding> {
             },
         );
         out.extend(engine_runtimes(socket));
+        let security = docker(socket, &["info", "--format", "{{json .SecurityOptions}}"]).unwrap_or_default();
+        engine = if security.contains("rootless") {
+            EngineState::Rootless
+        } else {
+            EngineState::Rootful
+        };
     } else {
         out.push(Finding::new(
             "docker",
@@ -182,7 +189,166 @@ pub fn check(home: &Path, socket: &str, image: &str) -> Vec<Finding> {
         ));
     }
     out.push(host_isolation());
+    out.push(rootless(home, engine));
     out
+}
+
+/// What answers at the engine socket, for the rootless check.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EngineState {
+    /// No engine answers (or no client to ask it).
+    NoEngine,
+    /// An engine runs as root.
+    Rootful,
+    /// A rootless engine answers (Podman's or Docker's, `name=rootless` in its security options).
+    Rootless,
+}
+
+/// What a rootless engine needs of this host for a user, read from files (so the rules can be
+/// checked without changing the host).
+struct RootlessHost<'a> {
+    user: &'a str,
+    uid: u32,
+    /// `/etc/subuid` and `/etc/subgid` (empty when missing).
+    subuid: &'a str,
+    subgid: &'a str,
+    /// Whether `newuidmap` and `newgidmap` exist (Debian's `uidmap`).
+    newuidmap: bool,
+    newgidmap: bool,
+    /// `/proc/sys/user/max_user_namespaces`.
+    max_user_namespaces: Option<u64>,
+    /// `/proc/sys/kernel/unprivileged_userns_clone` (Debian kernels; absent elsewhere).
+    unprivileged_userns_clone: Option<u64>,
+}
+
+/// Subordinate ids a rootless engine needs for `RUMI_PACK_UID_RANGE=shared`: container uid
+/// 65534 maps to the 65534th subordinate id (container uid 0 is the user itself).
+const ROOTLESS_SUBIDS: u64 = 65534;
+
+/// Subordinate ids granted to `user` (by name or uid) in a `/etc/subuid`-style file.
+fn subordinate_ids(file: &str, user: &str, uid: u32) -> u64 {
+    file.lines()
+        .filter_map(|l| {
+            let mut f = l.trim().split(':');
+            let (owner, _start, count) = (f.next()?, f.next()?, f.next()?);
+            (owner == user || owner.parse::<u32>().ok() == Some(uid)).then(|| count.trim().parse::<u64>().ok())?
+        })
+        .sum()
+}
+
+impl RootlessHost<'_> {
+    /// Why a rootless engine cannot run as the user here, each with its fix; empty when it can.
+    fn gaps(&self) -> Vec<(String, String)> {
+        let mut gaps = Vec::new();
+        if !(self.newuidmap && self.newgidmap) {
+            gaps.push((
+                "newuidmap/newgidmap are missing".to_owned(),
+                "apt-get install -y uidmap".to_owned(),
+            ));
+        }
+        for (file, text, flag) in [
+            ("/etc/subuid", self.subuid, "--add-subuids"),
+            ("/etc/subgid", self.subgid, "--add-subgids"),
+        ] {
+            let have = subordinate_ids(text, self.user, self.uid);
+            if have < ROOTLESS_SUBIDS {
+                gaps.push((
+                    format!(
+                        "{file} grants {} {have} subordinate ids (at least {ROOTLESS_SUBIDS} are needed)",
+                        self.user
+                    ),
+                    format!("usermod {flag} 100000-165535 {}", self.user),
+                ));
+            }
+        }
+        if self.max_user_namespaces == Some(0) {
+            gaps.push((
+                "user namespaces are disabled (user.max_user_namespaces = 0)".to_owned(),
+                "sysctl -w user.max_user_namespaces=15000 (and set it in /etc/sysctl.d)".to_owned(),
+            ));
+        }
+        if self.unprivileged_userns_clone == Some(0) {
+            gaps.push((
+                "unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone = 0)".to_owned(),
+                "sysctl -w kernel.unprivileged_userns_clone=1 (and set it in /etc/sysctl.d)".to_owned(),
+            ));
+        }
+        gaps
+    }
+}
+
+/// Whether a rootless engine (rootless Podman's Docker API, or rootless Docker) can run as the
+/// user rumid runs as, the owner of the home, and when it cannot, why. A gap is a warning only
+/// when no engine answers (a rootless engine that cannot start is one reason why); beside an
+/// engine that answers it is said for information.
+fn rootless(home: &Path, engine: EngineState) -> Finding {
+    let Ok(meta) = std::fs::metadata(home) else {
+        return Finding::new("rootless", "ok", "not checked: the home is missing", "");
+    };
+    let uid = meta.uid();
+    if engine == EngineState::Rootless {
+        return Finding::new("rootless", "ok", "a rootless engine answers at the socket", "");
+    }
+    if uid == 0 {
+        return Finding::new(
+            "rootless",
+            "ok",
+            "not checked: the home belongs to root, so rumid runs as root (a rootless engine runs as rumid's own user)",
+            "",
+        );
+    }
+    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map_or_else(|| uid.to_string(), |u| u.name);
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let number = |p: &str| read(p).trim().parse::<u64>().ok();
+    let (subuid, subgid) = (read("/etc/subuid"), read("/etc/subgid"));
+    let host = RootlessHost {
+        user: &user,
+        uid,
+        subuid: &subuid,
+        subgid: &subgid,
+        newuidmap: on_path_file("newuidmap"),
+        newgidmap: on_path_file("newgidmap"),
+        max_user_namespaces: number("/proc/sys/user/max_user_namespaces"),
+        unprivileged_userns_clone: number("/proc/sys/kernel/unprivileged_userns_clone"),
+    };
+    let gaps = host.gaps();
+    if gaps.is_empty() {
+        return Finding::new(
+            "rootless",
+            "ok",
+            format!(
+                "a rootless engine can run as {user} (the home's owner): newuidmap, subordinate ids and user namespaces are there"
+            ),
+            "",
+        );
+    }
+    let why: Vec<&str> = gaps.iter().map(|(w, _)| w.as_str()).collect();
+    let fix: Vec<&str> = gaps.iter().map(|(_, f)| f.as_str()).collect();
+    let message = format!(
+        "rootless Podman (or Docker) cannot run as {user} here: {}",
+        why.join("; ")
+    );
+    if engine == EngineState::NoEngine {
+        Finding::new("rootless", "warning", message, fix.join("; "))
+    } else {
+        Finding::new(
+            "rootless",
+            "ok",
+            format!("{message} (a rootful engine answers, so this is not in use)"),
+            fix.join("; "),
+        )
+    }
+}
+
+/// Whether `program` is an executable file in one of the system's program directories (where
+/// Debian's `uidmap` puts `newuidmap`; the engine finds it there too).
+fn on_path_file(program: &str) -> bool {
+    ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+        .iter()
+        .any(|dir| std::fs::metadata(Path::new(dir).join(program)).is_ok_and(|m| m.is_file() && m.mode() & 0o111 != 0))
 }
 
 /// What the engine is (Docker or Podman) and how gVisor's runsc is registered with it.
@@ -669,4 +835,52 @@ fn restore(home: &Path, pack: &str) -> (String, bool) {
 /// The timestamp format of pack backups (`<pack>-<stamp>…`), so names sort by time.
 fn chrono_stamp() -> String {
     chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host<'a>(subuid: &'a str, subgid: &'a str) -> RootlessHost<'a> {
+        RootlessHost {
+            user: "rumi",
+            uid: 990,
+            subuid,
+            subgid,
+            newuidmap: true,
+            newgidmap: true,
+            max_user_namespaces: Some(15000),
+            unprivileged_userns_clone: None,
+        }
+    }
+
+    #[test]
+    fn subordinate_ids_count_the_users_lines_by_name_or_uid() {
+        let file = "other:100000:65536\nrumi:165536:30000\n990:200000:40000\n# comment\nbroken\nrumi:x:notanumber\n";
+        assert_eq!(subordinate_ids(file, "rumi", 990), 70000);
+        assert_eq!(subordinate_ids(file, "nobody", 65534), 0);
+        assert_eq!(subordinate_ids("", "rumi", 990), 0);
+    }
+
+    #[test]
+    fn a_host_with_everything_has_no_gap_and_each_missing_piece_is_named_with_its_fix() {
+        let full = "rumi:100000:65536\n";
+        assert!(host(full, full).gaps().is_empty());
+
+        let gaps = host("rumi:100000:1000\n", full).gaps();
+        assert_eq!(gaps.len(), 1, "{gaps:?}");
+        assert!(gaps[0].0.contains("/etc/subuid grants rumi 1000"), "{gaps:?}");
+        assert_eq!(gaps[0].1, "usermod --add-subuids 100000-165535 rumi");
+
+        let mut h = host(full, "");
+        h.newgidmap = false;
+        h.max_user_namespaces = Some(0);
+        h.unprivileged_userns_clone = Some(0);
+        let why: Vec<String> = h.gaps().into_iter().map(|g| g.0).collect();
+        assert_eq!(why.len(), 4, "{why:?}");
+        assert!(why[0].contains("newuidmap"));
+        assert!(why[1].contains("/etc/subgid"));
+        assert!(why[2].contains("max_user_namespaces"));
+        assert!(why[3].contains("unprivileged_userns_clone"));
+    }
 }
