@@ -419,7 +419,7 @@ impl Backend for DockerBackend {
             let (engine, _) = self.engine().await.map_err(SandboxError::DockerRequired)?;
             let d = self.client()?;
             let cspec = self.container_spec(spec, engine);
-            let active = self.spares.enter();
+            let mut active = self.spares.enter();
             let t0 = Instant::now();
             let claimed = if spec.warm {
                 self.spares.claim(&cspec).await
@@ -428,7 +428,7 @@ impl Backend for DockerBackend {
             };
             let spare = claimed.is_some();
             if spare {
-                self.spares.replace_claimed(d, &cspec);
+                self.spares.replace_claimed(&mut active, d, &cspec);
             }
             let started = match claimed {
                 Some(s) => s,
@@ -448,9 +448,6 @@ impl Backend for DockerBackend {
             );
             // Replacements not started beside the call start after it (no longer counted as
             // running), when the CPU has room for them.
-            if spare {
-                self.spares.claimant_ended(&cspec);
-            }
             drop(active);
             if spec.warm {
                 self.spares.refill(d, &cspec);

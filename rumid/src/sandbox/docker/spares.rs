@@ -133,14 +133,22 @@ struct Deferred {
     beside: bool,
 }
 
-/// Counts a run as in progress while it lives; when it ends, deferred refills that now have
-/// room start.
-pub struct Active(Arc<Spares>);
+/// Counts a run as in progress while it lives; when it ends (or its future is dropped, as a
+/// flow timeout does), a replacement it put off becomes an ordinary refill, and deferred
+/// refills that now have room start.
+pub struct Active {
+    pool: Arc<Spares>,
+    /// The pack whose spare this run claimed ([`Spares::replace_claimed`]).
+    claimed: Option<String>,
+}
 
 impl Drop for Active {
     fn drop(&mut self) {
-        self.0.active.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-        self.0.start_due();
+        if let Some(pack) = self.claimed.take() {
+            self.pool.claimant_ended(&pack);
+        }
+        self.pool.active.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.pool.start_due();
     }
 }
 
@@ -257,7 +265,10 @@ impl Spares {
     /// Marks a run as in progress until the guard is dropped.
     pub fn enter(self: &Arc<Self>) -> Active {
         self.active.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Active(self.clone())
+        Active {
+            pool: self.clone(),
+            claimed: None,
+        }
     }
 
     pub fn limits(&self) -> SpareLimits {
@@ -387,11 +398,17 @@ impl Spares {
                 .map(|(pack, d)| (d.since, pack.clone(), d.beside))
                 .collect();
             packs.sort();
-            // Every overdue one, and the one deferred longest that has room now.
-            let overdue = packs.iter().filter(|(since, ..)| since.elapsed() >= MAX_DEFER).count();
+            // Every overdue one (the oldest), or else the one deferred longest that has room
+            // now: both rooms were judged before anything starts, so never both.
+            let now = Instant::now();
+            let overdue = packs
+                .iter()
+                .filter(|(since, ..)| now.duration_since(*since) >= MAX_DEFER)
+                .count();
             let first_with_room = packs
                 .iter()
-                .position(|(_, _, beside)| if *beside { room_beside_call } else { room });
+                .position(|(_, _, beside)| if *beside { room_beside_call } else { room })
+                .filter(|_| overdue == 0);
             packs
                 .into_iter()
                 .enumerate()
@@ -453,7 +470,8 @@ impl Spares {
     /// (or after [`MAX_DEFER`], as any refill). When the runs leave no core, nothing starts
     /// now, and the refill after the call ([`Spares::refill`]) applies the stricter rule. On a
     /// machine with two cores this starts a spare beside a call only while it is the only one.
-    pub fn replace_claimed(self: &Arc<Self>, docker: &Docker, spec: &ContainerSpec) {
+    pub fn replace_claimed(self: &Arc<Self>, active: &mut Active, docker: &Docker, spec: &ContainerSpec) {
+        active.claimed = Some(spec.pack.to_string());
         if self.limits.per_pack == 0 || self.closed() || !self.cores_beside(0) {
             return;
         }
@@ -484,12 +502,12 @@ impl Spares {
         );
     }
 
-    /// The call that claimed `spec`'s spare has ended: a replacement it put off is now an
-    /// ordinary refill, which must leave a core free for the next call. Called before the
-    /// call stops counting as running.
-    pub fn claimant_ended(&self, spec: &ContainerSpec) {
+    /// The call that claimed `pack`'s spare has ended: a replacement it put off is now an
+    /// ordinary refill, which must leave a core free for the next call. Called by [`Active`]
+    /// before the call stops counting as running.
+    fn claimant_ended(&self, pack: &str) {
         let mut deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(d) = deferred.get_mut(spec.pack.as_ref()) {
+        if let Some(d) = deferred.get_mut(pack) {
             d.beside = false;
         }
     }
