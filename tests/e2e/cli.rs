@@ -383,13 +383,8 @@ fn setup_check_says_why_a_rootless_engine_cannot_run_as_the_homes_owner() {
             message.contains("cannot run as nobody") && message.contains("/etc/subuid grants nobody"),
             "{f}"
         );
-        assert!(
-            f["fix"]
-                .as_str()
-                .unwrap()
-                .contains("usermod --add-subuids 100000-165535 nobody"),
-            "{f}"
-        );
+        let fix = f["fix"].as_str().unwrap();
+        assert!(fix.contains("usermod --add-subuids ") && fix.contains(" nobody"), "{f}");
         // Beside a rootful engine that answers, the same gap is said for information only.
         if rumi_tests::docker_or_skip("the rootless check beside a rootful engine") {
             let f = rootless(&[("RUMI_DOCKER_SOCKET", "/var/run/docker.sock")]);

@@ -174,11 +174,14 @@ pub fn check(home: &Path, socket: &str, image: &str) -> Vec<Finding> {
             },
         );
         out.extend(engine_runtimes(socket));
-        let security = docker(socket, &["info", "--format", "{{json .SecurityOptions}}"]).unwrap_or_default();
-        engine = if security.contains("rootless") {
-            EngineState::Rootless
-        } else {
-            EngineState::Rootful
+        // `name=rootless` among the security options: a rootless engine (Podman's or
+        // Docker's). Options that cannot be read leave it unknown, as no engine.
+        let security = docker(socket, &["info", "--format", "{{json .SecurityOptions}}"])
+            .and_then(|s| serde_json::from_str::<Vec<String>>(&s).ok());
+        engine = match security {
+            Some(options) if options.iter().any(|o| o == "name=rootless") => EngineState::Rootless,
+            Some(_) => EngineState::Rootful,
+            None => EngineState::NoEngine,
         };
     } else {
         out.push(Finding::new(
@@ -225,15 +228,44 @@ struct RootlessHost<'a> {
 /// 65534 maps to the 65534th subordinate id (container uid 0 is the user itself).
 const ROOTLESS_SUBIDS: u64 = 65534;
 
-/// Subordinate ids granted to `user` (by name or uid) in a `/etc/subuid`-style file.
+/// The ranges of a `/etc/subuid`-style file: owner, first id, one past the last.
+fn subordinate_ranges(file: &str) -> impl Iterator<Item = (&str, u64, u64)> {
+    file.lines().filter_map(|l| {
+        let mut f = l.trim().split(':');
+        let (owner, start, count) = (f.next()?, f.next()?, f.next()?);
+        let (start, count) = (start.trim().parse::<u32>().ok()?, count.trim().parse::<u32>().ok()?);
+        Some((owner, u64::from(start), u64::from(start) + u64::from(count)))
+    })
+}
+
+/// Subordinate ids granted to `user` (by name or uid) in a `/etc/subuid`-style file, each id
+/// counted once however many lines name it.
 fn subordinate_ids(file: &str, user: &str, uid: u32) -> u64 {
-    file.lines()
-        .filter_map(|l| {
-            let mut f = l.trim().split(':');
-            let (owner, _start, count) = (f.next()?, f.next()?, f.next()?);
-            (owner == user || owner.parse::<u32>().ok() == Some(uid)).then(|| count.trim().parse::<u64>().ok())?
-        })
-        .sum()
+    let mut ranges: Vec<(u64, u64)> = subordinate_ranges(file)
+        .filter(|(owner, ..)| *owner == user || owner.parse::<u32>().ok() == Some(uid))
+        .map(|(_, start, end)| (start, end))
+        .collect();
+    ranges.sort_unstable();
+    let (mut total, mut covered) = (0u64, 0u64);
+    for (start, end) in ranges {
+        let start = start.max(covered);
+        if end > start {
+            total += end - start;
+            covered = end;
+        }
+    }
+    total
+}
+
+/// A free range of 65536 ids for `usermod`: above every range the file grants (and at least
+/// 100000), so no two users share subordinate ids.
+fn free_range(file: &str) -> String {
+    let start = subordinate_ranges(file)
+        .map(|(_, _, end)| end)
+        .max()
+        .unwrap_or(0)
+        .max(100_000);
+    format!("{start}-{}", start + 65_535)
 }
 
 impl RootlessHost<'_> {
@@ -257,7 +289,7 @@ impl RootlessHost<'_> {
                         "{file} grants {} {have} subordinate ids (at least {ROOTLESS_SUBIDS} are needed)",
                         self.user
                     ),
-                    format!("usermod {flag} 100000-165535 {}", self.user),
+                    format!("usermod {flag} {} {}", free_range(text), self.user),
                 ));
             }
         }
@@ -297,10 +329,24 @@ fn rootless(home: &Path, engine: EngineState) -> Finding {
             "",
         );
     }
-    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+    let Some(user) = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
         .ok()
         .flatten()
-        .map_or_else(|| uid.to_string(), |u| u.name);
+        .map(|u| u.name)
+    else {
+        return Finding::new(
+            "rootless",
+            if engine == EngineState::NoEngine {
+                "warning"
+            } else {
+                "ok"
+            },
+            format!(
+                "the home's owner, uid {uid}, has no passwd entry: a rootless engine needs a user with subordinate ids"
+            ),
+            "run rumid as a user with a login name (useradd --system rumi) and give it the home",
+        );
+    };
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
     let number = |p: &str| read(p).trim().parse::<u64>().ok();
     let (subuid, subgid) = (read("/etc/subuid"), read("/etc/subgid"));
@@ -320,7 +366,7 @@ fn rootless(home: &Path, engine: EngineState) -> Finding {
             "rootless",
             "ok",
             format!(
-                "a rootless engine can run as {user} (the home's owner): newuidmap, subordinate ids and user namespaces are there"
+                "no gap found for a rootless engine as {user} (the home's owner): newuidmap and newgidmap present, subordinate uids and gids granted, user namespaces enabled"
             ),
             "",
         );
@@ -860,6 +906,19 @@ mod tests {
         assert_eq!(subordinate_ids(file, "rumi", 990), 70000);
         assert_eq!(subordinate_ids(file, "nobody", 65534), 0);
         assert_eq!(subordinate_ids("", "rumi", 990), 0);
+        // The same range by name and by uid, and an overlapping one, count once.
+        let twice = "rumi:100000:65536\n990:100000:65536\nrumi:160000:10000\n";
+        assert_eq!(subordinate_ids(twice, "rumi", 990), 70000);
+        // Counts beyond u32 are not lines a kernel takes: ignored, never an overflow.
+        assert_eq!(subordinate_ids("rumi:1:99999999999\n", "rumi", 990), 0);
+    }
+
+    #[test]
+    fn the_suggested_range_overlaps_no_other_users() {
+        assert_eq!(free_range(""), "100000-165535");
+        assert_eq!(free_range("alice:100000:65536\n"), "165536-231071");
+        assert_eq!(free_range("alice:100000:65536\nbob:300000:65536\n"), "365536-431071");
+        assert_eq!(free_range("small:1000:10\n"), "100000-165535");
     }
 
     #[test]
@@ -870,7 +929,7 @@ mod tests {
         let gaps = host("rumi:100000:1000\n", full).gaps();
         assert_eq!(gaps.len(), 1, "{gaps:?}");
         assert!(gaps[0].0.contains("/etc/subuid grants rumi 1000"), "{gaps:?}");
-        assert_eq!(gaps[0].1, "usermod --add-subuids 100000-165535 rumi");
+        assert_eq!(gaps[0].1, "usermod --add-subuids 101000-166535 rumi");
 
         let mut h = host(full, "");
         h.newgidmap = false;
