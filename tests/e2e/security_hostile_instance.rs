@@ -232,13 +232,25 @@ fn a_pack_flooding_its_sockets_with_connections_holds_only_its_share() {
         }
     }
     // Until every socket has had two full rounds, so that each helper met more than twice
-    // as many connections as it has descriptors.
+    // as many connections as it has descriptors, and rumid's view of the helpers (their
+    // health, polled every second) has seen the refusals: on a fast machine the rounds take
+    // less than a poll.
     let mut n = 5;
-    eventually("two full rounds on each socket", patience() * 4, || {
-        good_pack_and_operator_are_served(&home, &rumid, &up, n);
-        n += 1;
-        (flood.rounds() >= 2).then_some(())
-    })
+    eventually(
+        "two full rounds on each socket, seen in the helpers' health",
+        patience() * 4,
+        || {
+            good_pack_and_operator_are_served(&home, &rumid, &up, n);
+            n += 1;
+            let mut seen = true;
+            for helper in ["egressd", "capd"] {
+                let s = helper_status(&rumid, helper);
+                most_open = most_open.max(s["connections"].as_u64().unwrap());
+                seen &= s["connections_refused"].as_u64().unwrap() >= 2 * 1000;
+            }
+            (flood.rounds() >= 2 && seen).then_some(())
+        },
+    )
     .unwrap();
     let (opened, rounds) = flood.stop();
     assert!(
