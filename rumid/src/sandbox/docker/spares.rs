@@ -430,25 +430,40 @@ impl Spares {
     /// pack, and a call that finds a spare starting waits for it rather than starting a
     /// second container.
     pub fn refill(self: &Arc<Self>, docker: &Docker, spec: &ContainerSpec) {
-        let pack = spec.pack.to_string();
         if self.limits.per_pack == 0 || self.closed() {
             return;
         }
-        // Nothing to do when the pack has what it may have; else the pool's generation now
-        // (a flush after it cancels this refill).
-        let generation = {
-            let inner = self.lock();
-            if !inner.lacks_spare(&pack, &self.limits) {
-                return;
-            }
-            inner.generation
+        let Some(generation) = self.generation_if_lacking(spec.pack.as_ref()) else {
+            return;
         };
-        if self.has_room() {
-            self.deferred.lock().unwrap_or_else(|p| p.into_inner()).remove(&pack);
+        self.start_or_defer(docker, spec, generation, self.has_room(), false);
+    }
+
+    /// The pool's generation now (a flush after it cancels a refill started under it) when
+    /// `pack` may have one more spare; `None` when it has what it may have.
+    fn generation_if_lacking(&self, pack: &str) -> Option<u64> {
+        let inner = self.lock();
+        inner.lacks_spare(pack, &self.limits).then_some(inner.generation)
+    }
+
+    /// Starts a spare of `spec` now when there is `room` for it, else puts it off (since the
+    /// moment the pack's refill was first put off); `beside`: see [`Deferred::beside`].
+    fn start_or_defer(
+        self: &Arc<Self>,
+        docker: &Docker,
+        spec: &ContainerSpec,
+        generation: u64,
+        room: bool,
+        beside: bool,
+    ) {
+        let pack = spec.pack.to_string();
+        let mut deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
+        if room {
+            deferred.remove(&pack);
+            drop(deferred);
             self.start_refill(docker, spec, generation);
             return;
         }
-        let mut deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
         let since = deferred.get(&pack).map_or_else(Instant::now, |d| d.since);
         deferred.insert(
             pack,
@@ -457,7 +472,7 @@ impl Spares {
                 spec: spec.clone(),
                 since,
                 generation,
-                beside: false,
+                beside,
             },
         );
     }
@@ -475,31 +490,10 @@ impl Spares {
         if self.limits.per_pack == 0 || self.closed() || !self.cores_beside(0) {
             return;
         }
-        let pack = spec.pack.to_string();
-        let generation = {
-            let inner = self.lock();
-            if !inner.lacks_spare(&pack, &self.limits) {
-                return;
-            }
-            inner.generation
-        };
-        if self.room_beside(0) {
-            self.deferred.lock().unwrap_or_else(|p| p.into_inner()).remove(&pack);
-            self.start_refill(docker, spec, generation);
+        let Some(generation) = self.generation_if_lacking(spec.pack.as_ref()) else {
             return;
-        }
-        let mut deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
-        let since = deferred.get(&pack).map_or_else(Instant::now, |d| d.since);
-        deferred.insert(
-            pack,
-            Deferred {
-                docker: docker.clone(),
-                spec: spec.clone(),
-                since,
-                generation,
-                beside: true,
-            },
-        );
+        };
+        self.start_or_defer(docker, spec, generation, self.room_beside(0), true);
     }
 
     /// The call that claimed `pack`'s spare has ended: a replacement it put off is now an
