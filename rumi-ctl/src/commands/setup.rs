@@ -329,22 +329,29 @@ fn rootless(home: &Path, engine: EngineState) -> Finding {
             "",
         );
     }
+    // A gap is a warning only while no engine answers.
+    let gap = |message: String, fix: String| {
+        if engine == EngineState::NoEngine {
+            Finding::new("rootless", "warning", message, fix)
+        } else {
+            Finding::new(
+                "rootless",
+                "ok",
+                format!("{message} (a rootful engine answers, so this is not in use)"),
+                fix,
+            )
+        }
+    };
     let Some(user) = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
         .ok()
         .flatten()
         .map(|u| u.name)
     else {
-        return Finding::new(
-            "rootless",
-            if engine == EngineState::NoEngine {
-                "warning"
-            } else {
-                "ok"
-            },
+        return gap(
             format!(
                 "the home's owner, uid {uid}, has no passwd entry: a rootless engine needs a user with subordinate ids"
             ),
-            "run rumid as a user with a login name (useradd --system rumi) and give it the home",
+            "run rumid as a user with a login name (useradd --system rumi) and give it the home".to_owned(),
         );
     };
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
@@ -355,8 +362,8 @@ fn rootless(home: &Path, engine: EngineState) -> Finding {
         uid,
         subuid: &subuid,
         subgid: &subgid,
-        newuidmap: on_path_file("newuidmap"),
-        newgidmap: on_path_file("newgidmap"),
+        newuidmap: on_path("newuidmap"),
+        newgidmap: on_path("newgidmap"),
         max_user_namespaces: number("/proc/sys/user/max_user_namespaces"),
         unprivileged_userns_clone: number("/proc/sys/kernel/unprivileged_userns_clone"),
     };
@@ -373,28 +380,13 @@ fn rootless(home: &Path, engine: EngineState) -> Finding {
     }
     let why: Vec<&str> = gaps.iter().map(|(w, _)| w.as_str()).collect();
     let fix: Vec<&str> = gaps.iter().map(|(_, f)| f.as_str()).collect();
-    let message = format!(
-        "rootless Podman (or Docker) cannot run as {user} here: {}",
-        why.join("; ")
-    );
-    if engine == EngineState::NoEngine {
-        Finding::new("rootless", "warning", message, fix.join("; "))
-    } else {
-        Finding::new(
-            "rootless",
-            "ok",
-            format!("{message} (a rootful engine answers, so this is not in use)"),
-            fix.join("; "),
-        )
-    }
-}
-
-/// Whether `program` is an executable file in one of the system's program directories (where
-/// Debian's `uidmap` puts `newuidmap`; the engine finds it there too).
-fn on_path_file(program: &str) -> bool {
-    ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]
-        .iter()
-        .any(|dir| std::fs::metadata(Path::new(dir).join(program)).is_ok_and(|m| m.is_file() && m.mode() & 0o111 != 0))
+    gap(
+        format!(
+            "rootless Podman (or Docker) cannot run as {user} here: {}",
+            why.join("; ")
+        ),
+        fix.join("; "),
+    )
 }
 
 /// What the engine is (Docker or Podman) and how gVisor's runsc is registered with it.
